@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The API client: what it sends, how it retries, and what it says when it fails."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridClient, SendGridError
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import PATH, READ, UPDATE
+
+KEY = "SG.unit-test-secret-key"
+URL = "https://api.sendgrid.com" + PATH
+SETTINGS = {"require_tls": True, "require_valid_cert": False, "version": 1.2}
+
+
+class Recorder:
+    """Stands in for time.sleep and module.warn, and keeps what they were given."""
+
+    def __init__(self):
+        self.sleeps = []
+        self.warnings = []
+
+
+def make_client(recorder=None, **options):
+    recorder = recorder or Recorder()
+    options.setdefault("base_url", "https://api.sendgrid.com")
+    return SendGridClient(api_key=KEY, warn=recorder.warnings.append, sleep=recorder.sleeps.append,
+                          clock=lambda: 1_700_000_000.0, **options)
+
+
+@responses.activate
+def test_sends_bearer_key_json_accept_and_collection_user_agent():
+    responses.get(URL, json=SETTINGS)
+    assert make_client().request("GET", PATH, READ) == SETTINGS
+    sent = responses.calls[0].request
+    assert sent.method == "GET"
+    assert sent.url == URL
+    assert sent.headers["Authorization"] == "Bearer " + KEY
+    assert sent.headers["Accept"] == "application/json"
+    assert sent.headers["User-Agent"].startswith("mailops.sendgrid/1.0.0 ")
+    assert "on-behalf-of" not in sent.headers
+
+
+@responses.activate
+def test_on_behalf_of_is_sent_as_header():
+    responses.get(URL, json=SETTINGS)
+    make_client(on_behalf_of="account-id 42").request("GET", PATH, READ)
+    assert responses.calls[0].request.headers["on-behalf-of"] == "account-id 42"
+
+
+@responses.activate
+def test_patch_sends_json_body():
+    responses.patch(URL, json=SETTINGS)
+    make_client().request("PATCH", PATH, UPDATE, body={"version": 1.2})
+    sent = responses.calls[0].request
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.body in (b'{"version": 1.2}', '{"version": 1.2}')
+
+
+def test_version_of_collection_matches_galaxy_yml():
+    import os
+    from ansible_collections.mailops.sendgrid.plugins.module_utils._client import COLLECTION_VERSION
+    galaxy = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "galaxy.yml")
+    with open(galaxy) as handle:
+        assert "version: %s\n" % COLLECTION_VERSION in handle.read()
+
+
+@pytest.mark.parametrize("url", ["http://api.sendgrid.com", "http://10.0.0.5:8080", "ftp://x", "api.sendgrid.com"])
+def test_refuses_plain_http_off_this_machine_and_non_urls(url):
+    with pytest.raises(SendGridError, match="api_url"):
+        make_client(base_url=url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8025", "http://localhost:1", "http://[::1]:9", "http://127.3.2.1"])
+def test_allows_plain_http_to_loopback(url):
+    assert make_client(base_url=url + "/").base_url == url
+
+
+@pytest.mark.parametrize("option,value", [("api_key", "SG.key\nX-Injected: 1"), ("on_behalf_of", " ")])
+def test_header_values_with_line_breaks_or_empty_are_refused(option, value):
+    arguments = {"api_key": KEY, "base_url": "https://api.sendgrid.com", option: value}
+    with pytest.raises(SendGridError, match=option) as failure:
+        SendGridClient(**arguments)
+    assert "SG.key" not in str(failure.value)
+
+
+@responses.activate
+def test_401_says_the_key_was_rejected_without_showing_it():
+    responses.get(URL, status=401, json={"errors": [{"field": None, "message": "authorization required"}]})
+    with pytest.raises(SendGridError) as failure:
+        make_client().request("GET", PATH, READ)
+    assert "HTTP 401: authorization required" in str(failure.value)
+    assert "rejected the API key" in str(failure.value)
+    assert KEY not in str(failure.value)
+    assert failure.value.status == 401
+
+
+@responses.activate
+def test_403_names_the_missing_scope_and_on_behalf_of():
+    responses.patch(URL, status=403, json={"errors": [{"field": None, "message": "access forbidden"}]})
+    with pytest.raises(SendGridError) as failure:
+        make_client(on_behalf_of="marketing").request("PATCH", PATH, UPDATE, body={"require_tls": True})
+    assert "user.settings.enforced_tls.update" in str(failure.value)
+    assert "'marketing' (on_behalf_of)" in str(failure.value)
+
+
+@responses.activate
+def test_404_with_on_behalf_of_says_the_subuser_is_unknown():
+    responses.get(URL, status=404, json={"errors": [{"field": None, "message": "not found"}]})
+    with pytest.raises(SendGridError, match="does not know the subuser or account 'ghost'"):
+        make_client(on_behalf_of="ghost").request("GET", PATH, READ)
+
+
+@responses.activate
+def test_400_shows_the_apis_field_and_message():
+    responses.patch(URL, status=400, json={"errors": [{"field": "version", "message": "must be 1.1, 1.2 or 1.3"}]})
+    with pytest.raises(SendGridError, match=r"HTTP 400: version: must be 1.1, 1.2 or 1.3"):
+        make_client().request("PATCH", PATH, UPDATE, body={"version": 1.0})
+
+
+@responses.activate
+def test_429_waits_the_seconds_in_x_ratelimit_reset_then_retries():
+    responses.get(URL, status=429, headers={"X-RateLimit-Reset": "3"}, json={"errors": [{"message": "too many"}]})
+    responses.get(URL, json=SETTINGS)
+    recorder = Recorder()
+    assert make_client(recorder).request("GET", PATH, READ) == SETTINGS
+    assert recorder.sleeps == [3.0]
+    assert len(responses.calls) == 2
+    assert "answered HTTP 429; retry 1 of 5 in 3.0 seconds" in recorder.warnings[0]
+
+
+@responses.activate
+def test_429_with_epoch_reset_waits_until_that_time():
+    responses.get(URL, status=429, headers={"X-RateLimit-Reset": "1700000007"})
+    responses.get(URL, json=SETTINGS)
+    recorder = Recorder()
+    make_client(recorder).request("GET", PATH, READ)
+    assert recorder.sleeps == [7.0]
+
+
+@responses.activate
+def test_retry_after_wins_over_x_ratelimit_reset():
+    responses.get(URL, status=429, headers={"Retry-After": "2", "X-RateLimit-Reset": "1700000050"})
+    responses.get(URL, json=SETTINGS)
+    recorder = Recorder()
+    make_client(recorder).request("GET", PATH, READ)
+    assert recorder.sleeps == [2.0]
+
+
+@responses.activate
+def test_5xx_is_retried_with_growing_jittered_backoff():
+    for _ in range(3):
+        responses.patch(URL, status=503, json={"errors": [{"message": "unavailable"}]})
+    responses.patch(URL, json=SETTINGS)
+    recorder = Recorder()
+    assert make_client(recorder).request("PATCH", PATH, UPDATE, body={"require_tls": True}) == SETTINGS
+    assert [call.request.body for call in responses.calls] == [b'{"require_tls": true}'] * 4
+    assert 0.5 <= recorder.sleeps[0] <= 1.0 and 1.0 <= recorder.sleeps[1] <= 2.0 and 2.0 <= recorder.sleeps[2] <= 4.0
+    assert len(recorder.warnings) == 3
+
+
+@responses.activate
+def test_gives_up_after_retries_and_says_so():
+    responses.get(URL, status=502, body="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
+    recorder = Recorder()
+    with pytest.raises(SendGridError) as failure:
+        make_client(recorder, retries=2).request("GET", PATH, READ)
+    message = str(failure.value)
+    assert "HTTP 502, body (text/html) '502 Bad Gateway'" in message
+    assert "gave up after 2 retries" in message
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_does_not_wait_past_retry_max_wait():
+    responses.get(URL, status=429, headers={"X-RateLimit-Reset": "600"})
+    recorder = Recorder()
+    with pytest.raises(SendGridError, match="rate limiting"):
+        make_client(recorder, retry_max_wait=60).request("GET", PATH, READ)
+    assert recorder.sleeps == []
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_connection_error_is_retried():
+    responses.get(URL, body=requests.exceptions.ConnectionError("Connection aborted"))
+    responses.get(URL, json=SETTINGS)
+    recorder = Recorder()
+    assert make_client(recorder).request("GET", PATH, READ) == SETTINGS
+    assert "a connection error" in recorder.warnings[0]
+
+
+@responses.activate
+def test_timeout_names_the_request_and_the_timeout():
+    responses.get(URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    with pytest.raises(SendGridError) as failure:
+        make_client(retries=0, timeout=2.5).request("GET", PATH, READ)
+    assert str(failure.value) == ("Reading the Enforced TLS settings GET %s: SendGrid gave no answer within the timeout "
+                                  "of 2.5 seconds (option timeout)." % URL)
+
+
+@responses.activate
+def test_malformed_json_says_status_and_excerpt():
+    responses.get(URL, body='{"require_tls": tru', content_type="application/json")
+    with pytest.raises(SendGridError, match=r"HTTP 200 with a body that is not JSON: \(application/json\) '\{\"require_tls\": tru'"):
+        make_client().request("GET", PATH, READ)
+
+
+@responses.activate
+def test_key_echoed_by_a_proxy_is_redacted():
+    responses.get(URL, status=400, body="<p>bad header Bearer %s</p>" % KEY, content_type="text/html")
+    with pytest.raises(SendGridError) as failure:
+        make_client().request("GET", PATH, READ)
+    assert KEY not in str(failure.value)
+    assert "Bearer ********" in str(failure.value)
+
+
+@responses.activate
+def test_one_session_serves_every_request():
+    responses.get(URL, json=SETTINGS)
+    responses.patch(URL, json=SETTINGS)
+    client = make_client()
+    session = client.session
+    client.request("GET", PATH, READ)
+    client.request("PATCH", PATH, UPDATE, body={"require_tls": True})
+    assert client.session is session and len(responses.calls) == 2
