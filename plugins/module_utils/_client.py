@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import re
+import threading
 import time
 import traceback
 
@@ -103,21 +104,93 @@ def check_header_value(option: str, value: str | None) -> None:
         raise SendGridError("%s must be a non-empty value without line breaks or control characters." % option)
 
 
-class SendGridClient:
-    """A requests.Session bound to one SendGrid host and one account, with bounded retries."""
+class RateLimit:
+    """SendGrid's request budget for one API key, shared by every client and thread that uses the key.
 
-    def __init__(self, api_key: str, base_url: str, on_behalf_of: str | None = None, validate_certs: bool = True,
-                 ca_path: str | None = None, timeout: float = 30, retries: int = 5, retry_max_wait: float = 120,
-                 warn=None, sleep=time.sleep, clock=time.time):
+    Each answer's X-RateLimit-Remaining and X-RateLimit-Reset say how many requests are left until when;
+    a request is only sent while the budget lasts, so concurrent workers slow down instead of causing 429s.
+    """
+
+    def __init__(self, sleep=time.sleep, clock=time.time):
+        self._lock = threading.Lock()
+        self._sleep = sleep
+        self._clock = clock
+        self._remaining: int | None = None
+        self._reset_at: float | None = None
+
+    def wait_turn(self, max_wait: float) -> float:
+        """Block until a request may be sent; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                delay = self._take_one()
+            if not delay:
+                return waited
+            if waited + delay > max_wait:
+                raise SendGridError("SendGrid's rate limit for this API key is spent for another %.0f seconds, longer than "
+                                    "retry_max_wait allows." % delay, 429)
+            self._sleep(delay)
+            waited += delay
+
+    def _take_one(self) -> float:
+        if self._remaining is None or self._remaining > 0:
+            if self._remaining is not None:
+                self._remaining -= 1
+            return 0.0
+        delay = (self._reset_at or 0.0) - self._clock()
+        if delay <= 0:
+            self._remaining = None  # a new window: the next answer tells its budget
+            return 0.0
+        return delay
+
+    def seconds_to_reset(self) -> float | None:
+        """How long until the budget is renewed, when it is spent and SendGrid said when."""
+        with self._lock:
+            if self._remaining is None or self._remaining > 0 or self._reset_at is None:
+                return None
+            return max(0.0, self._reset_at - self._clock())
+
+    def observe(self, response) -> None:
+        """Learn the budget from an answer's headers; a 429 spends it until the time it asks to wait."""
+        remaining = _number(response.headers.get("X-RateLimit-Remaining"))
+        reset = _number(response.headers.get("X-RateLimit-Reset"))
+        if response.status_code == 429:
+            remaining = 0
+            reset = _number(response.headers.get("Retry-After"), reset)
+        if remaining is None:
+            return
+        reset_at = None if reset is None else (reset if reset > EPOCH_THRESHOLD else self._clock() + reset)
+        with self._lock:
+            # Answers of one window can arrive out of order: the smallest remaining count is the true one.
+            if self._remaining is not None and reset_at == self._reset_at:
+                remaining = min(remaining, self._remaining)
+            self._remaining, self._reset_at = int(remaining), reset_at
+
+
+def _number(value, default: float | None = None) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class SendGridClient:
+    """A requests.Session bound to one SendGrid host, with bounded retries.
+
+    Not thread-safe (requests.Session is not): give each thread its own client and share one RateLimit.
+    """
+
+    def __init__(self, api_key: str, base_url: str, validate_certs: bool = True, ca_path: str | None = None,
+                 timeout: float = 30, retries: int = 5, retry_max_wait: float = 120, warn=None, rate_limit=None,
+                 sleep=time.sleep, clock=time.time):
         check_header_value("api_key", api_key)
-        check_header_value("on_behalf_of", on_behalf_of)
         if retries < 0 or retry_max_wait < 0 or timeout <= 0:
             raise SendGridError("retries and retry_max_wait must be zero or more, and timeout more than zero.")
         self.base_url = check_base_url(base_url)
-        self.on_behalf_of = on_behalf_of
         self.timeout = timeout
         self.retries = retries
         self.retry_max_wait = retry_max_wait
+        self.rate_limit = rate_limit or RateLimit(sleep=sleep, clock=clock)
         self._api_key = api_key
         self._warn = warn or (lambda message: None)
         self._sleep = sleep
@@ -130,17 +203,23 @@ class SendGridClient:
             "User-Agent": "mailops.sendgrid/%s (+https://github.com/mailops/sendgrid) python-requests/%s"
                           % (COLLECTION_VERSION, requests.__version__),
         })
-        if on_behalf_of:
-            self.session.headers["on-behalf-of"] = on_behalf_of
 
-    def request(self, method: str, path: str, operation: Operation, body: dict | None = None, params: dict | None = None):
+    def account(self, on_behalf_of: str | None = None) -> "Account":
+        """This client acting for the parent account (None) or for a subuser or customer account."""
+        check_header_value("on_behalf_of", on_behalf_of)
+        return Account(self, on_behalf_of)
+
+    def request(self, method: str, path: str, operation: Operation, body: dict | None = None, params: dict | None = None,
+                on_behalf_of: str | None = None):
         """Send one API request, retrying transient failures, and return the decoded JSON answer."""
         url = self.base_url + path
+        headers = {"on-behalf-of": on_behalf_of} if on_behalf_of else None
         waited = 0.0
         attempt = 0
         while True:
+            waited += self.rate_limit.wait_turn(self.retry_max_wait - waited)
             try:
-                response = self.session.request(method, url, json=body, params=params, timeout=self.timeout)
+                response = self.session.request(method, url, json=body, params=params, headers=headers, timeout=self.timeout)
             except requests.exceptions.Timeout:
                 response, reason = None, "no answer within %s seconds" % self.timeout
                 failure = SendGridError("%s %s %s: SendGrid gave no answer within the timeout of %s seconds (option timeout)."
@@ -153,10 +232,11 @@ class SendGridClient:
                 failure = SendGridError("%s %s %s: could not connect to SendGrid (%s)."
                                         % (operation.description, method, url, self._redact(str(exc))))
             else:
+                self.rate_limit.observe(response)
                 if response.status_code not in RETRY_STATUSES:
-                    return self._decode(response, method, url, operation)
+                    return self._decode(response, method, url, operation, on_behalf_of)
                 reason = "HTTP %s" % response.status_code
-                failure = self._error(response, method, url, operation)
+                failure = self._error(response, method, url, operation, on_behalf_of)
 
             delay = self._retry_delay(response, attempt)
             if attempt >= self.retries or waited + delay > self.retry_max_wait:
@@ -166,32 +246,23 @@ class SendGridClient:
                 raise failure
             attempt += 1
             # Retrying a PATCH is safe: it sets absolute values, so sending it twice has the effect of once.
-            self._warn("SendGrid %s %s answered %s; retry %d of %d in %.1f seconds."
-                       % (method, path, reason, attempt, self.retries, delay))
+            self._warn("SendGrid %s %s%s answered %s; retry %d of %d in %.1f seconds."
+                       % (method, path, " for %r" % on_behalf_of if on_behalf_of else "", reason, attempt, self.retries, delay))
             self._sleep(delay)
             waited += delay
 
     def _retry_delay(self, response, attempt: int) -> float:
         """Seconds to wait: what a 429 asks for, else exponential backoff with jitter."""
         if response is not None and response.status_code == 429:
-            asked = self._asked_wait(response.headers)
+            asked = self.rate_limit.seconds_to_reset()
             if asked is not None:
-                return max(0.0, asked)
+                return asked
         backoff = BACKOFF_BASE_SECONDS * (2 ** attempt)
         return backoff / 2 + random.uniform(0, backoff / 2)
 
-    def _asked_wait(self, headers) -> float | None:
-        for name in ("Retry-After", "X-RateLimit-Reset"):
-            try:
-                value = float(headers.get(name, ""))
-            except ValueError:
-                continue
-            return value - self._clock() if value > EPOCH_THRESHOLD else value
-        return None
-
-    def _decode(self, response, method: str, url: str, operation: Operation):
+    def _decode(self, response, method: str, url: str, operation: Operation, on_behalf_of: str | None):
         if response.status_code >= 400:
-            raise self._error(response, method, url, operation)
+            raise self._error(response, method, url, operation, on_behalf_of)
         if response.status_code == 204 or not response.content:
             return None
         try:
@@ -201,7 +272,7 @@ class SendGridClient:
                                 % (operation.description, method, url, response.status_code, self._excerpt(response)),
                                 response.status_code)
 
-    def _error(self, response, method: str, url: str, operation: Operation) -> SendGridError:
+    def _error(self, response, method: str, url: str, operation: Operation, on_behalf_of: str | None) -> SendGridError:
         """Turn an error answer into a message that says what to do about it."""
         status = response.status_code
         api_messages = self._api_messages(response)
@@ -211,12 +282,12 @@ class SendGridClient:
             advice = "SendGrid rejected the API key: check api_key (or SENDGRID_API_KEY) and that the key is not revoked."
         elif status == 403:
             advice = "The API key lacks the scope %s needed to %s." % (operation.scope, operation.description.lower())
-            if self.on_behalf_of:
+            if on_behalf_of:
                 advice += " The request was made on behalf of %r (on_behalf_of): the parent's key must be allowed to act for it." \
-                          % self.on_behalf_of
-        elif status == 404 and self.on_behalf_of:
+                          % on_behalf_of
+        elif status == 404 and on_behalf_of:
             advice = "SendGrid does not know the subuser or account %r given in on_behalf_of for this parent account." \
-                     % self.on_behalf_of
+                     % on_behalf_of
         elif status == 429:
             advice = "SendGrid is rate limiting this API key."
         elif status >= 500:
@@ -247,25 +318,44 @@ class SendGridClient:
         return text.replace(self._api_key, "********") if self._api_key else text
 
 
-def client_from_module(module, on_behalf_of: str | None = None, region: str | None = None) -> SendGridClient:
-    """Build the client from a module's connection options; fails the module on a bad one, before any request."""
+class Account:
+    """A client seen as one account: every request carries that account's on-behalf-of header."""
+
+    def __init__(self, client: SendGridClient, on_behalf_of: str | None):
+        self.client = client
+        self.on_behalf_of = on_behalf_of
+
+    def request(self, method: str, path: str, operation: Operation, body: dict | None = None, params: dict | None = None):
+        return self.client.request(method, path, operation, body=body, params=params, on_behalf_of=self.on_behalf_of)
+
+
+def client_from_module(module, base_url: str | None = None, rate_limit: RateLimit | None = None) -> SendGridClient:
+    """Build a client from a module's connection options; fails the module on a bad one, before any request."""
     from ansible.module_utils.basic import missing_required_lib
 
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
     params = module.params
-    base_url = params["api_url"] or BASE_URLS[region or params["region"]]
     try:
         return SendGridClient(
             api_key=params["api_key"],
-            base_url=base_url,
-            on_behalf_of=on_behalf_of if on_behalf_of is not None else params["on_behalf_of"],
+            base_url=base_url or params["api_url"] or BASE_URLS[params["region"]],
             validate_certs=params["validate_certs"],
             ca_path=params["ca_path"],
             timeout=params["timeout"],
             retries=params["retries"],
             retry_max_wait=params["retry_max_wait"],
             warn=module.warn,
+            rate_limit=rate_limit,
         )
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc))
+
+
+def account_from_module(module) -> Account:
+    """The one account a single-account module manages: the parent, or on_behalf_of."""
+    client = client_from_module(module)
+    try:
+        return client.account(module.params["on_behalf_of"])
     except SendGridError as exc:
         module.fail_json(msg=str(exc))

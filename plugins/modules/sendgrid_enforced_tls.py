@@ -139,7 +139,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, client_from_module, connection_argument_spec,
+    SendGridError, account_from_module, connection_argument_spec,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import (
     API_FIELDS, policy_argument_spec, reconcile,
@@ -151,10 +151,10 @@ def main():
         argument_spec=dict(connection_argument_spec(), **policy_argument_spec()),
         supports_check_mode=True,
     )
-    client = client_from_module(module)
+    account = account_from_module(module)
     desired = {name: module.params[name] for name in API_FIELDS}
     try:
-        outcome = reconcile(client, desired, module.check_mode)
+        outcome = reconcile(account, desired, module.check_mode)
     except SendGridError as exc:
         module.fail_json(msg=str(exc), status=exc.status)
 

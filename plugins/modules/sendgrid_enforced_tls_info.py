@@ -76,17 +76,17 @@ enforced_tls:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, client_from_module, connection_argument_spec,
+    SendGridError, account_from_module, connection_argument_spec,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import reconcile
 
 
 def main():
     module = AnsibleModule(argument_spec=connection_argument_spec(), supports_check_mode=True)
-    client = client_from_module(module)
+    account = account_from_module(module)
     try:
         # With nothing desired, reconcile only reads.
-        outcome = reconcile(client, {}, check_mode=True)
+        outcome = reconcile(account, {}, check_mode=True)
     except SendGridError as exc:
         module.fail_json(msg=str(exc), status=exc.status)
     module.exit_json(changed=False, enforced_tls=outcome["before"])

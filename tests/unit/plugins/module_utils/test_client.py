@@ -20,18 +20,25 @@ SETTINGS = {"require_tls": True, "require_valid_cert": False, "version": 1.2}
 
 
 class Recorder:
-    """Stands in for time.sleep and module.warn, and keeps what they were given."""
+    """Stands in for the clock, time.sleep and module.warn, and keeps what they were given."""
 
     def __init__(self):
+        self.now = 1_700_000_000.0
         self.sleeps = []
         self.warnings = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+    def clock(self):
+        return self.now
 
 
 def make_client(recorder=None, **options):
     recorder = recorder or Recorder()
     options.setdefault("base_url", "https://api.sendgrid.com")
-    return SendGridClient(api_key=KEY, warn=recorder.warnings.append, sleep=recorder.sleeps.append,
-                          clock=lambda: 1_700_000_000.0, **options)
+    return SendGridClient(api_key=KEY, warn=recorder.warnings.append, sleep=recorder.sleep, clock=recorder.clock, **options)
 
 
 @responses.activate
@@ -50,7 +57,7 @@ def test_sends_bearer_key_json_accept_and_collection_user_agent():
 @responses.activate
 def test_on_behalf_of_is_sent_as_header():
     responses.get(URL, json=SETTINGS)
-    make_client(on_behalf_of="account-id 42").request("GET", PATH, READ)
+    make_client().account("account-id 42").request("GET", PATH, READ)
     assert responses.calls[0].request.headers["on-behalf-of"] == "account-id 42"
 
 
@@ -82,12 +89,16 @@ def test_allows_plain_http_to_loopback(url):
     assert make_client(base_url=url + "/").base_url == url
 
 
-@pytest.mark.parametrize("option,value", [("api_key", "SG.key\nX-Injected: 1"), ("on_behalf_of", " ")])
-def test_header_values_with_line_breaks_or_empty_are_refused(option, value):
-    arguments = {"api_key": KEY, "base_url": "https://api.sendgrid.com", option: value}
-    with pytest.raises(SendGridError, match=option) as failure:
-        SendGridClient(**arguments)
+def test_api_key_with_line_break_is_refused_without_showing_it():
+    with pytest.raises(SendGridError, match="api_key must be a non-empty value") as failure:
+        SendGridClient(api_key="SG.key\nX-Injected: 1", base_url="https://api.sendgrid.com")
     assert "SG.key" not in str(failure.value)
+
+
+@pytest.mark.parametrize("value", [" ", "", "marketing\r\nX-Injected: 1"])
+def test_on_behalf_of_empty_or_with_line_break_is_refused(value):
+    with pytest.raises(SendGridError, match="on_behalf_of must be a non-empty value"):
+        make_client().account(value)
 
 
 @responses.activate
@@ -105,7 +116,7 @@ def test_401_says_the_key_was_rejected_without_showing_it():
 def test_403_names_the_missing_scope_and_on_behalf_of():
     responses.patch(URL, status=403, json={"errors": [{"field": None, "message": "access forbidden"}]})
     with pytest.raises(SendGridError) as failure:
-        make_client(on_behalf_of="marketing").request("PATCH", PATH, UPDATE, body={"require_tls": True})
+        make_client().account("marketing").request("PATCH", PATH, UPDATE, body={"require_tls": True})
     assert "user.settings.enforced_tls.update" in str(failure.value)
     assert "'marketing' (on_behalf_of)" in str(failure.value)
 
@@ -114,7 +125,7 @@ def test_403_names_the_missing_scope_and_on_behalf_of():
 def test_404_with_on_behalf_of_says_the_subuser_is_unknown():
     responses.get(URL, status=404, json={"errors": [{"field": None, "message": "not found"}]})
     with pytest.raises(SendGridError, match="does not know the subuser or account 'ghost'"):
-        make_client(on_behalf_of="ghost").request("GET", PATH, READ)
+        make_client().account("ghost").request("GET", PATH, READ)
 
 
 @responses.activate
@@ -230,3 +241,41 @@ def test_one_session_serves_every_request():
     client.request("GET", PATH, READ)
     client.request("PATCH", PATH, UPDATE, body={"require_tls": True})
     assert client.session is session and len(responses.calls) == 2
+
+
+@responses.activate
+def test_next_request_waits_for_the_reset_when_the_budget_is_spent():
+    responses.get(URL, json=SETTINGS, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "5"})
+    responses.get(URL, json=SETTINGS, headers={"X-RateLimit-Remaining": "99", "X-RateLimit-Reset": "60"})
+    recorder = Recorder()
+    client = make_client(recorder)
+    client.request("GET", PATH, READ)
+    assert recorder.sleeps == []
+    client.request("GET", PATH, READ)
+    assert recorder.sleeps == [5.0]
+    assert len(responses.calls) == 2 and recorder.warnings == []
+
+
+@responses.activate
+def test_a_429_makes_every_client_sharing_the_budget_wait():
+    responses.get(URL, status=429, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1700000004"})
+    responses.get(URL, json=SETTINGS)
+    recorder = Recorder()
+    first = make_client(recorder, retries=0)
+    second = make_client(recorder, rate_limit=first.rate_limit)
+    with pytest.raises(SendGridError, match="HTTP 429"):
+        first.request("GET", PATH, READ)
+    second.request("GET", PATH, READ)
+    assert recorder.sleeps == [4.0]
+
+
+def test_budget_spent_for_longer_than_retry_max_wait_fails_without_sending():
+    recorder = Recorder()
+    client = make_client(recorder, retry_max_wait=10)
+    response = requests.Response()
+    response.status_code, response.headers["X-RateLimit-Remaining"], response.headers["X-RateLimit-Reset"] = 200, "0", "30"
+    client.rate_limit.observe(response)
+    with responses.RequestsMock() as mocked:
+        with pytest.raises(SendGridError, match="rate limit for this API key is spent for another 30 seconds"):
+            client.request("GET", PATH, READ)
+        assert len(mocked.calls) == 0
