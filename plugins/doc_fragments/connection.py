@@ -32,11 +32,6 @@ options:
         so that the API key never crosses a network unencrypted.
       - If not set, the value of the environment variable E(SENDGRID_API_URL) is used.
     type: str
-  on_behalf_of:
-    description:
-      - Act for a subuser or a customer account with the parent account's API key, sent as the C(on-behalf-of) header.
-      - A subuser's username, or C(account-id <id>) for a customer account.
-    type: str
   validate_certs:
     description:
       - Whether to verify the TLS certificate of the API host. Only set V(false) on a trusted test host.
@@ -69,4 +64,14 @@ requirements:
 notes:
   - All options of this fragment can be set once for a play with C(module_defaults) and the action group
     C(group/mailops.sendgrid.sendgrid).
+"""
+
+    # The one-account option of the modules that manage a single account.
+    ON_BEHALF_OF = r"""
+options:
+  on_behalf_of:
+    description:
+      - Act for a subuser or a customer account with the parent account's API key, sent as the C(on-behalf-of) header.
+      - A subuser's username, or C(account-id <id>) for a customer account.
+    type: str
 """

@@ -44,19 +44,24 @@ BACKOFF_BASE_SECONDS = 1.0
 EXCERPT_LENGTH = 200
 
 
-def connection_argument_spec() -> dict:
-    """Options shared by every module; documented once in the mailops.sendgrid.connection fragment."""
-    return dict(
+def connection_argument_spec(on_behalf_of: bool = True) -> dict:
+    """Options shared by every module; documented once in the mailops.sendgrid.connection fragment.
+
+    Modules that manage one account also take on_behalf_of (fragment mailops.sendgrid.connection.on_behalf_of).
+    """
+    spec = dict(
         api_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["SENDGRID_API_KEY"])),
         region=dict(type="str", default="global", choices=["global", "eu"]),
         api_url=dict(type="str", fallback=(env_fallback, ["SENDGRID_API_URL"])),
-        on_behalf_of=dict(type="str"),
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
         timeout=dict(type="float", default=30),
         retries=dict(type="int", default=5),
         retry_max_wait=dict(type="float", default=120),
     )
+    if on_behalf_of:
+        spec["on_behalf_of"] = dict(type="str")
+    return spec
 
 
 class SendGridError(Exception):
@@ -327,6 +332,34 @@ class Account:
 
     def request(self, method: str, path: str, operation: Operation, body: dict | None = None, params: dict | None = None):
         return self.client.request(method, path, operation, body=body, params=params, on_behalf_of=self.on_behalf_of)
+
+
+def base_url_for(region: str, api_url: str | None = None, eu_api_url: str | None = None) -> str:
+    """The host serving a region: EU regional subusers live on the EU host; overrides win."""
+    if region == "eu":
+        return eu_api_url or api_url or BASE_URLS["eu"]
+    return api_url or BASE_URLS["global"]
+
+
+class ClientPool:
+    """One client per thread and host (a requests.Session is not thread-safe), one rate-limit budget per host.
+
+    A thread keeps its client, so its requests reuse one connection per host.
+    """
+
+    def __init__(self, factory):
+        self._factory = factory
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._rate_limits: dict = {}
+
+    def client(self, base_url: str) -> SendGridClient:
+        clients = self._local.__dict__.setdefault("clients", {})
+        if base_url not in clients:
+            with self._lock:
+                rate_limit = self._rate_limits.setdefault(base_url, RateLimit())
+            clients[base_url] = self._factory(base_url, rate_limit)
+        return clients[base_url]
 
 
 def client_from_module(module, base_url: str | None = None, rate_limit: RateLimit | None = None) -> SendGridClient:

@@ -10,6 +10,8 @@ For internal use by this collection's modules only: names here may change withou
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import Operation, SendGridError
 
 PATH = "/v3/user/settings/enforced_tls"
@@ -96,3 +98,21 @@ def reconcile(client, desired: dict, check_mode: bool) -> dict:
                 )
             )
     return dict(changed=True, changes=changes, before=before, after=after)
+
+
+def reconcile_accounts(client_for, accounts: list, check_mode: bool, concurrency: int) -> list:
+    """Reconcile many accounts, at most ``concurrency`` at a time; one outcome per account, in the given order.
+
+    ``accounts`` items hold ``on_behalf_of`` (None for the parent), ``base_url`` and ``desired``;
+    ``client_for(base_url)`` gives the calling thread's client for that host. A failing account does not stop
+    the others: its outcome holds ``failed`` and ``msg``.
+    """
+    def one(account: dict) -> dict:
+        try:
+            client = client_for(account["base_url"]).account(account["on_behalf_of"])
+            return dict(reconcile(client, account["desired"], check_mode), failed=False)
+        except SendGridError as exc:
+            return dict(changed=False, failed=True, msg=str(exc), status=exc.status)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
+        return list(executor.map(one, accounts))

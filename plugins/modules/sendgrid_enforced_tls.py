@@ -23,6 +23,7 @@ author:
   - mailops.sendgrid maintainers
 extends_documentation_fragment:
   - mailops.sendgrid.connection
+  - mailops.sendgrid.connection.on_behalf_of
 options:
   require_tls:
     description:

@@ -18,6 +18,7 @@ author:
   - mailops.sendgrid maintainers
 extends_documentation_fragment:
   - mailops.sendgrid.connection
+  - mailops.sendgrid.connection.on_behalf_of
 attributes:
   check_mode:
     support: full

@@ -1,0 +1,283 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sendgrid_enforced_tls_accounts
+short_description: Apply one Enforced TLS policy to a SendGrid parent account and many subusers in one task
+version_added: 1.0.0
+description:
+  - Does for many accounts at once what M(mailops.sendgrid.sendgrid_enforced_tls) does for one, in one
+    module run. That is the parent account (O(include_parent)) and every account in O(accounts), each with the policy
+    given by O(require_tls), O(require_valid_cert) and O(min_tls_version) and its own overrides.
+  - For each account, one C(GET /v3/user/settings/enforced_tls) and, only when something differs, one C(PATCH)
+    with the fields that differ. Up to O(concurrency) accounts are handled at a time; each worker reuses one
+    connection per host, and all of them stay within SendGrid's rate limit, waiting for its reset when the budget
+    is spent or a request is answered C(429).
+  - EU regional subusers (O(accounts[].region=eu)) are managed through U(https://api.eu.sendgrid.com).
+  - An account that fails does not stop the others; the task fails at the end and RV(accounts) says which failed.
+  - The API key needs the scopes C(user.settings.enforced_tls.read) and C(user.settings.enforced_tls.update).
+  - The role C(mailops.sendgrid.enforced_tls) wraps this module, with subuser discovery and a compliance report.
+author:
+  - mailops.sendgrid maintainers
+extends_documentation_fragment:
+  - mailops.sendgrid.connection
+options:
+  eu_api_url:
+    description:
+      - The base URL for accounts in the EU region, overriding U(https://api.eu.sendgrid.com).
+      - When O(api_url) is set and this is not, EU accounts use O(api_url) too.
+      - If not set, the value of the environment variable E(SENDGRID_EU_API_URL) is used.
+    type: str
+  include_parent:
+    description:
+      - Whether to apply the policy to the parent account itself, on the host of O(region).
+    type: bool
+    default: true
+  accounts:
+    description:
+      - The subusers and customer accounts to apply the policy to.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      on_behalf_of:
+        description:
+          - The subuser's username, or C(account-id <id>) for a customer account, sent as the C(on-behalf-of) header.
+        type: str
+        required: true
+        aliases: [name]
+      region:
+        description:
+          - The region the account is pinned to; it decides the API host.
+          - Defaults to O(region).
+        type: str
+        choices: [global, eu]
+      require_tls:
+        description: Overrides O(require_tls) for this account.
+        type: bool
+      require_valid_cert:
+        description: Overrides O(require_valid_cert) for this account.
+        type: bool
+      min_tls_version:
+        description: Overrides O(min_tls_version) for this account.
+        type: str
+        choices: ["1.1", "1.2", "1.3"]
+  require_tls:
+    description:
+      - Whether recipients' mail servers must support TLS. Left out, it is neither compared nor sent.
+    type: bool
+  require_valid_cert:
+    description:
+      - Whether recipients' mail servers must present a valid certificate. Left out, it is neither compared nor sent.
+    type: bool
+  min_tls_version:
+    description:
+      - The minimum TLS version recipients' mail servers must support. Left out, it is neither compared nor sent.
+    type: str
+    choices: ["1.1", "1.2", "1.3"]
+  concurrency:
+    description:
+      - How many accounts to handle at the same time, from 1 to 32.
+    type: int
+    default: 8
+attributes:
+  check_mode:
+    support: full
+    details: Reads every account and reports what would change; sends no C(PATCH).
+  diff_mode:
+    support: full
+    details: One before/after diff per account, never the API key.
+  action_group:
+    support: full
+    membership:
+      - mailops.sendgrid.sendgrid
+seealso:
+  - module: mailops.sendgrid.sendgrid_enforced_tls
+  - module: mailops.sendgrid.sendgrid_subuser_info
+  - name: Enforced TLS API reference
+    description: SendGrid's description of the Enforced TLS settings.
+    link: https://www.twilio.com/docs/sendgrid/api-reference/settings-enforced-tls
+"""
+
+EXAMPLES = r"""
+- name: Require TLS 1.2 on the parent and three subusers, with an exception for one
+  mailops.sendgrid.sendgrid_enforced_tls_accounts:
+    api_key: "{{ vault_sendgrid_api_key }}"
+    require_tls: true
+    min_tls_version: "1.2"
+    accounts:
+      - name: marketing
+      - name: billing
+        require_valid_cert: true
+      - name: eu-newsletter
+        region: eu
+  register: tls_policy
+
+- name: Show the accounts that changed
+  ansible.builtin.debug:
+    msg: "{{ tls_policy.accounts | selectattr('changed') | map(attribute='name') | list }}"
+"""
+
+RETURN = r"""
+accounts:
+  description: One entry per account, in the order handled (the parent first).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: V(parent), or the account's O(accounts[].on_behalf_of).
+      type: str
+      returned: always
+      sample: marketing
+    on_behalf_of:
+      description: The C(on-behalf-of) header sent, V(null) for the parent.
+      type: str
+      returned: always
+      sample: marketing
+    region:
+      description: The account's region.
+      type: str
+      returned: always
+      sample: global
+    api_url:
+      description: The API host the account was managed through.
+      type: str
+      returned: always
+      sample: https://api.sendgrid.com
+    changed:
+      description: Whether the account's settings were (in check mode, would be) changed.
+      type: bool
+      returned: always
+      sample: true
+    changes:
+      description: The settings written, in option names.
+      type: dict
+      returned: when the account did not fail
+      sample: {"require_tls": true}
+    before:
+      description: The settings before the task.
+      type: dict
+      returned: when the account did not fail
+      sample: {"require_tls": false, "require_valid_cert": false, "min_tls_version": "1.1"}
+    enforced_tls:
+      description: The settings after the task.
+      type: dict
+      returned: when the account did not fail
+      sample: {"require_tls": true, "require_valid_cert": false, "min_tls_version": "1.2"}
+    failed:
+      description: Whether this account failed.
+      type: bool
+      returned: always
+      sample: false
+    msg:
+      description: Why the account failed.
+      type: str
+      returned: when the account failed
+      sample: "Reading the Enforced TLS settings GET ... failed (HTTP 404: not found). ..."
+summary:
+  description: How many accounts were handled, changed, already in sync, and failed.
+  returned: always
+  type: dict
+  sample: {"accounts": 4, "changed": 1, "in_sync": 3, "failed": 0}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import env_fallback
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    ClientPool, SendGridError, base_url_for, check_header_value, client_from_module, connection_argument_spec,
+)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import (
+    API_FIELDS, policy_argument_spec, reconcile_accounts,
+)
+
+MAX_CONCURRENCY = 32
+
+
+def account_argument_spec() -> dict:
+    return dict(
+        on_behalf_of=dict(type="str", required=True, aliases=["name"]),
+        region=dict(type="str", choices=["global", "eu"]),
+        **policy_argument_spec()
+    )
+
+
+def plan(params: dict) -> list:
+    """Every account to handle, with its host and its desired settings (the policy plus its overrides)."""
+    policy = {name: params[name] for name in API_FIELDS}
+    entries = [dict(on_behalf_of=None, region=params["region"])] if params["include_parent"] else []
+    entries += params["accounts"]
+    accounts, seen = [], set()
+    for entry in entries:
+        name = entry["on_behalf_of"]
+        check_header_value("accounts[].on_behalf_of", name)
+        if name in seen:
+            raise SendGridError("accounts lists %r more than once; give each account once, with its overrides." % name)
+        seen.add(name)
+        region = entry["region"] or params["region"]
+        accounts.append(dict(
+            name=name or "parent",
+            on_behalf_of=name,
+            region=region,
+            base_url=base_url_for(region, params["api_url"], params["eu_api_url"]),
+            desired={field: policy[field] if entry.get(field) is None else entry[field] for field in API_FIELDS},
+        ))
+    return accounts
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            connection_argument_spec(on_behalf_of=False),
+            eu_api_url=dict(type="str", fallback=(env_fallback, ["SENDGRID_EU_API_URL"])),
+            include_parent=dict(type="bool", default=True),
+            accounts=dict(type="list", elements="dict", default=[], options=account_argument_spec()),
+            concurrency=dict(type="int", default=8),
+            **policy_argument_spec()
+        ),
+        supports_check_mode=True,
+    )
+    if not 1 <= module.params["concurrency"] <= MAX_CONCURRENCY:
+        module.fail_json(msg="concurrency must be from 1 to %d, got %d." % (MAX_CONCURRENCY, module.params["concurrency"]))
+    try:
+        accounts = plan(module.params)
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc))
+
+    pool = ClientPool(lambda base_url, rate_limit: client_from_module(module, base_url, rate_limit))
+    for base_url in sorted({account["base_url"] for account in accounts}):
+        pool.client(base_url)  # a bad URL fails here, in the main thread, before any request
+    outcomes = reconcile_accounts(pool.client, accounts, module.check_mode, module.params["concurrency"])
+
+    results, diffs = [], []
+    for account, outcome in zip(accounts, outcomes):
+        result = dict(name=account["name"], on_behalf_of=account["on_behalf_of"], region=account["region"],
+                      api_url=account["base_url"], changed=outcome["changed"], failed=outcome["failed"])
+        if outcome["failed"]:
+            result["msg"] = outcome["msg"]
+        else:
+            result.update(changes=outcome["changes"], before=outcome["before"], enforced_tls=outcome["after"])
+            diffs.append(dict(before=outcome["before"], after=outcome["after"],
+                              before_header=account["name"], after_header=account["name"]))
+        results.append(result)
+
+    failed = [result for result in results if result["failed"]]
+    changed = sum(result["changed"] for result in results)
+    summary = dict(accounts=len(results), changed=changed, in_sync=len(results) - changed - len(failed), failed=len(failed))
+    extra = dict(diff=diffs) if module._diff else {}
+    if failed:
+        module.fail_json(
+            msg="%d of %d accounts failed: %s" % (len(failed), len(results),
+                                                  " | ".join("%s: %s" % (r["name"], r["msg"]) for r in failed)),
+            changed=bool(changed), accounts=results, summary=summary, **extra
+        )
+    module.exit_json(changed=bool(changed), accounts=results, summary=summary, **extra)
+
+
+if __name__ == "__main__":
+    main()
