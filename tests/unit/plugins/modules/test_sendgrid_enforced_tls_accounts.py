@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Many accounts in one module run: routing per region, overrides, check mode, partial failure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.mailops.sendgrid.plugins.modules import sendgrid_enforced_tls_accounts
+
+KEY = "SG.accounts-test-secret"
+GLOBAL = "https://api.sendgrid.com/v3/user/settings/enforced_tls"
+EU = "https://api.eu.sendgrid.com/v3/user/settings/enforced_tls"
+
+
+class Accounts:
+    """A responses callback holding settings per (host, on-behalf-of), recording what was sent."""
+
+    def __init__(self):
+        self.settings = {}
+        self.sent = []
+
+    def __call__(self, request):
+        account = (request.url.split("/v3/")[0], request.headers.get("on-behalf-of"))
+        body = json.loads(request.body) if request.body else None
+        self.sent.append((request.method, account, body))
+        current = self.settings.setdefault(account, {"require_tls": False, "require_valid_cert": False, "version": 1.1})
+        if account[1] == "ghost":
+            return 404, {}, json.dumps({"errors": [{"field": None, "message": "not found"}]})
+        if request.method == "PATCH":
+            current.update(body)
+        return 200, {}, json.dumps(current)
+
+
+@pytest.fixture
+def api():
+    accounts = Accounts()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        for url in (GLOBAL, EU):
+            for method in ("GET", "PATCH"):
+                mocked.add_callback(method, url, callback=accounts, content_type="application/json")
+        yield accounts
+
+
+def run(capsys, **args):
+    args.setdefault("api_key", KEY)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            sendgrid_enforced_tls_accounts.main()
+    output = capsys.readouterr().out
+    assert KEY not in output
+    return json.loads(output)
+
+
+def test_parent_and_subusers_each_get_one_get_and_one_minimal_patch(api, capsys):
+    result = run(capsys, require_tls=True, accounts=[{"name": "marketing"}, {"name": "billing"}])
+    assert sorted(api.sent, key=str) == sorted([
+        ("GET", ("https://api.sendgrid.com", None), None),
+        ("PATCH", ("https://api.sendgrid.com", None), {"require_tls": True}),
+        ("GET", ("https://api.sendgrid.com", "marketing"), None),
+        ("PATCH", ("https://api.sendgrid.com", "marketing"), {"require_tls": True}),
+        ("GET", ("https://api.sendgrid.com", "billing"), None),
+        ("PATCH", ("https://api.sendgrid.com", "billing"), {"require_tls": True}),
+    ], key=str)
+    assert [a["name"] for a in result["accounts"]] == ["parent", "marketing", "billing"]
+    assert result["changed"] is True
+    assert result["summary"] == {"accounts": 3, "changed": 3, "in_sync": 0, "failed": 0}
+
+
+def test_second_run_sends_only_gets(api, capsys):
+    run(capsys, require_tls=True, accounts=[{"name": "marketing"}])
+    api.sent.clear()
+    result = run(capsys, require_tls=True, accounts=[{"name": "marketing"}])
+    assert [method for method, _account, _body in api.sent] == ["GET", "GET"]
+    assert result["changed"] is False
+
+
+def test_eu_subuser_is_managed_on_the_eu_host_only(api, capsys):
+    result = run(capsys, include_parent=False, require_tls=True, accounts=[{"name": "eu-news", "region": "eu"}])
+    assert {account for _method, account, _body in api.sent} == {("https://api.eu.sendgrid.com", "eu-news")}
+    assert result["accounts"][0]["api_url"] == "https://api.eu.sendgrid.com"
+
+
+def test_api_url_and_eu_api_url_override_the_hosts(capsys):
+    with responses.RequestsMock() as mocked:
+        mocked.get("http://127.0.0.1:1/v3/user/settings/enforced_tls", json={"require_tls": True})
+        mocked.get("http://127.0.0.1:2/v3/user/settings/enforced_tls", json={"require_tls": True})
+        run(capsys, api_url="http://127.0.0.1:1", eu_api_url="http://127.0.0.1:2", require_tls=True,
+            accounts=[{"name": "eu-news", "region": "eu"}])
+        assert [(c.request.url, c.request.headers.get("on-behalf-of")) for c in mocked.calls] in (
+            [("http://127.0.0.1:1/v3/user/settings/enforced_tls", None), ("http://127.0.0.1:2/v3/user/settings/enforced_tls", "eu-news")],
+            [("http://127.0.0.1:2/v3/user/settings/enforced_tls", "eu-news"), ("http://127.0.0.1:1/v3/user/settings/enforced_tls", None)],
+        )
+
+
+def test_per_account_overrides_win_over_the_policy(api, capsys):
+    run(capsys, include_parent=False, require_tls=True, min_tls_version="1.2",
+        accounts=[{"name": "legacy", "min_tls_version": "1.1", "require_valid_cert": True}])
+    assert api.sent[1] == ("PATCH", ("https://api.sendgrid.com", "legacy"), {"require_tls": True, "require_valid_cert": True})
+
+
+def test_check_mode_sends_no_patch_and_diffs_every_account(api, capsys):
+    result = run(capsys, require_tls=True, accounts=[{"name": "marketing"}], _ansible_check_mode=True, _ansible_diff=True)
+    assert [method for method, _account, _body in api.sent] == ["GET", "GET"]
+    assert result["changed"] is True
+    assert [d["before_header"] for d in result["diff"]] == ["parent", "marketing"]
+    assert result["diff"][1]["after"]["require_tls"] is True and result["diff"][1]["before"]["require_tls"] is False
+
+
+def test_one_failing_account_does_not_stop_the_others(api, capsys):
+    result = run(capsys, require_tls=True, accounts=[{"name": "ghost"}, {"name": "marketing"}])
+    assert result["failed"] is True
+    assert result["msg"].startswith("1 of 3 accounts failed: ghost: ")
+    assert "does not know the subuser or account 'ghost'" in result["msg"]
+    assert result["accounts"][2]["changed"] is True
+    assert ("PATCH", ("https://api.sendgrid.com", "marketing"), {"require_tls": True}) in api.sent
+
+
+@pytest.mark.parametrize("args,expected", [
+    ({"accounts": [{"name": "a"}, {"name": "a"}]}, "accounts lists 'a' more than once"),
+    ({"accounts": [{"name": "a\nb"}]}, "accounts[].on_behalf_of must be a non-empty value"),
+    ({"accounts": [{"name": "a", "region": "us"}]}, "region"),
+    ({"accounts": [{"name": "a", "colour": "red"}]}, "colour"),
+    ({"concurrency": 0}, "concurrency must be from 1 to 32"),
+    ({"eu_api_url": "http://eu.example.com", "accounts": [{"name": "a", "region": "eu"}]}, "plain http://"),
+])
+def test_bad_input_fails_before_any_request(api, capsys, args, expected):
+    result = run(capsys, require_tls=True, **args)
+    assert result["failed"] is True
+    assert expected in result["msg"]
+    assert api.sent == []
