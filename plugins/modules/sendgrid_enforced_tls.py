@@ -22,6 +22,7 @@ description:
 author:
   - mailops.sendgrid maintainers
 extends_documentation_fragment:
+  - mailops.sendgrid.attributes
   - mailops.sendgrid.connection
   - mailops.sendgrid.connection.on_behalf_of
 options:
@@ -49,8 +50,6 @@ attributes:
     details: Returns the settings before and after, never the API key.
   action_group:
     support: full
-    membership:
-      - mailops.sendgrid.sendgrid
 seealso:
   - module: mailops.sendgrid.sendgrid_enforced_tls_info
   - name: Enforced TLS API reference

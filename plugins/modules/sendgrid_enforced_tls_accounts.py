@@ -25,6 +25,7 @@ description:
 author:
   - mailops.sendgrid maintainers
 extends_documentation_fragment:
+  - mailops.sendgrid.attributes
   - mailops.sendgrid.connection
 options:
   eu_api_url:
@@ -94,8 +95,6 @@ attributes:
     details: One before/after diff per account, never the API key.
   action_group:
     support: full
-    membership:
-      - mailops.sendgrid.sendgrid
 seealso:
   - module: mailops.sendgrid.sendgrid_enforced_tls
   - module: mailops.sendgrid.sendgrid_subuser_info

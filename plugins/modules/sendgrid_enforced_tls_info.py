@@ -17,6 +17,7 @@ description:
 author:
   - mailops.sendgrid maintainers
 extends_documentation_fragment:
+  - mailops.sendgrid.attributes
   - mailops.sendgrid.connection
   - mailops.sendgrid.connection.on_behalf_of
 attributes:
@@ -27,8 +28,6 @@ attributes:
     support: none
   action_group:
     support: full
-    membership:
-      - mailops.sendgrid.sendgrid
 seealso:
   - module: mailops.sendgrid.sendgrid_enforced_tls
   - name: Enforced TLS API reference

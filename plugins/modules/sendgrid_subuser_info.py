@@ -19,6 +19,7 @@ description:
 author:
   - mailops.sendgrid maintainers
 extends_documentation_fragment:
+  - mailops.sendgrid.attributes
   - mailops.sendgrid.connection
 options:
   names:
@@ -56,8 +57,6 @@ attributes:
     support: none
   action_group:
     support: full
-    membership:
-      - mailops.sendgrid.sendgrid
 seealso:
   - module: mailops.sendgrid.sendgrid_enforced_tls_accounts
   - name: Subusers API reference
