@@ -1,0 +1,613 @@
+"""Behaviour of tools/sendgrid_api_server.py, checked with requests against real instances on 127.0.0.1."""
+# Test names say what each test pins; a docstring would repeat them.
+# pylint: disable=missing-function-docstring,too-many-arguments
+
+import importlib.util
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "sendgrid_api_server.py"
+_SPEC = importlib.util.spec_from_file_location("sendgrid_api_server", TOOL)
+sg = importlib.util.module_from_spec(_SPEC)
+sys.modules.setdefault("sendgrid_api_server", sg)
+_SPEC.loader.exec_module(sg)
+
+KEY = "SG.test-all"
+READ_ONLY = "SG.test-read"
+UPDATE_ONLY = "SG.test-update"
+NO_SCOPES = "SG.test-none"
+KEYS = {KEY: sg.ALL_SCOPES, READ_ONLY: [sg.SCOPE_TLS_READ], UPDATE_ONLY: [sg.SCOPE_TLS_UPDATE], NO_SCOPES: []}
+SUBUSERS = ["marketing", "billing:disabled", "eu-news:eu"]
+DEFAULT = {"require_tls": False, "require_valid_cert": False, "version": 1.1}
+TLS = "/v3/user/settings/enforced_tls"
+
+
+def options(**overrides):
+    """Server options used by most tests; overrides win."""
+    base = {"keys": KEYS, "subusers": SUBUSERS, "account_ids": ["777"]}
+    base.update(overrides)
+    return base
+
+
+@pytest.fixture(name="shared_srv", scope="module")
+def fixture_shared_srv():
+    """One server for the module: stopping one waits for its accept loop to notice (up to 50 ms)."""
+    with sg.running_server(**options()) as server:
+        yield server
+
+
+@pytest.fixture(name="srv")
+def fixture_srv(shared_srv):
+    """The shared server, back in its start state."""
+    shared_srv.reset()
+    yield shared_srv
+
+
+def call(server, method, path, *, key=KEY, obo=None, timeout=5, session=None, **kwargs):
+    """One API request with the usual headers."""
+    headers = dict(kwargs.pop("headers", {}))
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    if obo is not None:
+        headers["on-behalf-of"] = obo
+    return (session or requests).request(method, server.url + path, headers=headers, timeout=timeout, **kwargs)
+
+
+def errors_of(response):
+    """The errors list, after checking the SendGrid error shape."""
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"errors"} and body["errors"]
+    for item in body["errors"]:
+        assert set(item) == {"field", "message"} and isinstance(item["message"], str)
+    return body["errors"]
+
+
+# ----------------------------------------------------------------------------- enforced TLS settings
+
+def test_initial_state_is_default_for_every_account(srv):
+    for obo in (None, "marketing", "billing", "account-id 777"):
+        response = call(srv, "GET", TLS, obo=obo)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.json() == DEFAULT
+    assert srv.state() == {name: DEFAULT for name in ("parent", "marketing", "billing", "eu-news", "account-id 777")}
+
+
+def test_patch_subset_applies_and_returns_full_settings(srv):
+    response = call(srv, "PATCH", TLS, json={"require_tls": True})
+    assert response.status_code == 200
+    assert response.json() == {"require_tls": True, "require_valid_cert": False, "version": 1.1}
+    response = call(srv, "PATCH", TLS, json={"version": 1.3, "require_valid_cert": True})
+    assert response.json() == {"require_tls": True, "require_valid_cert": True, "version": 1.3}
+    assert call(srv, "GET", TLS).json() == {"require_tls": True, "require_valid_cert": True, "version": 1.3}
+
+
+def test_patch_empty_object_changes_nothing(srv):
+    assert call(srv, "PATCH", TLS, json={}).json() == DEFAULT
+
+
+def test_state_is_kept_per_account(srv):
+    call(srv, "PATCH", TLS, obo="marketing", json={"require_tls": True})
+    call(srv, "PATCH", TLS, obo="account-id 777", json={"version": 1.2})
+    assert call(srv, "GET", TLS).json() == DEFAULT
+    assert call(srv, "GET", TLS, obo="marketing").json()["require_tls"] is True
+    assert call(srv, "GET", TLS, obo="billing").json() == DEFAULT
+    assert call(srv, "GET", TLS, obo="account-id 777").json()["version"] == 1.2
+    state = srv.state()
+    assert state["marketing"]["require_tls"] and state["account-id 777"]["version"] == 1.2 and state["parent"] == DEFAULT
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"require_tls": 1}, "require_tls"),
+    ({"require_tls": "true"}, "require_tls"),
+    ({"require_valid_cert": None}, "require_valid_cert"),
+    ({"require_valid_cert": 0}, "require_valid_cert"),
+])
+def test_patch_rejects_non_boolean_flags(srv, body, field):
+    response = call(srv, "PATCH", TLS, json=body)
+    assert response.status_code == 400
+    assert errors_of(response)[0]["field"] == field
+    assert srv.state()["parent"] == DEFAULT
+
+
+@pytest.mark.parametrize("version", ["1.2", 1.0, 1.4, 1, 2, True, None])
+def test_patch_rejects_bad_version(srv, version):
+    response = call(srv, "PATCH", TLS, json={"version": version, "require_tls": True})
+    assert response.status_code == 400
+    assert [e["field"] for e in errors_of(response)] == ["version"]
+    assert srv.state()["parent"] == DEFAULT
+
+
+def test_patch_rejects_unknown_field(srv):
+    response = call(srv, "PATCH", TLS, json={"require_tls": True, "min_version": 1.2})
+    assert response.status_code == 400
+    assert errors_of(response)[0]["field"] == "min_version"
+    assert srv.state()["parent"] == DEFAULT
+
+
+@pytest.mark.parametrize("body", ['[{"require_tls": true}]', '"require_tls"', "true", "null"])
+def test_patch_rejects_non_object_body(srv, body):
+    response = call(srv, "PATCH", TLS, data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert errors_of(response)[0]["field"] is None
+
+
+@pytest.mark.parametrize("body", ['{"require_tls": true', "", "require_tls=true", '{"version": NaN}'])
+def test_patch_rejects_invalid_json(srv, body):
+    response = call(srv, "PATCH", TLS, data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert errors_of(response)[0]["field"] is None
+
+
+# ----------------------------------------------------------------------------- auth, routing
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer SG.unknown"}, {"Authorization": f"Basic {KEY}"},
+                                     {"Authorization": "Bearer "}])
+def test_missing_or_unknown_key_is_401(srv, headers):
+    response = call(srv, "GET", TLS, key=None, headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"errors": [{"field": None, "message": "authorization required"}]}
+
+
+@pytest.mark.parametrize("method, path, key, status", [
+    ("GET", TLS, READ_ONLY, 200), ("PATCH", TLS, READ_ONLY, 403),
+    ("GET", TLS, UPDATE_ONLY, 403), ("PATCH", TLS, UPDATE_ONLY, 200),
+    ("GET", "/v3/subusers", READ_ONLY, 403), ("GET", "/v3/subusers", KEY, 200),
+    ("GET", TLS, NO_SCOPES, 403),
+])
+def test_scopes_are_enforced_per_operation(srv, method, path, key, status):
+    response = call(srv, method, path, key=key, json={} if method == "PATCH" else None)
+    assert response.status_code == status
+    if status == 403:
+        assert response.json() == {"errors": [{"field": None, "message": "access forbidden"}]}
+
+
+@pytest.mark.parametrize("obo", ["nobody", "account-id 778", "Marketing"])
+def test_unknown_on_behalf_of_account_is_404(srv, obo):
+    response = call(srv, "GET", TLS, obo=obo)
+    assert response.status_code == 404
+    assert errors_of(response)[0]["field"] is None
+
+
+@pytest.mark.parametrize("path", ["/v3/user/settings", "/v3/user/settings/enforced_tls/", "/", "/v3/mail_settings"])
+def test_unknown_path_is_404(srv, path):
+    response = call(srv, "GET", path)
+    assert response.status_code == 404
+    errors_of(response)
+
+
+@pytest.mark.parametrize("method, path, allow", [("POST", TLS, "GET, PATCH"), ("PUT", TLS, "GET, PATCH"),
+                                                 ("DELETE", TLS, "GET, PATCH"), ("PATCH", "/v3/subusers", "GET")])
+def test_other_method_on_known_path_is_405_with_allow(srv, method, path, allow):
+    response = call(srv, method, path, json={})
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+    errors_of(response)
+
+
+# ----------------------------------------------------------------------------- rate limit
+
+def test_rate_limit_headers_on_every_answer(srv):
+    before = int(time.time())
+    answers = [call(srv, "GET", TLS), call(srv, "GET", TLS, key=None), call(srv, "GET", "/nope"),
+               call(srv, "PATCH", TLS, json={"version": 9}), call(srv, "GET", TLS, obo="nobody")]
+    after = time.time()
+    for response in answers:
+        assert response.headers["X-RateLimit-Limit"] == "10000"
+        assert int(response.headers["X-RateLimit-Remaining"]) < 10000
+        assert before + 60 <= int(response.headers["X-RateLimit-Reset"]) <= after + 61
+    assert [int(r.headers["X-RateLimit-Remaining"]) for r in answers if r.request.headers.get("Authorization")] == [
+        9999, 9998, 9997, 9996]
+
+
+def test_rate_limit_answers_429_after_n_requests_per_key():
+    with sg.running_server(**options(rate_limit=3, rate_window=30)) as srv:
+        remaining = [call(srv, "GET", TLS).headers["X-RateLimit-Remaining"] for _ in range(3)]
+        assert remaining == ["2", "1", "0"]
+        response = call(srv, "GET", TLS)
+        assert response.status_code == 429
+        assert response.json() == {"errors": [{"field": None, "message": "too many requests"}]}
+        assert response.headers["X-RateLimit-Remaining"] == "0"
+        assert int(response.headers["X-RateLimit-Reset"]) >= int(time.time())
+        # another key has its own window
+        assert call(srv, "GET", TLS, key=READ_ONLY).status_code == 200
+
+
+def test_rate_limit_window_resets():
+    with sg.running_server(**options(rate_limit=1, rate_window=0.3)) as srv:
+        assert call(srv, "GET", TLS).status_code == 200
+        assert call(srv, "GET", TLS).status_code == 429
+        time.sleep(0.35)
+        assert call(srv, "GET", TLS).status_code == 200
+
+
+def test_rate_limit_can_be_changed_at_runtime(srv):
+    assert srv.set_config(rate_limit=1)["rate_limit"] == 1
+    assert call(srv, "GET", TLS).status_code == 200
+    assert call(srv, "GET", TLS).status_code == 429
+
+
+# ----------------------------------------------------------------------------- subusers
+
+def test_subusers_pages_in_stable_order_and_offset_past_end_is_empty():
+    with sg.running_server(**options(subusers=None, generate_subusers=7)) as srv:
+        pages = [call(srv, "GET", "/v3/subusers", params={"limit": 3, "offset": offset}).json() for offset in (0, 3, 6, 9)]
+        assert [len(page) for page in pages] == [3, 3, 1, 0]
+        names = [s["username"] for page in pages for s in page]
+        assert names == [f"subuser-{i:03d}" for i in range(1, 8)]
+        ids = [s["id"] for page in pages for s in page]
+        assert ids == sorted(ids) and len(set(ids)) == 7
+        assert set(pages[0][0]) == {"disabled", "email", "id", "username"}
+
+
+def test_subusers_default_page_is_100_and_limit_above_500_is_400():
+    with sg.running_server(**options(subusers=None, generate_subusers=120)) as srv:
+        assert len(call(srv, "GET", "/v3/subusers").json()) == 100
+        assert len(call(srv, "GET", "/v3/subusers", params={"limit": 500}).json()) == 120
+        assert call(srv, "GET", "/v3/subusers", params={"offset": 100}).json()[0]["username"] == "subuser-101"
+
+
+@pytest.mark.parametrize("params, field", [({"limit": 501}, "limit"), ({"limit": 0}, "limit"), ({"limit": "x"}, "limit"),
+                                           ({"offset": -1}, "offset"), ({"region": "us"}, "region"),
+                                           ({"include_region": "yes"}, "include_region")])
+def test_subusers_bad_query_is_400(srv, params, field):
+    response = call(srv, "GET", "/v3/subusers", params=params)
+    assert response.status_code == 400
+    assert errors_of(response)[0]["field"] == field
+
+
+def test_subusers_include_region_adds_the_region_key(srv):
+    plain = call(srv, "GET", "/v3/subusers").json()
+    assert all("region" not in s for s in plain)
+    assert all("region" not in s for s in call(srv, "GET", "/v3/subusers", params={"include_region": "false"}).json())
+    with_region = call(srv, "GET", "/v3/subusers", params={"include_region": "true"}).json()
+    assert {s["username"]: s["region"] for s in with_region} == {"marketing": "global", "billing": "global", "eu-news": "eu"}
+    assert {s["username"]: s["disabled"] for s in with_region} == {"marketing": False, "billing": True, "eu-news": False}
+
+
+@pytest.mark.parametrize("region, names", [("all", ["marketing", "billing", "eu-news"]), ("global", ["marketing", "billing"]),
+                                           ("eu", ["eu-news"])])
+def test_subusers_region_filter(srv, region, names):
+    assert [s["username"] for s in call(srv, "GET", "/v3/subusers", params={"region": region}).json()] == names
+
+
+def test_subusers_username_filter(srv):
+    assert [s["username"] for s in call(srv, "GET", "/v3/subusers", params={"username": "billing"}).json()] == ["billing"]
+    assert call(srv, "GET", "/v3/subusers", params={"username": "bill"}).json() == []
+
+
+def test_subusers_added_at_runtime_get_default_settings(srv):
+    added = srv.add_subusers([{"username": "late", "region": "eu"}, "later:disabled"])
+    assert [s["username"] for s in added] == ["late", "later"]
+    names = [s["username"] for s in call(srv, "GET", "/v3/subusers").json()]
+    assert names[-2:] == ["late", "later"]
+    assert call(srv, "GET", TLS, obo="later").json() == DEFAULT
+
+
+# ----------------------------------------------------------------------------- regions
+
+def test_wrong_region_subuser_is_403_naming_the_other_host(srv):
+    response = call(srv, "GET", TLS, obo="eu-news")
+    assert response.status_code == 403
+    message = errors_of(response)[0]["message"]
+    assert "eu region" in message and "https://api.eu.sendgrid.com" in message
+    assert call(srv, "PATCH", TLS, obo="eu-news", json={"require_tls": True}).status_code == 403
+    assert srv.state()["eu-news"] == DEFAULT
+
+
+def test_two_hosts_share_one_accounts_file(tmp_path):
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(json.dumps({"keys": {KEY: list(sg.ALL_SCOPES)},
+                                    "subusers": [{"username": "g1"}, {"username": "e1", "region": "eu", "id": 10001}]}))
+    with sg.running_server(accounts_file=str(accounts)) as world, sg.running_server(accounts_file=str(accounts), region="eu") as eu:
+        assert call(eu, "PATCH", TLS, obo="e1", json={"require_tls": True}).json()["require_tls"] is True
+        response = call(eu, "GET", TLS, obo="g1")
+        assert response.status_code == 403 and "https://api.sendgrid.com" in errors_of(response)[0]["message"]
+        assert call(world, "GET", TLS, obo="g1").status_code == 200
+        assert call(world, "GET", TLS, obo="e1").status_code == 403
+        # both hosts list every subuser
+        for host in (world, eu):
+            listed = call(host, "GET", "/v3/subusers", params={"include_region": "true"}).json()
+            assert [(s["username"], s["region"], s["id"]) for s in listed] == [("e1", "eu", 10001), ("g1", "global", 10002)]
+
+
+def test_default_definition_has_demo_key_and_subusers():
+    with sg.running_server() as srv:
+        listed = call(srv, "GET", "/v3/subusers", key=sg.DEMO_KEY, params={"include_region": "true"}).json()
+        assert {s["username"]: s["region"] for s in listed} == {"marketing": "global", "billing": "global", "eu-newsletter": "eu"}
+        assert call(srv, "PATCH", TLS, key=sg.DEMO_KEY, json={"require_tls": True}).status_code == 200
+
+
+# ----------------------------------------------------------------------------- request log and connections
+
+def test_request_log_records_what_was_sent(srv):
+    call(srv, "PATCH", TLS + "?x=1", obo="marketing", json={"require_tls": True}, headers={"User-Agent": "probe/1"})
+    call(srv, "GET", "/v3/subusers", key=None)
+    first, second = srv.requests()
+    assert first["method"] == "PATCH" and first["path"] == TLS + "?x=1"
+    assert first["headers"]["Authorization"] == f"Bearer {KEY}"
+    assert first["headers"]["on-behalf-of"] == "marketing" and first["headers"]["User-Agent"] == "probe/1"
+    assert first["body"] == {"require_tls": True} and first["body_is_json"] is True
+    assert first["status"] == 200 and first["account"] == "marketing"
+    assert second["status"] == 401 and second["account"] is None and second["body"] is None
+    srv.clear_requests()
+    assert srv.requests() == []
+
+
+def test_request_log_keeps_raw_text_of_invalid_json(srv):
+    call(srv, "PATCH", TLS, data="{oops", headers={"Content-Type": "application/json"})
+    entry = srv.requests()[0]
+    assert entry["body"] == "{oops" and entry["body_is_json"] is False and entry["status"] == 400
+
+
+def test_session_reuses_one_connection(srv):
+    srv.clear_requests()
+    with requests.Session() as session:
+        assert call(srv, "GET", TLS, session=session).status_code == 200
+        assert call(srv, "PATCH", TLS, session=session, json={"require_tls": True}).status_code == 200
+    assert srv.connections()["opened"] == 1
+    assert len({entry["connection"] for entry in srv.requests()}) == 1
+
+
+def test_requests_without_session_open_one_connection_each(srv):
+    srv.clear_requests()
+    call(srv, "GET", TLS)
+    call(srv, "GET", TLS)
+    assert srv.connections()["opened"] == 2
+
+
+def test_latency_delays_answers_without_serialising_clients():
+    with sg.running_server(**options(latency_ms=300)) as srv:
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(call(srv, "GET", TLS).status_code)) for _ in range(5)]
+        start = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - start
+        assert results == [200] * 5
+        assert 0.3 <= elapsed < 1.0
+
+
+# ----------------------------------------------------------------------------- faults
+
+def test_fault_rate_limit_with_epoch_reset(srv):
+    srv.add_fault("rate_limit", wait=5)
+    response = call(srv, "GET", TLS)
+    assert response.status_code == 429
+    assert response.json() == {"errors": [{"field": None, "message": "too many requests"}]}
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+    assert int(time.time()) + 4 <= int(response.headers["X-RateLimit-Reset"]) <= int(time.time()) + 6
+    assert "Retry-After" not in response.headers
+    assert call(srv, "GET", TLS).status_code == 200
+
+
+def test_fault_rate_limit_with_seconds_reset_and_retry_after(srv):
+    srv.add_fault("429", reset="seconds", wait=2, retry_after=3)
+    response = call(srv, "GET", TLS)
+    assert response.status_code == 429
+    assert response.headers["X-RateLimit-Reset"] == "2" and response.headers["Retry-After"] == "3"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_fault_server_error_with_json_body(srv, status):
+    srv.add_fault("error", status=status, count=2)
+    assert [call(srv, "GET", TLS).status_code for _ in range(3)] == [status, status, 200]
+    srv.add_fault(str(status))
+    response = call(srv, "GET", TLS)
+    assert response.status_code == status
+    errors_of(response)
+
+
+def test_fault_html_error_page(srv):
+    srv.add_fault("html")
+    response = call(srv, "GET", TLS)
+    assert response.status_code == 502
+    assert response.headers["Content-Type"] == "text/html"
+    assert "<html>" in response.text and "502 Bad Gateway" in response.text
+
+
+def test_fault_malformed_json_with_200(srv):
+    srv.add_fault("malformed_json")
+    response = call(srv, "GET", TLS)
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+    with pytest.raises(ValueError):
+        response.json()
+
+
+def test_fault_drop_closes_the_connection_without_answer(srv):
+    srv.add_fault("drop")
+    with pytest.raises(requests.ConnectionError):
+        call(srv, "GET", TLS)
+    assert srv.requests()[0]["fault"] == "drop" and srv.requests()[0]["status"] is None
+    assert call(srv, "GET", TLS).status_code == 200
+
+
+def test_fault_delay_triggers_client_timeout(srv):
+    srv.add_fault("delay", seconds=1)
+    with pytest.raises(requests.Timeout):
+        call(srv, "GET", TLS, timeout=0.2)
+    assert call(srv, "GET", TLS, timeout=2).status_code == 200
+
+
+def test_fault_not_applied_acknowledges_patch_without_storing_it(srv):
+    srv.add_fault("not_applied")
+    assert call(srv, "GET", TLS).status_code == 200  # a GET does not use the fault up
+    response = call(srv, "PATCH", TLS, json={"require_tls": True, "version": 1.2})
+    assert response.status_code == 200
+    assert response.json() == {"require_tls": True, "require_valid_cert": False, "version": 1.2}
+    assert call(srv, "GET", TLS).json() == DEFAULT
+    assert call(srv, "PATCH", TLS, json={"require_tls": True}).json()["require_tls"] is True
+    assert srv.state()["parent"]["require_tls"] is True
+
+
+def test_fault_limited_to_one_method(srv):
+    srv.add_fault("error", status=503, method="PATCH")
+    assert call(srv, "GET", TLS).status_code == 200
+    assert call(srv, "PATCH", TLS, json={"require_tls": True}).status_code == 503
+    assert srv.state()["parent"] == DEFAULT
+    assert call(srv, "PATCH", TLS, json={"require_tls": True}).status_code == 200
+
+
+def test_fault_unlimited_until_cleared(srv):
+    srv.add_fault("error", count="*")
+    assert [call(srv, "GET", TLS).status_code for _ in range(3)] == [500] * 3
+    srv.clear_faults()
+    assert call(srv, "GET", TLS).status_code == 200
+
+
+@pytest.mark.parametrize("spec", [{"kind": "nope"}, {"kind": "error", "status": 200}, {"kind": "delay", "seconds": -1},
+                                  {"kind": "rate_limit", "reset": "later"}, {"kind": "html", "colour": "red"},
+                                  {"kind": "error", "count": 0}, {"kind": "not_applied", "method": "GET"}])
+def test_invalid_fault_is_refused(srv, spec):
+    with pytest.raises(ValueError):
+        srv.backend.add_fault(spec)
+    response = requests.post(srv.url + "/__control__/faults", json=spec, timeout=5)
+    assert response.status_code == 400
+
+
+def test_fault_command_line_syntax():
+    assert sg.make_fault("429:2:patch,reset=seconds,retry_after=1") == {
+        "kind": "rate_limit", "count": 2, "method": "PATCH", "path": None, "reset": "seconds", "wait": 1, "retry_after": 1}
+    assert sg.make_fault("503")["status"] == 503
+    assert sg.make_fault("delay:*,seconds=0.5") == {"kind": "delay", "count": -1, "method": None, "path": None, "seconds": 0.5}
+    with sg.running_server(**options(faults=["error::PATCH,status=504"])) as srv:
+        assert call(srv, "GET", TLS).status_code == 200
+        assert call(srv, "PATCH", TLS, json={}).status_code == 504
+
+
+# ----------------------------------------------------------------------------- control endpoint
+
+def control(server, method, name, **kwargs):
+    """Call the control endpoint."""
+    response = requests.request(method, f"{server.url}/__control__/{name}", timeout=5, **kwargs)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_control_endpoint_drives_faults_state_and_log(srv):
+    control(srv, "POST", "faults", json={"kind": "error", "status": 502, "method": "GET"})
+    assert [f["status"] for f in control(srv, "GET", "faults")] == [502]
+    assert call(srv, "GET", TLS).status_code == 502
+    assert control(srv, "GET", "faults") == []
+    control(srv, "PUT", "state", json={"account": "marketing", "settings": {"require_tls": True}})
+    assert control(srv, "GET", "state")["marketing"]["require_tls"] is True
+    assert call(srv, "GET", TLS, obo="marketing").json()["require_tls"] is True
+    assert [e["status"] for e in control(srv, "GET", "requests")] == [502, 200]
+    control(srv, "DELETE", "requests")
+    assert control(srv, "GET", "requests") == []
+    assert control(srv, "GET", "connections")["opened"] == 0
+
+
+def test_control_state_put_can_create_any_drift(srv):
+    control(srv, "PUT", "state", json={"account": "", "settings": {"version": 1.0, "extra": "x"}})
+    assert call(srv, "GET", TLS).json() == {"require_tls": False, "require_valid_cert": False, "version": 1.0, "extra": "x"}
+    control(srv, "PUT", "state", json={"account": "parent", "settings": {"require_tls": True}, "replace": True})
+    assert call(srv, "GET", TLS).json() == {"require_tls": True}
+    response = requests.put(srv.url + "/__control__/state", json={"account": "ghost", "settings": {}}, timeout=5)
+    assert response.status_code == 404
+
+
+def test_control_subusers_and_reset(srv):
+    control(srv, "POST", "subusers", json=[{"username": "new-eu", "region": "eu", "disabled": True}])
+    assert control(srv, "GET", "subusers")[-1]["username"] == "new-eu"
+    call(srv, "PATCH", TLS, json={"require_tls": True})
+    srv.add_fault("error")
+    control(srv, "POST", "reset")
+    assert "new-eu" not in control(srv, "GET", "state")
+    assert srv.state()["parent"] == DEFAULT and srv.faults() == [] and srv.requests() == []
+    duplicate = requests.post(srv.url + "/__control__/subusers", json=[{"username": "marketing"}], timeout=5)
+    assert duplicate.status_code == 400
+
+
+def test_control_requests_are_not_logged_rate_limited_or_faulted():
+    with sg.running_server(**options(rate_limit=1, faults=["error:*"])) as srv:
+        for _ in range(3):
+            assert control(srv, "GET", "state")
+        assert srv.requests() == []
+        assert requests.get(srv.url + "/__control__/nope", timeout=5).status_code == 404
+        response = requests.post(srv.url + "/__control__/state", json={}, timeout=5)
+        assert response.status_code == 405 and response.headers["Allow"] == "GET, PUT"
+        assert "X-RateLimit-Limit" not in response.headers
+
+
+def test_stop_closes_keep_alive_connections_and_leaves_no_threads():
+    with requests.Session() as session:
+        with sg.running_server(**options(faults=["delay:1:PATCH,seconds=30"])) as srv:
+            assert call(srv, "GET", TLS, session=session).status_code == 200
+            outcome = []
+
+            def patch_stuck_in_delay():
+                try:
+                    outcome.append(call(srv, "PATCH", TLS, json={}).status_code)
+                except requests.RequestException as exc:
+                    outcome.append(type(exc))
+
+            stuck = threading.Thread(target=patch_stuck_in_delay)
+            stuck.start()
+            time.sleep(0.1)
+            started = time.monotonic()
+        assert time.monotonic() - started < 2
+        stuck.join(5)
+        assert outcome and outcome[0] != 200
+        assert not [t.name for t in threading.enumerate() if t.name.startswith(f"sendgrid-{srv.port}-")]
+        with pytest.raises(requests.ConnectionError):
+            session.get(srv.url + TLS, timeout=2)
+
+
+# ----------------------------------------------------------------------------- command line
+
+def test_cli_prints_url_serves_and_exits_0_on_sigterm(tmp_path):
+    ready = tmp_path / "ready"
+    command = [sys.executable, str(TOOL), "--host", "127.0.0.1", "--port", "0", "--region", "eu",
+               "--key", f"{KEY}=user.settings.enforced_tls.read", "--subuser", "eu-one:eu", "--ready-file", str(ready)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            line = proc.stdout.readline().strip()
+            assert line.startswith("SendGrid-compatible API server listening on http://127.0.0.1:")
+            assert line.endswith(" (region eu)")
+            url = line.split(" on ", 1)[1].split(" ", 1)[0]
+            assert ready.read_text().strip() == url
+            response = requests.get(url + TLS, headers={"Authorization": f"Bearer {KEY}", "on-behalf-of": "eu-one"}, timeout=5)
+            assert response.json() == DEFAULT
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=5)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0
+    assert out == "" and KEY not in err
+
+
+def test_cli_exits_0_on_sigint_with_an_open_keep_alive_connection():
+    with subprocess.Popen([sys.executable, str(TOOL), "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            url = proc.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
+            with requests.Session() as session:
+                assert session.get(url + TLS, headers={"Authorization": f"Bearer {sg.DEMO_KEY}"}, timeout=5).status_code == 200
+                proc.send_signal(signal.SIGINT)
+                _, err = proc.communicate(timeout=5)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0
+    assert sg.DEMO_KEY not in err
+
+
+def test_cli_rejects_bad_options_without_echoing_keys():
+    result = subprocess.run([sys.executable, str(TOOL), "--key", "SG.secret value=x"], capture_output=True, text=True,
+                            timeout=10, check=False)
+    assert result.returncode == 2 and "SG.secret" not in result.stdout + result.stderr
+    result = subprocess.run([sys.executable, str(TOOL), "--subuser", "x:mars"], capture_output=True, text=True, timeout=10,
+                            check=False)
+    assert result.returncode == 2 and "mars" in result.stderr
