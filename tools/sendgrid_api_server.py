@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A local SendGrid-compatible API server for tests, demos and benchmarks.
 
 It plays one SendGrid API host (``--region global`` for https://api.sendgrid.com,
@@ -745,7 +745,7 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def _bearer_key(self):
-        scheme, _, key = (self.headers.get("Authorization") or "").strip().partition(" ")
+        scheme, dummy, key = (self.headers.get("Authorization") or "").strip().partition(" ")
         return key.strip() if scheme.lower() == "bearer" else None
 
     # -- API
@@ -1006,11 +1006,11 @@ class SendGridAPIServer(ThreadingHTTPServer):  # pylint: disable=too-many-instan
             self.serving_thread = None
         with self._open_lock:
             open_connections = list(self._open.items())
-        for sock, _ in open_connections:
+        for sock, dummy in open_connections:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         deadline = time.monotonic() + timeout
-        for _, thread in open_connections:
+        for dummy, thread in open_connections:
             thread.join(max(0.0, deadline - time.monotonic()))
         self.server_close()
 

@@ -20,7 +20,7 @@ description:
     O(min_tls_version) given, the module only reads.
   - The API key needs the scopes C(user.settings.enforced_tls.read) and C(user.settings.enforced_tls.update).
 author:
-  - mailops.sendgrid maintainers
+  - Mailops maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.sendgrid.attributes
   - mailops.sendgrid.connection

@@ -23,7 +23,7 @@ description:
   - The API key needs the scopes C(user.settings.enforced_tls.read) and C(user.settings.enforced_tls.update).
   - The role C(mailops.sendgrid.enforced_tls) wraps this module, with subuser discovery and a compliance report.
 author:
-  - mailops.sendgrid maintainers
+  - Mailops maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.sendgrid.attributes
   - mailops.sendgrid.connection

@@ -15,7 +15,7 @@ description:
     O(on_behalf_of), with one C(GET /v3/user/settings/enforced_tls). Never changes anything.
   - The API key needs the scope C(user.settings.enforced_tls.read).
 author:
-  - mailops.sendgrid maintainers
+  - Mailops maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.sendgrid.attributes
   - mailops.sendgrid.connection

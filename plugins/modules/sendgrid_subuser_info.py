@@ -17,7 +17,7 @@ description:
   - Subusers created next month are found next month, so a policy applied to what it finds covers every account the parent owns.
   - The API key needs the scope C(subusers.read).
 author:
-  - mailops.sendgrid maintainers
+  - Mailops maintainers (@mailops)
 extends_documentation_fragment:
   - mailops.sendgrid.attributes
   - mailops.sendgrid.connection

@@ -211,7 +211,7 @@ def test_rate_limit_headers_on_every_answer(srv):
 
 def test_rate_limit_answers_429_after_n_requests_per_key():
     with sg.running_server(**options(rate_limit=3, rate_window=30)) as srv:
-        remaining = [call(srv, "GET", TLS).headers["X-RateLimit-Remaining"] for _ in range(3)]
+        remaining = [call(srv, "GET", TLS).headers["X-RateLimit-Remaining"] for dummy in range(3)]
         assert remaining == ["2", "1", "0"]
         response = call(srv, "GET", TLS)
         assert response.status_code == 429
@@ -368,7 +368,7 @@ def test_requests_without_session_open_one_connection_each(srv):
 def test_latency_delays_answers_without_serialising_clients():
     with sg.running_server(**options(latency_ms=300)) as srv:
         results = []
-        threads = [threading.Thread(target=lambda: results.append(call(srv, "GET", TLS).status_code)) for _ in range(5)]
+        threads = [threading.Thread(target=lambda: results.append(call(srv, "GET", TLS).status_code)) for dummy in range(5)]
         start = time.monotonic()
         for thread in threads:
             thread.start()
@@ -402,7 +402,7 @@ def test_fault_rate_limit_with_seconds_reset_and_retry_after(srv):
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_fault_server_error_with_json_body(srv, status):
     srv.add_fault("error", status=status, count=2)
-    assert [call(srv, "GET", TLS).status_code for _ in range(3)] == [status, status, 200]
+    assert [call(srv, "GET", TLS).status_code for dummy in range(3)] == [status, status, 200]
     srv.add_fault(str(status))
     response = call(srv, "GET", TLS)
     assert response.status_code == status
@@ -461,7 +461,7 @@ def test_fault_limited_to_one_method(srv):
 
 def test_fault_unlimited_until_cleared(srv):
     srv.add_fault("error", count="*")
-    assert [call(srv, "GET", TLS).status_code for _ in range(3)] == [500] * 3
+    assert [call(srv, "GET", TLS).status_code for dummy in range(3)] == [500] * 3
     srv.clear_faults()
     assert call(srv, "GET", TLS).status_code == 200
 
@@ -532,7 +532,7 @@ def test_control_subusers_and_reset(srv):
 
 def test_control_requests_are_not_logged_rate_limited_or_faulted():
     with sg.running_server(**options(rate_limit=1, faults=["error:*"])) as srv:
-        for _ in range(3):
+        for dummy in range(3):
             assert control(srv, "GET", "state")
         assert srv.requests() == []
         assert requests.get(srv.url + "/__control__/nope", timeout=5).status_code == 404
@@ -596,7 +596,7 @@ def test_cli_exits_0_on_sigint_with_an_open_keep_alive_connection():
             with requests.Session() as session:
                 assert session.get(url + TLS, headers={"Authorization": f"Bearer {sg.DEMO_KEY}"}, timeout=5).status_code == 200
                 proc.send_signal(signal.SIGINT)
-                _, err = proc.communicate(timeout=5)
+                dummy, err = proc.communicate(timeout=5)
         finally:
             if proc.poll() is None:
                 proc.kill()

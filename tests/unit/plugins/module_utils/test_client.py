@@ -166,7 +166,7 @@ def test_retry_after_wins_over_x_ratelimit_reset():
 
 @responses.activate
 def test_5xx_is_retried_with_growing_jittered_backoff():
-    for _ in range(3):
+    for dummy in range(3):
         responses.patch(URL, status=503, json={"errors": [{"message": "unavailable"}]})
     responses.patch(URL, json=SETTINGS)
     recorder = Recorder()

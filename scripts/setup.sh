@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Prepare a machine (fresh or not) to develop and test mailops.sendgrid. Safe to re-run.
+#
+#   scripts/setup.sh                      # .venv + dev requirements + get-pip stand-in + shellcheck
+#   scripts/setup.sh --get-pip-only PY    # only install the get-pip stand-in for PY's ansible-test
+#
+# Environment:
+#   PYTHON=python3   interpreter used to create .venv when it is missing (Python 3.11 expected)
+#   SETUP_FORCE=1    re-run pip install even if the requirement files did not change
+#   VERBOSE=1        show pip's full output
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+VENV="$ROOT/.venv"
+STANDIN_SRC="$ROOT/scripts/get_pip_standin.py"
+STAMP="$VENV/.requirements-dev.sha256"
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# Run pip with the noise filtered out; keep pip's exit status.
+quiet_pip() {
+    local py="$1"
+    shift
+    if [[ "${VERBOSE:-0}" == 1 ]]; then
+        "$py" -m pip "$@"
+        return
+    fi
+    local status=0
+    "$py" -m pip --disable-pip-version-check -q "$@" 2>&1 \
+        | { grep -v -E "Location '.*' is ignored|^\s*$" || true; } || status=$?
+    return "$status"  # pipefail: pip's status (the grep group always succeeds)
+}
+
+# Copy the get-pip stand-in to ~/.ansible/test/cache/get_pip_<version>.py for every pip version
+# named in the ansible-test that belongs to the given interpreter.
+install_get_pip_standin() {
+    local py="$1" versions version dest
+    versions="$("$py" - <<'EOF'
+import os
+import re
+import sys
+
+try:
+    import ansible_test
+except ImportError:
+    sys.exit("ansible-test (ansible-core) is not installed for %s" % sys.executable)
+
+path = os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py')
+with open(path, encoding='utf-8') as source:
+    text = source.read()
+start = text.index('def get_venv_packages')
+body = text[start:text.index('\ndef ', start + 1)]
+found = re.findall(r"""\bpip\s*=\s*['"]([0-9][^'"]*)['"]|['"]pip['"]\s*:\s*['"]([0-9][^'"]*)['"]""", body)
+versions = sorted({a or b for a, b in found})
+if not versions:
+    sys.exit("could not find the pip version in %s" % path)
+print(' '.join(versions))
+EOF
+)"
+    mkdir -p "$HOME/.ansible/test/cache"
+    for version in $versions; do
+        dest="$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
+        if ! cmp -s "$STANDIN_SRC" "$dest"; then
+            cp "$STANDIN_SRC" "$dest"
+            say "installed get-pip stand-in for pip $version: $dest"
+        else
+            say "get-pip stand-in for pip $version is up to date"
+        fi
+    done
+}
+
+install_shellcheck() {
+    if command -v shellcheck >/dev/null 2>&1; then
+        say "shellcheck present ($(shellcheck --version | sed -n 's/^version: //p'))"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        say "WARNING: shellcheck missing and apt-get unavailable; the shellcheck sanity test will be skipped"
+        return 0
+    fi
+    local sudo=()
+    if [[ "$(id -u)" != 0 ]]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo=(sudo -n)
+        else
+            say "WARNING: shellcheck missing and no root/sudo to install it; the shellcheck sanity test will be skipped"
+            return 0
+        fi
+    fi
+    say "installing shellcheck with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! "${sudo[@]}" apt-get install -y -qq shellcheck >/dev/null 2>&1; then
+        "${sudo[@]}" apt-get update -qq >/dev/null 2>&1 || true
+        if ! "${sudo[@]}" apt-get install -y -qq shellcheck >/dev/null 2>&1; then
+            say "WARNING: apt-get could not install shellcheck; the shellcheck sanity test will be skipped"
+            return 0
+        fi
+    fi
+    say "shellcheck installed ($(shellcheck --version | sed -n 's/^version: //p'))"
+}
+
+if [[ "${1:-}" == "--get-pip-only" ]]; then
+    install_get_pip_standin "${2:?usage: setup.sh --get-pip-only PYTHON}"
+    exit 0
+fi
+
+# 1. virtual environment
+if [[ ! -x "$VENV/bin/python" ]]; then
+    py="${PYTHON:-python3}"
+    say "creating .venv with $("$py" --version 2>&1)"
+    "$py" -m venv "$VENV"
+    rm -f "$STAMP"
+else
+    say ".venv exists ($("$VENV/bin/python" --version 2>&1))"
+fi
+case "$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" in
+    3.11) ;;
+    *) say "WARNING: .venv is not Python 3.11; the tests pass --python 3.11 to ansible-test" ;;
+esac
+
+# 2. development requirements (skipped when the requirement files are unchanged since the last install)
+# tests/unit/requirements.txt is what ansible-test units needs; .venv runs the units.
+REQ_FILES=(requirements.txt requirements-dev.txt)
+if [[ -f tests/unit/requirements.txt ]]; then REQ_FILES+=(tests/unit/requirements.txt); fi
+want="$(cat "${REQ_FILES[@]}" | sha256sum | cut -d' ' -f1)"
+if [[ "${SETUP_FORCE:-0}" != 1 && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
+    say "${REQ_FILES[*]} already installed"
+else
+    say "installing ${REQ_FILES[*]} into .venv"
+    quiet_pip "$VENV/bin/python" install "${REQ_FILES[@]/#/--requirement=}"
+    echo "$want" >"$STAMP"
+    say "installed: $("$VENV/bin/python" -c 'import ansible; print("ansible-core", ansible.__version__)')"
+fi
+
+# 3. ansible-test's get-pip.py, which it cannot download here
+install_get_pip_standin "$VENV/bin/python"
+
+# 4. shellcheck, so that the shellcheck sanity test really runs
+install_shellcheck
