@@ -15,6 +15,9 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+
 header() { printf '\n===== %s =====\n' "$*"; }
 
 SKIP=77                     # return code of a stage that had nothing to do
@@ -57,6 +60,39 @@ stage_build() {
     fi
 }
 
+# (d) the built artifact, installed into an empty collections path, runs the example playbook against
+#     the local API server: packaging mistakes (a file left out, a broken build_ignore) fail here
+stage_installed_artifact() {
+    local artifacts collections="$TMP/installed" result
+    artifacts=("$ROOT"/build/mailops-sendgrid-*.tar.gz)
+    [[ -f "${artifacts[0]}" ]] || { stage_build && artifacts=("$ROOT"/build/mailops-sendgrid-*.tar.gz); } || return
+    ansible-galaxy collection install --offline -p "$collections" "${artifacts[0]}" || return
+    start_api_server "$TMP" || return
+    result=0
+    (
+        cd "$TMP" || exit 1   # away from the checkout, so nothing can be found there by accident
+        export ANSIBLE_COLLECTIONS_PATH="$collections" SENDGRID_API_URL="$API_SERVER_URL"
+        export SENDGRID_API_KEY=SG.local-demo-key ANSIBLE_PYTHON_INTERPRETER="$ROOT/.venv/bin/python"
+        ansible-doc mailops.sendgrid.sendgrid_enforced_tls >/dev/null || exit 1
+        ansible-playbook -i localhost, mailops.sendgrid.enforce_tls | tee "$TMP/first.log" || exit 1
+        ansible-playbook -i localhost, mailops.sendgrid.enforce_tls | tee "$TMP/second.log" || exit 1
+        grep -Eq 'changed=[1-9]' "$TMP/first.log" || { echo "first run of the installed collection changed nothing"; exit 1; }
+        grep -Eq 'changed=0 .*failed=0' "$TMP/second.log" || { echo "second run of the installed collection was not ok"; exit 1; }
+    ) || result=$?
+    stop_api_server
+    return "$result"
+}
+
+# (e) documentation and changelog lint
+stage_docs_lint() {
+    local stage="$TMP/docs/ansible_collections/mailops/sendgrid" status=0
+    bash scripts/ansible-test.sh stage "$stage" || return
+    (cd "$stage" && antsibull-docs lint-collection-docs --plugin-docs .) || status=1
+    antsibull-changelog lint || status=1
+    ((status == 0)) && echo "collection docs and changelog fragments lint clean"
+    return "$status"
+}
+
 # ---------------------------------------------------------------- runner
 
 header "setup"
@@ -71,6 +107,8 @@ STAGES=(
     stage_pytest
     stage_sanity_units
     stage_build
+    stage_installed_artifact
+    stage_docs_lint
 )
 if (($#)); then
     STAGES=("$@")
