@@ -1,0 +1,485 @@
+"""Benchmark: mailops.sendgrid versus the two ansible.builtin.uri tasks a user writes without it.
+
+Run it with ``bash scripts/benchmark.sh`` (or ``python benchmark/benchmark.py`` in the activated .venv).
+It starts tools/sendgrid_api_server.py with a latency added to every API answer and measures, in one run:
+
+1. the requests one account costs with sendgrid_enforced_tls (in sync, drifted, check mode) and with the
+   uri pair, counted from the server's request log;
+2. the TCP connections each run opened (``/__control__/connections``);
+3. the wall time of ``ansible-playbook`` for N accounts (subusers) with the role mailops.sendgrid.enforced_tls
+   and with the uri pair, accounts in sync and drifted, and their ratio;
+4. the time per account as N grows, and the requests each run sent against the minimum.
+
+Every playbook runs the same way: ``ansible-playbook -i localhost, --forks F PLAYBOOK -e @vars.json``, local
+connection, the venv's Python as interpreter, against the same server. Times for N accounts are medians of up
+to --repeat runs (fewer when a run is long, see --max-seconds), role and uri runs interleaved; the one-account
+requests and connections are counted on one run each. Results: benchmark/results/latest.json and latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAYBOOKS = ROOT / "benchmark" / "playbooks"
+RESULTS = ROOT / "benchmark" / "results"
+SERVER = ROOT / "tools" / "sendgrid_api_server.py"
+ROLE_TASKS = ROOT / "roles" / "enforced_tls" / "tasks" / "main.yml"
+
+API_KEY = "SG.benchmark-local-key"
+# The policy every playbook applies, as the API stores it; the server starts every account at DRIFTED.
+POLICY = {"require_tls": True, "require_valid_cert": True, "version": 1.2}
+DRIFTED = {"require_tls": False, "require_valid_cert": False, "version": 1.1}
+TARGET_RATIO = 0.5
+TARGET_N = 100
+
+LABELS = {"role": "role", "module": "sendgrid_enforced_tls", "uri": "uri pair", "empty": "empty play"}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--latency", type=float, default=50.0, metavar="MS",
+                        help="latency the server adds to every API answer, in ms (default 50)")
+    parser.add_argument("--sizes", default="1,10,100", metavar="N,N,...", help="numbers of accounts (default 1,10,100)")
+    parser.add_argument("--repeat", type=int, default=3, metavar="R",
+                        help="runs per timed measurement; the median is reported (default 3)")
+    parser.add_argument("--max-seconds", type=float, default=100.0, metavar="S",
+                        help="stop repeating a measurement once another run would take it past S seconds (default 100)")
+    parser.add_argument("--forks", type=int, default=5, help="ansible-playbook --forks, the same for every run (default 5)")
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="enforced_tls_concurrency given to the role (default 8, the role's default)")
+    parser.add_argument("--output", type=Path, default=RESULTS, metavar="DIR",
+                        help="where to write latest.json and latest.md (default benchmark/results)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: sizes 1,10 and one run each")
+    parser.add_argument("--render", action="store_true",
+                        help="measure nothing: write latest.md again from the latest.json in --output, and print it")
+    args = parser.parse_args(argv)
+    args.sizes = sorted({int(n) for n in args.sizes.split(",") if n.strip()})
+    if args.quick:
+        args.sizes = [n for n in args.sizes if n <= 10] or [1]
+        args.repeat = 1
+    if not args.sizes or min(args.sizes) < 1 or args.repeat < 1:
+        parser.error("--sizes needs numbers >= 1 and --repeat a number >= 1")
+    return args
+
+
+# ----------------------------------------------------------------------------- the API server
+
+class Server:
+    """tools/sendgrid_api_server.py in its own process, and its control endpoint."""
+
+    def __init__(self, workdir: Path, latency_ms: float, subusers: int):
+        ready = workdir / "server.url"
+        self.log_path = workdir / "server.log"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                [sys.executable, str(SERVER), "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready),
+                 "--key", API_KEY, "--subusers", str(subusers), "--latency", str(latency_ms)],
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not (ready.exists() and ready.read_text(encoding="utf-8").strip()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit("the local API server did not start:\n" + self.log_path.read_text(encoding="utf-8"))
+            time.sleep(0.05)
+        self.url = ready.read_text(encoding="utf-8").strip()
+        self.accounts = [s["username"] for s in self.control("GET", "subusers")]
+
+    def control(self, method: str, name: str, doc=None):
+        data = None if doc is None else json.dumps(doc).encode()
+        request = urllib.request.Request(self.url + "/__control__/" + name, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            body = answer.read()
+        return json.loads(body) if body else None
+
+    def prepare(self, accounts: list, drifted: bool) -> None:
+        """Start state of a run: every account drifted, or the given accounts in sync; an empty request log."""
+        self.control("POST", "reset")
+        if not drifted:
+            for account in accounts:
+                self.control("PUT", "state", {"account": account, "settings": POLICY})
+        self.control("DELETE", "requests")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# ----------------------------------------------------------------------------- running playbooks
+
+class Runner:
+    """Runs the benchmark playbooks, all the same way, and checks each run against the server."""
+
+    def __init__(self, args, server: Server, workdir: Path):
+        self.args = args
+        self.server = server
+        self.workdir = workdir
+        collections_dir = workdir / "collections"
+        (collections_dir / "ansible_collections" / "mailops").mkdir(parents=True)
+        (collections_dir / "ansible_collections" / "mailops" / "sendgrid").symlink_to(ROOT)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "SENDGRID_"))}
+        self.env.update(ANSIBLE_COLLECTIONS_PATH=str(collections_dir), ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                        ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(workdir / "tmp"))
+        self.ansible_playbook = str(Path(sys.executable).parent / "ansible-playbook")
+        if not os.path.exists(self.ansible_playbook):
+            self.ansible_playbook = shutil.which("ansible-playbook") or "ansible-playbook"
+        self.many_playbook = "role.yml"
+        self.runs = 0
+
+    def command(self, playbook: str, check: bool) -> list:
+        return ([self.ansible_playbook, "-i", "localhost,", "--forks", str(self.args.forks), str(PLAYBOOKS / playbook),
+                 "-e", "@" + str(self.workdir / "vars.json")] + (["--check"] if check else []))
+
+    def run(self, variant: str, accounts: list, drifted: bool, check: bool = False, fail_hard: bool = True) -> dict:
+        """One measured run; returns wall and CPU seconds, requests, connections and the checks."""
+        playbook = {"role": self.many_playbook, "module": "single_module.yml", "uri": "uri_pair.yml",
+                    "empty": "empty.yml"}[variant]
+        extra = {"api_url": self.server.url, "api_key": API_KEY, "accounts": accounts,
+                 "account_items": [{"name": a} for a in accounts], "concurrency": self.args.concurrency}
+        (self.workdir / "vars.json").write_text(json.dumps(extra), encoding="utf-8")
+        self.server.prepare(accounts, drifted)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run(self.command(playbook, check), env=self.env, cwd=self.workdir, capture_output=True,
+                              text=True, check=False)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.runs += 1
+        log = self.server.control("GET", "requests")
+        opened = self.server.control("GET", "connections")["opened"]
+        state = self.server.control("GET", "state")
+
+        methods = collections.Counter(entry["method"] for entry in log)
+        per_account = collections.Counter((entry["method"], entry["account"]) for entry in log)
+        n = len(accounts) if variant != "empty" else 0
+        expect_patch = drifted and not check
+        minimum = {"GET": n, "PATCH": n if expect_patch else 0}
+        exact = (dict(methods) == {k: v for k, v in minimum.items() if v}
+                 and all(per_account[("GET", a)] == 1 and per_account[("PATCH", a)] == int(expect_patch)
+                         for a in accounts[:n]))
+        wanted = DRIFTED if (check and drifted) else POLICY
+        state_ok = all(state.get(a) == wanted for a in accounts[:n])
+        recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
+        changed = int(recap.group(2)) if recap else None
+        sample = dict(
+            variant=variant, accounts=n, state="drifted" if drifted else "in sync", check_mode=check,
+            wall_s=round(wall, 3),
+            cpu_s=round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 3),
+            rc=proc.returncode, changed_tasks=changed, get=methods.get("GET", 0), patch=methods.get("PATCH", 0),
+            other_requests=sum(v for k, v in methods.items() if k not in ("GET", "PATCH")),
+            minimum_get=minimum["GET"], minimum_patch=minimum["PATCH"], requests_minimal=exact,
+            connections=opened, state_ok=state_ok,
+            idempotent=(changed == 0) if (not drifted and variant != "empty") else None,
+        )
+        if proc.returncode != 0 or (recap is None and variant != "empty"):
+            message = "%s run failed (rc %s):\n%s\n%s" % (variant, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
+            if fail_hard:
+                raise SystemExit(message)
+            sample["error"] = message
+        return sample
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def summarize(samples: list) -> dict:
+    walls = [s["wall_s"] for s in samples]
+    first = samples[0]
+    return dict(
+        runs=len(samples), wall_median_s=round(median(walls), 3), wall_min_s=round(min(walls), 3),
+        wall_samples_s=walls, cpu_median_s=round(median([s["cpu_s"] for s in samples]), 3),
+        get=first["get"], patch=first["patch"], other_requests=first["other_requests"],
+        minimum_get=first["minimum_get"], minimum_patch=first["minimum_patch"],
+        requests_minimal=all(s["requests_minimal"] for s in samples),
+        requests_same_every_run=len({(s["get"], s["patch"], s["other_requests"]) for s in samples}) == 1,
+        connections=first["connections"], state_ok=all(s["state_ok"] for s in samples),
+        idempotent=None if first["idempotent"] is None else all(s["idempotent"] for s in samples),
+    )
+
+
+# ----------------------------------------------------------------------------- the scenarios
+
+class Benchmark:
+    def __init__(self, args, runner: Runner):
+        self.args = args
+        self.runner = runner
+        self.accounts = runner.server.accounts
+        self.started = time.monotonic()
+
+    def say(self, text: str) -> None:
+        print("[%5.0fs] %s" % (time.monotonic() - self.started, text), flush=True)
+
+    def describe(self, sample: dict) -> str:
+        return "%6.2f s  cpu %5.2f s  %d GET + %d PATCH  %d connection(s)%s" % (
+            sample["wall_s"], sample["cpu_s"], sample["get"], sample["patch"], sample["connections"],
+            "" if sample["requests_minimal"] and sample["state_ok"] else "  (NOT MINIMAL OR WRONG STATE)")
+
+    def choose_many_playbook(self) -> dict:
+        """Use the role when it exists and works on one account, else the accounts module directly."""
+        reason = "roles/enforced_tls/tasks/main.yml does not exist"
+        if ROLE_TASKS.exists():
+            sample = self.runner.run("role", self.accounts[:1], drifted=True, fail_hard=False)
+            if "error" not in sample and sample["requests_minimal"] and sample["state_ok"]:
+                self.say("warm-up: role on 1 drifted account: " + self.describe(sample))
+                return dict(via="role mailops.sendgrid.enforced_tls", playbook="role.yml")
+            reason = sample.get("error", "the role did not send the minimum requests or set the policy")[:2000]
+        self.say("the role is not usable (%s): using sendgrid_enforced_tls_accounts directly" % reason.splitlines()[0])
+        self.runner.many_playbook = "accounts_module.yml"
+        self.runner.run("role", self.accounts[:1], drifted=True)
+        return dict(via="sendgrid_enforced_tls_accounts (role not usable: %s)" % reason.splitlines()[0],
+                    playbook="accounts_module.yml")
+
+    def one_account(self) -> list:
+        """Scenarios 1 and 2: requests and connections for one account, module and uri pair."""
+        rows = []
+        account = self.accounts[:1]
+        for case, drifted, check, floor in (("in sync", False, False, 1), ("drifted", True, False, 2),
+                                            ("check mode, drifted", True, True, 1)):
+            row = dict(case=case, floor=floor)
+            for variant in ("module", "uri"):
+                # Requests and connections do not vary from run to run: one run each.
+                sample = self.runner.run(variant, account, drifted, check)
+                self.say("1 account  %-20s %-22s %s" % (case, LABELS[variant], self.describe(sample)))
+                summary = summarize([sample])
+                summary["requests"] = summary["get"] + summary["patch"] + summary["other_requests"]
+                summary["at_floor"] = summary["requests"] == floor and summary["requests_minimal"]
+                row[variant] = summary
+            rows.append(row)
+        return rows
+
+    def many_accounts(self) -> list:
+        """Scenarios 3 and 4: wall time for N accounts, role and uri pair interleaved, in sync and drifted."""
+        rows = []
+        for n in self.args.sizes:
+            accounts = self.accounts[:n]
+            for state, drifted in (("in sync", False), ("drifted", True)):
+                samples = {"role": [], "uri": []}
+                for dummy in range(self.args.repeat):
+                    for variant, runs in samples.items():
+                        spent = sum(s["wall_s"] for s in runs)
+                        if runs and spent + runs[-1]["wall_s"] > self.args.max_seconds:
+                            continue
+                        sample = self.runner.run(variant, accounts, drifted)
+                        runs.append(sample)
+                        self.say("%3d accounts %-8s %-9s run %d: %s" % (n, state, LABELS[variant], len(runs),
+                                                                        self.describe(sample)))
+                role, uri = summarize(samples["role"]), summarize(samples["uri"])
+                rows.append(dict(accounts=n, state=state, role=role, uri=uri,
+                                 ratio=round(role["wall_median_s"] / uri["wall_median_s"], 3)))
+        return rows
+
+    def empty_play(self) -> dict:
+        samples = [self.runner.run("empty", [], drifted=True) for dummy in range(self.args.repeat)]
+        summary = summarize(samples)
+        self.say("empty play (ansible-playbook start-up): %.2f s median" % summary["wall_median_s"])
+        return summary
+
+
+def growth(rows: list) -> list:
+    """Cost of each extra account between consecutive sizes, per variant and state (start-up cancels out)."""
+    out = []
+    for state in ("in sync", "drifted"):
+        mine = [r for r in rows if r["state"] == state]
+        for low, high in zip(mine, mine[1:]):
+            extra = high["accounts"] - low["accounts"]
+            out.append(dict(state=state, from_accounts=low["accounts"], to_accounts=high["accounts"], **{
+                variant + "_ms_per_extra_account": round(
+                    1000 * (high[variant]["wall_median_s"] - low[variant]["wall_median_s"]) / extra, 1)
+                for variant in ("role", "uri")}))
+    return out
+
+
+def targets(rows: list) -> list:
+    out = []
+    for row in rows:
+        if row["accounts"] != TARGET_N:
+            continue
+        out.append(dict(state=row["state"], ratio=row["ratio"], ratio_met=row["ratio"] <= TARGET_RATIO,
+                        requests_met=row["role"]["requests_minimal"] and row["role"]["state_ok"],
+                        role_requests="%d GET + %d PATCH" % (row["role"]["get"], row["role"]["patch"]),
+                        minimum="%d GET + %d PATCH" % (row["role"]["minimum_get"], row["role"]["minimum_patch"])))
+    return out
+
+
+# ----------------------------------------------------------------------------- machine and report
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    try:
+        from ansible.release import __version__ as ansible_core  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        ansible_core = "not installed"
+    return dict(cpu=cpu, cores=os.cpu_count(), python=platform.python_version(), ansible_core=ansible_core,
+                system="%s %s" % (platform.system(), platform.release()))
+
+
+def loadavg() -> str:
+    try:
+        return "%.2f" % os.getloadavg()[0]
+    except OSError:
+        return "n/a"
+
+
+def table(headers: list, rows: list) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
+
+    def line(cells):
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def seconds_text(summary: dict) -> str:
+    """The median, with the range of the runs when there were several."""
+    if summary["runs"] == 1:
+        return "%.2f" % summary["wall_median_s"]
+    return "%.2f (%.2f-%.2f)" % (summary["wall_median_s"], min(summary["wall_samples_s"]), max(summary["wall_samples_s"]))
+
+
+def requests_text(summary: dict) -> str:
+    text = "%d GET" % summary["get"]
+    if summary["patch"]:
+        text += " + %d PATCH" % summary["patch"]
+    if summary["other_requests"]:
+        text += " + %d other" % summary["other_requests"]
+    return text
+
+
+def minimum_text(summary: dict) -> str:
+    return requests_text(dict(get=summary["minimum_get"], patch=summary["minimum_patch"], other_requests=0))
+
+
+def markdown(result: dict) -> str:
+    meta, cfg = result["machine"], result["config"]
+    out = ["## Benchmark: mailops.sendgrid against the ansible.builtin.uri pair", ""]
+    out += [
+        "- Date: %s" % result["date"],
+        "- Machine: %s, %d cores, %s; Python %s, ansible-core %s; load average %s at start, %s at end"
+        % (meta["cpu"], meta["cores"], meta["system"], meta["python"], meta["ansible_core"],
+           result["load_start"], result["load_end"]),
+        "- API: local server tools/sendgrid_api_server.py with **%g ms latency** added to every API answer"
+        % cfg["latency_ms"],
+        "- Every run: `ansible-playbook -i localhost, --forks %d PLAYBOOK -e @vars.json` (local connection, same server). "
+        "Times are the wall time of the whole ansible-playbook run, **median** of up to %d runs (role and uri runs "
+        "interleaved); CPU is user+sys of ansible-playbook and all its processes. An empty play takes %.2f s."
+        % (cfg["forks"], cfg["repeat"], result["empty_play"]["wall_median_s"]),
+        "- Many accounts: %s, concurrency %d, against a loop of uri GET and a loop of uri PATCH `when:` the "
+        "settings differ (benchmark/playbooks/)." % (result["many_accounts_via"], cfg["concurrency"]),
+        "- Total benchmark time: %.0f s, %d ansible-playbook runs." % (result["total_seconds"], result["playbook_runs"]),
+        "",
+        "### One account: requests and TCP connections per run (one run each; times indicative)",
+        "",
+    ]
+    rows = []
+    for row in result["one_account"]:
+        module, uri = row["module"], row["uri"]
+        rows.append([row["case"], row["floor"],
+                     "%s%s" % (requests_text(module), "" if module["at_floor"] else " (above floor)"),
+                     module["connections"], requests_text(uri), uri["connections"],
+                     "%.2f" % module["wall_median_s"], "%.2f" % uri["wall_median_s"]])
+    out.append(table(["case", "floor", "sendgrid_enforced_tls requests", "connections", "uri pair requests",
+                      "connections", "module s", "uri pair s"], rows))
+    out += ["", "### N accounts: wall time, time per account, requests sent", ""]
+    rows = []
+    for row in result["many_accounts"]:
+        role, uri = row["role"], row["uri"]
+        rows.append([row["accounts"], row["state"], seconds_text(role), seconds_text(uri),
+                     "%.2f" % row["ratio"], "%.0f" % (1000 * role["wall_median_s"] / row["accounts"]),
+                     "%.0f" % (1000 * uri["wall_median_s"] / row["accounts"]),
+                     requests_text(role) + ("" if role["requests_minimal"] else " (NOT minimal)"),
+                     requests_text(uri) + ("" if uri["requests_minimal"] else " (NOT minimal)"),
+                     minimum_text(role), "%d / %d" % (role["connections"], uri["connections"]),
+                     "%.2f / %.2f" % (role["cpu_median_s"], uri["cpu_median_s"]),
+                     "%d / %d" % (role["runs"], uri["runs"])])
+    out.append(table(["N", "accounts", "role s (min-max)", "uri pair s (min-max)", "role / uri", "role ms/account", "uri ms/account",
+                      "role requests", "uri requests", "minimum", "connections role / uri", "CPU s role / uri",
+                      "runs role / uri"], rows))
+    if result["growth"]:
+        out += ["", "### Cost of each extra account (difference of the medians between sizes: start-up cancels out, "
+                "run-to-run noise does not)", ""]
+        out.append(table(["accounts", "N", "role ms per extra account", "uri pair ms per extra account"], [
+            [g["state"], "%d -> %d" % (g["from_accounts"], g["to_accounts"]), "%.0f" % g["role_ms_per_extra_account"],
+             "%.0f" % g["uri_ms_per_extra_account"]] for g in result["growth"]]))
+    out += ["", "### Targets (N = %d): role at most %.1f x the uri pair's time, exactly the minimum requests" % (
+        TARGET_N, TARGET_RATIO), ""]
+    if not result["targets"]:
+        out.append("- not measured (N = %d was not among the sizes)" % TARGET_N)
+    for t in result["targets"]:
+        out.append("- %s: role / uri = %.2f (%s); requests %s, minimum %s (%s)" % (
+            t["state"], t["ratio"], "met" if t["ratio_met"] else "MISSED", t["role_requests"], t["minimum"],
+            "met" if t["requests_met"] else "MISSED"))
+    return "\n".join(out) + "\n"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.render:
+        text = markdown(json.loads((args.output / "latest.json").read_text(encoding="utf-8")))
+        (args.output / "latest.md").write_text(text, encoding="utf-8")
+        print(text)
+        return 0
+    started = time.monotonic()
+    load_start = loadavg()
+    workdir = Path(tempfile.mkdtemp(prefix="mailops-benchmark."))
+    server = Server(workdir, args.latency, max(args.sizes))
+    try:
+        runner = Runner(args, server, workdir)
+        bench = Benchmark(args, runner)
+        bench.say("server %s, %g ms latency, %d subusers; sizes %s, repeat %d (median), forks %d"
+                  % (server.url, args.latency, len(server.accounts), args.sizes, args.repeat, args.forks))
+        via = bench.choose_many_playbook()
+        runner.run("uri", server.accounts[:1], drifted=True)  # warm-up of the baseline, not measured
+        empty = bench.empty_play()
+        one = bench.one_account()
+        many = bench.many_accounts()
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    result = dict(
+        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=machine(), load_start=load_start, load_end=loadavg(),
+        config=dict(latency_ms=args.latency, sizes=args.sizes, repeat=args.repeat, max_seconds=args.max_seconds,
+                    forks=args.forks, concurrency=args.concurrency, statistic="median"),
+        many_accounts_via=via["via"], many_accounts_playbook=via["playbook"], empty_play=empty,
+        one_account=one, many_accounts=many, growth=growth(many), targets=targets(many),
+        total_seconds=round(time.monotonic() - started, 1), playbook_runs=runner.runs,
+    )
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "latest.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    text = markdown(result)
+    (args.output / "latest.md").write_text(text, encoding="utf-8")
+    print("\n" + text)
+    print("written: %s, %s" % (args.output / "latest.json", args.output / "latest.md"))
+    missed = [t for t in result["targets"] if not (t["ratio_met"] and t["requests_met"])]
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
