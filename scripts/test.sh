@@ -93,6 +93,16 @@ stage_docs_lint() {
     return "$status"
 }
 
+# (f) the role's molecule scenario: two local API servers, dry run, converge, idempotence, verify
+stage_molecule() {
+    molecule test
+}
+
+# (g) ansible-lint, production profile (.ansible-lint)
+stage_lint() {
+    ansible-lint
+}
+
 # ---------------------------------------------------------------- runner
 
 header "setup"
@@ -109,6 +119,8 @@ STAGES=(
     stage_build
     stage_installed_artifact
     stage_docs_lint
+    stage_molecule
+    stage_lint
 )
 if (($#)); then
     STAGES=("$@")
