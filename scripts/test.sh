@@ -34,7 +34,7 @@ stage_pytest() {
         if [[ -d "$dir" ]]; then dirs+=("$dir"); else echo "($dir does not exist yet: skipped)"; fi
     done
     ((${#dirs[@]})) || return "$SKIP"
-    pytest "${dirs[@]}" -q 2>&1 | tee "$TMP/pytest.log" || status=$?
+    pytest "${dirs[@]}" -q -n 2 2>&1 | tee "$TMP/pytest.log" || status=$?
     PYTEST_CLOSING_LINE="$(grep -v '^[[:space:]]*$' "$TMP/pytest.log" | tail -n 1)"
     return "$status"
 }

@@ -66,7 +66,8 @@ optionally only to one METHOD and/or paths starting with PATH.  Kinds and parame
     malformed_json  status=200 with a truncated JSON body.
     drop            close the connection without answering.
     delay           seconds=5, then answer normally (to trigger client timeouts).
-    not_applied     a valid PATCH is answered 200 with the requested values but not stored.
+    not_applied     a valid PATCH is acknowledged (200) but not stored: the answer shows the stored,
+                    unchanged settings, as when a write is lost behind the API.
 
 On the command line: ``--fault KIND[:COUNT[:METHOD]][,NAME=VALUE...]``, e.g.
 ``--fault 429:2:PATCH,reset=seconds,retry_after=1`` or ``--fault error,status=503``.
@@ -599,13 +600,11 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
             return dict(self.settings[account])
 
     def patch_settings(self, account, changes, apply=True):
-        """Apply changes (or only pretend to) and return the resulting settings."""
+        """Apply changes (unless told not to) and return the stored settings."""
         with self._lock:
-            result = dict(self.settings[account])
-            result.update(changes)
             if apply:
-                self.settings[account] = dict(result)
-            return result
+                self.settings[account] = dict(self.settings[account], **changes)
+            return dict(self.settings[account])
 
     def state(self):
         """Return every account's settings."""

@@ -226,21 +226,21 @@ class SendGridClient:
             try:
                 response = self.session.request(method, url, json=body, params=params, headers=headers, timeout=self.timeout)
             except requests.exceptions.Timeout:
-                response, reason = None, "no answer within %s seconds" % self.timeout
+                response, reason = None, "gave no answer within %s seconds" % self.timeout
                 failure = SendGridError("%s %s %s: SendGrid gave no answer within the timeout of %s seconds (option timeout)."
                                         % (operation.description, method, url, self.timeout))
             except requests.exceptions.SSLError as exc:
                 raise SendGridError("%s %s %s: the TLS connection failed (%s). Check validate_certs and ca_path."
                                     % (operation.description, method, url, self._redact(str(exc))))
             except requests.exceptions.ConnectionError as exc:
-                response, reason = None, "a connection error"
+                response, reason = None, "failed with a connection error"
                 failure = SendGridError("%s %s %s: could not connect to SendGrid (%s)."
                                         % (operation.description, method, url, self._redact(str(exc))))
             else:
                 self.rate_limit.observe(response)
                 if response.status_code not in RETRY_STATUSES:
                     return self._decode(response, method, url, operation, on_behalf_of)
-                reason = "HTTP %s" % response.status_code
+                reason = "answered HTTP %s" % response.status_code
                 failure = self._error(response, method, url, operation, on_behalf_of)
 
             delay = self._retry_delay(response, attempt)
@@ -251,7 +251,7 @@ class SendGridClient:
                 raise failure
             attempt += 1
             # Retrying a PATCH is safe: it sets absolute values, so sending it twice has the effect of once.
-            self._warn("SendGrid %s %s%s answered %s; retry %d of %d in %.1f seconds."
+            self._warn("SendGrid %s %s%s %s; retry %d of %d in %.1f seconds."
                        % (method, path, " for %r" % on_behalf_of if on_behalf_of else "", reason, attempt, self.retries, delay))
             self._sleep(delay)
             waited += delay
@@ -285,8 +285,12 @@ class SendGridClient:
         prefix = "%s %s %s failed (%s)." % (operation.description, method, url, said)
         if status == 401:
             advice = "SendGrid rejected the API key: check api_key (or SENDGRID_API_KEY) and that the key is not revoked."
+        elif status == 403 and "region" in api_messages.lower():
+            advice = ("The account is pinned to another SendGrid region than the host asked: set region (accounts[].region "
+                      "for many accounts) to the account's region, or api_url to that region's host.")
         elif status == 403:
-            advice = "The API key lacks the scope %s needed to %s." % (operation.scope, operation.description.lower())
+            advice = "The API key lacks the scope %s needed for %s." % (
+                operation.scope, operation.description[0].lower() + operation.description[1:])
             if on_behalf_of:
                 advice += " The request was made on behalf of %r (on_behalf_of): the parent's key must be allowed to act for it." \
                           % on_behalf_of

@@ -179,6 +179,11 @@ accounts:
       type: str
       returned: when the account failed
       sample: "Reading the Enforced TLS settings GET ... failed (HTTP 404: not found). ..."
+check_mode:
+  description: Whether this was a dry run (check mode), in which nothing was written.
+  returned: always
+  type: bool
+  sample: false
 summary:
   description: How many accounts were handled, changed, already in sync, and failed.
   returned: always
@@ -268,7 +273,7 @@ def main():
     failed = [result for result in results if result["failed"]]
     changed = sum(result["changed"] for result in results)
     summary = dict(accounts=len(results), changed=changed, in_sync=len(results) - changed - len(failed), failed=len(failed))
-    extra = dict(diff=diffs) if module._diff else {}
+    extra = dict(check_mode=module.check_mode, **(dict(diff=diffs) if module._diff else {}))
     if failed:
         module.fail_json(
             msg="%d of %d accounts failed: %s" % (len(failed), len(results),

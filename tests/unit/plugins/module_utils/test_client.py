@@ -122,6 +122,23 @@ def test_403_names_the_missing_scope_and_on_behalf_of():
 
 
 @responses.activate
+def test_403_for_a_subuser_of_another_region_says_to_set_region_not_a_scope():
+    responses.get(URL, status=403, json={"errors": [{"field": None, "message": "subuser belongs to the eu region"}]})
+    with pytest.raises(SendGridError) as failure:
+        make_client().account("eu-news").request("GET", PATH, READ)
+    assert "set region" in str(failure.value)
+    assert "scope" not in str(failure.value)
+
+
+@responses.activate
+def test_403_message_reads_as_a_sentence():
+    responses.get(URL, status=403, json={"errors": [{"field": None, "message": "access forbidden"}]})
+    with pytest.raises(SendGridError, match="lacks the scope user.settings.enforced_tls.read needed for reading the "
+                                            "Enforced TLS settings."):
+        make_client().request("GET", PATH, READ)
+
+
+@responses.activate
 def test_404_with_on_behalf_of_says_the_subuser_is_unknown():
     responses.get(URL, status=404, json={"errors": [{"field": None, "message": "not found"}]})
     with pytest.raises(SendGridError, match="does not know the subuser or account 'ghost'"):
@@ -204,7 +221,7 @@ def test_connection_error_is_retried():
     responses.get(URL, json=SETTINGS)
     recorder = Recorder()
     assert make_client(recorder).request("GET", PATH, READ) == SETTINGS
-    assert "a connection error" in recorder.warnings[0]
+    assert "failed with a connection error; retry 1 of 5" in recorder.warnings[0]
 
 
 @responses.activate

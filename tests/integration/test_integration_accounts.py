@@ -1,0 +1,134 @@
+"""sendgrid_enforced_tls_accounts (many accounts, two regions) and sendgrid_subuser_info (paging)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import (
+    DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, assert_clear_failure, assert_nothing_sent, calls, query, run_playbook,
+)
+
+
+def test_accounts_module_applies_the_policy_to_parent_and_subusers_and_routes_eu_to_the_eu_host(server, eu_server):
+    server.set_state("billing", {"require_tls": True, "version": 1.2})  # already compliant
+    run = run_playbook("accounts.yml", dict(
+        sg_api_url=server.url, sg_eu_api_url=eu_server.url, sg_require_tls=True, sg_min_tls_version="1.2",
+        sg_accounts=[{"name": "marketing", "require_valid_cert": True}, {"name": "billing"},
+                     {"name": "eu-newsletter", "region": "eu"}],
+    ))
+
+    result = run.result("enforce accounts")
+    assert run.rc == 0, run.explain()
+    assert result["changed"] is True
+    assert result["summary"] == {"accounts": 4, "changed": 3, "in_sync": 1, "failed": 0}
+    assert [(a["name"], a["on_behalf_of"], a["region"], a["api_url"], a["changed"]) for a in result["accounts"]] == [
+        ("parent", None, "global", server.url, True),
+        ("marketing", "marketing", "global", server.url, True),
+        ("billing", "billing", "global", server.url, False),
+        ("eu-newsletter", "eu-newsletter", "eu", eu_server.url, True),
+    ]
+    # accounts run concurrently: compare each account's requests, in order, per host
+    global_calls = calls(server, with_status=True)
+    by_account = {}
+    for method, path, obo, body, status in global_calls:
+        by_account.setdefault(obo, []).append((method, path, body, status))
+    assert by_account == {
+        None: [("GET", TLS_PATH, None, 200), ("PATCH", TLS_PATH, {"require_tls": True, "version": 1.2}, 200)],
+        "marketing": [("GET", TLS_PATH, None, 200),
+                      ("PATCH", TLS_PATH, {"require_tls": True, "require_valid_cert": True, "version": 1.2}, 200)],
+        "billing": [("GET", TLS_PATH, None, 200)],
+    }
+    # the EU subuser only ever went to the EU host, and nothing else did
+    assert calls(eu_server, with_status=True) == [
+        ("GET", TLS_PATH, "eu-newsletter", None, 200),
+        ("PATCH", TLS_PATH, "eu-newsletter", {"require_tls": True, "version": 1.2}, 200),
+    ]
+    assert server.state() == {
+        "parent": {"require_tls": True, "require_valid_cert": False, "version": 1.2},
+        "marketing": {"require_tls": True, "require_valid_cert": True, "version": 1.2},
+        "billing": {"require_tls": True, "require_valid_cert": False, "version": 1.2},
+        "support": DEFAULT_SETTINGS,
+        "eu-newsletter": DEFAULT_SETTINGS,  # the global host's copy: untouched
+        "account-id 777": DEFAULT_SETTINGS,
+    }
+    assert eu_server.state()["eu-newsletter"] == {"require_tls": True, "require_valid_cert": False, "version": 1.2}
+    assert eu_server.state()["parent"] == DEFAULT_SETTINGS
+
+
+def test_accounts_module_in_check_mode_reads_every_account_and_sends_no_patch(server, eu_server):
+    run = run_playbook("accounts.yml", dict(
+        sg_api_url=server.url, sg_eu_api_url=eu_server.url, sg_require_tls=True,
+        sg_accounts=[{"name": "marketing"}, {"name": "eu-newsletter", "region": "eu"}],
+    ), check=True, diff=True)
+
+    result = run.result("enforce accounts")
+    assert run.rc == 0, run.explain()
+    assert result["summary"] == {"accounts": 3, "changed": 3, "in_sync": 0, "failed": 0}
+    assert [d["after_header"] for d in result["diff"]] == ["parent", "marketing", "eu-newsletter"]
+    assert sorted(calls(server), key=str) == sorted([("GET", TLS_PATH, None, None), ("GET", TLS_PATH, "marketing", None)], key=str)
+    assert calls(eu_server) == [("GET", TLS_PATH, "eu-newsletter", None)]
+    assert server.state()["parent"] == server.state()["marketing"] == eu_server.state()["eu-newsletter"] == DEFAULT_SETTINGS
+
+
+def test_accounts_module_reports_which_account_failed_and_still_handles_the_others(server, tally):
+    run = run_playbook("accounts.yml", dict(
+        sg_api_url=server.url, sg_include_parent=False, sg_require_tls=True,
+        sg_accounts=[{"name": "marketing"}, {"name": "ghost"}, {"name": "billing"}],
+    ))
+
+    result = run.result("enforce accounts")
+    assert run.rc == 2, run.explain()
+    assert result["summary"] == {"accounts": 3, "changed": 2, "in_sync": 0, "failed": 1}
+    assert result["msg"].startswith("1 of 3 accounts failed: ghost: ")
+    assert "does not know the subuser or account 'ghost'" in result["msg"]
+    assert server.state()["marketing"]["require_tls"] is True
+    assert server.state()["billing"]["require_tls"] is True
+    assert sorted((c.method, c.on_behalf_of, c.body) for c in calls(server)) == [
+        ("GET", "billing", None), ("GET", "ghost", None), ("GET", "marketing", None),
+        ("PATCH", "billing", {"require_tls": True}), ("PATCH", "marketing", {"require_tls": True}),
+    ]
+    tally("failure_reported")
+
+
+@pytest.mark.parametrize("options, expected", [
+    pytest.param(dict(sg_concurrency=0, sg_accounts=[{"name": "marketing"}]), "concurrency must be from 1 to 32, got 0.",
+                 id="concurrency-0"),
+    pytest.param(dict(sg_accounts=[{"name": "marketing"}, {"name": "marketing", "require_tls": False}]),
+                 "accounts lists 'marketing' more than once; give each account once, with its overrides.",
+                 id="duplicate-account"),
+])
+def test_accounts_module_bad_input_fails_naming_the_option_and_sends_nothing(server, tally, options, expected):
+    run = run_playbook("accounts.yml", dict(sg_api_url=server.url, sg_require_tls=True, **options))
+
+    assert assert_clear_failure(run, "enforce accounts") == expected
+    assert_nothing_sent(server)
+    tally("bad_input_rejected")
+
+
+def test_subuser_info_follows_every_page_and_filters(start_server):
+    server = start_server(subusers=["alpha", "beta", "gamma:disabled", "delta:eu", "test-one", "test-two", "omega"])
+
+    run = run_playbook("subuser_info.yml", dict(
+        sg_api_url=server.url, sg_page_size=3, sg_exclude=["test-*"], sg_disabled=False))
+
+    result = run.result("list subusers")
+    assert run.rc == 0, run.explain()
+    assert result["changed"] is False
+    assert result["total"] == 7
+    assert [(s["username"], s["region"], s["disabled"]) for s in result["subusers"]] == [
+        ("alpha", "global", False), ("beta", "global", False), ("delta", "eu", False), ("omega", "global", False)]
+    requests = server.requests()
+    assert [(r["method"], r["path"].split("?")[0], r["status"]) for r in requests] == [("GET", SUBUSERS_PATH, 200)] * 3
+    assert [query(r) for r in requests] == [
+        {"limit": "3", "offset": offset, "region": "all", "include_region": "true"} for offset in ("0", "3", "6")]
+
+
+def test_subuser_info_asks_for_one_more_page_when_the_last_one_is_full(start_server):
+    server = start_server(subusers=["s1", "s2", "s3", "s4"])
+
+    run = run_playbook("subuser_info.yml", dict(sg_api_url=server.url, sg_page_size=2, sg_names=["s[13]"]))
+
+    result = run.result("list subusers")
+    assert run.rc == 0, run.explain()
+    assert (result["total"], [s["username"] for s in result["subusers"]]) == (4, ["s1", "s3"])
+    assert [query(r)["offset"] for r in server.requests()] == ["0", "2", "4"]

@@ -1,0 +1,274 @@
+"""Resilience: rate limits, transient failures and lost connections are retried; the rest fails clearly.
+
+Each test injects faults into its own server. Every run uses -vvvv and run_playbook asserts that no API key
+appears in any output (see conftest.py), so the secrecy of the key is checked on each path below.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from conftest import (
+    DEFAULT_SETTINGS, READ_ONLY_KEY, REVOKED_KEY, TLS_PATH, assert_clear_failure, calls, run_playbook,
+)
+
+APPLY = dict(sg_require_tls=True, sg_min_tls_version="1.2")
+APPLIED = {"require_tls": True, "require_valid_cert": False, "version": 1.2}
+PATCH_BODY = {"require_tls": True, "version": 1.2}
+RETRIED_THEN_APPLIED = [
+    ("GET", TLS_PATH, None, None, "fault"),
+    ("GET", TLS_PATH, None, None, 200),
+    ("PATCH", TLS_PATH, None, PATCH_BODY, 200),
+]
+
+
+def log_with_faults(server):
+    """(method, path, on-behalf-of, body, status) with "fault" as the status of a request that met a fault."""
+    return [call[:4] + ("fault" if entry["fault"] else call.status,)
+            for call, entry in zip(calls(server, with_status=True), server.requests())]
+
+
+def apply(server, **more):
+    return run_playbook("enforced_tls.yml", dict(sg_api_url=server.url, **dict(APPLY, **more)))
+
+
+# ----------------------------------------------------------------------------- retried, then successful
+
+@pytest.mark.parametrize("fault", [
+    pytest.param(dict(reset="epoch", wait=1), id="x-ratelimit-reset-epoch"),
+    pytest.param(dict(reset="seconds", wait=1), id="x-ratelimit-reset-seconds"),
+    pytest.param(dict(reset="seconds", wait=30, retry_after=1), id="retry-after"),
+])
+def test_rate_limited_request_waits_as_asked_then_succeeds_with_a_warning(server, tally, fault):
+    server.add_fault("rate_limit", count=1, method="GET", **fault)
+
+    run = apply(server)
+
+    task = run.task("enforce")
+    assert run.rc == 0, run.explain()
+    assert task["status"] == "changed"
+    (warning,) = task["warnings"]
+    match = re.fullmatch(r"SendGrid GET %s answered HTTP 429; retry 1 of 5 in (\d+\.\d) seconds\." % TLS_PATH, warning)
+    assert match, warning
+    assert "[WARNING]: " + warning in run.stderr
+    assert log_with_faults(server) == RETRIED_THEN_APPLIED
+    limited, retried = server.requests()[:2]
+    assert limited["status"] == 429
+    waited = retried["time"] - limited["time"]
+    if fault["reset"] == "epoch":
+        # X-RateLimit-Reset was the epoch second ceil(t + 1): the retry came at or after it
+        assert retried["time"] >= math.ceil(limited["time"] + 1) - 0.05
+        assert 0.0 <= float(match.group(1)) <= 2.05
+    else:
+        assert float(match.group(1)) == 1.0
+        # one second asked (Retry-After wins over a 30 s X-RateLimit-Reset)
+        assert 0.95 <= waited < 5
+    assert server.state()["parent"] == APPLIED
+    tally("fault_survived")
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_transient_server_error_is_retried_with_backoff_then_succeeds(server, tally, status):
+    server.add_fault("error", count=1, method="GET", status=status)
+
+    run = apply(server)
+
+    task = run.task("enforce")
+    assert run.rc == 0, run.explain()
+    assert task["status"] == "changed"
+    (warning,) = task["warnings"]
+    match = re.fullmatch(r"SendGrid GET %s answered HTTP %d; retry 1 of 5 in (\d+\.\d) seconds\." % (TLS_PATH, status), warning)
+    assert match, warning
+    # first backoff: 1 s base, half of it plus jitter up to the other half
+    assert 0.5 <= float(match.group(1)) <= 1.0
+    assert log_with_faults(server) == RETRIED_THEN_APPLIED
+    failed, retried = server.requests()[:2]
+    assert failed["status"] == status
+    assert retried["time"] - failed["time"] >= 0.45
+    assert server.state()["parent"] == APPLIED
+    tally("fault_survived")
+
+
+def test_dropped_connection_is_retried_with_backoff_then_succeeds(server, tally):
+    server.add_fault("drop", count=1, method="PATCH")
+
+    run = apply(server)
+
+    task = run.task("enforce")
+    assert run.rc == 0, run.explain()
+    assert task["status"] == "changed"
+    (warning,) = task["warnings"]
+    assert re.fullmatch(r"SendGrid PATCH %s failed with a connection error; retry 1 of 5 in (\d+\.\d) seconds\." % TLS_PATH,
+                        warning), warning
+    assert log_with_faults(server) == [
+        ("GET", TLS_PATH, None, None, 200),
+        ("PATCH", TLS_PATH, None, PATCH_BODY, "fault"),
+        ("PATCH", TLS_PATH, None, PATCH_BODY, 200),
+    ]
+    assert server.requests()[1]["status"] is None  # never answered
+    assert server.state()["parent"] == APPLIED
+    tally("fault_survived")
+
+
+def test_many_subusers_within_a_small_real_rate_limit_all_succeed(start_server, tally):
+    names = ["sub-%02d" % i for i in range(1, 15)]
+    server = start_server(subusers=names, rate_limit=8, rate_window=1.0)
+
+    run = run_playbook("accounts.yml", dict(
+        sg_api_url=server.url, sg_require_tls=True, sg_min_tls_version="1.3", sg_concurrency=8,
+        sg_accounts=[{"name": name} for name in names]))
+
+    result = run.result("enforce accounts")
+    assert run.rc == 0, run.explain()
+    assert result["summary"] == {"accounts": 15, "changed": 15, "in_sync": 0, "failed": 0}
+    state = server.state()
+    assert {account: state[account] for account in ["parent"] + names} == {
+        account: {"require_tls": True, "require_valid_cert": False, "version": 1.3} for account in ["parent"] + names}
+    # each account: exactly one successful GET and one successful PATCH with the whole policy
+    log = calls(server, with_status=True)
+    answered = [(c.method, c.on_behalf_of, c.body) for c in log if c.status == 200]
+    assert sorted(answered, key=str) == sorted(
+        [("GET", obo, None) for obo in [None] + names]
+        + [("PATCH", obo, {"require_tls": True, "version": 1.3}) for obo in [None] + names], key=str)
+    # anything else was a 429, and each was retried later with success
+    limited = [(i, c) for i, c in enumerate(log) if c.status != 200]
+    assert all(c.status == 429 for i, c in limited), log
+    for i, call in limited:
+        assert any((c.method, c.on_behalf_of, c.status) == (call.method, call.on_behalf_of, 200) for c in log[i + 1:]), (i, call)
+    warnings = run.task("enforce accounts")["warnings"]
+    assert len(warnings) == len(limited)
+    assert all("answered HTTP 429; retry" in w for w in warnings)
+    tally("fault_survived")
+
+
+# ----------------------------------------------------------------------------- failures explained
+
+def test_retries_exhausted_fail_with_the_status_and_the_retry_count(server, tally):
+    server.add_fault("error", count=-1, method="GET", status=503)
+
+    run = apply(server, sg_retries=1)
+
+    message = assert_clear_failure(run, "enforce")
+    assert run.result("enforce")["status"] == 503
+    assert message.startswith("Reading the Enforced TLS settings GET %s%s failed (HTTP 503: service unavailable)."
+                              % (server.url, TLS_PATH)), message
+    assert "gave up after 1 retries" in message
+    assert "retries and retry_max_wait" in message
+    assert log_with_faults(server) == [("GET", TLS_PATH, None, None, "fault")] * 2
+    assert server.state()["parent"] == DEFAULT_SETTINGS
+    tally("failure_reported")
+
+
+def test_rejected_api_key_says_the_key_was_rejected(server, tally):
+    run = run_playbook("enforced_tls.yml", dict(sg_api_url=server.url, **APPLY), api_key=REVOKED_KEY)
+
+    message = assert_clear_failure(run, "enforce")
+    assert run.result("enforce")["status"] == 401
+    assert "HTTP 401" in message
+    assert "SendGrid rejected the API key" in message
+    assert "api_key (or SENDGRID_API_KEY)" in message
+    assert calls(server, with_status=True) == [("GET", TLS_PATH, None, None, 401)]  # not retried
+    tally("failure_reported")
+
+
+@pytest.mark.parametrize("on_behalf_of", [None, "marketing"], ids=["parent", "on-behalf-of"])
+def test_key_without_the_update_scope_names_the_scope(server, tally, on_behalf_of):
+    extra = {"sg_on_behalf_of": on_behalf_of} if on_behalf_of else {}
+    run = run_playbook("enforced_tls.yml", dict(sg_api_url=server.url, **APPLY, **extra), api_key=READ_ONLY_KEY)
+
+    message = assert_clear_failure(run, "enforce")
+    assert run.result("enforce")["status"] == 403
+    assert "HTTP 403" in message
+    assert "lacks the scope user.settings.enforced_tls.update" in message
+    assert ("on_behalf_of" in message) is bool(on_behalf_of)
+    if on_behalf_of:
+        assert "on behalf of 'marketing' (on_behalf_of)" in message
+    assert calls(server, with_status=True) == [
+        ("GET", TLS_PATH, on_behalf_of, None, 200), ("PATCH", TLS_PATH, on_behalf_of, PATCH_BODY, 403)]
+    assert server.state()[on_behalf_of or "parent"] == DEFAULT_SETTINGS
+    tally("failure_reported")
+
+
+def test_unknown_subuser_says_the_subuser_is_unknown(server, tally):
+    run = apply(server, sg_on_behalf_of="ghost")
+
+    message = assert_clear_failure(run, "enforce")
+    assert run.result("enforce")["status"] == 404
+    assert "HTTP 404" in message
+    assert "SendGrid does not know the subuser or account 'ghost' given in on_behalf_of" in message
+    assert calls(server, with_status=True) == [("GET", TLS_PATH, "ghost", None, 404)]
+    tally("failure_reported")
+
+
+def test_html_error_page_fails_with_status_and_a_short_clean_excerpt(server, tally):
+    server.add_fault("html", count=-1, status=502)
+
+    run = apply(server, sg_retries=0)
+
+    message = assert_clear_failure(run, "enforce")
+    assert run.result("enforce")["status"] == 502
+    assert "HTTP 502, body (text/html) '502 Bad Gateway 502 Bad Gateway nginx'" in message, message
+    assert "<" not in message and "\n" not in message and "\r" not in message
+    assert len(message) < 400
+    assert log_with_faults(server) == [("GET", TLS_PATH, None, None, "fault")]
+    tally("failure_reported")
+
+
+def test_malformed_json_fails_with_status_and_a_short_excerpt(server, tally):
+    server.add_fault("malformed_json", count=1, method="GET")
+
+    run = apply(server, sg_retries=0)
+
+    message = assert_clear_failure(run, "enforce")
+    assert run.result("enforce")["status"] == 200
+    assert message == ("Reading the Enforced TLS settings GET %s%s: SendGrid answered HTTP 200 with a body that is not "
+                       "JSON: (application/json) '{\"require_tls\": true, \"require_valid_cert\":'"
+                       % (server.url, TLS_PATH)), message
+    assert log_with_faults(server) == [("GET", TLS_PATH, None, None, "fault")]
+    assert server.state()["parent"] == DEFAULT_SETTINGS
+    tally("failure_reported")
+
+
+def test_timeout_says_which_request_and_the_timeout_used(server, tally):
+    server.add_fault("delay", count=1, method="GET", seconds=5)
+
+    run = apply(server, sg_timeout=1, sg_retries=0)
+
+    message = assert_clear_failure(run, "enforce")
+    assert message == ("Reading the Enforced TLS settings GET %s%s: SendGrid gave no answer within the timeout of 1.0 "
+                       "seconds (option timeout)." % (server.url, TLS_PATH)), message
+    assert [(c.method, c.path) for c in calls(server)] == [("GET", TLS_PATH)]
+    tally("failure_reported")
+
+
+def test_patch_acknowledged_but_not_applied_is_read_again_and_fails_naming_the_fields(server, tally):
+    # a 200 whose body does not show the new values, and nothing stored
+    server.add_fault("not_applied", count=1)
+
+    run = apply(server)
+
+    message = assert_clear_failure(run, "enforce")
+    assert message == ("SendGrid acknowledged the update but these settings did not take: min_tls_version (wanted 1.2, "
+                       "is 1.1), require_tls (wanted True, is False). Run the task again; if it persists, the account "
+                       "may not allow them."), message
+    assert log_with_faults(server) == [
+        ("GET", TLS_PATH, None, None, 200),
+        ("PATCH", TLS_PATH, None, PATCH_BODY, "fault"),
+        ("GET", TLS_PATH, None, None, 200),
+    ]
+    assert server.state()["parent"] == DEFAULT_SETTINGS
+    tally("failure_reported")
+
+
+def test_eu_subuser_sent_to_the_global_host_is_told_to_use_region_eu(server, tally):
+    run = apply(server, sg_on_behalf_of="eu-newsletter")
+
+    message = assert_clear_failure(run, "enforce")
+    assert "belongs to the eu region: send its requests to https://api.eu.sendgrid.com" in message
+    assert calls(server, with_status=True) == [("GET", TLS_PATH, "eu-newsletter", None, 403)]
+    assert "lacks the scope" not in message, message
+    assert "set region (accounts[].region for many accounts) to the account's region" in message, message
+    tally("failure_reported")
