@@ -11,8 +11,8 @@ import json
 
 import pytest
 import responses
-from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.mailops.sendgrid.tests.unit.plugins.modules.utils import run_module
 from ansible_collections.mailops.sendgrid.plugins.modules import sendgrid_enforced_tls, sendgrid_enforced_tls_info
 
 KEY = "SG.module-test-secret"
@@ -21,14 +21,7 @@ INITIAL = {"require_tls": False, "require_valid_cert": False, "version": 1.1}
 
 
 def run(module, capsys, **args):
-    """Run a module's main() and return its JSON result."""
-    args.setdefault("api_key", KEY)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    output = capsys.readouterr().out
-    assert KEY not in output
-    return json.loads(output)
+    return run_module(module, capsys, **dict({"api_key": KEY}, **args))
 
 
 def sent():
@@ -109,10 +102,8 @@ def test_api_key_and_url_come_from_environment(capsys, monkeypatch):
     monkeypatch.setenv("SENDGRID_API_KEY", "SG.from-environment")
     monkeypatch.setenv("SENDGRID_API_URL", "http://127.0.0.1:8025")
     responses.get("http://127.0.0.1:8025/v3/user/settings/enforced_tls", json=INITIAL)
-    with patch_module_args({"require_tls": False}):
-        with pytest.raises(SystemExit):
-            sendgrid_enforced_tls.main()
-    assert "SG.from-environment" not in capsys.readouterr().out
+    result = run_module(sendgrid_enforced_tls, capsys, require_tls=False)
+    assert "SG.from-environment" not in json.dumps(result)
     assert responses.calls[0].request.headers["Authorization"] == "Bearer SG.from-environment"
 
 
@@ -143,10 +134,7 @@ def test_bad_input_fails_before_any_request(capsys, args, expected):
 
 def test_missing_api_key_fails_naming_the_option(capsys, monkeypatch):
     monkeypatch.delenv("SENDGRID_API_KEY", raising=False)
-    with patch_module_args({"require_tls": True}):
-        with pytest.raises(SystemExit):
-            sendgrid_enforced_tls.main()
-    result = json.loads(capsys.readouterr().out)
+    result = run_module(sendgrid_enforced_tls, capsys, require_tls=True)
     assert result["failed"] is True and "api_key" in result["msg"]
 
 

@@ -11,8 +11,8 @@ import json
 
 import pytest
 import responses
-from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.mailops.sendgrid.tests.unit.plugins.modules.utils import run_module
 from ansible_collections.mailops.sendgrid.plugins.modules import sendgrid_enforced_tls_accounts
 
 KEY = "SG.accounts-test-secret"
@@ -50,13 +50,7 @@ def api():
 
 
 def run(capsys, **args):
-    args.setdefault("api_key", KEY)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            sendgrid_enforced_tls_accounts.main()
-    output = capsys.readouterr().out
-    assert KEY not in output
-    return json.loads(output)
+    return run_module(sendgrid_enforced_tls_accounts, capsys, **dict({"api_key": KEY}, **args))
 
 
 def test_parent_and_subusers_each_get_one_get_and_one_minimal_patch(api, capsys):

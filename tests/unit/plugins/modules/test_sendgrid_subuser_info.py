@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import responses
-from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.mailops.sendgrid.tests.unit.plugins.modules.utils import run_module
 from ansible_collections.mailops.sendgrid.plugins.modules import sendgrid_subuser_info
 
 KEY = "SG.subuser-test-secret"
@@ -34,13 +34,7 @@ def pages(request):
 
 
 def run(capsys, **args):
-    args.setdefault("api_key", KEY)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            sendgrid_subuser_info.main()
-    output = capsys.readouterr().out
-    assert KEY not in output
-    return json.loads(output)
+    return run_module(sendgrid_subuser_info, capsys, **dict({"api_key": KEY}, **args))
 
 
 @responses.activate
