@@ -113,39 +113,46 @@ class RateLimit:
     """SendGrid's request budget for one API key, shared by every client and thread that uses the key.
 
     Each answer's X-RateLimit-Remaining and X-RateLimit-Reset say how many requests are left until when;
-    a request is only sent while the budget lasts, so concurrent workers slow down instead of causing 429s.
+    a request is only sent while the budget lasts, counting the requests still in flight, so concurrent
+    workers wait for the reset instead of causing 429s.
     """
 
     def __init__(self, sleep=time.sleep, clock=time.time):
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._sleep = sleep
         self._clock = clock
+        self._answered = False
+        self._in_flight = 0
         self._remaining: int | None = None
         self._reset_at: float | None = None
 
     def wait_turn(self, max_wait: float) -> float:
-        """Block until a request may be sent; returns the seconds waited."""
+        """Block until a request may be sent, and count it as in flight; returns the seconds waited."""
         waited = 0.0
         while True:
             with self._lock:
-                delay = self._take_one()
-            if not delay:
-                return waited
+                if not self._answered and self._in_flight:
+                    # The budget is unknown until the first answer: send nothing more before it tells.
+                    self._lock.wait(1.0)
+                    continue
+                delay = self._seconds_to_wait()
+                if delay <= 0:
+                    self._in_flight += 1
+                    if self._remaining is not None:
+                        self._remaining -= 1
+                    return waited
             if waited + delay > max_wait:
                 raise SendGridError("SendGrid's rate limit for this API key is spent for another %.0f seconds, longer than "
                                     "retry_max_wait allows." % delay, 429)
             self._sleep(delay)
             waited += delay
 
-    def _take_one(self) -> float:
+    def _seconds_to_wait(self) -> float:
         if self._remaining is None or self._remaining > 0:
-            if self._remaining is not None:
-                self._remaining -= 1
             return 0.0
         delay = (self._reset_at or 0.0) - self._clock()
         if delay <= 0:
             self._remaining = None  # a new window: the next answer tells its budget
-            return 0.0
         return delay
 
     def seconds_to_reset(self) -> float | None:
@@ -155,8 +162,17 @@ class RateLimit:
                 return None
             return max(0.0, self._reset_at - self._clock())
 
-    def observe(self, response) -> None:
-        """Learn the budget from an answer's headers; a 429 spends it until the time it asks to wait."""
+    def done(self, response) -> None:
+        """A request sent after wait_turn() ended, with this answer (None when there was none)."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+            if response is not None:
+                self._answered = True
+                self._learn(response)
+            self._lock.notify_all()
+
+    def _learn(self, response) -> None:
+        """Take the budget from an answer's headers; a 429 spends it until the time it asks to wait."""
         remaining = _number(response.headers.get("X-RateLimit-Remaining"))
         reset = _number(response.headers.get("X-RateLimit-Reset"))
         if response.status_code == 429:
@@ -165,11 +181,13 @@ class RateLimit:
         if remaining is None:
             return
         reset_at = None if reset is None else (reset if reset > EPOCH_THRESHOLD else self._clock() + reset)
-        with self._lock:
-            # Answers of one window can arrive out of order: the smallest remaining count is the true one.
-            if self._remaining is not None and reset_at == self._reset_at:
-                remaining = min(remaining, self._remaining)
-            self._remaining, self._reset_at = int(remaining), reset_at
+        if self._remaining is not None and reset_at == self._reset_at:
+            # Same window: our count already includes what was sent since; answers can arrive out of order.
+            self._remaining = min(int(remaining), self._remaining)
+        else:
+            # A new window: the requests still in flight may count against it.
+            self._remaining = int(remaining) - self._in_flight
+        self._reset_at = reset_at
 
 
 def _number(value, default: float | None = None) -> float | None:
@@ -224,7 +242,7 @@ class SendGridClient:
         while True:
             waited += self.rate_limit.wait_turn(self.retry_max_wait - waited)
             try:
-                response = self.session.request(method, url, json=body, params=params, headers=headers, timeout=self.timeout)
+                response = self._send(method, url, json=body, params=params, headers=headers)
             except requests.exceptions.Timeout:
                 response, reason = None, "gave no answer within %s seconds" % self.timeout
                 failure = SendGridError("%s %s %s: SendGrid gave no answer within the timeout of %s seconds (option timeout)."
@@ -237,7 +255,6 @@ class SendGridClient:
                 failure = SendGridError("%s %s %s: could not connect to SendGrid (%s)."
                                         % (operation.description, method, url, self._redact(str(exc))))
             else:
-                self.rate_limit.observe(response)
                 if response.status_code not in RETRY_STATUSES:
                     return self._decode(response, method, url, operation, on_behalf_of)
                 reason = "answered HTTP %s" % response.status_code
@@ -255,6 +272,14 @@ class SendGridClient:
                        % (method, path, " for %r" % on_behalf_of if on_behalf_of else "", reason, attempt, self.retries, delay))
             self._sleep(delay)
             waited += delay
+
+    def _send(self, method: str, url: str, **arguments):
+        response = None
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **arguments)
+            return response
+        finally:
+            self.rate_limit.done(response)
 
     def _retry_delay(self, response, attempt: int) -> float:
         """Seconds to wait: what a 429 asks for, else exponential backoff with jitter."""

@@ -113,7 +113,7 @@ def test_dropped_connection_is_retried_with_backoff_then_succeeds(server, tally)
     tally("fault_survived")
 
 
-def test_many_subusers_within_a_small_real_rate_limit_all_succeed(start_server, tally):
+def test_many_subusers_within_a_small_real_rate_limit_all_succeed_without_a_single_429(start_server, tally):
     names = ["sub-%02d" % i for i in range(1, 15)]
     server = start_server(subusers=names, rate_limit=8, rate_window=1.0)
 
@@ -133,14 +133,12 @@ def test_many_subusers_within_a_small_real_rate_limit_all_succeed(start_server, 
     assert sorted(answered, key=str) == sorted(
         [("GET", obo, None) for obo in [None] + names]
         + [("PATCH", obo, {"require_tls": True, "version": 1.3}) for obo in [None] + names], key=str)
-    # anything else was a 429, and each was retried later with success
-    limited = [(i, c) for i, c in enumerate(log) if c.status != 200]
-    assert all(c.status == 429 for i, c in limited), log
-    for i, call in limited:
-        assert any((c.method, c.on_behalf_of, c.status) == (call.method, call.on_behalf_of, 200) for c in log[i + 1:]), (i, call)
-    warnings = run.task("enforce accounts")["warnings"]
-    assert len(warnings) == len(limited)
-    assert all("answered HTTP 429; retry" in w for w in warnings)
+    # the module kept within the budget the answers announced: nothing was refused, nothing retried
+    assert [c for c in log if c.status != 200] == [], log
+    assert run.task("enforce accounts")["warnings"] == []
+    # and it did not wait longer than the windows it needed (30 requests at 8 a second: about 4 windows)
+    elapsed = server.requests()[-1]["time"] - server.requests()[0]["time"]
+    assert elapsed < 8, elapsed
     tally("fault_survived")
 
 

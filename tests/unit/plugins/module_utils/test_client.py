@@ -7,11 +7,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import requests
 import responses
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridClient, SendGridError
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import RateLimit, SendGridClient, SendGridError
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import PATH, READ, UPDATE
 
 KEY = "SG.unit-test-secret-key"
@@ -291,8 +294,61 @@ def test_budget_spent_for_longer_than_retry_max_wait_fails_without_sending():
     client = make_client(recorder, retry_max_wait=10)
     response = requests.Response()
     response.status_code, response.headers["X-RateLimit-Remaining"], response.headers["X-RateLimit-Reset"] = 200, "0", "30"
-    client.rate_limit.observe(response)
+    client.rate_limit.done(response)
     with responses.RequestsMock() as mocked:
         with pytest.raises(SendGridError, match="rate limit for this API key is spent for another 30 seconds"):
             client.request("GET", PATH, READ)
         assert len(mocked.calls) == 0
+
+
+def answer(status=200, **headers):
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update({name.replace("_", "-"): str(value) for name, value in headers.items()})
+    return response
+
+
+def test_requests_in_flight_count_against_the_budget():
+    recorder = Recorder()
+    budget = RateLimit(sleep=recorder.sleep, clock=recorder.clock)
+    budget.wait_turn(60)
+    budget.done(answer(X_RateLimit_Remaining=3, X_RateLimit_Reset=int(recorder.now) + 10))
+    for _ in range(3):
+        budget.wait_turn(60)  # three in flight, none answered yet: the budget of 3 is spent
+    assert recorder.sleeps == []
+    budget.wait_turn(60)
+    assert recorder.sleeps == [10.0]
+
+
+def test_a_new_window_counts_the_requests_still_in_flight():
+    recorder = Recorder()
+    budget = RateLimit(sleep=recorder.sleep, clock=recorder.clock)
+    budget.wait_turn(60)
+    budget.done(answer(X_RateLimit_Remaining=9, X_RateLimit_Reset=int(recorder.now) + 10))
+    budget.wait_turn(60)
+    budget.wait_turn(60)
+    budget.done(answer(X_RateLimit_Remaining=2, X_RateLimit_Reset=int(recorder.now) + 20))  # 1 still in flight
+    budget.wait_turn(60)
+    assert recorder.sleeps == []
+    budget.wait_turn(60)
+    assert recorder.sleeps == [20.0]
+
+
+def test_nothing_more_is_sent_before_the_first_answer_tells_the_budget():
+    budget = RateLimit()
+    budget.wait_turn(60)
+    second = threading.Thread(target=budget.wait_turn, args=(60,))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()
+    budget.done(answer(X_RateLimit_Remaining=5, X_RateLimit_Reset=int(time.time()) + 60))
+    second.join(2)
+    assert not second.is_alive()
+
+
+def test_answers_without_rate_limit_headers_do_not_hold_requests_back():
+    budget = RateLimit()
+    budget.wait_turn(60)
+    budget.done(answer())
+    for _ in range(50):
+        assert budget.wait_turn(0) == 0.0
