@@ -352,3 +352,12 @@ def test_answers_without_rate_limit_headers_do_not_hold_requests_back():
     budget.done(answer())
     for _ in range(50):
         assert budget.wait_turn(0) == 0.0
+
+
+@pytest.mark.parametrize("options,verify", [
+    ({}, True),
+    ({"ca_path": "/etc/ssl/proxy-ca.pem"}, "/etc/ssl/proxy-ca.pem"),
+    ({"validate_certs": False, "ca_path": "/etc/ssl/proxy-ca.pem"}, False),
+])
+def test_certificates_are_verified_by_default_or_with_the_given_ca_bundle(options, verify):
+    assert make_client(**options).session.verify == verify
