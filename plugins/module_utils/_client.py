@@ -27,7 +27,7 @@ except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 COLLECTION_VERSION = "1.0.0"
 BASE_URLS = {
@@ -393,8 +393,6 @@ class ClientPool:
 
 def client_from_module(module, base_url: str | None = None, rate_limit: RateLimit | None = None) -> SendGridClient:
     """Build a client from a module's connection options; fails the module on a bad one, before any request."""
-    from ansible.module_utils.basic import missing_required_lib
-
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
     params = module.params

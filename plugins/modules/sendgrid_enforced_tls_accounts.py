@@ -191,8 +191,7 @@ summary:
   sample: {"accounts": 4, "changed": 1, "in_sync": 3, "failed": 0}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     ClientPool, SendGridError, base_url_for, check_header_value, client_from_module, connection_argument_spec,
 )
