@@ -313,7 +313,7 @@ def test_requests_in_flight_count_against_the_budget():
     budget = RateLimit(sleep=recorder.sleep, clock=recorder.clock)
     budget.wait_turn(60)
     budget.done(answer(X_RateLimit_Remaining=3, X_RateLimit_Reset=int(recorder.now) + 10))
-    for _ in range(3):
+    for dummy in range(3):
         budget.wait_turn(60)  # three in flight, none answered yet: the budget of 3 is spent
     assert recorder.sleeps == []
     budget.wait_turn(60)
@@ -350,7 +350,7 @@ def test_answers_without_rate_limit_headers_do_not_hold_requests_back():
     budget = RateLimit()
     budget.wait_turn(60)
     budget.done(answer())
-    for _ in range(50):
+    for dummy in range(50):
         assert budget.wait_turn(0) == 0.0
 
 
