@@ -399,7 +399,7 @@ def client_from_module(module, base_url: str | None = None, rate_limit: RateLimi
     try:
         return SendGridClient(
             api_key=params["api_key"],
-            base_url=base_url or params["api_url"] or BASE_URLS[params["region"]],
+            base_url=base_url or base_url_for(params["region"], params["api_url"]),
             validate_certs=params["validate_certs"],
             ca_path=params["ca_path"],
             timeout=params["timeout"],
