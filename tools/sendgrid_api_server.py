@@ -15,9 +15,17 @@ start.  The ``on-behalf-of`` header selects the account: none for the parent,
 account starts with ``{"require_tls": false, "require_valid_cert": false, "version": 1.1}``.
 A subuser pinned to the other region is refused with 403 naming the host to use.
 ``GET /v3/subusers`` lists every subuser on both hosts (``region`` filters them); on
-behalf of a subuser or customer account it lists none.
+behalf of a subuser or customer account it lists none.  Its ``limit`` (default 100) must be an
+integer >= 1 and ``offset`` one >= 0; the spec documents no maximum for ``limit``, and none is
+enforced unless ``--max-page-size N`` is given: then a page silently holds at most N subusers
+whatever ``limit`` asked for, as a real server may do.
 Every API answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
-``X-RateLimit-Reset`` (epoch seconds) from a fixed-window limit per API key.
+``X-RateLimit-Reset`` from a fixed-window limit per API key; ``--rate-reset epoch`` (default)
+makes the reset the epoch second the window ends, ``--rate-reset seconds`` the whole number of
+seconds until then, rounded up (SendGrid is seen sending both).
+
+Plain HTTP by default; with ``--tls-cert FILE --tls-key FILE`` (PEM; the key may also sit in
+the certificate file) it speaks HTTPS only and its URL is ``https://HOST:PORT``.
 
 Two instances started with the same ``--accounts-file`` play the two hosts; the file is
 ``{"keys": {KEY: [scopes]}, "subusers": [{"username", "region", "disabled", "id", "email"}],
@@ -26,10 +34,11 @@ Two instances started with the same ``--accounts-file`` play the two hosts; the 
 Standard library only, Python 3.9+.  Run it as a command::
 
     python tools/sendgrid_api_server.py --port 0 --key SG.k=user.settings.enforced_tls.read
+    python tools/sendgrid_api_server.py --tls-cert server.pem --tls-key server.key --rate-reset seconds
 
 or use it in-process::
 
-    with running_server(keys={"SG.k": ALL_SCOPES}) as srv:
+    with running_server(keys={"SG.k": ALL_SCOPES}, max_page_size=50) as srv:
         requests.get(srv.url + "/v3/user/settings/enforced_tls", ...)
         srv.requests(); srv.state(); srv.add_fault("error", status=503)
 
@@ -48,24 +57,31 @@ not rate limited, not logged, no latency::
                                       (not validated, so tests can create any drift)
     GET    /__control__/subusers      every subuser, region included
     POST   /__control__/subusers      add subusers: [{"username", "region", "disabled", "id"?, "email"?}, ...]
-    GET    /__control__/config        {"region", "rate_limit", "rate_window", "latency_ms"}
-    PUT    /__control__/config        change rate_limit, rate_window or latency_ms at runtime
+    GET    /__control__/config        {"region", "rate_limit", "rate_window", "latency_ms", "max_page_size",
+                                       "rate_reset"}
+    PUT    /__control__/config        change any of them but region at runtime ("max_page_size": null removes
+                                      the cap; null leaves the others as they are); rate windows restart
     POST   /__control__/reset         back to the start state (everything above)
 
 A logged request is {"seq", "time", "connection" (id, to see reuse), "method", "path" (with
 query), "headers" (as received, Authorization included), "body" (parsed JSON, else text),
 "body_is_json", "status" (null when dropped), "account" (targeted account key), "fault"}.
+The 429s a client got are the entries with status 429.
 
 Faults apply to the next COUNT matching API requests (COUNT -1 or "*": until cleared),
 optionally only to one METHOD and/or paths starting with PATH.  Kinds and parameters:
 
-    rate_limit      429; reset="epoch"|"seconds" (form of X-RateLimit-Reset), wait=1 (seconds
-                    until the reset), retry_after=None (adds Retry-After).  Alias: "429".
+    rate_limit      429; reset="epoch"|"seconds" (form of X-RateLimit-Reset; default: the server's
+                    --rate-reset), wait=1 (seconds until the reset), retry_after=None (adds
+                    Retry-After).  Alias: "429".
     error           status=500 (any 4xx/5xx) with the JSON errors body, message=...  Alias: "503" etc.
     html            status=502 with a text/html proxy error page.
     malformed_json  status=200 with a truncated JSON body.
     drop            close the connection without answering.
     delay           seconds=5, then answer normally (to trigger client timeouts).
+    truncated       the answer the request gets anyway (200 and a stored PATCH when it is valid), with
+                    the Content-Length of its whole body, but only bytes=N bytes of that body (default
+                    half, never all of it) before the connection is closed: an incomplete read.
     not_applied     a valid PATCH is acknowledged (200) but not stored: the answer shows the stored,
                     unchanged settings, as when a write is lost behind the API.
 
@@ -85,6 +101,7 @@ import re
 import signal
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -116,22 +133,25 @@ PARENT = "parent"
 ACCOUNT_ID_RE = re.compile(r"^account-id\s+(\S+)$", re.IGNORECASE)
 
 SUBUSERS_DEFAULT_LIMIT = 100
-SUBUSERS_MAX_LIMIT = 500
 FIRST_SUBUSER_ID = 10001
+RATE_RESET_FORMATS = ("epoch", "seconds")
 
 DEMO_KEY = "SG.local-demo-key"
 DEMO_SUBUSERS = ({"username": "marketing"}, {"username": "billing"}, {"username": "eu-newsletter", "region": "eu"})
 
-FAULT_KINDS = ("rate_limit", "error", "html", "malformed_json", "drop", "delay", "not_applied")
+FAULT_KINDS = ("rate_limit", "error", "html", "malformed_json", "drop", "delay", "not_applied", "truncated")
 # Parameters each fault kind accepts, with their defaults.
 FAULT_PARAMS = {
-    "rate_limit": {"reset": "epoch", "wait": 1, "retry_after": None},
+    # reset None: the server's rate_reset format
+    "rate_limit": {"reset": None, "wait": 1, "retry_after": None},
     "error": {"status": 500, "message": None},
     "html": {"status": 502},
     "malformed_json": {"status": 200, "body": '{"require_tls": true, "require_valid_cert": '},
     "drop": {},
     "delay": {"seconds": 5},
     "not_applied": {},
+    # bytes None: half the body
+    "truncated": {"bytes": None},
 }
 HTML_PAGE = ("<html>\r\n<head><title>{code} {phrase}</title></head>\r\n<body>\r\n<center><h1>{code} {phrase}</h1></center>\r\n"
              "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
@@ -155,6 +175,10 @@ def error_body(message, field=None):
 def _is_number(value):
     # bool is an int subclass in Python but not a JSON number
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _reject_constant(name):
@@ -336,7 +360,7 @@ def make_fault(spec):
 def _check_fault_params(fault):
     kind = fault["kind"]
     if kind == "rate_limit":
-        if fault["reset"] not in ("epoch", "seconds"):
+        if fault["reset"] is not None and fault["reset"] not in RATE_RESET_FORMATS:
             raise ValueError("rate_limit reset must be 'epoch' or 'seconds'")
         if not _is_number(fault["wait"]) or fault["wait"] < 0:
             raise ValueError("rate_limit wait must be a number >= 0")
@@ -348,35 +372,49 @@ def _check_fault_params(fault):
             raise ValueError(f"{kind} status must be an integer between {low} and 599")
     elif kind == "delay" and (not _is_number(fault["seconds"]) or fault["seconds"] < 0):
         raise ValueError("delay seconds must be a number >= 0")
+    elif kind == "truncated" and fault["bytes"] is not None and not (_is_int(fault["bytes"]) and fault["bytes"] >= 0):
+        raise ValueError("truncated bytes must be an integer >= 0")
+
+
+# Settings that can change at runtime (PUT /__control__/config): a check and what a valid value must be.
+RUNTIME_SETTINGS = {
+    "rate_limit": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "rate_window": (lambda v: _is_number(v) and v > 0, "a positive number of seconds"),
+    "latency_ms": (lambda v: _is_number(v) and v >= 0, "a number of milliseconds >= 0"),
+    "max_page_size": (lambda v: v is None or (_is_int(v) and v >= 1), "null or a positive integer"),
+    "rate_reset": (lambda v: isinstance(v, str) and v in RATE_RESET_FORMATS, "'epoch' or 'seconds'"),
+}
+
+
+def check_setting(name, value):
+    """Validate one runtime setting; return it normalised (floats for times)."""
+    valid, expected = RUNTIME_SETTINGS[name]
+    if not valid(value):
+        raise ValueError(f"{name} must be {expected}")
+    return float(value) if name in ("rate_window", "latency_ms") else value
 
 
 class Config:  # pylint: disable=too-few-public-methods,too-many-instance-attributes
     """The start-time definition of one host; reset() goes back to it."""
 
     def __init__(self, *, region="global", keys=None, subusers=None, account_ids=None, state=None,  # pylint: disable=too-many-arguments
-                 rate_limit=10000, rate_window=60.0, latency_ms=0.0, faults=None):
+                 rate_limit=10000, rate_window=60.0, latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch"):
         if region not in REGIONS:
             raise ValueError("region must be global or eu")
-        if not isinstance(rate_limit, int) or rate_limit < 1:
-            raise ValueError("rate limit must be a positive integer")
-        if not _is_number(rate_window) or rate_window <= 0:
-            raise ValueError("rate window must be a positive number of seconds")
-        if not _is_number(latency_ms) or latency_ms < 0:
-            raise ValueError("latency must be a number of milliseconds >= 0")
+        self.runtime = {name: check_setting(name, value) for name, value in (
+            ("rate_limit", rate_limit), ("rate_window", rate_window), ("latency_ms", latency_ms),
+            ("max_page_size", max_page_size), ("rate_reset", rate_reset))}
         self.region = region
         self.keys = normalise_keys(keys or {})
         self.subusers = assign_subuser_ids([], [normalise_subuser(s) for s in subusers or ()])
         self.account_ids = [str(a) for a in account_ids or ()]
         self.state = {_state_key(k): dict(v) for k, v in (state or {}).items()}
-        self.rate_limit = rate_limit
-        self.rate_window = float(rate_window)
-        self.latency_ms = float(latency_ms)
         self.faults = [make_fault(f) for f in faults or ()]
 
 
 def build_config(*, region="global", keys=None, subusers=None, generate_subusers=0, eu_subusers=0,  # pylint: disable=too-many-arguments,too-many-locals
                  account_ids=None, accounts_file=None, state=None, rate_limit=10000, rate_window=60.0,
-                 latency_ms=0.0, faults=None):
+                 latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch"):
     """Merge an accounts file, explicit options and demo defaults into a Config.
 
     The demo key is used when no key is given anywhere; the demo subusers when no
@@ -413,7 +451,8 @@ def build_config(*, region="global", keys=None, subusers=None, generate_subusers
     return Config(region=region, keys=all_keys or {DEMO_KEY: ALL_SCOPES},
                   subusers=list(DEMO_SUBUSERS) if all_subusers is None else all_subusers,
                   account_ids=list(dict.fromkeys(str(a) for a in all_ids)), state=all_state,
-                  rate_limit=rate_limit, rate_window=rate_window, latency_ms=latency_ms, faults=faults)
+                  rate_limit=rate_limit, rate_window=rate_window, latency_ms=latency_ms, faults=faults,
+                  max_page_size=max_page_size, rate_reset=rate_reset)
 
 
 # ----------------------------------------------------------------------------- state
@@ -443,9 +482,7 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
                 if account not in self.settings:
                     raise ValueError(f"initial state for unknown account {account!r}")
                 self.settings[account].update(values)
-            self.rate_limit = cfg.rate_limit
-            self.rate_window = cfg.rate_window
-            self.latency_ms = cfg.latency_ms
+            self.runtime = dict(cfg.runtime)
             self.faults = copy.deepcopy(cfg.faults)
             self.buckets = {}
             self.clear_requests()
@@ -536,35 +573,42 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
     def consume_rate(self, key):
         """Count one request against the key's fixed window; return the header values."""
         with self._lock:
+            limit, window = self.runtime["rate_limit"], self.runtime["rate_window"]
             now = time.time()
             bucket = self.buckets.get(key)
-            if bucket is None or now >= bucket[0] + self.rate_window:
+            if bucket is None or now >= bucket[0] + window:
                 bucket = self.buckets[key] = [now, 0]
             bucket[1] += 1
-            return {"limit": self.rate_limit, "remaining": max(0, self.rate_limit - bucket[1]),
-                    "reset": int(math.ceil(bucket[0] + self.rate_window)), "over": bucket[1] > self.rate_limit}
+            return {"limit": limit, "remaining": max(0, limit - bucket[1]),
+                    "reset": self.reset_value(bucket[0] + window, now), "over": bucket[1] > limit}
+
+    def reset_value(self, end, now, form=None):
+        """X-RateLimit-Reset for a window ending at epoch time end, in this form or the server's rate_reset."""
+        if (form or self.setting("rate_reset")) == "epoch":
+            return int(math.ceil(end))
+        # never 0 while the window still runs
+        return int(math.ceil(end - now))
+
+    def setting(self, name):
+        """One runtime setting (see RUNTIME_SETTINGS)."""
+        with self._lock:
+            return self.runtime[name]
 
     def get_config(self):
-        """Return the runtime settings."""
+        """Return the region and the runtime settings."""
         with self._lock:
-            return {"region": self.config.region, "rate_limit": self.rate_limit, "rate_window": self.rate_window,
-                    "latency_ms": self.latency_ms}
+            return {"region": self.config.region, **self.runtime}
 
-    def set_config(self, rate_limit=None, rate_window=None, latency_ms=None):
-        """Change the rate limit, its window or the latency at runtime."""
-        if rate_limit is not None and (not isinstance(rate_limit, int) or isinstance(rate_limit, bool) or rate_limit < 1):
-            raise ValueError("rate_limit must be a positive integer")
-        if rate_window is not None and (not _is_number(rate_window) or rate_window <= 0):
-            raise ValueError("rate_window must be a positive number")
-        if latency_ms is not None and (not _is_number(latency_ms) or latency_ms < 0):
-            raise ValueError("latency_ms must be a number >= 0")
+    def set_config(self, **changes):
+        """Change runtime settings; None leaves one unchanged, except max_page_size where it removes the cap."""
+        unknown = set(changes) - set(RUNTIME_SETTINGS)
+        if unknown:
+            raise ValueError(f"unknown settings {sorted(unknown)} (expected {', '.join(RUNTIME_SETTINGS)})")
+        changes = {name: check_setting(name, value) for name, value in changes.items()
+                   if value is not None or name == "max_page_size"}
         with self._lock:
-            if rate_limit is not None:
-                self.rate_limit = rate_limit
-            if rate_window is not None:
-                self.rate_window = float(rate_window)
-            if latency_ms is not None:
-                self.latency_ms = float(latency_ms)
+            self.runtime.update(changes)
+            # a changed limit or window only makes sense from a fresh window
             self.buckets = {}
             return self.get_config()
 
@@ -654,6 +698,8 @@ class _Answer:  # pylint: disable=too-few-public-methods
         self.body = raw if raw is not None else json.dumps(payload).encode("utf-8")
         self.content_type = content_type
         self.headers = dict(headers or {})
+        # body bytes actually sent before closing (truncated fault); None: all of them
+        self.sent = None
 
 
 def _error(status, message, field=None, headers=None):
@@ -676,6 +722,9 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.connection_id = self.server.backend.connection_accepted()
         self._generation = None
+        if isinstance(self.connection, ssl.SSLSocket):
+            # here, in the connection's own thread, so a slow or refusing client never holds up accept
+            self.connection.do_handshake()
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         # the request line carries no secret, but stay quiet unless asked
@@ -729,7 +778,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header(name, str(value))
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(answer.body)
+                self.wfile.write(answer.body if answer.sent is None else answer.body[:answer.sent])
+            if answer.sent is not None:
+                # closing short of the promised Content-Length is what the client sees as an incomplete read
+                self.close_connection = True
         except OSError:
             # the client went away (e.g. it timed out during a delay fault)
             self.close_connection = True
@@ -763,7 +815,13 @@ class Handler(BaseHTTPRequestHandler):
             "time": time.time(), "connection": self.connection_id, "method": self.command, "path": self.path,
             "headers": headers, "body": logged_body, "body_is_json": is_json, "status": None, "account": None,
             "fault": None})
-        fault = backend.take_fault(self.command, url.path, ("rate_limit", "error", "html", "malformed_json", "drop", "delay"))
+        fault = backend.take_fault(self.command, url.path, ("rate_limit", "error", "html", "malformed_json", "drop", "delay",
+                                                            "truncated"))
+        truncated = None
+        if fault and fault["kind"] == "truncated":
+            # the answer is the one the request gets anyway (a valid PATCH is stored), only cut short
+            backend.update_entry(entry, fault="truncated")
+            truncated, fault = fault, None
         if fault:
             backend.update_entry(entry, fault=fault["kind"])
             if fault["kind"] == "drop":
@@ -778,25 +836,29 @@ class Handler(BaseHTTPRequestHandler):
         rate_headers = {"X-RateLimit-Limit": rate["limit"], "X-RateLimit-Remaining": rate["remaining"],
                         "X-RateLimit-Reset": rate["reset"]}
         if fault:
-            answer = self._fault_answer(fault, rate_headers)
+            answer = self._fault_answer(fault, rate_headers, backend)
         elif rate["over"]:
             answer = _error(429, "too many requests")
         else:
             answer = self._route(url, body, entry)
         answer.headers = {**rate_headers, **answer.headers}
+        if truncated:
+            # never the whole body, or the read would be complete
+            size = len(answer.body) // 2 if truncated["bytes"] is None else truncated["bytes"]
+            answer.sent = max(0, min(size, len(answer.body) - 1))
         # recorded before answering so a client reading the log right after sees the status
         backend.update_entry(entry, status=answer.status)
-        if self._wait(backend.latency_ms / 1000.0):
+        if self._wait(backend.setting("latency_ms") / 1000.0):
             self._drop()
             return
         self._send(answer)
 
     @staticmethod
-    def _fault_answer(fault, rate_headers):
+    def _fault_answer(fault, rate_headers, backend):
         kind = fault["kind"]
         if kind == "rate_limit":
-            wait = fault["wait"]
-            reset = int(math.ceil(time.time() + wait)) if fault["reset"] == "epoch" else int(math.ceil(wait))
+            now = time.time()
+            reset = backend.reset_value(now + fault["wait"], now, fault["reset"])
             headers = {"X-RateLimit-Limit": rate_headers["X-RateLimit-Limit"], "X-RateLimit-Remaining": 0,
                        "X-RateLimit-Reset": reset}
             if fault["retry_after"] is not None:
@@ -860,7 +922,8 @@ class Handler(BaseHTTPRequestHandler):
                 errors.append({"field": name, "message": f"{name} must be an integer {bounds}"})
             return value
 
-        limit = integer("limit", SUBUSERS_DEFAULT_LIMIT, 1, SUBUSERS_MAX_LIMIT)
+        # the spec gives limit no maximum; 0 or less cannot make a page
+        limit = integer("limit", SUBUSERS_DEFAULT_LIMIT, 1, None)
         offset = integer("offset", 0, 0, None)
         region = params.get("region", "all")
         if region not in ("all",) + REGIONS:
@@ -877,7 +940,9 @@ class Handler(BaseHTTPRequestHandler):
         if region != "all":
             subusers = [s for s in subusers if s["region"] == region]
         fields = ("disabled", "email", "id", "username") + (("region",) if include_region == "true" else ())
-        return _Answer(200, [{f: s[f] for f in fields} for s in subusers[offset:offset + limit]])
+        cap = self.server.backend.setting("max_page_size")
+        size = limit if cap is None else min(limit, cap)
+        return _Answer(200, [{f: s[f] for f in fields} for s in subusers[offset:offset + size]])
 
     # -- control
 
@@ -919,8 +984,8 @@ class Handler(BaseHTTPRequestHandler):
                 return _Answer(200, server.subusers())
             if name == "config":
                 if self.command == "PUT":
-                    if not isinstance(doc, dict) or set(doc) - {"rate_limit", "rate_window", "latency_ms"}:
-                        raise ValueError("expected an object with rate_limit, rate_window and/or latency_ms")
+                    if not isinstance(doc, dict):
+                        raise ValueError(f"expected an object with some of {', '.join(RUNTIME_SETTINGS)}")
                     return _Answer(200, server.set_config(**doc))
                 return _Answer(200, server.backend.get_config())
             server.reset()
@@ -936,11 +1001,12 @@ class SendGridAPIServer(ThreadingHTTPServer):  # pylint: disable=too-many-instan
 
     daemon_threads = True
 
-    def __init__(self, address, backend, verbose=False):
+    def __init__(self, address, backend, verbose=False, ssl_context=None):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.backend = backend
         self.verbose = verbose
+        self.ssl_context = ssl_context
         self.stop_event = threading.Event()
         self.serving_thread = None
         self._open = {}
@@ -953,6 +1019,17 @@ class SendGridAPIServer(ThreadingHTTPServer):  # pylint: disable=too-many-instan
         # HTTPServer.server_bind resolves the host name (getfqdn), which can stall on a sandbox without DNS
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
+
+    def get_request(self):
+        request, client_address = super().get_request()
+        if self.ssl_context is not None:
+            try:
+                # no handshake yet: Handler.setup does it in the connection's thread
+                request = self.ssl_context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+            except OSError:
+                request.close()
+                raise
+        return request, client_address
 
     def process_request(self, request, client_address):
         # own daemon threads, tracked so stop() can close idle keep-alive connections and join them
@@ -968,8 +1045,8 @@ class SendGridAPIServer(ThreadingHTTPServer):  # pylint: disable=too-many-instan
         super().shutdown_request(request)
 
     def handle_error(self, request, client_address):
-        # clients vanishing mid-answer are expected here (timeouts, drop faults): no traceback
-        if isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout)):
+        # clients vanishing mid-answer (timeouts, drop faults) or refusing the certificate are expected: no traceback
+        if isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 
@@ -992,9 +1069,9 @@ class SendGridAPIServer(ThreadingHTTPServer):  # pylint: disable=too-many-instan
 
     @property
     def url(self):
-        """Base URL, e.g. http://127.0.0.1:40123."""
+        """Base URL, e.g. http://127.0.0.1:40123 (https://... when serving TLS)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'http' if self.ssl_context is None else 'https'}://{host}:{self.port}"
 
     def stop(self, timeout=5.0):
         """Stop serving, close open connections, join their threads and close the socket."""
@@ -1055,23 +1132,46 @@ class SendGridAPIServer(ThreadingHTTPServer):  # pylint: disable=too-many-instan
         """Add subusers (dicts or NAME[:region][:disabled] strings); return them."""
         return self.backend.add_subusers(subusers)
 
-    def set_config(self, rate_limit=None, rate_window=None, latency_ms=None):
-        """Change rate limit, window or latency at runtime."""
-        return self.backend.set_config(rate_limit, rate_window, latency_ms)
+    def set_config(self, **changes):
+        """Change runtime settings: rate_limit, rate_window, latency_ms, max_page_size, rate_reset."""
+        return self.backend.set_config(**changes)
 
     def reset(self):
         """Back to the start state."""
         self.backend.reset()
 
 
-def start_server(host="127.0.0.1", port=0, verbose=False, **options):
+def _no_passphrase():
+    raise ValueError("the TLS key is encrypted: give an unencrypted PEM key")
+
+
+def make_ssl_context(tls_cert=None, tls_key=None):
+    """A server-side TLS context from PEM files (the key may sit in the certificate file); None without a cert."""
+    if tls_cert is None:
+        if tls_key is not None:
+            raise ValueError("a TLS key needs a TLS certificate (--tls-cert)")
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    # HTTP/1.1 is all this server speaks: say so to clients that offer h2
+    context.set_alpn_protocols(["http/1.1"])
+    try:
+        # a passphrase would make OpenSSL prompt on the terminal: refuse instead of hanging
+        context.load_cert_chain(tls_cert, tls_key, password=_no_passphrase)
+    except ssl.SSLError as exc:
+        raise ValueError(f"cannot use the TLS certificate/key: {exc}") from None
+    return context
+
+
+def start_server(host="127.0.0.1", port=0, verbose=False, tls_cert=None, tls_key=None, **options):
     """Start a server in a background thread; return (server, thread).
 
-    options are those of build_config(): region, keys, subusers, generate_subusers,
-    eu_subusers, account_ids, accounts_file, state, rate_limit, rate_window,
-    latency_ms, faults.  Stop it with server.stop().
+    tls_cert and tls_key (PEM file paths) make it serve HTTPS.  options are those of
+    build_config(): region, keys, subusers, generate_subusers, eu_subusers, account_ids,
+    accounts_file, state, rate_limit, rate_window, latency_ms, faults, max_page_size,
+    rate_reset.  Stop it with server.stop().
     """
-    server = SendGridAPIServer((host, port), Backend(build_config(**options)), verbose=verbose)
+    ssl_context = make_ssl_context(tls_cert, tls_key)
+    server = SendGridAPIServer((host, port), Backend(build_config(**options)), verbose=verbose, ssl_context=ssl_context)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"sendgrid-{server.port}-accept", daemon=True)
     server.serving_thread = thread
@@ -1117,6 +1217,12 @@ def parse_args(argv=None):
     parser.add_argument("--rate-limit", type=int, default=10000, metavar="N", help="requests per window per key (10000)")
     parser.add_argument("--rate-window", type=float, default=60.0, metavar="S", help="rate-limit window in seconds (60)")
     parser.add_argument("--latency", type=float, default=0.0, metavar="MS", help="delay added to every API answer (0)")
+    parser.add_argument("--rate-reset", choices=RATE_RESET_FORMATS, default="epoch",
+                        help="X-RateLimit-Reset as the epoch second the window ends (default) or the seconds until then")
+    parser.add_argument("--max-page-size", type=int, default=None, metavar="N",
+                        help="at most N subusers per page of GET /v3/subusers, whatever limit asks (default: no cap)")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
+    parser.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert (if not in that file)")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:COUNT[:METHOD]][,NAME=VALUE...]",
                         help="inject a fault (repeatable)")
     parser.add_argument("--ready-file", metavar="PATH", help="write the URL there once listening")
@@ -1132,7 +1238,8 @@ def main(argv=None):
             host=args.host, port=args.port, verbose=args.verbose, region=args.region, keys=args.key,
             subusers=args.subuser, generate_subusers=args.subusers, eu_subusers=args.eu_subusers,
             account_ids=args.account_id, accounts_file=args.accounts_file, rate_limit=args.rate_limit,
-            rate_window=args.rate_window, latency_ms=args.latency, faults=args.fault)
+            rate_window=args.rate_window, latency_ms=args.latency, faults=args.fault, rate_reset=args.rate_reset,
+            max_page_size=args.max_page_size, tls_cert=args.tls_cert, tls_key=args.tls_key)
     except (OSError, ValueError) as exc:
         print(f"sendgrid_api_server: error: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,9 @@
 
 import importlib.util
 import json
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
+import trustme
+import urllib3
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "sendgrid_api_server.py"
 _SPEC = importlib.util.spec_from_file_location("sendgrid_api_server", TOOL)
@@ -236,6 +240,53 @@ def test_rate_limit_can_be_changed_at_runtime(srv):
     assert call(srv, "GET", TLS).status_code == 429
 
 
+def test_rate_reset_seconds_is_whole_seconds_until_the_window_resets_rounded_up():
+    with sg.running_server(**options(rate_limit=2, rate_window=2.5, rate_reset="seconds")) as srv:
+        first = call(srv, "GET", TLS)
+        assert first.status_code == 200 and first.headers["X-RateLimit-Reset"] == "3"
+        time.sleep(0.6)
+        # 1.0 to 1.9 seconds left
+        second, third = call(srv, "GET", TLS), call(srv, "GET", TLS)
+        assert second.status_code == 200 and second.headers["X-RateLimit-Reset"] == "2"
+        assert third.status_code == 429 and third.headers["X-RateLimit-Reset"] == "2"
+        assert third.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_rate_reset_format_can_be_switched_at_runtime(srv):
+    assert control(srv, "GET", "config")["rate_reset"] == "epoch"
+    assert control(srv, "PUT", "config", json={"rate_reset": "seconds"})["rate_reset"] == "seconds"
+    # the windows restart with any config change: a whole window is left
+    assert call(srv, "GET", TLS).headers["X-RateLimit-Reset"] == "60"
+    assert srv.set_config(rate_reset="epoch")["rate_reset"] == "epoch"
+    assert int(call(srv, "GET", TLS).headers["X-RateLimit-Reset"]) >= int(time.time()) + 59
+    control(srv, "PUT", "config", json={"rate_reset": "seconds"})
+    srv.reset()
+    assert control(srv, "GET", "config")["rate_reset"] == "epoch"
+
+
+def test_rate_limit_fault_follows_the_server_reset_format_unless_told():
+    with sg.running_server(**options(rate_reset="seconds")) as srv:
+        srv.add_fault("rate_limit", wait=7)
+        srv.add_fault("rate_limit", wait=7, reset="epoch")
+        assert call(srv, "GET", TLS).headers["X-RateLimit-Reset"] == "7"
+        assert int(time.time()) + 6 <= int(call(srv, "GET", TLS).headers["X-RateLimit-Reset"]) <= int(time.time()) + 8
+
+
+def test_burst_over_the_limit_gets_429s_and_the_budget_is_whole_after_the_reset():
+    with sg.running_server(**options(rate_limit=3, rate_window=1, rate_reset="seconds")) as srv:
+        burst = [call(srv, "GET", TLS) for dummy in range(5)]
+        assert [r.status_code for r in burst] == [200, 200, 200, 429, 429]
+        assert [r.headers["X-RateLimit-Remaining"] for r in burst] == ["2", "1", "0", "0", "0"]
+        assert [r.headers["X-RateLimit-Reset"] for r in burst] == ["1"] * 5
+        # the request log is where tests count 429s
+        assert [e["status"] for e in control(srv, "GET", "requests")].count(429) == 2
+        time.sleep(int(burst[-1].headers["X-RateLimit-Reset"]))
+        again = [call(srv, "GET", TLS) for dummy in range(4)]
+        assert [r.status_code for r in again] == [200, 200, 200, 429]
+        assert [r.headers["X-RateLimit-Remaining"] for r in again] == ["2", "1", "0", "0"]
+        assert [e["status"] for e in srv.requests()].count(429) == 3
+
+
 # ----------------------------------------------------------------------------- subusers
 
 def test_subusers_pages_in_stable_order_and_offset_past_end_is_empty():
@@ -249,20 +300,65 @@ def test_subusers_pages_in_stable_order_and_offset_past_end_is_empty():
         assert set(pages[0][0]) == {"disabled", "email", "id", "username"}
 
 
-def test_subusers_default_page_is_100_and_limit_above_500_is_400():
-    with sg.running_server(**options(subusers=None, generate_subusers=120)) as srv:
+def test_subusers_default_page_is_100_and_limit_has_no_maximum():
+    with sg.running_server(**options(subusers=None, generate_subusers=620)) as srv:
         assert len(call(srv, "GET", "/v3/subusers").json()) == 100
-        assert len(call(srv, "GET", "/v3/subusers", params={"limit": 500}).json()) == 120
+        assert len(call(srv, "GET", "/v3/subusers", params={"limit": 500}).json()) == 500
+        page = call(srv, "GET", "/v3/subusers", params={"limit": 600})
+        assert page.status_code == 200
+        assert [s["username"] for s in page.json()] == [f"subuser-{i:03d}" for i in range(1, 601)]
+        assert len(call(srv, "GET", "/v3/subusers", params={"limit": 10 ** 9}).json()) == 620
         assert call(srv, "GET", "/v3/subusers", params={"offset": 100}).json()[0]["username"] == "subuser-101"
 
 
-@pytest.mark.parametrize("params, field", [({"limit": 501}, "limit"), ({"limit": 0}, "limit"), ({"limit": "x"}, "limit"),
-                                           ({"offset": -1}, "offset"), ({"region": "us"}, "region"),
-                                           ({"include_region": "yes"}, "include_region")])
+@pytest.mark.parametrize("params, field", [({"limit": 0}, "limit"), ({"limit": -1}, "limit"), ({"limit": "x"}, "limit"),
+                                           ({"limit": "1.5"}, "limit"), ({"offset": -1}, "offset"),
+                                           ({"region": "us"}, "region"), ({"include_region": "yes"}, "include_region")])
 def test_subusers_bad_query_is_400(srv, params, field):
     response = call(srv, "GET", "/v3/subusers", params=params)
     assert response.status_code == 400
     assert errors_of(response)[0]["field"] == field
+
+
+def subuser_names(server, **params):
+    """Usernames on one page of GET /v3/subusers."""
+    response = call(server, "GET", "/v3/subusers", params=params)
+    assert response.status_code == 200
+    return [s["username"] for s in response.json()]
+
+
+def test_max_page_size_caps_every_page_whatever_limit_asks():
+    with sg.running_server(**options(subusers=None, generate_subusers=120, max_page_size=50)) as srv:
+        everyone = [f"subuser-{i:03d}" for i in range(1, 121)]
+        assert control(srv, "GET", "config")["max_page_size"] == 50
+        assert subuser_names(srv) == everyone[:50]
+        assert subuser_names(srv, limit=500) == everyone[:50]
+        assert subuser_names(srv, limit=10, offset=45) == everyone[45:55]
+        assert subuser_names(srv, limit=100, offset=100) == everyone[100:]
+        # silently: a client stepping offset by its limit skips subuser-051..100
+        assert subuser_names(srv, limit=100) + subuser_names(srv, limit=100, offset=100) == everyone[:50] + everyone[100:]
+        # one stepping by the size it got sees everyone once
+        seen, page = [], None
+        while page != []:
+            page = subuser_names(srv, limit=100, offset=len(seen))
+            seen += page
+        assert seen == everyone
+        assert call(srv, "GET", "/v3/subusers", params={"limit": 0}).status_code == 400
+
+
+def test_max_page_size_is_set_and_removed_at_runtime(srv):
+    assert control(srv, "GET", "config")["max_page_size"] is None
+    assert control(srv, "PUT", "config", json={"max_page_size": 2})["max_page_size"] == 2
+    assert subuser_names(srv) == ["marketing", "billing"]
+    assert subuser_names(srv, offset=2) == ["eu-news"]
+    # changing something else keeps the cap; null removes it
+    assert control(srv, "PUT", "config", json={"latency_ms": 0})["max_page_size"] == 2
+    assert control(srv, "PUT", "config", json={"max_page_size": None})["max_page_size"] is None
+    assert subuser_names(srv) == ["marketing", "billing", "eu-news"]
+    assert srv.set_config(max_page_size=1)["max_page_size"] == 1
+    assert subuser_names(srv, limit=3) == ["marketing"]
+    srv.reset()
+    assert control(srv, "GET", "config")["max_page_size"] is None
 
 
 def test_subusers_include_region_adds_the_region_key(srv):
@@ -440,6 +536,65 @@ def test_fault_delay_triggers_client_timeout(srv):
     assert call(srv, "GET", TLS, timeout=2).status_code == 200
 
 
+def raw_exchange(server, method, path, body=None):
+    """One request on a fresh socket, read until the server closes it; return (status line, headers, body)."""
+    payload = b"" if body is None else json.dumps(body).encode()
+    request_head = (f"{method} {path} HTTP/1.1\r\nHost: {server.host}\r\nAuthorization: Bearer {KEY}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
+    chunks = []
+    with socket.create_connection((server.host, server.port), timeout=5) as sock:
+        sock.sendall(request_head.encode() + payload)
+        # a keep-alive answer would time out here: only a closed connection ends the loop
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    answer_head, dummy, received = b"".join(chunks).partition(b"\r\n\r\n")
+    status, *lines = answer_head.decode().split("\r\n")
+    return status, {k.lower(): v.strip() for k, dummy, v in (line.partition(":") for line in lines)}, received
+
+
+def test_fault_truncated_promises_the_whole_body_sends_half_and_closes(srv):
+    full = json.dumps(DEFAULT).encode()
+    srv.add_fault("truncated")
+    status, headers, received = raw_exchange(srv, "GET", TLS)
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["content-type"] == "application/json" and headers["content-length"] == str(len(full))
+    assert "x-ratelimit-remaining" in headers
+    assert received == full[:len(full) // 2]
+    assert [(e["fault"], e["status"]) for e in srv.requests()] == [("truncated", 200)]
+    assert srv.faults() == []
+    assert call(srv, "GET", TLS).json() == DEFAULT
+
+
+def test_fault_truncated_patch_is_stored_and_its_answer_cut(srv):
+    stored = {"require_tls": True, "require_valid_cert": False, "version": 1.2}
+    srv.add_fault("truncated", method="PATCH", bytes=9)
+    assert call(srv, "GET", TLS).json() == DEFAULT  # a GET does not use the fault up
+    status, headers, received = raw_exchange(srv, "PATCH", TLS, {"require_tls": True, "version": 1.2})
+    assert status == "HTTP/1.1 200 OK" and headers["content-length"] == str(len(json.dumps(stored)))
+    assert received == json.dumps(stored).encode()[:9]
+    assert srv.state()["parent"] == stored
+
+
+@pytest.mark.parametrize("size, expected", [(0, 0), (5, 5), (10 ** 6, -1)])
+def test_fault_truncated_bytes_sent_never_the_whole_body(srv, size, expected):
+    full = json.dumps(DEFAULT).encode()
+    srv.add_fault("truncated", bytes=size)
+    assert raw_exchange(srv, "GET", TLS)[2] == full[:expected]
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH"])
+def test_fault_truncated_is_an_incomplete_read_for_requests(srv, method):
+    srv.add_fault("truncated", method=method)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError) as caught:
+        call(srv, method, TLS, json={"require_tls": True} if method == "PATCH" else None)
+    assert isinstance(caught.value.args[0], urllib3.exceptions.ProtocolError)
+    assert "IncompleteRead" in str(caught.value)
+    assert srv.state()["parent"]["require_tls"] is (method == "PATCH")
+
+
 def test_fault_not_applied_acknowledges_patch_without_storing_it(srv):
     srv.add_fault("not_applied")
     assert call(srv, "GET", TLS).status_code == 200  # a GET does not use the fault up
@@ -468,7 +623,9 @@ def test_fault_unlimited_until_cleared(srv):
 
 @pytest.mark.parametrize("spec", [{"kind": "nope"}, {"kind": "error", "status": 200}, {"kind": "delay", "seconds": -1},
                                   {"kind": "rate_limit", "reset": "later"}, {"kind": "html", "colour": "red"},
-                                  {"kind": "error", "count": 0}, {"kind": "not_applied", "method": "GET"}])
+                                  {"kind": "error", "count": 0}, {"kind": "not_applied", "method": "GET"},
+                                  {"kind": "truncated", "bytes": -1}, {"kind": "truncated", "bytes": 1.5},
+                                  {"kind": "truncated", "bytes": True}, {"kind": "truncated", "status": 500}])
 def test_invalid_fault_is_refused(srv, spec):
     with pytest.raises(ValueError):
         srv.backend.add_fault(spec)
@@ -481,6 +638,9 @@ def test_fault_command_line_syntax():
         "kind": "rate_limit", "count": 2, "method": "PATCH", "path": None, "reset": "seconds", "wait": 1, "retry_after": 1}
     assert sg.make_fault("503")["status"] == 503
     assert sg.make_fault("delay:*,seconds=0.5") == {"kind": "delay", "count": -1, "method": None, "path": None, "seconds": 0.5}
+    assert sg.make_fault("truncated:2:patch,bytes=7") == {"kind": "truncated", "count": 2, "method": "PATCH", "path": None,
+                                                          "bytes": 7}
+    assert sg.make_fault("truncated")["bytes"] is None and sg.make_fault("429")["reset"] is None
     with sg.running_server(**options(faults=["error::PATCH,status=504"])) as srv:
         assert call(srv, "GET", TLS).status_code == 200
         assert call(srv, "PATCH", TLS, json={}).status_code == 504
@@ -541,6 +701,37 @@ def test_control_requests_are_not_logged_rate_limited_or_faulted():
         assert "X-RateLimit-Limit" not in response.headers
 
 
+def test_control_config_reports_every_runtime_setting(srv):
+    assert control(srv, "GET", "config") == {"region": "global", "rate_limit": 10000, "rate_window": 60.0, "latency_ms": 0.0,
+                                             "max_page_size": None, "rate_reset": "epoch"}
+    changed = control(srv, "PUT", "config", json={"rate_limit": 5, "rate_window": 2, "latency_ms": 1, "max_page_size": 9,
+                                                  "rate_reset": "seconds"})
+    assert changed == {"region": "global", "rate_limit": 5, "rate_window": 2.0, "latency_ms": 1.0, "max_page_size": 9,
+                       "rate_reset": "seconds"}
+    # null leaves a setting as it is, except max_page_size
+    assert control(srv, "PUT", "config", json={"rate_limit": None, "rate_reset": None}) == changed
+    assert control(srv, "GET", "config") == changed
+
+
+@pytest.mark.parametrize("doc", [{"max_page_size": 0}, {"max_page_size": -3}, {"max_page_size": "5"},
+                                 {"max_page_size": True}, {"max_page_size": 2.5}, {"rate_reset": "minutes"},
+                                 {"rate_reset": 60}, {"rate_limit": 0}, {"region": "eu"}, {"colour": 1},
+                                 {"max_page_size": 4, "rate_reset": "never"}, [{"max_page_size": 4}]])
+def test_control_config_refuses_bad_settings_and_changes_nothing(srv, doc):
+    before = control(srv, "GET", "config")
+    response = requests.put(srv.url + "/__control__/config", json=doc, timeout=5)
+    assert response.status_code == 400
+    errors_of(response)
+    assert control(srv, "GET", "config") == before
+
+
+@pytest.mark.parametrize("option", [{"max_page_size": 0}, {"max_page_size": "10"}, {"rate_reset": "minutes"},
+                                    {"rate_reset": None}])
+def test_bad_start_options_are_refused(option):
+    with pytest.raises(ValueError):
+        sg.build_config(**option)
+
+
 def test_stop_closes_keep_alive_connections_and_leaves_no_threads():
     with requests.Session() as session:
         with sg.running_server(**options(faults=["delay:1:PATCH,seconds=30"])) as srv:
@@ -563,6 +754,90 @@ def test_stop_closes_keep_alive_connections_and_leaves_no_threads():
         assert not [t.name for t in threading.enumerate() if t.name.startswith(f"sendgrid-{srv.port}-")]
         with pytest.raises(requests.ConnectionError):
             session.get(srv.url + TLS, timeout=2)
+
+
+# ----------------------------------------------------------------------------- HTTPS
+
+@pytest.fixture(name="tls_files", scope="module")
+def fixture_tls_files(tmp_path_factory):
+    """PEM files: a CA, a server certificate for 127.0.0.1 and localhost, its key, both in one, and a foreign CA."""
+    directory = tmp_path_factory.mktemp("tls")
+    authority = trustme.CA()
+    issued = authority.issue_cert("127.0.0.1", "localhost")
+    files = {name: directory / f"{name}.pem" for name in ("ca", "cert", "key", "combined", "other_ca")}
+    authority.cert_pem.write_to_path(files["ca"])
+    for pem in issued.cert_chain_pems:
+        pem.write_to_path(files["cert"], append=True)
+    issued.private_key_pem.write_to_path(files["key"])
+    issued.private_key_and_cert_chain_pem.write_to_path(files["combined"])
+    trustme.CA().cert_pem.write_to_path(files["other_ca"])
+    return {name: str(path) for name, path in files.items()}
+
+
+def test_https_answers_a_client_that_trusts_the_ca(tls_files):
+    with sg.running_server(**options(tls_cert=tls_files["cert"], tls_key=tls_files["key"])) as srv:
+        assert srv.url == f"https://127.0.0.1:{srv.port}"
+        assert call(srv, "GET", TLS, verify=tls_files["ca"]).json() == DEFAULT
+        by_name = requests.get(f"https://localhost:{srv.port}{TLS}", headers={"Authorization": f"Bearer {KEY}"},
+                               verify=tls_files["ca"], timeout=5)
+        assert by_name.json() == DEFAULT
+        srv.clear_requests()
+        # verify per request: REQUESTS_CA_BUNDLE in the environment would win over session.verify
+        with requests.Session() as session:
+            ca_file = tls_files["ca"]
+            assert call(srv, "PATCH", TLS, session=session, verify=ca_file, json={"require_tls": True}).status_code == 200
+            assert call(srv, "GET", TLS, session=session, verify=ca_file).json()["require_tls"] is True
+            connections = session.get(srv.url + "/__control__/connections", verify=ca_file, timeout=5).json()
+            assert connections == {"opened": 1, "accepted": 1}
+            srv.add_fault("truncated")
+            with pytest.raises(requests.exceptions.ChunkedEncodingError):
+                call(srv, "GET", TLS, session=session, verify=ca_file)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith(f"sendgrid-{srv.port}-")]
+
+
+def test_https_fails_verification_for_a_client_that_does_not_trust_the_ca(tls_files, capfd):
+    with sg.running_server(**options(tls_cert=tls_files["cert"], tls_key=tls_files["key"])) as srv:
+        with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+            call(srv, "GET", TLS, verify=tls_files["other_ca"])
+        # nor does the default trust store (or REQUESTS_CA_BUNDLE)
+        with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+            call(srv, "GET", TLS)
+        # plain HTTP on the HTTPS port gets no answer
+        with pytest.raises(requests.ConnectionError):
+            requests.get(srv.url.replace("https://", "http://") + TLS, timeout=5)
+        assert srv.requests() == []
+        assert srv.connections() == {"opened": 0, "accepted": 3}
+        # refused handshakes leave it serving
+        assert call(srv, "GET", TLS, verify=tls_files["ca"]).status_code == 200
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_https_key_may_sit_in_the_certificate_file(tls_files):
+    with sg.running_server(tls_cert=tls_files["combined"]) as srv:
+        assert call(srv, "GET", TLS, key=sg.DEMO_KEY, verify=tls_files["ca"]).json() == DEFAULT
+
+
+def test_https_options_are_checked_before_listening(tls_files, tmp_path):
+    with pytest.raises(ValueError, match="certificate"):
+        sg.start_server(tls_key=tls_files["key"])
+    with pytest.raises(OSError):
+        sg.start_server(tls_cert=str(tmp_path / "missing.pem"), tls_key=tls_files["key"])
+    with pytest.raises(ValueError):
+        # no key anywhere
+        sg.start_server(tls_cert=tls_files["cert"])
+    with pytest.raises(ValueError):
+        sg.start_server(tls_cert=tls_files["cert"], tls_key=tls_files["other_ca"])
+
+
+def test_https_refuses_an_encrypted_key_instead_of_prompting(tls_files, tmp_path):
+    # cryptography comes with trustme
+    from cryptography.hazmat.primitives import serialization  # pylint: disable=import-outside-toplevel
+    key = serialization.load_pem_private_key(Path(tls_files["key"]).read_bytes(), password=None)
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"secret")))
+    with pytest.raises(ValueError, match="encrypted"):
+        sg.start_server(tls_cert=tls_files["cert"], tls_key=str(encrypted))
 
 
 # ----------------------------------------------------------------------------- command line
@@ -602,6 +877,66 @@ def test_cli_exits_0_on_sigint_with_an_open_keep_alive_connection():
                 proc.kill()
     assert proc.returncode == 0
     assert sg.DEMO_KEY not in err
+
+
+def run_cli(*args):
+    """Start the server command, return (process, URL from its first line)."""
+    proc = subprocess.Popen([sys.executable, str(TOOL), "--port", "0", *args],  # pylint: disable=consider-using-with
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    return proc, line.split(" on ", 1)[1].split(" ", 1)[0] if " on " in line else None
+
+
+def stop_cli(proc):
+    """SIGTERM, then (exit status, stderr)."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        dummy, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, err
+
+
+def test_cli_serves_https_with_tls_cert_and_key(tmp_path, tls_files):
+    ready = tmp_path / "ready"
+    proc, url = run_cli("--tls-cert", tls_files["cert"], "--tls-key", tls_files["key"], "--ready-file", str(ready))
+    try:
+        assert re.fullmatch(r"https://127\.0\.0\.1:\d+", url)
+        assert ready.read_text().strip() == url
+        headers = {"Authorization": f"Bearer {sg.DEMO_KEY}"}
+        assert requests.get(url + TLS, headers=headers, verify=tls_files["ca"], timeout=5).json() == DEFAULT
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(url + TLS, headers=headers, verify=tls_files["other_ca"], timeout=5)
+    finally:
+        status, err = stop_cli(proc)
+    assert status == 0 and err == ""
+
+
+def test_cli_rate_reset_max_page_size_and_truncated_fault():
+    proc, url = run_cli("--rate-reset", "seconds", "--max-page-size", "1", "--fault", "truncated:1:GET")
+    try:
+        config = requests.get(url + "/__control__/config", timeout=5).json()
+        assert config["rate_reset"] == "seconds" and config["max_page_size"] == 1
+        headers = {"Authorization": f"Bearer {sg.DEMO_KEY}"}
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            requests.get(url + TLS, headers=headers, timeout=5)
+        response = requests.get(url + "/v3/subusers", headers=headers, params={"limit": 3}, timeout=5)
+        assert [s["username"] for s in response.json()] == ["marketing"]
+        assert response.headers["X-RateLimit-Reset"] == "60"
+    finally:
+        status, err = stop_cli(proc)
+    assert status == 0 and err == ""
+
+
+@pytest.mark.parametrize("args, message", [(["--max-page-size", "0"], "max_page_size"),
+                                           (["--tls-key", "server.key"], "certificate"),
+                                           (["--tls-cert", "/nonexistent/server.pem"], "No such file"),
+                                           (["--rate-reset", "minutes"], "invalid choice")])
+def test_cli_refuses_bad_new_options(args, message):
+    result = subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True, timeout=10, check=False)
+    assert result.returncode == 2 and message in result.stderr and result.stdout == ""
 
 
 def test_cli_rejects_bad_options_without_echoing_keys():
