@@ -79,17 +79,13 @@ EXAMPLES = r"""
     on_behalf_of: eu-newsletter
     require_tls: true
 
-- name: Set the API key once for every mailops.sendgrid task of a play
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/mailops.sendgrid.sendgrid:
-      api_key: "{{ vault_sendgrid_api_key }}"
-  tasks:
-    - name: Require TLS 1.3
-      mailops.sendgrid.sendgrid_enforced_tls:
-        require_tls: true
-        min_tls_version: "1.3"
+# To set api_key (or api_url, region) once for every mailops.sendgrid task of a play, put it in the play's
+# module_defaults under group/mailops.sendgrid.sendgrid; the collection's README shows such a play.
+- name: Require TLS 1.3 for another subuser
+  mailops.sendgrid.sendgrid_enforced_tls:
+    on_behalf_of: billing
+    require_tls: true
+    min_tls_version: "1.3"
 """
 
 RETURN = r"""

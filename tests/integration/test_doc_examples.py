@@ -1,0 +1,315 @@
+"""Every example the documentation shows runs, as written, against local API servers.
+
+The examples are read from README.md, roles/*/README.md and each module's EXAMPLES when the tests are collected
+(doc_examples.py), so an edited example is tested as edited. A YAML play runs as is; a task list runs pasted
+under ``tasks:`` of a play on localhost. Each runs against a fresh global and EU server three times: a dry run
+(``--check --diff``: nothing written), the real run (``--diff``: no task fails, what the dry run announced
+is what changes) and once more (nothing changes, nothing written). A bash block that runs ansible-playbook
+against the local server runs as written, with the server's real URL. Every other block must be listed in
+NOT_RUN with the reason, so that a new block cannot go untested unnoticed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections import Counter
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+import yaml
+
+import doc_examples
+from conftest import KEY, REPO_ROOT, SECRETS, calls, run_playbook, sg
+
+BLOCKS = doc_examples.all_blocks(REPO_ROOT)
+YAML_EXAMPLES = [block for block in BLOCKS if doc_examples.kind(block) in ("play", "tasks")]
+COMMAND_BLOCKS = [block for block in BLOCKS if doc_examples.kind(block) == "commands"]
+
+# Blocks that are not run here, and why. A block that is neither runnable nor listed fails
+# test_every_documented_block_is_run_or_listed, and so does an entry that no longer names a block.
+NOT_RUN = {
+    "README.md:mailops-sendgrid:bash":
+        "scripts/demo.sh and scripts/test.sh: the test command itself (this file is part of it)",
+    "README.md:install:bash":
+        "builds and installs the artifact: scripts/test.sh stage_build and stage_installed_artifact do that",
+    "README.md:in-an-execution-environment-awx-automation-platform":
+        "an ansible-builder definition, not a playbook: test_execution_environment.py builds its context",
+    "README.md:in-an-execution-environment-awx-automation-platform:bash":
+        "ansible-builder build needs a container engine; test_execution_environment.py runs ansible-builder create",
+    "README.md:check-mode-and-diff-mode:bash":
+        "runs the reader's own enforce_tls.yml; every YAML example here runs with --check --diff",
+    "roles/enforced_tls/README.md:a-pipeline-to-copy:bash":
+        "runs the block above it against SendGrid; that block runs here with --check --diff, then --diff, then again",
+}
+
+# The accounts the examples name, on both servers (SendGrid's two hosts share one subuser list):
+# eu-newsletter is pinned to the EU region; sandbox-trial and test-smoke exist so that the examples'
+# exclusions ("sandbox-*", "test-*") have something to leave out.
+SUBUSERS = ["marketing", "billing", "eu-newsletter:eu", "legacy-relay", "sandbox-trial", "test-smoke"]
+SUBUSER_NAMES = [name.split(":", maxsplit=1)[0] for name in SUBUSERS]
+ACCOUNT_IDS = ["12345"]   # the customer account of the role README's pipeline
+
+# Examples that assume a state the fresh servers do not have: {id: (server state, task that fails without it)}.
+# test_example_fails_as_documented_without_its_precondition checks the example really depends on it.
+PRECONDITIONS = {
+    # "Fail when a subuser does not require TLS" fails, as documented, against a fresh account
+    "sendgrid_enforced_tls_info:EXAMPLES": ({"marketing": {"require_tls": True}},
+                                            "Fail when a subuser does not require TLS"),
+}
+
+WRITES = ("PATCH", "POST", "PUT", "DELETE")
+EXCLUDE_KEYS = ("exclude", "enforced_tls_exclude")
+# The demo server's URL in a command is replaced by the URL of the server the test started.
+DEMO_HOST = "127.0.0.1"
+
+# What the documentation's "vault" holds: the key comes from the environment (IT_API_KEY, set by run_playbook),
+# never from extra vars, which -vvvv prints. ansible_connection: local makes the explicit localhost of
+# run_playbook's "-i localhost," behave as the implicit localhost a reader without an inventory gets.
+INVENTORY = {
+    "all": {
+        "hosts": {"localhost": {"ansible_connection": "local"}},
+        "vars": {"vault_sendgrid_api_key": "{{ lookup('ansible.builtin.env', 'IT_API_KEY') }}"},
+    },
+}
+
+
+def block_ids(blocks):
+    return [block.id for block in blocks]
+
+
+# ----------------------------------------------------------------------------- what is run
+
+def test_every_documented_block_is_run_or_listed():
+    problems = []
+    for block in BLOCKS:
+        runnable = doc_examples.kind(block) is not None
+        if runnable and block.id in NOT_RUN:
+            problems.append("%s runs, but NOT_RUN says it does not: drop it from NOT_RUN" % block)
+        if not runnable and block.id not in NOT_RUN:
+            problems.append("%s is neither a playbook, a task list nor commands against the local server: "
+                            "make it one, or list it in NOT_RUN with the reason" % block)
+    problems += ["NOT_RUN names %s, which no documentation file has" % block_id
+                 for block_id in sorted(set(NOT_RUN) - set(block_ids(BLOCKS)))]
+    problems += ["PRECONDITIONS names %s, which is not a runnable example" % block_id
+                 for block_id in sorted(set(PRECONDITIONS) - set(block_ids(YAML_EXAMPLES)))]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_extraction_finds_each_file_s_examples():
+    """Guards the test above against passing vacuously: every source yields blocks, every module its EXAMPLES."""
+    sources = Counter(block.source for block in BLOCKS)
+    for relpath in doc_examples.documented_files(REPO_ROOT):
+        assert sources[relpath] >= 1, relpath
+    for relpath in doc_examples.module_files(REPO_ROOT):
+        assert doc_examples.module_examples(REPO_ROOT, relpath) is not None, "%s has no EXAMPLES" % relpath
+    assert len(block_ids(BLOCKS)) == len(set(block_ids(BLOCKS))), block_ids(BLOCKS)
+    assert "README.md:a-playbook-to-copy" in block_ids(YAML_EXAMPLES)
+    assert COMMAND_BLOCKS, "README's 'Try it without a SendGrid account' is no longer found"
+
+
+# ----------------------------------------------------------------------------- YAML examples
+
+@pytest.fixture(name="servers")
+def fixture_servers(start_server, request):
+    """A fresh global and EU server with the accounts the examples name (and the example's precondition)."""
+    state = getattr(request, "param", None) or {}
+    options = dict(subusers=SUBUSERS, account_ids=ACCOUNT_IDS, state=state)
+    return start_server(**options), start_server(region="eu", **options)
+
+
+@pytest.fixture(name="workdir")
+def fixture_workdir(tmp_path, monkeypatch):
+    """Run ansible-playbook from an empty directory: examples write reports/ relative to it.
+
+    run_playbook always runs from tests/integration (its module's INTEGRATION_DIR), so that name is pointed
+    here for this test only.
+    """
+    monkeypatch.setitem(run_playbook.__globals__, "INTEGRATION_DIR", tmp_path)
+    return tmp_path
+
+
+def write_playbook(block, directory: Path) -> Path:
+    """The example as a playbook file: a play as is, a task list pasted under ``tasks:``."""
+    if doc_examples.kind(block) == "play":
+        text = block.text
+    else:
+        text = ("- name: %s\n  hosts: localhost\n  gather_facts: false\n  tasks:\n" % json.dumps(block.id)
+                + textwrap.indent(textwrap.dedent(block.text).strip("\n") + "\n", "    "))
+    playbook = directory / "example.yml"
+    playbook.write_text(text, encoding="utf-8")
+    (directory / "inventory.yml").write_text(yaml.safe_dump(INVENTORY), encoding="utf-8")
+    return playbook
+
+
+def run_example(playbook: Path, servers, **options):
+    """One run; returns it with the requests each server got during it."""
+    seen = [len(server.requests()) for server in servers]
+    env = {"SENDGRID_API_URL": servers[0].url, "SENDGRID_EU_API_URL": servers[1].url, "SENDGRID_API_KEY": KEY}
+    run = run_playbook(str(playbook), env=env, args=("-i", str(playbook.parent / "inventory.yml")), timeout=180,
+                       **options)
+    run.sent = [call for server, count in zip(servers, seen) for call in calls(server, with_status=True)[count:]]
+    return run
+
+
+def statuses(run, *wanted):
+    return Counter(task["task"] for task in run.tasks if task["status"] in wanted)
+
+
+def assert_succeeded(run, what):
+    assert run.rc == 0, "%s: rc %s\n%s" % (what, run.rc, run.explain())
+    assert run.tasks, "%s: no task ran\n%s" % (what, run.explain())
+    failed = statuses(run, "failed", "unreachable")
+    assert not failed, "%s: failed tasks %s\n%s" % (what, dict(failed), run.explain())
+
+
+def writes(run):
+    return [call for call in run.sent if call.method in WRITES]
+
+
+def reports(directory: Path) -> list:
+    return sorted(directory.rglob("enforced_tls_report.json"))
+
+
+@pytest.mark.parametrize(
+    "block, servers",
+    [(block, PRECONDITIONS.get(block.id, (None,))[0]) for block in YAML_EXAMPLES],
+    ids=block_ids(YAML_EXAMPLES), indirect=["servers"])
+def test_example_runs_dry_then_for_real_then_changes_nothing(block, servers, workdir):
+    playbook = write_playbook(block, workdir)
+    writes_report = "enforced_tls_report_dir" in block.text
+
+    dry = run_example(playbook, servers, check=True, diff=True)
+    assert_succeeded(dry, "--check --diff")
+    assert not writes(dry), "the dry run wrote: %s" % writes(dry)
+    if writes_report:
+        assert len(reports(workdir)) == 1, reports(workdir)
+        assert json.loads(reports(workdir)[0].read_text(encoding="utf-8"))["dry_run"] is True
+
+    real = run_example(playbook, servers, diff=True)
+    assert_succeeded(real, "the real run")
+    # the dry run announced exactly the changes the real run made, and "changed" means something was written
+    assert statuses(real, "changed") == statuses(dry, "changed"), real.explain()
+    assert bool(writes(real)) == bool(statuses(real, "changed")), (writes(real), real.explain())
+    if writes_report:
+        assert len(reports(workdir)) == 1, reports(workdir)
+        assert json.loads(reports(workdir)[0].read_text(encoding="utf-8"))["dry_run"] is False
+
+    again = run_example(playbook, servers)
+    assert_succeeded(again, "the second real run")
+    assert not statuses(again, "changed"), "not idempotent: %s\n%s" % (dict(statuses(again, "changed")), again.explain())
+    assert not writes(again), writes(again)
+
+    everything = dry.sent + real.sent + again.sent
+    assert everything, "the example reached neither server: it proves nothing"
+    assert all(call.path.startswith("/v3/") for call in everything)
+    # no example works only because an error was tolerated somewhere
+    assert [call for call in everything if call.status != 200] == [], everything
+    # what the example excludes is never read or written (the exclusions must have something to exclude)
+    patterns = [p for value in doc_examples.values_of(yaml.safe_load(block.text), EXCLUDE_KEYS) for p in value]
+    for pattern in patterns:
+        assert any(fnmatch(name, pattern) for name in SUBUSER_NAMES), "add a subuser matching %r to SUBUSERS" % pattern
+        touched = [call for call in everything if call.on_behalf_of and fnmatch(call.on_behalf_of, pattern)]
+        assert not touched, "excluded by %r, yet requested: %s" % (pattern, touched)
+
+
+@pytest.mark.parametrize("block", [b for b in YAML_EXAMPLES if b.id in PRECONDITIONS], ids=lambda b: b.id)
+def test_example_fails_as_documented_without_its_precondition(block, start_server, workdir):
+    """The precondition is needed, not a way around a broken example: on fresh accounts the named task fails."""
+    servers = (start_server(subusers=SUBUSERS, account_ids=ACCOUNT_IDS),
+               start_server(region="eu", subusers=SUBUSERS, account_ids=ACCOUNT_IDS))
+    run = run_example(write_playbook(block, workdir), servers)
+    assert run.rc == 2, run.explain()
+    assert statuses(run, "failed") == Counter([PRECONDITIONS[block.id][1]]), run.explain()
+    assert run.sent and not writes(run), run.sent
+
+
+# ----------------------------------------------------------------------------- bash blocks
+
+def start_documented_server(argv: list, directory: Path):
+    """Start the server as the command does, on a free port; return (process, the command's URL, the real URL)."""
+    argv = list(argv)
+    doc_port = argv[argv.index("--port") + 1] if "--port" in argv else None
+    if doc_port is not None:
+        argv[argv.index("--port") + 1] = "0"
+    ready = directory / "server-ready"
+    command = [sys.executable] + argv[1:] + ["--ready-file", str(ready)]
+    errors = directory / "server-stderr"
+    with open(errors, "w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(command, cwd=str(REPO_ROOT), stdout=subprocess.DEVNULL, stderr=stderr)
+    deadline = time.monotonic() + 15
+    while not ready.exists():
+        assert process.poll() is None, "the documented server command failed: %s\n%s" % (command, errors.read_text())
+        assert time.monotonic() < deadline, "the documented server never became ready: %s" % command
+        time.sleep(0.05)
+    url = ready.read_text(encoding="utf-8").strip()
+    return process, "http://%s:%s" % (DEMO_HOST, doc_port) if doc_port else None, url
+
+
+def server_log(url: str) -> list:
+    with urllib.request.urlopen(url + "/__control__/requests", timeout=10) as answer:
+        return json.load(answer)
+
+
+def playbook_argument(argv: list):
+    """Index of the playbook among ansible-playbook's arguments (the first word that is not an option or its value)."""
+    takes_value = {"-i", "--inventory", "-e", "--extra-vars", "-l", "--limit", "-t", "--tags", "--skip-tags",
+                   "-f", "--forks", "-u", "--user", "-c", "--connection", "--vault-password-file"}
+    index = 1
+    while index < len(argv):
+        if argv[index] in takes_value:
+            index += 2
+        elif argv[index].startswith("-"):
+            index += 1
+        else:
+            return index
+    raise AssertionError("no playbook in %s" % argv)
+
+
+@pytest.mark.parametrize("block", COMMAND_BLOCKS, ids=block_ids(COMMAND_BLOCKS))
+def test_documented_commands_run_against_the_local_server(block, workdir):
+    processes, urls, ran = [], {}, 0
+    try:
+        for env, argv, _background in doc_examples.shell_commands(block.text):
+            if doc_examples.LOCAL_SERVER.match(" ".join(argv)):
+                process, doc_url, url = start_documented_server(argv, workdir)
+                processes.append(process)
+                urls[doc_url] = url
+                continue
+            assert argv[0] == "ansible-playbook", "%s: a command this test does not know how to run: %s" % (block, argv)
+            assert urls, "%s: ansible-playbook runs before the local server is started" % block
+            env = {name: urls.get(value, value) for name, value in env.items()}
+            assert set(env.values()) & set(urls.values()), "%s: the command is not pointed at the local server" % block
+            position = playbook_argument(argv)
+            playbook = argv[position]
+            if doc_examples.PLAYBOOK_FQCN.match(playbook):
+                # run_playbook takes a file: import the collection's playbook from one
+                wrapper = workdir / ("command-%d.yml" % ran)
+                wrapper.write_text("- ansible.builtin.import_playbook: %s\n" % playbook, encoding="utf-8")
+                playbook = str(wrapper)
+            else:
+                playbook = str(REPO_ROOT / playbook)
+            url = next(iter(urls.values()))
+            seen = len(server_log(url))
+            run = run_playbook(playbook, env=env, api_key=None, args=tuple(argv[1:position] + argv[position + 1:]),
+                               secrets=SECRETS + (sg.DEMO_KEY,))
+            ran += 1
+            assert_succeeded(run, " ".join(argv))
+            sent = server_log(url)[seen:]
+            assert sent, "%s: the command reached no server\n%s" % (block, run.explain())
+            assert all(entry["status"] == 200 for entry in sent), [(e["method"], e["path"], e["status"]) for e in sent]
+            if "--check" in argv:
+                assert not [e for e in sent if e["method"] in WRITES], sent
+                # a fresh server differs from every documented policy: the dry run must show something to do
+                assert statuses(run, "changed"), run.explain()
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+    assert ran, "%s: no ansible-playbook command ran" % block
+    assert all(process.returncode in (0, -15) for process in processes), [p.returncode for p in processes]
