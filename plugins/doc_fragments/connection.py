@@ -21,7 +21,8 @@ options:
     description:
       - The SendGrid region whose API host to use.
       - V(global) is U(https://api.sendgrid.com); V(eu) is U(https://api.eu.sendgrid.com), for EU regional subusers.
-      - Ignored when O(api_url) is set.
+      - The host is chosen by one rule in every module. For V(eu), O(eu_api_url) when set, else O(api_url) when
+        set, else U(https://api.eu.sendgrid.com). For V(global), O(api_url) when set, else U(https://api.sendgrid.com).
     type: str
     choices: [global, eu]
     default: global
@@ -30,7 +31,14 @@ options:
       - The base URL of the API, overriding O(region), for a proxy or a local SendGrid-compatible API server.
       - Plain C(http://) is refused unless the host is this machine (C(127.0.0.0/8), C(::1) or C(localhost)),
         so that the API key never crosses a network unencrypted.
+      - The base URL only, such as V(https://api.sendgrid.com), without C(/v3): a URL ending in C(/v3) is refused.
       - If not set, the value of the environment variable E(SENDGRID_API_URL) is used.
+    type: str
+  eu_api_url:
+    description:
+      - The base URL for the EU region (O(region=eu), and EU accounts of the many-account modules), overriding
+        U(https://api.eu.sendgrid.com) and O(api_url), for a proxy or a local server playing the EU host.
+      - If not set, the value of the environment variable E(SENDGRID_EU_API_URL) is used.
     type: str
   validate_certs:
     description:
@@ -40,6 +48,8 @@ options:
   ca_path:
     description:
       - A PEM file of CA certificates to verify the API host with, for a TLS-inspecting proxy.
+      - O(validate_certs) and O(ca_path) decide, also when the environment sets E(REQUESTS_CA_BUNDLE) or
+        E(CURL_CA_BUNDLE); with neither given, those variables' bundle is used.
     type: path
   timeout:
     description:

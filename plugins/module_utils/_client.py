@@ -13,6 +13,8 @@ messages a person running a playbook can act on. It never puts the API key in a 
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import random
 import re
 import threading
@@ -53,6 +55,7 @@ def connection_argument_spec(on_behalf_of: bool = True) -> dict:
         api_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["SENDGRID_API_KEY"])),
         region=dict(type="str", default="global", choices=["global", "eu"]),
         api_url=dict(type="str", fallback=(env_fallback, ["SENDGRID_API_URL"])),
+        eu_api_url=dict(type="str", fallback=(env_fallback, ["SENDGRID_EU_API_URL"])),
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
         timeout=dict(type="float", default=30),
@@ -80,18 +83,21 @@ class Operation:
         self.scope = scope
 
 
-def check_base_url(url: str) -> str:
+def check_base_url(url: str, option: str = "api_url") -> str:
     """Return the URL without a trailing slash, refusing to send a key in clear text off this host."""
-    match = re.match(r"^(https?)://(\[[^\]]+\]|[^/:]+)(:\d+)?(/.*)?$", url or "")
+    match = re.match(r"^(https?)://(\[[^\]]+\]|[^/:?#]+)(:\d+)?(/[^?#]*)?$", url or "", re.IGNORECASE)
     if not match:
-        raise SendGridError("api_url must be an http:// or https:// URL such as https://api.sendgrid.com, got %r." % (url,))
-    scheme, host = match.group(1), match.group(2).strip("[]")
+        raise SendGridError("%s must be an http:// or https:// URL such as https://api.sendgrid.com, got %r." % (option, url))
+    scheme, host, path = match.group(1).lower(), match.group(2).strip("[]"), (match.group(4) or "").rstrip("/")
+    if re.search(r"/v3$", path, re.IGNORECASE):
+        raise SendGridError("%s must be the API's base URL without /v3 (the modules add /v3/...), such as "
+                            "https://api.sendgrid.com, got %r." % (option, url))
     if scheme == "http" and not is_loopback(host):
         raise SendGridError(
-            "api_url %s uses plain http:// to a host that is not this machine: the API key would cross the network "
-            "unencrypted. Use https://, or http:// only with 127.0.0.1, ::1 or localhost." % url
+            "%s %s uses plain http:// to a host that is not this machine: the API key would cross the network "
+            "unencrypted. Use https://, or http:// only with 127.0.0.1, ::1 or localhost." % (option, url)
         )
-    return url.rstrip("/")
+    return scheme + url[len(scheme):].rstrip("/")
 
 
 def is_loopback(host: str) -> bool:
@@ -104,9 +110,23 @@ def is_loopback(host: str) -> bool:
 
 
 def check_header_value(option: str, value: str | None) -> None:
-    """Header values with line breaks would be refused by requests with a traceback; say it first."""
-    if value is not None and (not value.strip() or re.search(r"[\x00-\x1f\x7f]", value)):
+    """Refuse, before any request, header values that requests or SendGrid would refuse with a traceback or a 404."""
+    if value is None:
+        return
+    if not value.strip() or re.search(r"[\x00-\x1f\x7f]", value):
         raise SendGridError("%s must be a non-empty value without line breaks or control characters." % option)
+    if value != value.strip():
+        raise SendGridError("%s must not start or end with spaces, got %r." % (option, value))
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 account', '2 accounts'."""
+    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
+
+
+def as_text(value) -> str:
+    """A value as a playbook author writes it: true, false, null, 1.2 (not Python's True and None)."""
+    return json.dumps(value) if value is None or isinstance(value, (bool, dict, list)) else str(value)
 
 
 class RateLimit:
@@ -114,15 +134,20 @@ class RateLimit:
 
     Each answer's X-RateLimit-Remaining and X-RateLimit-Reset say how many requests are left until when;
     a request is only sent while the budget lasts, counting the requests still in flight, so concurrent
-    workers wait for the reset instead of causing 429s.
+    workers wait for the reset instead of causing 429s. When a window resets, the new budget is the
+    X-RateLimit-Limit seen before (not "unknown", which would let every waiting worker go at once).
     """
+
+    # Two resets closer than this are one window: a reset given in seconds to wait moves with each answer.
+    SAME_WINDOW_SECONDS = 1.0
 
     def __init__(self, sleep=time.sleep, clock=time.time):
         self._lock = threading.Condition()
         self._sleep = sleep
         self._clock = clock
-        self._answered = False
+        self._answered = False      # an answer came in this window, so the budget is known (or not limited)
         self._in_flight = 0
+        self._limit: int | None = None
         self._remaining: int | None = None
         self._reset_at: float | None = None
 
@@ -131,29 +156,45 @@ class RateLimit:
         waited = 0.0
         while True:
             with self._lock:
-                if not self._answered and self._in_flight:
-                    # The budget is unknown until the first answer: send nothing more before it tells.
+                self._renew_if_reset()
+                delay = self._seconds_to_wait()
+                if delay is None:
+                    # Only an answer can tell the budget (or its reset): send nothing more before it comes.
                     self._lock.wait(1.0)
                     continue
-                delay = self._seconds_to_wait()
                 if delay <= 0:
                     self._in_flight += 1
                     if self._remaining is not None:
                         self._remaining -= 1
                     return waited
             if waited + delay > max_wait:
-                raise SendGridError("SendGrid's rate limit for this API key is spent for another %.0f seconds, longer than "
-                                    "retry_max_wait allows." % delay, 429)
+                raise SendGridError(
+                    "SendGrid's rate limit for this API key is spent for another %.0f seconds (until %s), longer than "
+                    "retry_max_wait (%s seconds) allows: raise retry_max_wait, lower concurrency, or run again later."
+                    % (delay, _utc_time(self._clock() + delay), _number_text(max_wait + waited)), 429)
             self._sleep(delay)
             waited += delay
 
-    def _seconds_to_wait(self) -> float:
-        if self._remaining is None or self._remaining > 0:
+    def _renew_if_reset(self) -> None:
+        if self._remaining is None or self._remaining > 0 or self._reset_at is None or self._clock() < self._reset_at:
+            return
+        # A new window: its budget is the limit (the requests still in flight were counted in the window just over);
+        # the next answer tells when it resets.
+        self._reset_at = None
+        if self._limit is None:
+            self._remaining, self._answered = None, False
+        else:
+            self._remaining = self._limit
+
+    def _seconds_to_wait(self) -> float | None:
+        """0 to send now, seconds to sleep until the reset, or None to wait for an answer."""
+        if self._remaining is None:
+            return None if (self._in_flight and not self._answered) else 0.0
+        if self._remaining > 0:
             return 0.0
-        delay = (self._reset_at or 0.0) - self._clock()
-        if delay <= 0:
-            self._remaining = None  # a new window: the next answer tells its budget
-        return delay
+        if self._reset_at is None:
+            return None
+        return self._reset_at - self._clock()
 
     def seconds_to_reset(self) -> float | None:
         """How long until the budget is renewed, when it is spent and SendGrid said when."""
@@ -173,21 +214,38 @@ class RateLimit:
 
     def _learn(self, response) -> None:
         """Take the budget from an answer's headers; a 429 spends it until the time it asks to wait."""
+        limit = _number(response.headers.get("X-RateLimit-Limit"))
         remaining = _number(response.headers.get("X-RateLimit-Remaining"))
         reset = _number(response.headers.get("X-RateLimit-Reset"))
+        if limit is not None and limit > 0:
+            self._limit = int(limit)
         if response.status_code == 429:
             remaining = 0
             reset = _number(response.headers.get("Retry-After"), reset)
         if remaining is None:
             return
         reset_at = None if reset is None else (reset if reset > EPOCH_THRESHOLD else self._clock() + reset)
-        if self._remaining is not None and reset_at == self._reset_at:
+        known = self._reset_at
+        if reset_at is not None and (reset_at <= self._clock() or
+                                     (known is not None and reset_at < known - self.SAME_WINDOW_SECONDS)):
+            return  # an answer from a window already over, arriving late
+        if self._remaining is not None and (reset_at is None or known is None
+                                            or abs(reset_at - known) < self.SAME_WINDOW_SECONDS):
             # Same window: our count already includes what was sent since; answers can arrive out of order.
             self._remaining = min(int(remaining), self._remaining)
+            self._reset_at = known if known is not None else reset_at
         else:
             # A new window: the requests still in flight may count against it.
             self._remaining = int(remaining) - self._in_flight
-        self._reset_at = reset_at
+            self._reset_at = reset_at
+
+
+def _utc_time(epoch: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(epoch))
+
+
+def _number_text(value: float) -> str:
+    return ("%.1f" % value).rstrip("0").rstrip(".")
 
 
 def _number(value, default: float | None = None) -> float | None:
@@ -218,8 +276,13 @@ class SendGridClient:
         self._warn = warn or (lambda message: None)
         self._sleep = sleep
         self._clock = clock
+        if validate_certs and ca_path and not os.path.isfile(ca_path):
+            raise SendGridError("ca_path %s is not a readable file: give the PEM file of the CA certificates that sign "
+                                "the API host's certificate (a TLS-inspecting proxy's CA, say)." % ca_path)
+        # Passed with every request, not set on the session: requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE
+        # override Session.verify, and the task's validate_certs and ca_path must decide.
+        self.verify = ca_path if (validate_certs and ca_path) else validate_certs
         self.session = requests.Session()
-        self.session.verify = ca_path if (validate_certs and ca_path) else validate_certs
         self.session.headers.update({
             "Authorization": "Bearer %s" % api_key,
             "Accept": "application/json",
@@ -245,15 +308,21 @@ class SendGridClient:
                 response = self._send(method, url, json=body, params=params, headers=headers)
             except requests.exceptions.Timeout:
                 response, reason = None, "gave no answer within %s seconds" % self.timeout
-                failure = SendGridError("%s %s %s: SendGrid gave no answer within the timeout of %s seconds (option timeout)."
-                                        % (operation.description, method, url, self.timeout))
+                failure = SendGridError("%s %s %s: SendGrid gave no answer within the timeout of %s seconds (option "
+                                        "timeout); raise timeout, or run again later." % (operation.description, method, url,
+                                                                                           self.timeout))
             except requests.exceptions.SSLError as exc:
                 raise SendGridError("%s %s %s: the TLS connection failed (%s). Check validate_certs and ca_path."
-                                    % (operation.description, method, url, self._redact(str(exc))))
-            except requests.exceptions.ConnectionError as exc:
+                                    % (operation.description, method, url, self.redact(str(exc))))
+            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                # ChunkedEncodingError is an answer cut off mid-body (IncompleteRead): as transient as a dropped connection.
                 response, reason = None, "failed with a connection error"
-                failure = SendGridError("%s %s %s: could not connect to SendGrid (%s)."
-                                        % (operation.description, method, url, self._redact(str(exc))))
+                failure = SendGridError("%s %s %s: the connection to the API was lost or refused (%s). Check api_url, "
+                                        "the network and any proxy between this host and SendGrid, then run again."
+                                        % (operation.description, method, url, self.redact(str(exc))))
+            except requests.exceptions.RequestException as exc:
+                raise SendGridError("%s %s %s: the request could not be sent (%s: %s)."
+                                    % (operation.description, method, url, type(exc).__name__, self.redact(str(exc))))
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return self._decode(response, method, url, operation, on_behalf_of)
@@ -261,6 +330,11 @@ class SendGridClient:
                 failure = self._error(response, method, url, operation, on_behalf_of)
 
             delay = self._retry_delay(response, attempt)
+            if response is not None and response.status_code == 429 and waited + delay > self.retry_max_wait:
+                raise SendGridError("%s SendGrid's rate limit resets in %.0f seconds (at %s), beyond retry_max_wait (%s "
+                                    "seconds): raise retry_max_wait, lower concurrency, or run again later."
+                                    % (str(failure).rstrip(".") + ".", delay, _utc_time(self._clock() + delay),
+                                       _number_text(self.retry_max_wait)), 429)
             if attempt >= self.retries or waited + delay > self.retry_max_wait:
                 if attempt:
                     failure = SendGridError("%s (gave up after %d retries and %.1f seconds of waiting; options retries and "
@@ -276,7 +350,7 @@ class SendGridClient:
     def _send(self, method: str, url: str, **arguments):
         response = None
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **arguments)
+            response = self.session.request(method, url, timeout=self.timeout, verify=self.verify, **arguments)
             return response
         finally:
             self.rate_limit.done(response)
@@ -298,7 +372,9 @@ class SendGridClient:
         try:
             return response.json()
         except ValueError:
-            raise SendGridError("%s %s %s: SendGrid answered HTTP %s with a body that is not JSON: %s"
+            raise SendGridError("%s %s %s: SendGrid answered HTTP %s with a body that is not JSON: %s. A proxy may have "
+                                "answered instead of SendGrid, or the answer was cut off: check api_url (the API's base URL, "
+                                "such as https://api.sendgrid.com) and any proxy, then run again."
                                 % (operation.description, method, url, response.status_code, self._excerpt(response)),
                                 response.status_code)
 
@@ -322,13 +398,16 @@ class SendGridClient:
         elif status == 404 and on_behalf_of:
             advice = "SendGrid does not know the subuser or account %r given in on_behalf_of for this parent account." \
                      % on_behalf_of
+        elif status == 404:
+            advice = ("Nothing answers at %s: check that api_url is the API's base URL, such as https://api.sendgrid.com "
+                      "(without /v3 or any other path SendGrid does not have)." % url)
         elif status == 429:
             advice = "SendGrid is rate limiting this API key."
         elif status >= 500:
             advice = "SendGrid or a proxy in front of it failed; try again later."
         else:
             advice = ""
-        return SendGridError(self._redact((prefix + " " + advice).strip()), status)
+        return SendGridError(self.redact((prefix + " " + advice).strip()), status)
 
     @staticmethod
     def _api_messages(response) -> str:
@@ -346,9 +425,10 @@ class SendGridClient:
         if len(text) > EXCERPT_LENGTH:
             text = text[:EXCERPT_LENGTH] + "..."
         content_type = response.headers.get("Content-Type", "no content type")
-        return "(%s) %r" % (content_type, self._redact(text))
+        return "(%s) %r" % (content_type, self.redact(text))
 
-    def _redact(self, text: str) -> str:
+    def redact(self, text: str) -> str:
+        """The text with the API key masked."""
         return text.replace(self._api_key, "********") if self._api_key else text
 
 
@@ -364,10 +444,13 @@ class Account:
 
 
 def base_url_for(region: str, api_url: str | None = None, eu_api_url: str | None = None) -> str:
-    """The host serving a region: EU regional subusers live on the EU host; overrides win."""
-    if region == "eu":
-        return eu_api_url or api_url or BASE_URLS["eu"]
-    return api_url or BASE_URLS["global"]
+    """The host serving a region, checked: EU regional accounts live on the EU host. The one rule of every module:
+    eu_api_url (or SENDGRID_EU_API_URL), else api_url (or SENDGRID_API_URL), else the region's SendGrid host."""
+    if region == "eu" and eu_api_url:
+        return check_base_url(eu_api_url, "eu_api_url")
+    if api_url:
+        return check_base_url(api_url, "api_url")
+    return BASE_URLS[region]
 
 
 class ClientPool:
@@ -399,7 +482,7 @@ def client_from_module(module, base_url: str | None = None, rate_limit: RateLimi
     try:
         return SendGridClient(
             api_key=params["api_key"],
-            base_url=base_url or base_url_for(params["region"], params["api_url"]),
+            base_url=base_url or base_url_for(params["region"], params["api_url"], params["eu_api_url"]),
             validate_certs=params["validate_certs"],
             ca_path=params["ca_path"],
             timeout=params["timeout"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import Operation, SendGridError
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import Operation, SendGridError, as_text
 
 PATH = "/v3/user/settings/enforced_tls"
 READ = Operation("Reading the Enforced TLS settings", "user.settings.enforced_tls.read")
@@ -94,7 +94,8 @@ def reconcile(client, desired: dict, check_mode: bool) -> dict:
             raise SendGridError(
                 "SendGrid acknowledged the update but these settings did not take: %s. Run the task again; if it "
                 "persists, the account may not allow them." % ", ".join(
-                    "%s (wanted %s, is %s)" % (name, value, after[name]) for name, value in sorted(not_taken.items())
+                    "%s (wanted %s, is %s)" % (name, as_text(value), as_text(after[name]))
+                    for name, value in sorted(not_taken.items())
                 )
             )
     return dict(changed=True, changes=changes, before=before, after=after)
@@ -108,11 +109,15 @@ def reconcile_accounts(client_for, accounts: list, check_mode: bool, concurrency
     the others: its outcome holds ``failed`` and ``msg``.
     """
     def one(account: dict) -> dict:
+        client = client_for(account["base_url"])
         try:
-            client = client_for(account["base_url"]).account(account["on_behalf_of"])
-            return dict(reconcile(client, account["desired"], check_mode), failed=False)
+            return dict(reconcile(client.account(account["on_behalf_of"]), account["desired"], check_mode), failed=False)
         except SendGridError as exc:
             return dict(changed=False, failed=True, msg=str(exc), status=exc.status)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # Anything unforeseen is this account's failure: the others' results, maybe written already, must be reported.
+            return dict(changed=False, failed=True, status=None,
+                        msg="Unexpected %s while handling this account: %s" % (type(exc).__name__, client.redact(str(exc))))
 
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
         return list(executor.map(one, accounts))

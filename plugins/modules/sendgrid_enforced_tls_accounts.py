@@ -18,7 +18,8 @@ description:
     with the fields that differ. Up to O(concurrency) accounts are handled at a time; each worker reuses one
     connection per host, and all of them stay within SendGrid's rate limit, waiting for its reset when the budget
     is spent or a request is answered C(429).
-  - EU regional subusers (O(accounts[].region=eu)) are managed through U(https://api.eu.sendgrid.com).
+  - EU regional subusers (O(accounts[].region=eu), or found in the EU region by O(discover_subusers)) are managed
+    through U(https://api.eu.sendgrid.com), or O(eu_api_url).
   - An account that fails does not stop the others; the task fails at the end and RV(accounts) says which failed.
   - The API key needs the scopes C(user.settings.enforced_tls.read) and C(user.settings.enforced_tls.update).
   - The role C(mailops.sendgrid.enforced_tls) wraps this module, with subuser discovery and a compliance report.
@@ -28,12 +29,6 @@ extends_documentation_fragment:
   - mailops.sendgrid.attributes
   - mailops.sendgrid.connection
 options:
-  eu_api_url:
-    description:
-      - The base URL for accounts in the EU region, overriding U(https://api.eu.sendgrid.com).
-      - When O(api_url) is set and this is not, EU accounts use O(api_url) too.
-      - If not set, the value of the environment variable E(SENDGRID_EU_API_URL) is used.
-    type: str
   include_parent:
     description:
       - Whether to apply the policy to the parent account itself, on the host of O(region).
@@ -42,8 +37,10 @@ options:
   accounts:
     description:
       - The subusers and customer accounts to apply the policy to.
+      - Each item is a subuser's username (C(account-id <id>) for a customer account), or a dictionary with the
+        keys below to override the policy for that account. An item with any other key fails before any request.
     type: list
-    elements: dict
+    elements: raw
     default: []
     suboptions:
       on_behalf_of:
@@ -55,7 +52,7 @@ options:
       region:
         description:
           - The region the account is pinned to; it decides the API host.
-          - Defaults to O(region).
+          - Defaults to the region discovery found for the subuser (O(discover_subusers)), else O(region).
         type: str
         choices: [global, eu]
       require_tls:
@@ -68,6 +65,26 @@ options:
         description: Overrides O(min_tls_version) for this account.
         type: str
         choices: ["1.1", "1.2", "1.3"]
+  discover_subusers:
+    description:
+      - Whether to list every subuser of the parent (C(GET /v3/subusers), every page until an empty one) and apply
+        the policy to each one not listed in O(accounts), through its own region's host.
+      - Subusers created later are covered on the next run. RV(discovered) says how many subusers the parent has.
+      - Needs the scope C(subusers.read).
+    type: bool
+    default: false
+  exclude:
+    description:
+      - Usernames or shell-style patterns (C(*), C(?), C([abc])) that discovery leaves out.
+      - Never removes an account listed in O(accounts).
+    type: list
+    elements: str
+    default: []
+  include_disabled:
+    description:
+      - Whether discovery includes disabled subusers.
+    type: bool
+    default: true
   require_tls:
     description:
       - Whether recipients' mail servers must support TLS. Left out, it is neither compared nor sent.
@@ -116,6 +133,14 @@ EXAMPLES = r"""
       - name: eu-newsletter
         region: eu
   register: tls_policy
+
+- name: Require TLS on every subuser the parent has, except the sandboxes
+  mailops.sendgrid.sendgrid_enforced_tls_accounts:
+    require_tls: true
+    discover_subusers: true
+    exclude: ["sandbox-*"]
+    accounts:
+      - billing   # a plain name is an account too
 
 - name: Show the accounts that changed
   ansible.builtin.debug:
@@ -179,6 +204,16 @@ accounts:
       type: str
       returned: when the account failed
       sample: "Reading the Enforced TLS settings GET ... failed (HTTP 404: not found). ..."
+policy:
+  description: The policy applied, as the module understood it (V(null) for a setting not managed).
+  returned: always
+  type: dict
+  sample: {"require_tls": true, "require_valid_cert": null, "min_tls_version": "1.2"}
+discovered:
+  description: How many subusers discovery found (every page), before exclusions; V(null) without O(discover_subusers).
+  returned: always
+  type: int
+  sample: 312
 check_mode:
   description: Whether this was a dry run (check mode), in which nothing was written.
   returned: always
@@ -191,71 +226,61 @@ summary:
   sample: {"accounts": 4, "changed": 1, "in_sync": 3, "failed": 0}
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
+    REGIONS, add_discovered, discovery_argument_spec, parse_accounts, plan,
+)
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    ClientPool, SendGridError, base_url_for, check_header_value, client_from_module, connection_argument_spec,
+    ClientPool, SendGridError, base_url_for, client_from_module, connection_argument_spec, plural,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import (
     API_FIELDS, policy_argument_spec, reconcile_accounts,
 )
+from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers
 
 MAX_CONCURRENCY = 32
-
-
-def account_argument_spec() -> dict:
-    return dict(
-        on_behalf_of=dict(type="str", required=True, aliases=["name"]),
-        region=dict(type="str", choices=["global", "eu"]),
-        **policy_argument_spec()
-    )
-
-
-def plan(params: dict) -> list:
-    """Every account to handle, with its host and its desired settings (the policy plus its overrides)."""
-    policy = {name: params[name] for name in API_FIELDS}
-    entries = [dict(on_behalf_of=None, region=params["region"])] if params["include_parent"] else []
-    entries += params["accounts"]
-    accounts, seen = [], set()
-    for entry in entries:
-        name = entry["on_behalf_of"]
-        check_header_value("accounts[].on_behalf_of", name)
-        if name in seen:
-            raise SendGridError("accounts lists %r more than once; give each account once, with its overrides." % name)
-        seen.add(name)
-        region = entry["region"] or params["region"]
-        accounts.append(dict(
-            name=name or "parent",
-            on_behalf_of=name,
-            region=region,
-            base_url=base_url_for(region, params["api_url"], params["eu_api_url"]),
-            desired={field: policy[field] if entry.get(field) is None else entry[field] for field in API_FIELDS},
-        ))
-    return accounts
+PAGE_SIZE = 500
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             connection_argument_spec(on_behalf_of=False),
-            eu_api_url=dict(type="str", fallback=(env_fallback, ["SENDGRID_EU_API_URL"])),
             include_parent=dict(type="bool", default=True),
-            accounts=dict(type="list", elements="dict", default=[], options=account_argument_spec()),
+            accounts=dict(type="list", elements="raw", default=[]),
             concurrency=dict(type="int", default=8),
+            **discovery_argument_spec(),
             **policy_argument_spec()
         ),
         supports_check_mode=True,
     )
-    if not 1 <= module.params["concurrency"] <= MAX_CONCURRENCY:
-        module.fail_json(msg="concurrency must be from 1 to %d, got %d." % (MAX_CONCURRENCY, module.params["concurrency"]))
+    params = module.params
+    policy = {name: params[name] for name in API_FIELDS}
+    summary = dict(accounts=0, changed=0, in_sync=0, failed=0)
+    fail = dict(changed=False, accounts=[], summary=summary, policy=policy, discovered=None, check_mode=module.check_mode)
+    if not 1 <= params["concurrency"] <= MAX_CONCURRENCY:
+        module.fail_json(msg="concurrency must be from 1 to %d, got %d." % (MAX_CONCURRENCY, params["concurrency"]), **fail)
     try:
-        accounts = plan(module.params)
+        listed = parse_accounts(params["accounts"], policy_argument_spec())
+        # both hosts' URLs are checked now, before any request, whichever accounts discovery finds later
+        hosts = {region: base_url_for(region, params["api_url"], params["eu_api_url"]) for region in REGIONS}
     except SendGridError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), **fail)
 
     pool = ClientPool(lambda base_url, rate_limit: client_from_module(module, base_url, rate_limit))
+    discovered = None
+    if params["discover_subusers"]:
+        try:
+            subusers = list_subusers(pool.client(hosts[params["region"]]), PAGE_SIZE)
+        except SendGridError as exc:
+            module.fail_json(msg="Discovering the subusers failed, so no account was handled: %s" % exc, status=exc.status,
+                             **fail)
+        discovered = len(subusers)
+        listed = add_discovered(listed, subusers, params["exclude"], params["include_disabled"])
+    accounts = plan(params, listed, API_FIELDS)
     for base_url in sorted({account["base_url"] for account in accounts}):
-        pool.client(base_url)  # a bad URL fails here, in the main thread, before any request
-    outcomes = reconcile_accounts(pool.client, accounts, module.check_mode, module.params["concurrency"])
+        pool.client(base_url)  # a bad option fails here, in the main thread, before any settings request
+    outcomes = reconcile_accounts(pool.client, accounts, module.check_mode, params["concurrency"])
 
     results, diffs = [], []
     for account, outcome in zip(accounts, outcomes):
@@ -271,15 +296,14 @@ def main():
 
     failed = [result for result in results if result["failed"]]
     changed = sum(result["changed"] for result in results)
-    summary = dict(accounts=len(results), changed=changed, in_sync=len(results) - changed - len(failed), failed=len(failed))
-    extra = dict(check_mode=module.check_mode, **(dict(diff=diffs) if module._diff else {}))
+    summary.update(accounts=len(results), changed=changed, in_sync=len(results) - changed - len(failed), failed=len(failed))
+    outcome = dict(changed=bool(changed), accounts=results, summary=summary, policy=policy, discovered=discovered,
+                   check_mode=module.check_mode, **(dict(diff=diffs) if module._diff else {}))
     if failed:
-        module.fail_json(
-            msg="%d of %d accounts failed: %s" % (len(failed), len(results),
-                                                  " | ".join("%s: %s" % (r["name"], r["msg"]) for r in failed)),
-            changed=bool(changed), accounts=results, summary=summary, **extra
-        )
-    module.exit_json(changed=bool(changed), accounts=results, summary=summary, **extra)
+        module.fail_json(msg="%d of %s failed: %s" % (len(failed), plural(len(results), "account"),
+                                                      " | ".join("%s: %s" % (r["name"], r["msg"]) for r in failed)),
+                         **outcome)
+    module.exit_json(**outcome)
 
 
 if __name__ == "__main__":

@@ -233,7 +233,7 @@ def test_timeout_names_the_request_and_the_timeout():
     with pytest.raises(SendGridError) as failure:
         make_client(retries=0, timeout=2.5).request("GET", PATH, READ)
     assert str(failure.value) == ("Reading the Enforced TLS settings GET %s: SendGrid gave no answer within the timeout "
-                                  "of 2.5 seconds (option timeout)." % URL)
+                                  "of 2.5 seconds (option timeout); raise timeout, or run again later." % URL)
 
 
 @responses.activate
@@ -312,7 +312,7 @@ def test_requests_in_flight_count_against_the_budget():
     recorder = Recorder()
     budget = RateLimit(sleep=recorder.sleep, clock=recorder.clock)
     budget.wait_turn(60)
-    budget.done(answer(X_RateLimit_Remaining=3, X_RateLimit_Reset=int(recorder.now) + 10))
+    budget.done(answer(X_RateLimit_Limit=3, X_RateLimit_Remaining=3, X_RateLimit_Reset=int(recorder.now) + 10))
     for dummy in range(3):
         budget.wait_turn(60)  # three in flight, none answered yet: the budget of 3 is spent
     assert recorder.sleeps == []
@@ -324,10 +324,10 @@ def test_a_new_window_counts_the_requests_still_in_flight():
     recorder = Recorder()
     budget = RateLimit(sleep=recorder.sleep, clock=recorder.clock)
     budget.wait_turn(60)
-    budget.done(answer(X_RateLimit_Remaining=9, X_RateLimit_Reset=int(recorder.now) + 10))
+    budget.done(answer(X_RateLimit_Limit=10, X_RateLimit_Remaining=9, X_RateLimit_Reset=int(recorder.now) + 10))
     budget.wait_turn(60)
     budget.wait_turn(60)
-    budget.done(answer(X_RateLimit_Remaining=2, X_RateLimit_Reset=int(recorder.now) + 20))  # 1 still in flight
+    budget.done(answer(X_RateLimit_Limit=10, X_RateLimit_Remaining=2, X_RateLimit_Reset=int(recorder.now) + 20))  # 1 in flight
     budget.wait_turn(60)
     assert recorder.sleeps == []
     budget.wait_turn(60)
@@ -354,10 +354,169 @@ def test_answers_without_rate_limit_headers_do_not_hold_requests_back():
         assert budget.wait_turn(0) == 0.0
 
 
-@pytest.mark.parametrize("options,verify", [
-    ({}, True),
-    ({"ca_path": "/etc/ssl/proxy-ca.pem"}, "/etc/ssl/proxy-ca.pem"),
-    ({"validate_certs": False, "ca_path": "/etc/ssl/proxy-ca.pem"}, False),
+def test_a_new_window_starts_with_the_limit_not_with_every_waiting_request_at_once():
+    """5 per window and 8 workers: after the reset only 5 go, the rest wait for the next reset (defect: all 8 went)."""
+    recorder = Recorder()
+    budget = RateLimit(sleep=recorder.sleep, clock=recorder.clock)
+    budget.wait_turn(60)
+    budget.done(answer(X_RateLimit_Limit=5, X_RateLimit_Remaining=4, X_RateLimit_Reset=int(recorder.now) + 2))
+    for dummy in range(4):
+        budget.wait_turn(60)
+    for dummy in range(4):
+        budget.done(answer(X_RateLimit_Limit=5, X_RateLimit_Remaining=0, X_RateLimit_Reset=int(recorder.now) + 2))
+    sent_after_reset = []
+    for dummy in range(5):
+        budget.wait_turn(60)
+        sent_after_reset.append(recorder.now)
+    assert recorder.sleeps == [2.0] and sent_after_reset == [recorder.now] * 5
+    # the new window's budget is spent and no answer has said when it resets: the sixth waits for one
+    sixth = threading.Thread(target=budget.wait_turn, args=(60,))
+    sixth.start()
+    sixth.join(0.3)
+    assert sixth.is_alive()
+    budget.done(answer(X_RateLimit_Limit=5, X_RateLimit_Remaining=0, X_RateLimit_Reset=int(recorder.now) + 2))
+    sixth.join(2)
+    assert not sixth.is_alive() and recorder.sleeps == [2.0, 2.0]
+
+
+def test_after_a_reset_with_no_known_limit_one_request_probes_the_new_budget():
+    recorder = Recorder()
+    budget = RateLimit(sleep=recorder.sleep, clock=recorder.clock)
+    budget.wait_turn(60)
+    budget.done(answer(X_RateLimit_Remaining=0, X_RateLimit_Reset=int(recorder.now) + 3))
+    budget.wait_turn(60)  # after the reset: the probe
+    assert recorder.sleeps == [3.0]
+    second = threading.Thread(target=budget.wait_turn, args=(60,))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()
+    budget.done(answer(X_RateLimit_Remaining=10, X_RateLimit_Reset=int(recorder.now) + 60))
+    second.join(2)
+    assert not second.is_alive()
+
+
+def test_a_late_answer_from_a_window_already_over_does_not_spend_the_new_one():
+    recorder = Recorder()
+    start = int(recorder.now)
+    budget = RateLimit(sleep=recorder.sleep, clock=recorder.clock)
+    budget.wait_turn(60)
+    budget.done(answer(X_RateLimit_Limit=10, X_RateLimit_Remaining=9, X_RateLimit_Reset=start + 60))
+    budget.wait_turn(60)                      # slow: answered only after the next window began
+    recorder.now += 61
+    budget.wait_turn(60)
+    budget.done(answer(X_RateLimit_Limit=10, X_RateLimit_Remaining=9, X_RateLimit_Reset=start + 121))
+    budget.done(answer(X_RateLimit_Limit=10, X_RateLimit_Remaining=0, X_RateLimit_Reset=start + 60))  # the slow one
+    for dummy in range(8):                    # 9 left, 1 of them taken by the slow request still in flight then
+        budget.wait_turn(60)
+    assert recorder.sleeps == []
+    budget.wait_turn(60)
+    assert recorder.sleeps == [60.0]
+
+
+@pytest.mark.parametrize("reset", ["epoch", "seconds"])
+def test_a_429_beyond_retry_max_wait_says_when_the_limit_resets_and_which_option_to_raise(reset):
+    recorder = Recorder()
+    value = str(int(recorder.now) + 300) if reset == "epoch" else "300"
+    with responses.RequestsMock() as mocked:
+        mocked.get(URL, status=429, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": value},
+                   json={"errors": [{"message": "too many requests"}]})
+        with pytest.raises(SendGridError) as failure:
+            make_client(recorder, retry_max_wait=60).request("GET", PATH, READ)
+        assert len(mocked.calls) == 1
+    message = str(failure.value)
+    assert "HTTP 429: too many requests" in message
+    assert ("SendGrid's rate limit resets in 300 seconds (at 22:18:20 UTC), beyond retry_max_wait (60 seconds): raise "
+            "retry_max_wait, lower concurrency, or run again later.") in message
+    assert failure.value.status == 429 and recorder.sleeps == []
+
+
+@responses.activate
+def test_an_answer_cut_off_mid_body_is_retried():
+    responses.get(URL, body=requests.exceptions.ChunkedEncodingError("IncompleteRead(10 bytes read, 20 more expected)"))
+    responses.get(URL, json=SETTINGS)
+    recorder = Recorder()
+    assert make_client(recorder).request("GET", PATH, READ) == SETTINGS
+    assert len(responses.calls) == 2 and "retry 1 of 5" in recorder.warnings[0]
+
+
+@responses.activate
+def test_a_lost_connection_says_what_to_check_when_retries_are_spent():
+    responses.get(URL, body=requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected"))
+    with pytest.raises(SendGridError) as failure:
+        make_client(retries=0).request("GET", PATH, READ)
+    assert str(failure.value) == (
+        "Reading the Enforced TLS settings GET %s: the connection to the API was lost or refused (Connection aborted: "
+        "RemoteDisconnected). Check api_url, the network and any proxy between this host and SendGrid, then run again." % URL)
+
+
+@responses.activate
+def test_any_other_requests_failure_is_a_message_not_a_traceback():
+    responses.get(URL, body=requests.exceptions.InvalidHeader("Invalid leading whitespace in header value"))
+    with pytest.raises(SendGridError, match=r"the request could not be sent \(InvalidHeader: Invalid leading whitespace"):
+        make_client().request("GET", PATH, READ)
+
+
+@pytest.mark.parametrize("value", [" billing", "billing ", "\tbilling"])
+def test_on_behalf_of_with_surrounding_spaces_is_refused_before_any_request(value):
+    with pytest.raises(SendGridError, match="on_behalf_of must"):
+        make_client().account(value)
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("HTTPS://api.sendgrid.com", "https://api.sendgrid.com"),
+    ("https://api.sendgrid.com/", "https://api.sendgrid.com"),
+    ("https://proxy.example.com/sendgrid", "https://proxy.example.com/sendgrid"),
+    ("Http://127.0.0.1:8025", "http://127.0.0.1:8025"),
 ])
-def test_certificates_are_verified_by_default_or_with_the_given_ca_bundle(options, verify):
-    assert make_client(**options).session.verify == verify
+def test_base_url_scheme_is_case_insensitive_and_a_proxy_path_is_kept(url, expected):
+    assert make_client(base_url=url).base_url == expected
+
+
+@pytest.mark.parametrize("url", ["https://api.sendgrid.com/v3", "https://api.sendgrid.com/v3/", "http://127.0.0.1:8025/V3"])
+def test_base_url_ending_in_v3_is_refused_saying_what_it_should_look_like(url):
+    with pytest.raises(SendGridError) as failure:
+        make_client(base_url=url)
+    assert str(failure.value) == ("api_url must be the API's base URL without /v3 (the modules add /v3/...), such as "
+                                  "https://api.sendgrid.com, got %r." % url)
+
+
+@responses.activate
+def test_404_without_on_behalf_of_says_to_check_the_base_url():
+    responses.get("https://proxy.example.com/sendgrid" + PATH, status=404, body="Not Found")
+    with pytest.raises(SendGridError, match="check that api_url is the API's base URL, such as https://api.sendgrid.com"):
+        make_client(base_url="https://proxy.example.com/sendgrid").request("GET", PATH, READ)
+
+
+@pytest.mark.parametrize("options, verify", [
+    ({}, True),
+    ({"ca_path": "CA"}, "CA"),
+    ({"validate_certs": False, "ca_path": "CA"}, False),
+    ({"validate_certs": False}, False),
+])
+def test_the_tasks_certificate_options_decide_even_when_the_environment_names_a_bundle(options, verify, tmp_path, monkeypatch):
+    """requests lets REQUESTS_CA_BUNDLE override Session.verify; the client passes verify with every request."""
+    ca_file = tmp_path / "proxy-ca.pem"
+    ca_file.write_text("not read by this test\n")
+    options = {name: str(ca_file) if value == "CA" else value for name, value in options.items()}
+    expected = str(ca_file) if verify == "CA" else verify
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/environment-bundle.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/certs/environment-bundle.pem")
+    client = make_client(**options)
+    sent = []
+    client.session.send = lambda request, **kwargs: sent.append(kwargs["verify"]) or _fake_response()
+    client.request("GET", PATH, READ)
+    assert sent == [expected if options else "/etc/ssl/certs/environment-bundle.pem"]
+
+
+def _fake_response():
+    response = requests.Response()
+    response.status_code, response._content = 200, b'{"require_tls": true}'  # pylint: disable=protected-access
+    response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def test_a_missing_ca_path_file_is_refused_before_any_request(tmp_path):
+    missing = str(tmp_path / "no-such-ca.pem")
+    with pytest.raises(SendGridError) as failure:
+        make_client(ca_path=missing)
+    assert str(failure.value).startswith("ca_path %s is not a readable file: give the PEM file" % missing)

@@ -119,7 +119,12 @@ def test_one_failing_account_does_not_stop_the_others(api, capsys):
 
 @pytest.mark.parametrize("args,expected", [
     ({"accounts": [{"name": "a"}, {"name": "a"}]}, "accounts lists 'a' more than once"),
-    ({"accounts": [{"name": "a\nb"}]}, "accounts[].on_behalf_of must be a non-empty value"),
+    ({"accounts": [{"name": "a\nb"}]}, "accounts[0].name must be a non-empty value"),
+    ({"accounts": ["marketing", " billing"]}, "accounts[1].name must not start or end with spaces, got ' billing'."),
+    ({"accounts": [{"on_behalf_of": "a", "nme": "b"}]}, "accounts[0] has the unknown key nme; an account is a subuser's name"),
+    ({"accounts": [["a"]]}, "accounts[0] is [\"a\"]; an account is a subuser's name, or a dictionary"),
+    ({"accounts": ["a", {"name": "a"}]}, "accounts lists 'a' more than once"),
+    ({"api_url": "https://api.sendgrid.com/v3"}, "api_url must be the API's base URL without /v3"),
     ({"accounts": [{"name": "a", "region": "us"}]}, "region"),
     ({"accounts": [{"name": "a", "colour": "red"}]}, "colour"),
     ({"concurrency": 0}, "concurrency must be from 1 to 32"),

@@ -43,7 +43,8 @@ def test_follows_paging_to_the_end_asking_for_regions(capsys):
     result = run(capsys, page_size=2)
     queries = [parse_qs(urlparse(call.request.url).query) for call in responses.calls]
     assert [(q["offset"], q["limit"], q["include_region"], q["region"]) for q in queries] == [
-        (["0"], ["2"], ["true"], ["all"]), (["2"], ["2"], ["true"], ["all"]), (["4"], ["2"], ["true"], ["all"])]
+        (["0"], ["2"], ["true"], ["all"]), (["2"], ["2"], ["true"], ["all"]), (["4"], ["2"], ["true"], ["all"]),
+        (["5"], ["2"], ["true"], ["all"])]  # only an empty page proves the end
     assert result["total"] == 5
     assert result["subusers"][2] == {"username": "eu-news", "id": 3, "disabled": False, "region": "eu"}
     assert "email" not in result["subusers"][0]
@@ -77,3 +78,18 @@ def test_page_size_out_of_range_fails_before_any_request(capsys, page_size):
     result = run(capsys, page_size=page_size)
     assert "page_size must be from 1 to 500" in result["msg"]
     assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_a_server_that_answers_shorter_pages_than_asked_cannot_hide_subusers(capsys):
+    """SendGrid documents no maximum page size: a page of 2 when 500 were asked for is not the end."""
+    def capped(request):
+        query = parse_qs(urlparse(request.url).query)
+        offset = int(query["offset"][0])
+        return 200, {}, json.dumps(SUBUSERS[offset:offset + 2])
+
+    responses.add_callback("GET", URL, callback=capped)
+    result = run(capsys)
+    offsets = [parse_qs(urlparse(call.request.url).query)["offset"] for call in responses.calls]
+    assert offsets == [["0"], ["2"], ["4"], ["5"]]
+    assert result["total"] == 5 and len(result["subusers"]) == 5

@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Which accounts a many-account module manages: the parent, the listed accounts and the discovered subusers.
+
+For internal use by this collection's modules only: names here may change without notice.
+Everything here runs before the first settings request, so a bad account list sends nothing.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    SendGridError, as_text, base_url_for, check_header_value,
+)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import select
+
+REGIONS = ["global", "eu"]
+
+
+def account_argument_spec(policy_spec: dict) -> dict:
+    """One item of ``accounts``: who (on_behalf_of, alias name), where (region), and overrides of the policy."""
+    return dict(
+        on_behalf_of=dict(type="str", required=True, aliases=["name"]),
+        region=dict(type="str", choices=REGIONS),
+        **policy_spec
+    )
+
+
+def discovery_argument_spec() -> dict:
+    """The options that add every subuser of the parent to the accounts."""
+    return dict(
+        discover_subusers=dict(type="bool", default=False),
+        exclude=dict(type="list", elements="str", default=[]),
+        include_disabled=dict(type="bool", default=True),
+    )
+
+
+def parse_accounts(items: list, policy_spec: dict) -> list:
+    """The ``accounts`` items, each a name or a dictionary, validated and typed; an error names the item.
+
+    The option is a list of raw elements so that a plain name works as it does in the role; every item is then
+    checked here as AnsibleModule checks a list of dictionaries.
+    """
+    spec = account_argument_spec(policy_spec)
+    known = set(spec) | {"name"}
+    shape = ("an account is a subuser's name, or a dictionary with name (or on_behalf_of) and any of %s"
+             % ", ".join(name for name in spec if name != "on_behalf_of"))
+    validator = ArgumentSpecValidator(spec)
+    accounts, seen = [], set()
+    for index, item in enumerate(items):
+        where = "accounts[%d]" % index
+        if isinstance(item, str):
+            item = dict(on_behalf_of=item)
+        if not isinstance(item, dict):
+            raise SendGridError("%s is %s; %s." % (where, as_text(item), shape))
+        unknown = sorted(set(item) - known)
+        if unknown:
+            raise SendGridError("%s has the unknown key%s %s; %s." % (where, "s" if len(unknown) > 1 else "",
+                                                                     ", ".join(unknown), shape))
+        if "name" in item and "on_behalf_of" in item:
+            raise SendGridError("%s gives both name and on_behalf_of; they are the same, give one." % where)
+        result = validator.validate(item)
+        if result.error_messages:
+            raise SendGridError("%s (%s): %s." % (where, as_text(item), "; ".join(result.error_messages)))
+        account = {name: result.validated_parameters.get(name) for name in spec}
+        check_header_value("%s.name" % where, account["on_behalf_of"])
+        if account["on_behalf_of"] in seen:
+            raise SendGridError("accounts lists %r more than once; give each account once, with its overrides."
+                                % account["on_behalf_of"])
+        seen.add(account["on_behalf_of"])
+        accounts.append(account)
+    return accounts
+
+
+def add_discovered(listed: list, subusers: list, exclude: list, include_disabled: bool) -> list:
+    """The listed accounts, then every discovered subuser not listed, not excluded (and enabled, unless asked).
+
+    A listed subuser keeps its overrides and takes its discovered region unless it gives one; exclusions apply to
+    discovery only, never to an account listed by name.
+    """
+    regions = {subuser["username"]: subuser["region"] for subuser in subusers}
+    accounts = [dict(account, region=account["region"] or regions.get(account["on_behalf_of"])) for account in listed]
+    names = {account["on_behalf_of"] for account in listed}
+    found = select(subusers, ["*"], exclude, None if include_disabled else False)
+    return accounts + [dict(on_behalf_of=subuser["username"], region=subuser["region"])
+                       for subuser in found if subuser["username"] not in names]
+
+
+def plan(params: dict, accounts: list, policy_fields) -> list:
+    """Every account to handle (the parent first, when included), with its host and its desired settings.
+
+    An account's desired settings are the policy with the account's own overrides on top.
+    """
+    policy = {name: params[name] for name in policy_fields}
+    entries = ([dict(on_behalf_of=None, region=params["region"])] if params["include_parent"] else []) + accounts
+    planned = []
+    for entry in entries:
+        region = entry.get("region") or params["region"]
+        planned.append(dict(
+            name=entry["on_behalf_of"] or "parent",
+            on_behalf_of=entry["on_behalf_of"],
+            region=region,
+            base_url=base_url_for(region, params["api_url"], params["eu_api_url"]),
+            desired={name: policy[name] if entry.get(name) is None else entry[name] for name in policy_fields},
+        ))
+    return planned
