@@ -31,7 +31,7 @@ options:
       - The base URL of the API, overriding O(region), for a proxy or a local SendGrid-compatible API server.
       - Plain C(http://) is refused unless the host is this machine (C(127.0.0.0/8), C(::1) or C(localhost)),
         so that the API key never crosses a network unencrypted.
-      - The base URL only, such as V(https://api.sendgrid.com), without C(/v3): a URL ending in C(/v3) is refused.
+      - The base URL only, such as V(https://api.sendgrid.com), without C(/v3); a URL ending in C(/v3) is refused.
       - If not set, the value of the environment variable E(SENDGRID_API_URL) is used.
     type: str
   eu_api_url:

@@ -118,9 +118,23 @@ def test_subuser_info_follows_every_page_and_filters(start_server):
     assert [(s["username"], s["region"], s["disabled"]) for s in result["subusers"]] == [
         ("alpha", "global", False), ("beta", "global", False), ("delta", "eu", False), ("omega", "global", False)]
     requests = server.requests()
-    assert [(r["method"], r["path"].split("?")[0], r["status"]) for r in requests] == [("GET", SUBUSERS_PATH, 200)] * 3
+    # the short page at offset 6 is not trusted as the end: only the empty page at 7 is
+    assert [(r["method"], r["path"].split("?")[0], r["status"]) for r in requests] == [("GET", SUBUSERS_PATH, 200)] * 4
     assert [query(r) for r in requests] == [
-        {"limit": "3", "offset": offset, "region": "all", "include_region": "true"} for offset in ("0", "3", "6")]
+        {"limit": "3", "offset": offset, "region": "all", "include_region": "true"} for offset in ("0", "3", "6", "7")]
+
+
+def test_subuser_info_covers_every_subuser_when_the_server_answers_shorter_pages_than_asked(start_server):
+    """Defect: a server capping pages at 2 while 500 were asked for made discovery stop after the first page."""
+    server = start_server(subusers=["s%d" % i for i in range(1, 8)], max_page_size=2)
+
+    run = run_playbook("subuser_info.yml", dict(sg_api_url=server.url))
+
+    result = run.result("list subusers")
+    assert run.rc == 0, run.explain()
+    assert (result["total"], [s["username"] for s in result["subusers"]]) == (7, ["s%d" % i for i in range(1, 8)])
+    assert [(query(r)["limit"], query(r)["offset"]) for r in server.requests()] == [
+        ("500", "0"), ("500", "2"), ("500", "4"), ("500", "6"), ("500", "7")]
 
 
 def test_subuser_info_asks_for_one_more_page_when_the_last_one_is_full(start_server):

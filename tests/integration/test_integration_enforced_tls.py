@@ -143,7 +143,7 @@ def test_module_defaults_group_gives_every_module_its_connection(server):
         ("GET", TLS_PATH, None), ("PATCH", TLS_PATH, None),
         ("GET", TLS_PATH, "marketing"),
         ("GET", TLS_PATH, "billing"), ("PATCH", TLS_PATH, "billing"),
-        ("GET", "/v3/subusers", None),
+        ("GET", "/v3/subusers", None), ("GET", "/v3/subusers", None),  # the empty page proves the end
     ]
     assert server.state()["billing"]["version"] == 1.3
 

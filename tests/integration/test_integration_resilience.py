@@ -223,8 +223,9 @@ def test_malformed_json_fails_with_status_and_a_short_excerpt(server, tally):
     message = assert_clear_failure(run, "enforce")
     assert run.result("enforce")["status"] == 200
     assert message == ("Reading the Enforced TLS settings GET %s%s: SendGrid answered HTTP 200 with a body that is not "
-                       "JSON: (application/json) '{\"require_tls\": true, \"require_valid_cert\":'"
-                       % (server.url, TLS_PATH)), message
+                       "JSON: (application/json) '{\"require_tls\": true, \"require_valid_cert\":'. A proxy may have "
+                       "answered instead of SendGrid, or the answer was cut off: check api_url (the API's base URL, "
+                       "such as https://api.sendgrid.com) and any proxy, then run again." % (server.url, TLS_PATH)), message
     assert log_with_faults(server) == [("GET", TLS_PATH, None, None, "fault")]
     assert server.state()["parent"] == DEFAULT_SETTINGS
     tally("failure_reported")
@@ -237,7 +238,7 @@ def test_timeout_says_which_request_and_the_timeout_used(server, tally):
 
     message = assert_clear_failure(run, "enforce")
     assert message == ("Reading the Enforced TLS settings GET %s%s: SendGrid gave no answer within the timeout of 1.0 "
-                       "seconds (option timeout)." % (server.url, TLS_PATH)), message
+                       "seconds (option timeout); raise timeout, or run again later." % (server.url, TLS_PATH)), message
     assert [(c.method, c.path) for c in calls(server)] == [("GET", TLS_PATH)]
     tally("failure_reported")
 
@@ -250,7 +251,7 @@ def test_patch_acknowledged_but_not_applied_is_read_again_and_fails_naming_the_f
 
     message = assert_clear_failure(run, "enforce")
     assert message == ("SendGrid acknowledged the update but these settings did not take: min_tls_version (wanted 1.2, "
-                       "is 1.1), require_tls (wanted True, is False). Run the task again; if it persists, the account "
+                       "is 1.1), require_tls (wanted true, is false). Run the task again; if it persists, the account "
                        "may not allow them."), message
     assert log_with_faults(server) == [
         ("GET", TLS_PATH, None, None, 200),
