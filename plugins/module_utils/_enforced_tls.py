@@ -32,7 +32,8 @@ def policy_argument_spec() -> dict:
     return dict(
         require_tls=dict(type="bool"),
         require_valid_cert=dict(type="bool"),
-        min_tls_version=dict(type="str", choices=TLS_VERSIONS),
+        # None is a choice because with choices, AnsibleModule refuses an explicit null, which means "not managed"
+        min_tls_version=dict(type="str", choices=TLS_VERSIONS + [None]),
     )
 
 

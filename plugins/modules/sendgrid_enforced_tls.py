@@ -30,6 +30,7 @@ options:
     description:
       - Whether recipients' mail servers must support TLS. When V(true), SendGrid drops mail to servers without TLS
         and sends a block event C(TLS required but not supported).
+      - Left out or V(null), it is neither compared nor sent (likewise O(require_valid_cert) and O(min_tls_version)).
     type: bool
   require_valid_cert:
     description:
@@ -39,8 +40,9 @@ options:
     description:
       - The minimum TLS version recipients' mail servers must support (the API field C(version), a JSON number).
       - Quote it in YAML (V("1.2")) so that it stays text.
+      - V(null), like leaving it out, means not managed.
     type: str
-    choices: ["1.1", "1.2", "1.3"]
+    choices: ["1.1", "1.2", "1.3", null]
 attributes:
   check_mode:
     support: full

@@ -64,7 +64,7 @@ options:
       min_tls_version:
         description: Overrides O(min_tls_version) for this account.
         type: str
-        choices: ["1.1", "1.2", "1.3"]
+        choices: ["1.1", "1.2", "1.3", null]
   discover_subusers:
     description:
       - Whether to list every subuser of the parent (C(GET /v3/subusers), every page until an empty one) and apply
@@ -97,7 +97,7 @@ options:
     description:
       - The minimum TLS version recipients' mail servers must support. Left out, it is neither compared nor sent.
     type: str
-    choices: ["1.1", "1.2", "1.3"]
+    choices: ["1.1", "1.2", "1.3", null]
   concurrency:
     description:
       - How many accounts to handle at the same time, from 1 to 32.

@@ -34,6 +34,8 @@ class Accounts:
         current = self.settings.setdefault(account, {"require_tls": False, "require_valid_cert": False, "version": 1.1})
         if account[1] == "ghost":
             return 404, {}, json.dumps({"errors": [{"field": None, "message": "not found"}]})
+        if account[1] == "cursed":
+            raise ValueError("something no one foresaw, with the key %s" % KEY)
         if request.method == "PATCH":
             current.update(body)
         return 200, {}, json.dumps(current)
@@ -135,3 +137,15 @@ def test_bad_input_fails_before_any_request(api, capsys, args, expected):
     assert result["failed"] is True
     assert expected in result["msg"]
     assert api.sent == []
+
+
+def test_an_unforeseen_exception_is_that_accounts_failure_and_the_others_results_are_kept(api, capsys):
+    result = run(capsys, require_tls=True, concurrency=1, accounts=["marketing", "cursed", "billing"])
+    assert result["failed"] is True
+    assert [(a["name"], a["changed"], a["failed"]) for a in result["accounts"]] == [
+        ("parent", True, False), ("marketing", True, False), ("cursed", False, True), ("billing", True, False)]
+    assert result["accounts"][2]["msg"] == ("Unexpected ValueError while handling this account: something no one "
+                                            "foresaw, with the key ********")
+    assert result["summary"] == {"accounts": 4, "changed": 3, "in_sync": 0, "failed": 1}
+    assert result["msg"].startswith("1 of 4 accounts failed: cursed: Unexpected ValueError")
+    assert KEY not in json.dumps(result)
