@@ -58,8 +58,8 @@ def parse_accounts(items: list, policy_spec: dict) -> list:
             raise SendGridError("%s is %s; %s." % (where, as_text(item), shape))
         unknown = sorted(set(item) - known)
         if unknown:
-            raise SendGridError("%s has the unknown key%s %s; %s." % (where, "s" if len(unknown) > 1 else "",
-                                                                     ", ".join(unknown), shape))
+            keys = "key%s %s" % ("s" if len(unknown) > 1 else "", ", ".join(unknown))
+            raise SendGridError("%s has the unknown %s; %s." % (where, keys, shape))
         if "name" in item and "on_behalf_of" in item:
             raise SendGridError("%s gives both name and on_behalf_of; they are the same, give one." % where)
         result = validator.validate(item)

@@ -309,8 +309,8 @@ class SendGridClient:
             except requests.exceptions.Timeout:
                 response, reason = None, "gave no answer within %s seconds" % self.timeout
                 failure = SendGridError("%s %s %s: SendGrid gave no answer within the timeout of %s seconds (option "
-                                        "timeout); raise timeout, or run again later." % (operation.description, method, url,
-                                                                                           self.timeout))
+                                        "timeout); raise timeout, or run again later."
+                                        % (operation.description, method, url, self.timeout))
             except requests.exceptions.SSLError as exc:
                 raise SendGridError("%s %s %s: the TLS connection failed (%s). Check validate_certs and ca_path."
                                     % (operation.description, method, url, self.redact(str(exc))))

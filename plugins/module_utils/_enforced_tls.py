@@ -32,9 +32,18 @@ def policy_argument_spec() -> dict:
     return dict(
         require_tls=dict(type="bool"),
         require_valid_cert=dict(type="bool"),
-        # None is a choice because with choices, AnsibleModule refuses an explicit null, which means "not managed"
-        min_tls_version=dict(type="str", choices=TLS_VERSIONS + [None]),
+        # No choices: with choices, AnsibleModule refuses an explicit null, which means "not managed" here;
+        # check_policy() checks the value instead, before any request.
+        min_tls_version=dict(type="str"),
     )
+
+
+def check_policy(desired: dict, where: str = "") -> None:
+    """Refuse a minimum TLS version SendGrid does not know, before any request; None is "not managed"."""
+    version = desired.get("min_tls_version")
+    if version is not None and version not in TLS_VERSIONS:
+        raise SendGridError("value of %smin_tls_version must be one of: %s, got: %s (leave it out, or null, to leave the "
+                            "setting alone)." % (where, ", ".join(TLS_VERSIONS), version))
 
 
 def version_text(value) -> str | None:

@@ -38,11 +38,11 @@ options:
     type: bool
   min_tls_version:
     description:
-      - The minimum TLS version recipients' mail servers must support (the API field C(version), a JSON number).
+      - The minimum TLS version recipients' mail servers must support (the API field C(version), a JSON number),
+        V("1.1"), V("1.2") or V("1.3"). Another value fails before any request.
       - Quote it in YAML (V("1.2")) so that it stays text.
       - V(null), like leaving it out, means not managed.
     type: str
-    choices: ["1.1", "1.2", "1.3", null]
 attributes:
   check_mode:
     support: full
@@ -140,7 +140,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     SendGridError, account_from_module, connection_argument_spec,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import (
-    API_FIELDS, policy_argument_spec, reconcile,
+    API_FIELDS, check_policy, policy_argument_spec, reconcile,
 )
 
 
@@ -149,8 +149,12 @@ def main():
         argument_spec=dict(connection_argument_spec(), **policy_argument_spec()),
         supports_check_mode=True,
     )
-    account = account_from_module(module)
     desired = {name: module.params[name] for name in API_FIELDS}
+    try:
+        check_policy(desired)
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc))
+    account = account_from_module(module)
     try:
         outcome = reconcile(account, desired, module.check_mode)
     except SendGridError as exc:

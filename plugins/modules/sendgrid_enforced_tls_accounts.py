@@ -62,9 +62,8 @@ options:
         description: Overrides O(require_valid_cert) for this account.
         type: bool
       min_tls_version:
-        description: Overrides O(min_tls_version) for this account.
+        description: Overrides O(min_tls_version) for this account (V("1.1"), V("1.2") or V("1.3")).
         type: str
-        choices: ["1.1", "1.2", "1.3", null]
   discover_subusers:
     description:
       - Whether to list every subuser of the parent (C(GET /v3/subusers), every page until an empty one) and apply
@@ -95,9 +94,9 @@ options:
     type: bool
   min_tls_version:
     description:
-      - The minimum TLS version recipients' mail servers must support. Left out, it is neither compared nor sent.
+      - The minimum TLS version recipients' mail servers must support, V("1.1"), V("1.2") or V("1.3"); another value
+        fails before any request. Left out or V(null), it is neither compared nor sent.
     type: str
-    choices: ["1.1", "1.2", "1.3", null]
   concurrency:
     description:
       - How many accounts to handle at the same time, from 1 to 32.
@@ -234,7 +233,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     ClientPool, SendGridError, base_url_for, client_from_module, connection_argument_spec, plural,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import (
-    API_FIELDS, policy_argument_spec, reconcile_accounts,
+    API_FIELDS, check_policy, policy_argument_spec, reconcile_accounts,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers
 
@@ -261,7 +260,10 @@ def main():
     if not 1 <= params["concurrency"] <= MAX_CONCURRENCY:
         module.fail_json(msg="concurrency must be from 1 to %d, got %d." % (MAX_CONCURRENCY, params["concurrency"]), **fail)
     try:
+        check_policy(policy)
         listed = parse_accounts(params["accounts"], policy_argument_spec())
+        for index, account in enumerate(listed):
+            check_policy(account, "accounts[%d]." % index)
         # both hosts' URLs are checked now, before any request, whichever accounts discovery finds later
         hosts = {region: base_url_for(region, params["api_url"], params["eu_api_url"]) for region in REGIONS}
     except SendGridError as exc:

@@ -70,8 +70,8 @@ def test_defect_1_null_everywhere_only_reads(server):
 
 # ----------------------------------------------------------------------------- 2. discovery and short pages
 
-def test_defect_2_discovery_covers_every_subuser_when_pages_are_shorter_than_asked_and_reports_the_count(start_server,
-                                                                                                          tmp_path):
+def test_defect_2_discovery_covers_every_subuser_when_pages_are_shorter_than_asked_and_reports_the_count(
+        start_server, tmp_path):
     names = ["sub-%d" % i for i in range(1, 8)]
     server = start_server(subusers=names, account_ids=[], max_page_size=2)
 

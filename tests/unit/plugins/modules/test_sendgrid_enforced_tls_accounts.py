@@ -127,6 +127,8 @@ def test_one_failing_account_does_not_stop_the_others(api, capsys):
     ({"accounts": [["a"]]}, "accounts[0] is [\"a\"]; an account is a subuser's name, or a dictionary"),
     ({"accounts": ["a", {"name": "a"}]}, "accounts lists 'a' more than once"),
     ({"api_url": "https://api.sendgrid.com/v3"}, "api_url must be the API's base URL without /v3"),
+    ({"min_tls_version": "1.0"}, "value of min_tls_version must be one of: 1.1, 1.2, 1.3, got: 1.0 (leave it out"),
+    ({"accounts": [{"name": "a", "min_tls_version": 1.4}]}, "value of accounts[0].min_tls_version must be one of: 1.1"),
     ({"accounts": [{"name": "a", "region": "us"}]}, "region"),
     ({"accounts": [{"name": "a", "colour": "red"}]}, "colour"),
     ({"concurrency": 0}, "concurrency must be from 1 to 32"),
@@ -149,3 +151,9 @@ def test_an_unforeseen_exception_is_that_accounts_failure_and_the_others_results
     assert result["summary"] == {"accounts": 4, "changed": 3, "in_sync": 0, "failed": 1}
     assert result["msg"].startswith("1 of 4 accounts failed: cursed: Unexpected ValueError")
     assert KEY not in json.dumps(result)
+
+
+def test_null_min_tls_version_is_not_managed(api, capsys):
+    result = run(capsys, require_tls=True, min_tls_version=None, accounts=[{"name": "marketing", "min_tls_version": None}])
+    assert not result.get("failed") and result["summary"] == {"accounts": 2, "changed": 2, "in_sync": 0, "failed": 0}
+    assert [body for method, dummy, body in api.sent if method == "PATCH"] == [{"require_tls": True}] * 2

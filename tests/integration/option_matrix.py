@@ -1,0 +1,585 @@
+"""The option matrix: test cases generated from the argument specs, an independent model of what must be sent,
+and the runner that plays many cases in one ansible-playbook run.
+
+Sources, read when the tests are collected (so a new option gets cases without editing a test):
+  - each role's ``meta/argument_specs.yml`` (entry point ``main``), with ``defaults/main.yml`` for the defaults;
+  - each module's documented options, doc fragments included, from one ``ansible-doc --json`` call.
+
+Cases per source: the documented defaults alone (only the API key, from the environment), every option alone with
+a value generated from its spec (or, where the type cannot give a valid value, from SAMPLES), null for every option
+documented as nullable, and invalid generated values (bool, choices, numbers) that must be refused naming the
+option before anything is sent. The role also gets one run with every variable as an ``-e key=value`` string and
+one with the same values typed in JSON.
+
+The model (``expected_calls``) knows nothing of the collection's code: it is the documentation's rules written
+again (which accounts, which host, which fields differ from a fresh account's settings).
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+COLLECTION = "mailops.sendgrid"
+ROLE_ENTRY_POINT = "main"
+MISSING = object()           # "no documented default", unlike a documented default of null
+
+# What a fresh account of the local server holds (tools/sendgrid_api_server.py DEFAULT_SETTINGS), in API names.
+FRESH_SETTINGS = {"require_tls": False, "require_valid_cert": False, "version": 1.1}
+# Option name -> API field, and how the API spells the value (the version is a JSON number).
+POLICY_FIELDS = {"require_tls": "require_tls", "require_valid_cert": "require_valid_cert", "min_tls_version": "version"}
+SENDGRID_HOSTS = {"global": "https://api.sendgrid.com", "eu": "https://api.eu.sendgrid.com"}
+TLS_PATH = "/v3/user/settings/enforced_tls"
+SUBUSERS_PATH = "/v3/subusers"
+DISCOVERY_PAGE_SIZE = 500    # documented: discovery reads every page; the module asks for 500 at a time
+
+# The subusers of every case's servers: one EU regional, one disabled, one that the exclude sample matches.
+SUBUSERS = ["marketing", "billing", "support", "eu-newsletter:eu", "dormant:disabled"]
+ACCOUNT_IDS = ["777"]
+
+
+class Dynamic(str):
+    """A value known only when the case runs (a server's URL, a file): its text is what the test id shows."""
+
+
+# Sample values, only for options whose valid value cannot come from the type (by module option name; a role
+# variable uses the sample of the module option it is handed to). Every other option gets a generated value.
+SAMPLES = {
+    "api_key": Dynamic("<key-only-this-case's-servers-know>"),   # the environment's key is unknown there
+    "api_url": Dynamic("<option-server-url>"),                    # a third server, not SENDGRID_API_URL's
+    "eu_api_url": Dynamic("<option-eu-server-url>"),              # a fourth, not SENDGRID_EU_API_URL's
+    "ca_path": Dynamic("<ca-file>"),                              # the CA of the case's HTTPS servers
+    "on_behalf_of": "marketing",                                  # an existing subuser
+    # a plain name, the name alias with a region and an override, on_behalf_of with an override
+    "accounts": ["marketing", "billing", {"name": "eu-newsletter", "region": "eu", "min_tls_version": "1.2"},
+                 {"on_behalf_of": "support", "require_valid_cert": True}],
+    # patterns are strings by type, but only patterns matching some subusers show that they are applied
+    "names": ["m*", "b?lling"],
+    "exclude": ["sup*", "nobody-*"],
+}
+NEW_DIRECTORY = Dynamic("<new-directory>")   # the generated value of a path option without a sample
+
+# Role variables that are not handed to the module, and what the test checks for them instead.
+ROLE_ONLY = {"enforced_tls_report_dir": "report"}
+# Role variables never given as -e strings, and why.
+NOT_AS_EXTRA_VAR = {"enforced_tls_api_key": "a key on the command line shows in ps and shell history"}
+
+DOCUMENTED_RANGE = re.compile(r"\bfrom (-?\d+) to (-?\d+)\b")
+
+
+# ----------------------------------------------------------------------------- sources
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    type: str
+    default: object          # MISSING when none is documented
+    choices: tuple | None
+    elements: str | None
+    required: bool
+    description: str
+
+    @property
+    def nullable(self) -> bool:
+        """Documented as "not managed" when null: no default (or null), or V(null) in its description."""
+        return not self.required and (self.default is MISSING or self.default is None or "V(null)" in self.description)
+
+    @property
+    def documented_range(self):
+        match = DOCUMENTED_RANGE.search(self.description)
+        return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def make_option(name: str, doc: dict, default=MISSING) -> Option:
+    description = doc.get("description", "")
+    if isinstance(description, list):
+        description = " ".join(description)
+    if default is MISSING and "default" in doc:
+        default = doc["default"]
+    choices = doc.get("choices")
+    return Option(name=name, type=doc.get("type", "str"), default=default,
+                  choices=tuple(choices) if choices is not None else None, elements=doc.get("elements"),
+                  required=bool(doc.get("required", False)), description=description)
+
+
+@dataclass
+class Source:
+    kind: str                # "role" or "module"
+    name: str                # role or module name
+    label: str               # test id prefix
+    options: dict            # name -> Option
+    module: str              # the module that does the work (for a role: the one its tasks call)
+    task: str                # the name of the task whose result tells (for a module: the case's own task)
+    to_module: dict = field(default_factory=dict)   # role variable -> module option
+    fqcn: str = ""
+
+
+def module_names(repo_root: Path) -> list:
+    return sorted(p.stem for p in (repo_root / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+
+
+def module_docs(repo_root: Path, env: dict) -> dict:
+    """Every module's documentation, fragments merged, from one ansible-doc run."""
+    names = ["%s.%s" % (COLLECTION, name) for name in module_names(repo_root)]
+    ansible_doc = str(Path(sys.executable).with_name("ansible-doc"))
+    done = subprocess.run([ansible_doc, "--json", "-t", "module"] + names, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    docs = json.loads(done.stdout or "{}")
+    missing = [name for name in names if name not in docs]
+    if done.returncode or missing:
+        raise RuntimeError("ansible-doc did not document %s (rc %s): %s" % (missing, done.returncode, done.stderr[-2000:]))
+    return {name.rsplit(".", 1)[1]: docs[name]["doc"] for name in names}
+
+
+def role_tasks(role_dir: Path) -> list:
+    tasks = []
+    for path in sorted((role_dir / "tasks").glob("*.yml")):
+        tasks += _flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or [])
+    return tasks
+
+
+def _flatten(tasks: list) -> list:
+    flat = []
+    for task in tasks:
+        flat.append(task)
+        for key in ("block", "rescue", "always"):
+            flat += _flatten(task.get(key) or [])
+    return flat
+
+
+def role_module_task(role_dir: Path, variables) -> tuple:
+    """(module, task name, {role variable: module option}) of the role's task that calls a collection module."""
+    for task in role_tasks(role_dir):
+        for key, args in task.items():
+            if key.startswith(COLLECTION + ".") and isinstance(args, dict):
+                mapping = {}
+                for option, value in args.items():
+                    for variable in re.findall(r"\b\w+\b", str(value)):
+                        if variable in variables:
+                            mapping[variable] = option
+                return key.rsplit(".", 1)[1], task["name"], mapping
+    raise RuntimeError("%s calls no %s module" % (role_dir, COLLECTION))
+
+
+def role_defaults(role_dir: Path) -> dict:
+    path = role_dir / "defaults" / "main.yml"
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+
+
+def load_sources(repo_root: Path, env: dict) -> list:
+    docs = module_docs(repo_root, env)
+    sources = []
+    role_dirs = sorted(p.parents[1] for p in repo_root.glob("roles/*/meta/argument_specs.yml"))
+    for role_dir in role_dirs:
+        spec = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+        options_doc = spec["argument_specs"][ROLE_ENTRY_POINT].get("options") or {}
+        defaults = role_defaults(role_dir)
+        # The documented default of a role variable is what defaults/main.yml sets (the spec may leave it out:
+        # a spec default refuses null); test_role_documented_defaults_agree checks that the two agree.
+        options = {name: make_option(name, doc, defaults.get(name, MISSING)) for name, doc in options_doc.items()}
+        module, task, mapping = role_module_task(role_dir, options)
+        label = "role" if len(role_dirs) == 1 else "role-" + role_dir.name
+        sources.append(Source("role", role_dir.name, label, options, module, task, mapping,
+                              "%s.%s" % (COLLECTION, role_dir.name)))
+    for name, doc in docs.items():
+        options = {option: make_option(option, spec) for option, spec in (doc.get("options") or {}).items()}
+        sources.append(Source("module", name, name, options, name, "", {}, "%s.%s" % (COLLECTION, name)))
+    return sources
+
+
+def module_option(source: Source, option: str) -> str | None:
+    """The module option a role variable is handed to (the option itself for a module), None for role-only ones."""
+    return option if source.kind == "module" else source.to_module.get(option)
+
+
+# ----------------------------------------------------------------------------- values
+
+def generated_values(source: Source, option: Option) -> list | None:
+    """Valid non-default values for an option given alone: a sample, else from its type; None when neither exists."""
+    target = module_option(source, option.name)
+    if target in SAMPLES:
+        return [SAMPLES[target]]
+    if option.type == "bool":
+        # the other bool; both when there is no default (null is a third state, tested by the null case)
+        return [not option.default] if isinstance(option.default, bool) else [False, True]
+    if option.choices:
+        return [choice for choice in option.choices if choice is not None and choice != option.default]
+    if option.type == "int":
+        low_high = option.documented_range
+        default = option.default if isinstance(option.default, int) else None
+        if low_high:
+            return [low_high[0] if low_high[0] != default else low_high[0] + 1]
+        return [default + 1 if default is not None else 1]
+    if option.type == "float":
+        return [option.default / 2 + 0.5 if isinstance(option.default, (int, float)) else 1.5]
+    if option.type == "path":
+        return [NEW_DIRECTORY]
+    if option.type == "list" and option.elements == "str":
+        return [["generated-1", "generated-2"]]
+    return None
+
+
+def invalid_values(option: Option) -> list:
+    """Values the spec must refuse: not a bool, not a choice, not a number, out of the documented range."""
+    if option.type == "bool":
+        return ["maybe"]
+    if option.choices:
+        return ["not-a-choice"]
+    if option.type in ("int", "float"):
+        values = ["many"]
+        if option.type == "int" and option.documented_range:
+            values.append(option.documented_range[1] + 1)
+        return values
+    return []
+
+
+def value_text(value) -> str:
+    """A value as a test id shows it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(value_text(item) for item in value)
+    if isinstance(value, dict):
+        return "{%s}" % (value.get("name") or value.get("on_behalf_of") or "...")
+    return str(value)
+
+
+def extra_var_text(value) -> str:
+    """The -e key=value spelling of a value: a list is comma-separated, a bool true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(extra_var_text(item) for item in value)
+    return str(value)
+
+
+def string_expressible(value):
+    """The part of a value that -e key=value can express: a dictionary item of a list cannot be written there."""
+    if isinstance(value, list):
+        return [item for item in value if not isinstance(item, dict)]
+    return value
+
+
+# ----------------------------------------------------------------------------- cases
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    source: str              # Source.label
+    kind: str                # defaults | alone | null | rejected | no-value
+    option: str | None
+    values: tuple            # ((option, value), ...) given to the role/module; the rest stays at its default
+
+    @property
+    def given(self) -> dict:
+        return dict(self.values)
+
+    @property
+    def batch(self) -> str:
+        return "%s:%s" % (self.source, "rejected" if self.kind == "rejected" else "accepted")
+
+
+def generate_cases(sources: list) -> list:
+    cases = []
+    for source in sources:
+        prefix = source.label
+        cases.append(Case("%s:defaults" % prefix, prefix, "defaults", None, ()))
+        for option in source.options.values():
+            values = generated_values(source, option)
+            if values is None:
+                cases.append(Case("%s:%s:no-value-to-generate" % (prefix, option.name), prefix, "no-value", option.name, ()))
+                continue
+            for value in values:
+                cases.append(Case("%s:%s=%s:alone" % (prefix, option.name, value_text(value)), prefix, "alone",
+                                  option.name, ((option.name, value),)))
+            if option.nullable:
+                cases.append(Case("%s:%s=null:not-managed" % (prefix, option.name), prefix, "null", option.name,
+                                  ((option.name, None),)))
+            for value in invalid_values(option):
+                cases.append(Case("%s:%s=%s:rejected" % (prefix, option.name, value_text(value)), prefix, "rejected",
+                                  option.name, ((option.name, value),)))
+    return cases
+
+
+def extra_var_values(source: Source) -> dict:
+    """Every role variable (but NOT_AS_EXTRA_VAR) at its last generated value, as -e can express it.
+
+    The last one: for a bool without default that is true, for choices the last listed (1.3 differs from a fresh
+    account's 1.1), so that most variables change what is sent.
+    """
+    values = {}
+    for option in source.options.values():
+        if option.name in NOT_AS_EXTRA_VAR:
+            continue
+        generated = generated_values(source, option)
+        if generated:
+            values[option.name] = string_expressible(generated[-1])
+    return values
+
+
+# ----------------------------------------------------------------------------- the model
+
+def effective_module_params(source: Source, given: dict, module_doc_options: dict) -> dict:
+    """What the module works with: the documented defaults, then the given values; null means "not set".
+
+    For a role: its variables' documented defaults, the given ones on top, handed to the module's options.
+    """
+    if source.kind == "role":
+        role_values = {name: (option.default if option.default is not MISSING else None)
+                       for name, option in source.options.items()}
+        role_values.update(given)
+        given = {source.to_module[name]: value for name, value in role_values.items()
+                 if name in source.to_module and value is not None}
+    params = {name: (option.default if option.default is not MISSING else None)
+              for name, option in module_doc_options.items()}
+    params.update({name: value for name, value in given.items()})
+    return params
+
+
+def host_for(region: str, params: dict, env: dict) -> str:
+    """The documented rule: for eu, eu_api_url (or SENDGRID_EU_API_URL), else api_url (or SENDGRID_API_URL), else
+    the EU host; for global, api_url (or SENDGRID_API_URL), else the global host. Null is "not set"."""
+    api_url = params.get("api_url") or env.get("SENDGRID_API_URL")
+    eu_api_url = params.get("eu_api_url") or env.get("SENDGRID_EU_API_URL")
+    if region == "eu" and eu_api_url:
+        return eu_api_url.rstrip("/")
+    if api_url:
+        return api_url.rstrip("/")
+    return SENDGRID_HOSTS[region]
+
+
+@dataclass(frozen=True)
+class Subuser:
+    name: str
+    region: str
+    disabled: bool
+
+
+def subusers(definition=SUBUSERS) -> list:
+    result = []
+    for spec in definition:
+        name, *flags = spec.split(":")
+        result.append(Subuser(name, "eu" if "eu" in flags else "global", "disabled" in flags))
+    return result
+
+
+def call(host, method, path, on_behalf_of=None, body=None, query=None) -> tuple:
+    return (host, method, path, on_behalf_of, json.dumps(body, sort_keys=True) if body is not None else None,
+            json.dumps(query, sort_keys=True) if query is not None else None)
+
+
+def listing_calls(host: str, page_size: int, region: str, count: int) -> list:
+    """Pages until an empty one (documented: a short page does not prove the end)."""
+    calls, offset = [], 0
+    while True:
+        calls.append(call(host, "GET", SUBUSERS_PATH, query={"limit": str(page_size), "offset": str(offset),
+                                                            "region": region, "include_region": "true"}))
+        size = max(0, min(page_size, count - offset))
+        if not size:
+            return calls
+        offset += size
+
+
+def settings_calls(host: str, on_behalf_of, desired: dict) -> list:
+    """One GET; one PATCH with the fields that differ from a fresh account, when any do (null: not compared)."""
+    body = {}
+    for option, api_field in POLICY_FIELDS.items():
+        value = desired.get(option)
+        if value is None:
+            continue
+        api_value = float(value) if api_field == "version" else value
+        if FRESH_SETTINGS[api_field] != api_value:
+            body[api_field] = api_value
+    calls = [call(host, "GET", TLS_PATH, on_behalf_of)]
+    if body:
+        calls.append(call(host, "PATCH", TLS_PATH, on_behalf_of, body))
+    return calls
+
+
+@dataclass
+class Expectation:
+    calls: list              # call() tuples, as a multiset; GET before PATCH per account, pages in order
+    accounts: list = field(default_factory=list)     # names, in the order the module reports them
+    listed: list | None = None                       # sendgrid_subuser_info: the usernames it returns, and the total
+    total: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        return any(c[1] == "PATCH" for c in self.calls)
+
+
+def model_enforced_tls(params, env, known) -> Expectation:
+    host = host_for(params["region"], params, env)
+    return Expectation(settings_calls(host, params.get("on_behalf_of"), params))
+
+
+def model_enforced_tls_info(params, env, known) -> Expectation:
+    host = host_for(params["region"], params, env)
+    return Expectation([call(host, "GET", TLS_PATH, params.get("on_behalf_of"))])
+
+
+def model_subuser_info(params, env, known) -> Expectation:
+    host = host_for(params["region"], params, env)
+    region = params["subuser_region"]
+    in_region = [s for s in known if region == "all" or s.region == region]
+    listed = [s.name for s in in_region
+              if any(fnmatch.fnmatchcase(s.name, p) for p in params["names"])
+              and not any(fnmatch.fnmatchcase(s.name, p) for p in params["exclude"])
+              and (params["disabled"] is None or s.disabled is params["disabled"])]
+    return Expectation(listing_calls(host, params["page_size"], region, len(in_region)), listed=listed,
+                       total=len(in_region))
+
+
+def model_enforced_tls_accounts(params, env, known) -> Expectation:
+    """The parent, the listed accounts in order, then the discovered ones not listed, not excluded, enabled unless
+    disabled ones are included; each on its region's host with the policy and its own overrides."""
+    calls = []
+    listed = []
+    for item in params["accounts"] or []:
+        item = {"on_behalf_of": item} if isinstance(item, str) else dict(item)
+        if "name" in item:
+            item["on_behalf_of"] = item.pop("name")
+        listed.append(item)
+    discovered = []
+    if params["discover_subusers"]:
+        calls += listing_calls(host_for(params["region"], params, env), DISCOVERY_PAGE_SIZE, "all", len(known))
+        regions = {s.name: s.region for s in known}
+        names = {item["on_behalf_of"] for item in listed}
+        for item in listed:
+            item.setdefault("region", regions.get(item["on_behalf_of"]))
+        discovered = [{"on_behalf_of": s.name, "region": s.region} for s in known
+                      if s.name not in names
+                      and not any(fnmatch.fnmatchcase(s.name, p) for p in params["exclude"] or [])
+                      and (params["include_disabled"] or not s.disabled)]
+    entries = ([{"on_behalf_of": None}] if params["include_parent"] else []) + listed + discovered
+    accounts = []
+    for entry in entries:
+        region = entry.get("region") or params["region"]
+        desired = {name: params.get(name) if entry.get(name) is None else entry[name] for name in POLICY_FIELDS}
+        calls += settings_calls(host_for(region, params, env), entry["on_behalf_of"], desired)
+        accounts.append(entry["on_behalf_of"] or "parent")
+    return Expectation(calls, accounts=accounts)
+
+
+MODELS = {
+    "sendgrid_enforced_tls": model_enforced_tls,
+    "sendgrid_enforced_tls_info": model_enforced_tls_info,
+    "sendgrid_enforced_tls_accounts": model_enforced_tls_accounts,
+    "sendgrid_subuser_info": model_subuser_info,
+}
+
+
+# ----------------------------------------------------------------------------- running cases
+
+@dataclass
+class Core:
+    """One ansible-core to run the cases with: its label (the version), its bin directory and Python."""
+    label: str
+    bin_dir: Path | None
+    python: str | None
+    missing: str | None = None       # why it cannot run (the parametrisation is skipped)
+    broken: str | None = None        # why it should run but cannot (the tests fail)
+
+    def env(self) -> dict:
+        if self.bin_dir is None:
+            return {}
+        return {"PATH": "%s%s%s" % (self.bin_dir, os.pathsep, os.environ.get("PATH", "")),
+                "ANSIBLE_PYTHON_INTERPRETER": self.python, "VIRTUAL_ENV": str(self.bin_dir.parent)}
+
+
+def installed_version(site_packages_glob) -> str | None:
+    for release in site_packages_glob:
+        match = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", release.read_text(encoding="utf-8"))
+        if match:
+            return match.group(1)
+    return None
+
+
+def minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def available_cores(repo_root: Path) -> list:
+    import ansible  # pylint: disable=import-outside-toplevel
+    cores = [Core(minor(ansible.__version__), None, None)]
+    venv = repo_root / ".venv-312"
+    how = ("bash scripts/ansible-test.sh creates it (Python 3.12, ansible-core 2.21) when "
+           "$(pyenv prefix 3.12.1)/bin/python3.12 exists")
+    if not (venv / "bin" / "ansible-playbook").exists():
+        cores.append(Core("2.21", None, None, missing="%s/bin/ansible-playbook is absent: %s" % (venv, how)))
+        return cores
+    version = installed_version(venv.glob("lib/python*/site-packages/ansible/release.py")) or "unknown"
+    broken = None
+    if not list(venv.glob("lib/python*/site-packages/requests/__init__.py")):
+        broken = ("%s has no requests, which the modules need: the setup must install requirements.txt into it "
+                  "(scripts/ansible-test.sh does: pip install 'ansible-core>=2.21,<2.22' -r requirements.txt)" % venv)
+    cores.append(Core(minor(version), venv / "bin", str(venv / "bin" / "python"), broken=broken))
+    return cores
+
+
+class Servers:
+    """A case's servers by role: G and E answer SENDGRID_API_URL and SENDGRID_EU_API_URL, O and OE the api_url and
+    eu_api_url options. All of them fresh, with SUBUSERS; HTTPS with an untrusted CA when the case needs it."""
+
+    def __init__(self, sg, keys, https_files=None, option=False, option_eu=False):
+        self.sg = sg
+        tls = dict(tls_cert=https_files["cert"], tls_key=https_files["key"]) if https_files else {}
+        common = dict(keys=keys, subusers=SUBUSERS, account_ids=ACCOUNT_IDS, **tls)
+        self.started = {}
+        wanted = [("G", "global"), ("E", "eu")] + ([("O", "global")] if option else []) + \
+            ([("OE", "eu")] if option_eu else [])
+        for label, region in wanted:
+            self.started[label] = sg.start_server(host="127.0.0.1", port=0, region=region, **common)
+
+    def url(self, label: str) -> str:
+        return self.started[label][0].url
+
+    def record(self) -> dict:
+        return {label: {"url": server.url, "requests": server.requests(), "connections": server.connections()}
+                for label, (server, _thread) in self.started.items()}
+
+    def stop(self):
+        for server, thread in self.started.values():
+            self.sg.stop_server(server, thread)
+
+
+def logged_calls(record: dict) -> list:
+    """A server record's requests as call() tuples (host is the server's URL; the query only for the list)."""
+    result = []
+    for entry in record["requests"]:
+        parts = urlsplit(entry["path"])
+        obo = next((v for k, v in entry["headers"].items() if k.lower() == "on-behalf-of"), None)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()} if parts.path == SUBUSERS_PATH else None
+        result.append(call(record["url"], entry["method"], parts.path, obo, entry["body"], query))
+    return result
+
+
+def in_order(calls: list, expected: list) -> list:
+    """Order problems: an account's PATCH before its GET, list pages out of order (accounts may interleave)."""
+    problems = []
+    seen_get = set()
+    for host, method, path, obo, _body, _query in calls:
+        if path == TLS_PATH and method == "GET":
+            seen_get.add((host, obo))
+        if path == TLS_PATH and method == "PATCH" and (host, obo) not in seen_get:
+            problems.append("PATCH for %s on %s before its GET" % (obo or "parent", host))
+    pages = [c for c in calls if c[2] == SUBUSERS_PATH]
+    if pages != [c for c in expected if c[2] == SUBUSERS_PATH] and Counter(pages) == Counter(
+            c for c in expected if c[2] == SUBUSERS_PATH):
+        problems.append("subuser list pages out of order: %s" % [json.loads(c[5])["offset"] for c in pages])
+    return problems

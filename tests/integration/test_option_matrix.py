@@ -1,0 +1,502 @@
+"""Every documented option of every module and role, alone, null and as an -e string, on every available ansible-core.
+
+Cases are generated from the argument specs when the tests are collected (option_matrix.py): a new option gets
+cases without a test being written, and an option whose valid value can come neither from its type nor from
+option_matrix.SAMPLES fails test_every_option_has_a_generated_or_sample_value. Version 1.0 shipped a role whose
+documented defaults failed validation and whose -e strings were misread, because every test passed a full, typed
+policy: here each option is given alone, at its defaults, as null and as a string.
+
+Each case runs against its own fresh servers (SENDGRID_API_URL and SENDGRID_EU_API_URL point there through the
+play's environment; the API key comes from SENDGRID_API_KEY) and is judged on what the servers received, against
+option_matrix's model of the documentation. Many cases share one ansible-playbook run: one play per case, each on
+its own inventory host (with a do-nothing "sentinel" host beside it, because ansible-playbook stops every later play
+once all hosts of a play have failed). The runs happen once per session, all of them at the start, two or three at
+a time; under pytest-xdist the first worker runs them and the other reads the results from a shared file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import trustme
+import yaml
+from filelock import FileLock
+
+import option_matrix as om
+from conftest import (
+    COLLECTIONS_ROOT, CRASH_MARKERS, DEFAULT_SETTINGS, KEY, REPO_ROOT, SECRETS, playbook_env, run_playbook, sg,
+)
+
+# A key that only the servers of an api_key case know: the case passes only if the option beats SENDGRID_API_KEY.
+OPTION_KEY = "SG.integration-SECRET-5e8a1c3f7b.option-key-Rt4"
+ALL_SECRETS = SECRETS + (OPTION_KEY,)
+OPTION_KEY_TEMPLATE = "{{ lookup('ansible.builtin.env', 'IT_OPTION_KEY') }}"
+SENTINEL = "sentinel"
+BATCH_TIMEOUT = 900
+
+SOURCES = {source.label: source for source in om.load_sources(
+    REPO_ROOT, playbook_env({"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS_ROOT}))}
+MODULE_OPTIONS = {source.name: source.options for source in SOURCES.values() if source.kind == "module"}
+ROLES = [source for source in SOURCES.values() if source.kind == "role"]
+CASES = om.generate_cases(SOURCES.values())
+CORES = om.available_cores(REPO_ROOT)
+
+
+def core_params(items, ids):
+    """Each item on every core; the cores that are absent are skipped, saying how to create them."""
+    params = []
+    for core in CORES:
+        marks = [pytest.mark.skip(reason=core.missing)] if core.missing else []
+        params += [pytest.param(core, item, id="%s:%s" % (core.label, ids(item)), marks=marks) for item in items]
+    return params
+
+
+ACCEPTED = [case for case in CASES if case.kind in ("defaults", "alone", "null")]
+REJECTED = [case for case in CASES if case.kind == "rejected"]
+EXTRA_VARS = {role.label: om.extra_var_values(role) for role in ROLES}
+EXTRA_VAR_ITEMS = [(role.label, name) for role in ROLES for name in EXTRA_VARS[role.label]]
+
+
+# ----------------------------------------------------------------------------- the generation itself
+
+def test_every_option_has_a_generated_or_sample_value():
+    """A new option whose valid value the type cannot give needs a sample, or it would go untested."""
+    missing = ["%s: %s (type %s)" % (source.label, option.name, option.type)
+               for source in SOURCES.values() for option in source.options.values()
+               if om.generated_values(source, option) is None]
+    assert not missing, "no generator and no sample (add one to option_matrix.SAMPLES):\n" + "\n".join(missing)
+
+
+def test_the_tables_name_documented_options_only():
+    module_options = {name for options in MODULE_OPTIONS.values() for name in options}
+    role_variables = {name for role in ROLES for name in role.options}
+    assert sorted(set(om.SAMPLES) - module_options) == [], "SAMPLES names options no module documents"
+    assert sorted(set(om.ROLE_ONLY) - role_variables) == [], "ROLE_ONLY names variables no role documents"
+    assert sorted(set(om.NOT_AS_EXTRA_VAR) - role_variables) == [], "NOT_AS_EXTRA_VAR names unknown variables"
+
+
+def test_every_source_is_read_and_has_a_model():
+    """Guards the matrix against passing vacuously: every module and role is a source with options and a model."""
+    assert sorted(s.name for s in SOURCES.values() if s.kind == "module") == om.module_names(REPO_ROOT)
+    assert sorted(r.name for r in ROLES) == sorted(p.name for p in (REPO_ROOT / "roles").iterdir() if p.is_dir())
+    assert all(source.options for source in SOURCES.values())
+    assert sorted(set(s.module for s in SOURCES.values()) - set(om.MODELS)) == [], "a module has no model"
+    # the model's fresh account is the server's
+    assert om.FRESH_SETTINGS == DEFAULT_SETTINGS == sg.DEFAULT_SETTINGS
+
+
+def test_every_role_variable_reaches_the_module_or_has_its_own_check():
+    for role in ROLES:
+        unhandled = sorted(set(role.options) - set(role.to_module) - set(om.ROLE_ONLY))
+        assert not unhandled, "%s: variables neither handed to %s nor in ROLE_ONLY: %s" % (role.name, role.module, unhandled)
+
+
+def readme_defaults(role) -> dict:
+    """The default column of the role README's variable table, parsed as YAML; "(none)" is no default."""
+    table = {}
+    for line in (REPO_ROOT / "roles" / role.name / "README.md").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^\|\s*`(\w+)`\s*\|\s*(.*?)\s*\|", line)
+        if match:
+            cell = match.group(2)
+            table[match.group(1)] = om.MISSING if cell == "(none)" else yaml.safe_load(cell.strip("`"))
+    return table
+
+
+@pytest.mark.parametrize("role, name", [(role, name) for role in ROLES for name in role.options],
+                         ids=["%s:%s:documented-default" % (role.label, name) for role in ROLES for name in role.options])
+def test_role_documented_defaults_agree(role, name):
+    """README table, defaults/main.yml and the argument spec give one default (the spec may omit it)."""
+    defaults = om.role_defaults(REPO_ROOT / "roles" / role.name)
+    spec = yaml.safe_load((REPO_ROOT / "roles" / role.name / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    spec_option = spec["argument_specs"][om.ROLE_ENTRY_POINT]["options"][name]
+    readme = readme_defaults(role)
+    assert name in readme, "the README's variable table has no row for %s" % name
+    assert readme[name] == defaults.get(name, om.MISSING), "README says %r, defaults/main.yml %r" % (
+        readme[name], defaults.get(name, "(not set)"))
+    if "default" in spec_option:
+        assert spec_option["default"] == defaults.get(name, om.MISSING), "argument spec says %r, defaults/main.yml %r" % (
+            spec_option["default"], defaults.get(name, "(not set)"))
+
+
+# ----------------------------------------------------------------------------- running the cases
+
+class Context:
+    """What a case needs from its servers, worked out from the values it gives (before they are resolved)."""
+
+    def __init__(self, source, given: dict):
+        to_module = {om.module_option(source, name): value for name, value in given.items()}
+        self.option_server = to_module.get("api_url") == om.SAMPLES["api_url"]
+        self.option_eu_server = to_module.get("eu_api_url") == om.SAMPLES["eu_api_url"]
+        self.option_key = to_module.get("api_key") == om.SAMPLES["api_key"]
+        # verification off, or a CA of our own: only an HTTPS server with an untrusted CA shows the option works
+        self.https = to_module.get("validate_certs") is False or to_module.get("ca_path") is not None
+
+    def servers(self, tls_files):
+        keys = {OPTION_KEY: sg.ALL_SCOPES} if self.option_key else {KEY: sg.ALL_SCOPES}
+        return om.Servers(sg, keys, tls_files if self.https else None, self.option_server, self.option_eu_server)
+
+
+def resolve(value, servers, tls_files, workdir: Path):
+    if value == om.SAMPLES["api_key"]:
+        return OPTION_KEY_TEMPLATE
+    if value == om.SAMPLES["api_url"]:
+        return servers.url("O")
+    if value == om.SAMPLES["eu_api_url"]:
+        return servers.url("OE")
+    if value == om.SAMPLES["ca_path"]:
+        return tls_files["ca"]
+    if value == om.NEW_DIRECTORY:
+        return str(Path(tempfile.mkdtemp(dir=workdir)) / "new")
+    return value
+
+
+def case_env(core) -> dict:
+    """The key in the environment, as a vault-less user would export it; never in a playbook or on the command line."""
+    return dict(core.env(), SENDGRID_API_KEY=KEY, IT_OPTION_KEY=OPTION_KEY)
+
+
+def play_for(source, case_id: str, host: str, given: dict, servers) -> dict:
+    if source.kind == "role":
+        task = {"name": case_id, "ansible.builtin.include_role": {"name": source.fqcn}}
+        if given:
+            task["vars"] = given
+    else:
+        task = {"name": case_id, source.fqcn: given}
+    task["when"] = "inventory_hostname != %r" % SENTINEL
+    return {"name": case_id, "hosts": [host, SENTINEL], "gather_facts": False,
+            "environment": {"SENDGRID_API_URL": servers.url("G"), "SENDGRID_EU_API_URL": servers.url("E")},
+            "tasks": [task]}
+
+
+def write_inventory(path: Path, hosts) -> str:
+    inventory = {"all": {"hosts": {host: {"ansible_connection": "local"} for host in list(hosts) + [SENTINEL]}}}
+    path.write_text(json.dumps(inventory), encoding="utf-8")
+    return str(path)
+
+
+def reports(given_resolved: dict) -> dict:
+    """The report files found in a report directory the case gave (role-only effect)."""
+    found = {}
+    for name, what in om.ROLE_ONLY.items():
+        directory = given_resolved.get(name)
+        if what == "report" and directory:
+            report = Path(directory) / "enforced_tls_report.json"
+            found[name] = {"json": json.loads(report.read_text(encoding="utf-8")) if report.exists() else None,
+                           "md": (Path(directory) / "enforced_tls_report.md").exists()}
+    return found
+
+
+def play_output(stdout: str, case_id: str) -> str:
+    start = stdout.find("PLAY [%s]" % case_id)
+    if start < 0:
+        return stdout[-4000:]
+    end = stdout.find("\nPLAY [", start + 1)
+    return stdout[start:end if end > 0 else len(stdout)][-6000:]
+
+
+def run_batch(core, source, cases, tls_files, workdir: Path) -> dict:
+    """One ansible-playbook run: a play per case, each on its own host and servers."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    plays, started, resolved = [], {}, {}
+    hosts = {case.id: "c%03d" % index for index, case in enumerate(cases)}
+    result = {"cases": {}, "rc": None, "error": None}
+    try:
+        for case in cases:
+            servers = started[case.id] = Context(source, case.given).servers(tls_files)
+            resolved[case.id] = {name: resolve(value, servers, tls_files, workdir) for name, value in case.given.items()}
+            plays.append(play_for(source, case.id, hosts[case.id], resolved[case.id], servers))
+        playbook = workdir / "playbook.yml"
+        playbook.write_text(json.dumps(plays, indent=1), encoding="utf-8")
+        inventory = write_inventory(workdir / "inventory.json", hosts.values())
+        started_at = time.monotonic()
+        run = run_playbook(str(playbook), env=case_env(core), args=("-i", inventory), timeout=BATCH_TIMEOUT,
+                           secrets=ALL_SECRETS)
+        result.update(rc=run.rc, seconds=round(time.monotonic() - started_at, 1), stderr=run.stderr[-3000:])
+        for case in cases:
+            result["cases"][case.id] = {
+                "tasks": [task for task in run.tasks if task["host"] == hosts[case.id]],
+                "output": play_output(run.stdout, case.id),
+                "hosts_failed": sorted({t["host"] for t in run.tasks if t["status"] in ("failed", "unreachable")}),
+                "host": hosts[case.id]}
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        # a secret in the output, a timeout: every case of the batch fails with it
+        result["error"] = "%s: %s" % (type(exc).__name__, exc)
+    finally:
+        for case in cases:
+            servers = started.get(case.id)
+            entry = result["cases"].setdefault(case.id, {"tasks": [], "output": "", "hosts_failed": [], "host": None})
+            entry["given"] = resolved.get(case.id, {})
+            entry["servers"] = servers.record() if servers else {}
+            entry["reports"] = reports(entry["given"]) if source.kind == "role" else {}
+            if servers:
+                servers.stop()
+    return result
+
+
+def run_extra_vars(core, role, typed: bool, tls_files, workdir: Path) -> dict:
+    """The role once with every variable of EXTRA_VARS: as -e key=value strings, or typed in one -e JSON."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    values = EXTRA_VARS[role.label]
+    servers = Context(role, values).servers(tls_files)
+    result = {"rc": None, "error": None}
+    given = {name: resolve(value, servers, tls_files, workdir) for name, value in values.items()}
+    try:
+        play = play_for(role, "role from extra vars", "extra", {}, servers)
+        playbook = workdir / "playbook.yml"
+        playbook.write_text(json.dumps([play], indent=1), encoding="utf-8")
+        args = ["-i", write_inventory(workdir / "inventory.json", ["extra"])]
+        if not typed:
+            for name, value in given.items():
+                args += ["-e", "%s=%s" % (name, om.extra_var_text(value))]
+        run = run_playbook(str(playbook), extra_vars=given if typed else None, env=case_env(core),
+                           args=tuple(args), timeout=BATCH_TIMEOUT, secrets=ALL_SECRETS)
+        result.update(rc=run.rc, tasks=[t for t in run.tasks if t["host"] == "extra"], output=run.stdout[-8000:],
+                      command=" ".join(run.command))
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        result["error"] = "%s: %s" % (type(exc).__name__, exc)
+    finally:
+        result.update(given=given, servers=servers.record(), reports=reports(given))
+        servers.stop()
+    return result
+
+
+def batch_key(core, name: str) -> str:
+    return "%s|%s" % (core.label, name)
+
+
+def wanted_jobs(items) -> dict:
+    """The runs the selected tests need: {key: (core, what)}; nothing for skipped or broken cores."""
+    jobs = {}
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        core = params.get("core")
+        if core is None or core.missing or core.broken:
+            continue
+        if "case" in params:
+            jobs[batch_key(core, params["case"].batch)] = (core, ("batch", params["case"].batch))
+        if "role_variable" in params or "role_label" in params:
+            label = params.get("role_label") or params["role_variable"][0]
+            for typed in (False, True):
+                jobs[batch_key(core, "%s:extra-vars:%s" % (label, "typed" if typed else "strings"))] = (
+                    core, ("extra", label, typed))
+    return jobs
+
+
+def run_jobs(jobs: dict, directory: Path) -> dict:
+    tls_dir = directory / "tls"
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    authority = trustme.CA()
+    issued = authority.issue_cert("127.0.0.1", "localhost")
+    tls_files = {name: str(tls_dir / ("%s.pem" % name)) for name in ("ca", "cert", "key")}
+    authority.cert_pem.write_to_path(tls_files["ca"])
+    for pem in issued.cert_chain_pems:
+        pem.write_to_path(tls_files["cert"], append=True)
+    issued.private_key_pem.write_to_path(tls_files["key"])
+
+    def one(key):
+        core, what = jobs[key]
+        workdir = directory / re.sub(r"[^\w.-]+", "_", key)
+        started_at = time.monotonic()
+        if what[0] == "batch":
+            label = what[1].split(":")[0]
+            cases = [case for case in CASES if case.batch == what[1]]
+            result = run_batch(core, SOURCES[label], cases, tls_files, workdir)
+        else:
+            result = run_extra_vars(core, SOURCES[what[1]], what[2], tls_files, workdir)
+        result["wall"] = round(time.monotonic() - started_at, 1)
+        return key, result
+
+    # the biggest runs first; one more run than cores, since some cases wait (retries) rather than compute
+    order = sorted(jobs, key=lambda k: -sum(1 for c in CASES if jobs[k][1][0] == "batch" and c.batch == jobs[k][1][1]))
+    started_at = time.monotonic()
+    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 2) + 1) as pool:
+        results = dict(pool.map(one, order))
+    results["_timing"] = {"wall": round(time.monotonic() - started_at, 1),
+                          "per_core": {core.label: round(sum(r["wall"] for k, r in results.items()
+                                                             if k.startswith(core.label + "|")), 1) for core in CORES}}
+    return results
+
+
+@pytest.fixture(name="matrix", scope="session")
+def fixture_matrix(request, tmp_path_factory):
+    """Every run the selected tests need, done once: by this process, or read from the other xdist worker's file."""
+    jobs = wanted_jobs(request.session.items)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    results_file = root / "option-matrix-results.json"
+    with FileLock(str(results_file) + ".lock"):
+        if results_file.exists():
+            results = json.loads(results_file.read_text(encoding="utf-8"))
+        else:
+            directory = root / "option-matrix"
+            results = run_jobs(jobs, directory)
+            results_file.write_text(json.dumps(results, default=str), encoding="utf-8")
+            shutil.rmtree(directory, ignore_errors=True)
+            timing = results["_timing"]
+            print("\noption matrix: %d runs in %.1f s wall; ansible-playbook seconds per core: %s" % (
+                len(jobs), timing["wall"], timing["per_core"]))
+    return results
+
+
+def case_result(matrix, core, case) -> dict:
+    if core.broken:
+        pytest.fail(core.broken)
+    batch = matrix[batch_key(core, case.batch)]
+    assert batch["error"] is None, batch["error"]
+    return dict(batch["cases"][case.id], rc=batch["rc"])
+
+
+# ----------------------------------------------------------------------------- the oracle
+
+def expected_for(source, given: dict, record: dict):
+    env = {"SENDGRID_API_URL": record["G"]["url"], "SENDGRID_EU_API_URL": record["E"]["url"]}
+    params = om.effective_module_params(source, given, MODULE_OPTIONS[source.module])
+    return om.MODELS[source.module](params, env, om.subusers())
+
+
+def sent(record: dict) -> list:
+    return [c for label in sorted(record) for c in om.logged_calls(record[label])]
+
+
+def readable(calls) -> str:
+    return "\n".join("  %s %s%s obo=%s body=%s%s" % (c[1], c[0], c[2], c[3], c[4], " query=%s" % c[5] if c[5] else "")
+                     for c in calls) or "  (nothing)"
+
+
+def assert_sent_as_modelled(actual: list, expected, explain: str):
+    missing = Counter(expected.calls) - Counter(actual)
+    extra = Counter(actual) - Counter(expected.calls)
+    assert not missing and not extra, "requests differ from the model\nexpected but not sent:\n%s\nsent but not " \
+        "expected:\n%s\n%s" % (readable(missing.elements()), readable(extra.elements()), explain)
+    problems = om.in_order(actual, expected.calls)
+    assert not problems, "%s\n%s" % (problems, explain)
+
+
+def module_task(source, tasks: list, case_id: str):
+    name = source.task if source.kind == "role" else case_id
+    return next((task for task in tasks if task["task"] == name), None)
+
+
+def explain_case(result) -> str:
+    return "--- this case's play (tail)\n%s" % result["output"]
+
+
+@pytest.mark.parametrize("core, case", core_params(ACCEPTED, lambda case: case.id))
+def test_accepted(core, case, matrix):
+    """Defaults, one option alone, or one option null: no task fails, and exactly what the model says is sent."""
+    result = case_result(matrix, core, case)
+    source = SOURCES[case.source]
+    explain = explain_case(result)
+    failed = [(t["task"], t["result"].get("msg")) for t in result["tasks"] if t["status"] in ("failed", "unreachable")]
+    assert not failed, "failed: %s\n%s" % (failed, explain)
+    task = module_task(source, result["tasks"], case.id)
+    assert task is not None and task["status"] in ("ok", "changed"), explain
+    # the run failed only because of other cases (each has its own host)
+    assert result["rc"] == 0 or (result["rc"] == 2 and result["host"] not in result["hosts_failed"]), explain
+
+    expected = expected_for(source, result["given"], result["servers"])
+    assert_sent_as_modelled(sent(result["servers"]), expected, explain)
+    assert (task["status"] == "changed") == expected.changed, explain
+    if expected.listed is not None:
+        found = task["result"]
+        assert (found["total"], [s["username"] for s in found["subusers"]]) == (expected.total, expected.listed), explain
+    for report in result["reports"].values():
+        # the report names every account the module handled, after a real (not dry) run
+        assert report["json"] is not None and report["md"], "no report written\n" + explain
+        assert report["json"]["dry_run"] is False
+        assert [a["name"] for a in report["json"]["accounts"]] == expected.accounts, explain
+
+
+def names_the_option(source, option: str, message: str) -> bool:
+    target = om.module_option(source, option)
+    return option in message or (target is not None and re.search(r"\b%s\b" % re.escape(target), message) is not None)
+
+
+@pytest.mark.parametrize("core, case", core_params(REJECTED, lambda case: case.id))
+def test_rejected(core, case, matrix):
+    """An invalid generated value fails with a message naming the option, no crash, and nothing reaches a server."""
+    result = case_result(matrix, core, case)
+    source = SOURCES[case.source]
+    explain = explain_case(result)
+    failed = [t for t in result["tasks"] if t["status"] == "failed"]
+    assert failed, "accepted %r\n%s" % (case.given, explain)
+    message = failed[0]["result"].get("msg") or ""
+    assert names_the_option(source, case.option, message), "%r does not name %s\n%s" % (message, case.option, explain)
+    assert not any(marker in message for marker in CRASH_MARKERS) and "module_stderr" not in failed[0]["result"], explain
+    for label, record in result["servers"].items():
+        assert record["requests"] == [] and record["connections"]["opened"] == 0, "server %s was reached\n%s" % (
+            label, explain)
+
+
+# ----------------------------------------------------------------------------- -e key=value strings
+
+def extra_result(matrix, core, label: str, typed: bool) -> dict:
+    if core.broken:
+        pytest.fail(core.broken)
+    result = matrix[batch_key(core, "%s:extra-vars:%s" % (label, "typed" if typed else "strings"))]
+    assert result["error"] is None, result["error"]
+    task = next((t for t in result["tasks"] if t["task"] == SOURCES[label].task), None)
+    failed = [(t["task"], t["result"].get("msg")) for t in result["tasks"] if t["status"] == "failed"]
+    assert result["rc"] == 0 and task is not None and not failed, "%s run: rc %s, failed %s\n%s" % (
+        "typed JSON" if typed else "-e strings", result["rc"], failed, result.get("output", ""))
+    return dict(result, task=task)
+
+
+def by_label(result: dict) -> Counter:
+    """The calls with each server's URL replaced by its role (G, E, O, OE): runs on different ports compare."""
+    labels = {record["url"]: label for label, record in result["servers"].items()}
+    return Counter((labels[c[0]],) + c[1:] for c in sent(result["servers"]))
+
+
+def extra_var_id(item) -> str:
+    label, name = item
+    return "%s:%s=%s:-e-string" % (label, name, om.extra_var_text(EXTRA_VARS[label][name]))
+
+
+@pytest.mark.parametrize("core, role_variable", core_params(EXTRA_VAR_ITEMS, extra_var_id))
+def test_extra_var_string_means_what_the_typed_value_means(core, role_variable, matrix):
+    """-e NAME=TEXT reaches the module as the typed value would, and changes what is sent as the typed value does."""
+    label, name = role_variable
+    role = SOURCES[label]
+    strings, typed = extra_result(matrix, core, label, False), extra_result(matrix, core, label, True)
+    option = role.to_module.get(name)
+    for run, what in ((strings, "-e %s=%s" % (name, om.extra_var_text(strings["given"][name]))), (typed, "typed JSON")):
+        explain = "%s\n%s" % (run.get("command", ""), run.get("output", ""))
+        if option is not None:
+            # what the module worked with, after its own conversion: the typed value, converted by type
+            received = run["task"]["result"]["invocation"]["module_args"][option]
+            assert received == run["given"][name], "%s: the module got %s=%r, not %r\n%s" % (
+                what, option, received, run["given"][name], explain)
+        # the requests this variable adds or removes, compared with leaving it at its default
+        everything = expected_for(role, run["given"], run["servers"]).calls
+        without = dict(run["given"])
+        without.pop(name)
+        baseline = expected_for(role, without, run["servers"]).calls
+        actual = Counter(sent(run["servers"]))
+        added, removed = Counter(everything) - Counter(baseline), Counter(baseline) - Counter(everything)
+        assert not added - actual, "%s: these requests were not sent:\n%s\n%s" % (
+            what, readable((added - actual).elements()), explain)
+        sent_anyway = [c for c in removed if actual[c] > Counter(everything)[c]]
+        assert not sent_anyway, "%s: sent anyway:\n%s\n%s" % (what, readable(sent_anyway), explain)
+        if name in run["reports"]:
+            assert run["reports"][name]["json"] is not None, "%s: no report in the directory given\n%s" % (what, explain)
+
+
+@pytest.mark.parametrize("core, role_label", core_params([role.label for role in ROLES], lambda label: "%s:all-variables:-e-string" % label))
+def test_extra_var_strings_send_exactly_what_typed_json_sends(core, role_label, matrix):
+    """Every variable at once as -e strings: the same requests as the same values typed, and as the model says."""
+    role = SOURCES[role_label]
+    strings, typed = extra_result(matrix, core, role_label, False), extra_result(matrix, core, role_label, True)
+    assert by_label(strings) == by_label(typed), "strings:\n%s\ntyped:\n%s" % (
+        readable(sorted(by_label(strings).elements())), readable(sorted(by_label(typed).elements())))
+    assert_sent_as_modelled(sent(strings["servers"]), expected_for(role, strings["given"], strings["servers"]),
+                            strings.get("command", ""))
