@@ -12,7 +12,7 @@
 # a temporary .../ansible_collections/mailops/sendgrid/ and the tests run there.
 #
 # Environment:
-#   EXTRA_CORE=1|0   also run with ansible-core 2.21 on Python 3.12 in .venv-312 (created lazily).
+#   EXTRA_CORE=1|0   also run with ansible-core 2.21 on Python 3.12 in .venv-312 (made by scripts/setup.sh).
 #                    Default 1 when $(pyenv prefix 3.12.1)/bin/python3.12 exists, else 0.
 #   KEEP_STAGE=1     keep the staged copy (its path is printed).
 #   VERBOSE=1        do not filter pip's progress chatter out of ansible-test's output.
@@ -158,25 +158,14 @@ if [[ ! -x "$ROOT/.venv/bin/ansible-test" ]]; then
 fi
 run_suite "$ROOT/.venv" 3.11
 
-# ---- optional extra run: Python 3.12 + ansible-core 2.21
+# ---- optional extra run: Python 3.12 + ansible-core 2.21, in .venv-312 made by scripts/setup.sh
 if [[ "$EXTRA_CORE" == 1 ]]; then
-    VENV312="$ROOT/.venv-312"
-    # What units need: runtime + unit-test requirements and ansible-test's pytest plugins.
-    REQS312=(-r requirements.txt pytest pytest-xdist pytest-mock)
-    if [[ -f tests/unit/requirements.txt ]]; then REQS312+=(-r tests/unit/requirements.txt); fi
-    want="$(cat requirements.txt tests/unit/requirements.txt 2>/dev/null | sha256sum | cut -d' ' -f1)"
-    if [[ ! -x "$VENV312/bin/python" ]]; then
-        say "creating .venv-312 ($("$PY312" --version))"
-        "$PY312" -m venv "$VENV312"
+    if [[ ! -x "$ROOT/.venv-312/bin/ansible-test" ]]; then
+        say "no .venv-312/bin/ansible-test although Python 3.12 exists: run scripts/setup.sh first" >&2
+        exit 1
     fi
-    if [[ ! -x "$VENV312/bin/ansible-test" || "$(cat "$VENV312/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then
-        say "installing ansible-core 2.21 and the unit-test requirements into .venv-312"
-        "$VENV312/bin/python" -m pip --disable-pip-version-check -q install 'ansible-core>=2.21,<2.22' "${REQS312[@]}" 2>&1 \
-            | { grep -v -E "Location '.*' is ignored" || true; }
-        echo "$want" >"$VENV312/.requirements.sha256"
-    fi
-    bash "$ROOT/scripts/setup.sh" --get-pip-only "$VENV312/bin/python" >/dev/null
-    run_suite "$VENV312" 3.12
+    bash "$ROOT/scripts/setup.sh" --get-pip-only "$ROOT/.venv-312/bin/python" >/dev/null
+    run_suite "$ROOT/.venv-312" 3.12
 fi
 
 say "summary:"
