@@ -1,5 +1,5 @@
-"""The option matrix: test cases generated from the argument specs, an independent model of what must be sent,
-and the runner that plays many cases in one ansible-playbook run.
+"""The option matrix: test cases generated from the argument specs, an independent model of what must be sent, and
+the local servers each case runs against (test_option_matrix.py runs the cases and judges them).
 
 Sources, read when the tests are collected (so a new option gets cases without editing a test):
   - each role's ``meta/argument_specs.yml`` (entry point ``main``), with ``defaults/main.yml`` for the defaults;
@@ -11,22 +11,19 @@ documented as nullable, and invalid generated values (bool, choices, numbers) th
 option before anything is sent. The role also gets one run with every variable as an ``-e key=value`` string and
 one with the same values typed in JSON.
 
-The model (``expected_calls``) knows nothing of the collection's code: it is the documentation's rules written
-again (which accounts, which host, which fields differ from a fresh account's settings).
+The model (MODELS, one function per module) knows nothing of the collection's code: it is the documentation's rules
+written again (which accounts, which host, which fields differ from a fresh account's settings).
 """
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -56,19 +53,27 @@ class Dynamic(str):
 
 
 # Sample values, only for options whose valid value cannot come from the type (by module option name; a role
-# variable uses the sample of the module option it is handed to). Every other option gets a generated value.
+# variable uses the samples of the module option it is handed to): alternatives, each one a case of its own.
+# Every other option gets values generated from its spec.
 SAMPLES = {
-    "api_key": Dynamic("<key-only-this-case's-servers-know>"),   # the environment's key is unknown there
-    "api_url": Dynamic("<option-server-url>"),                    # a third server, not SENDGRID_API_URL's
-    "eu_api_url": Dynamic("<option-eu-server-url>"),              # a fourth, not SENDGRID_EU_API_URL's
-    "ca_path": Dynamic("<ca-file>"),                              # the CA of the case's HTTPS servers
-    "on_behalf_of": "marketing",                                  # an existing subuser
+    "api_key": [Dynamic("<key-only-the-case-servers-know>")],   # the environment's key is unknown there
+    "api_url": [Dynamic("<option-server-url>")],                    # a third server, not SENDGRID_API_URL's
+    "eu_api_url": [Dynamic("<option-eu-server-url>")],              # a fourth, not SENDGRID_EU_API_URL's
+    "ca_path": [Dynamic("<ca-file>")],                              # the CA of the case's HTTPS servers
+    "on_behalf_of": ["marketing"],                                  # an existing subuser
     # a plain name, the name alias with a region and an override, on_behalf_of with an override
-    "accounts": ["marketing", "billing", {"name": "eu-newsletter", "region": "eu", "min_tls_version": "1.2"},
-                 {"on_behalf_of": "support", "require_valid_cert": True}],
+    "accounts": [["marketing", "billing", {"name": "eu-newsletter", "region": "eu", "min_tls_version": "1.2"},
+                  {"on_behalf_of": "support", "require_valid_cert": True}]],
     # patterns are strings by type, but only patterns matching some subusers show that they are applied
-    "names": ["m*", "b?lling"],
-    "exclude": ["sup*", "nobody-*"],
+    "names": [["m*", "b?lling"]],
+    "exclude": [["sup*", "nobody-*"]],
+    # a str whose valid values only the description names (choices would refuse null, which means "not managed")
+    "min_tls_version": ["1.1", "1.2", "1.3"],
+}
+# Invalid values the type cannot generate, for options the documentation says are checked ("Another value fails
+# before any request"); each module runs its own check, so these run on every module that has the option.
+INVALID_SAMPLES = {
+    "min_tls_version": ["1.0"],
 }
 NEW_DIRECTORY = Dynamic("<new-directory>")   # the generated value of a path option without a sample
 
@@ -209,14 +214,14 @@ def module_option(source: Source, option: str) -> str | None:
 
 def generated_values(source: Source, option: Option) -> list | None:
     """Valid non-default values for an option given alone: a sample, else from its type; None when neither exists."""
-    target = module_option(source, option.name)
-    if target in SAMPLES:
-        return [SAMPLES[target]]
     if option.type == "bool":
         # the other bool; both when there is no default (null is a third state, tested by the null case)
         return [not option.default] if isinstance(option.default, bool) else [False, True]
     if option.choices:
         return [choice for choice in option.choices if choice is not None and choice != option.default]
+    target = module_option(source, option.name)
+    if target in SAMPLES:
+        return list(SAMPLES[target])
     if option.type == "int":
         low_high = option.documented_range
         default = option.default if isinstance(option.default, int) else None
@@ -232,18 +237,22 @@ def generated_values(source: Source, option: Option) -> list | None:
     return None
 
 
-def invalid_values(option: Option) -> list:
-    """Values the spec must refuse: not a bool, not a choice, not a number, out of the documented range."""
+def invalid_values(source: Source, option: Option) -> list:
+    """(value, shared) pairs the option must refuse. shared: refused by AnsibleModule's own type or choices check,
+    the same in every module documenting the option alike; not shared: the collection's own checks."""
+    values = []
     if option.type == "bool":
-        return ["maybe"]
-    if option.choices:
-        return ["not-a-choice"]
-    if option.type in ("int", "float"):
-        values = ["many"]
-        if option.type == "int" and option.documented_range:
-            values.append(option.documented_range[1] + 1)
-        return values
-    return []
+        values.append(("maybe", True))
+    elif option.choices:
+        values.append(("not-a-choice", True))
+    elif option.type in ("int", "float"):
+        values.append(("many", True))
+    if option.type == "int" and option.documented_range:
+        values.append((option.documented_range[1] + 1, False))
+    target = module_option(source, option.name)
+    if not option.choices and target in INVALID_SAMPLES:
+        values += [(value, False) for value in INVALID_SAMPLES[target]]
+    return values
 
 
 def value_text(value) -> str:
@@ -281,7 +290,7 @@ def string_expressible(value):
 class Case:
     id: str
     source: str              # Source.label
-    kind: str                # defaults | alone | null | rejected | no-value
+    kind: str                # defaults | alone | null | rejected
     option: str | None
     values: tuple            # ((option, value), ...) given to the role/module; the rest stays at its default
 
@@ -296,23 +305,27 @@ class Case:
 
 def generate_cases(sources: list) -> list:
     cases = []
+    refused = set()
     for source in sources:
         prefix = source.label
         cases.append(Case("%s:defaults" % prefix, prefix, "defaults", None, ()))
         for option in source.options.values():
-            values = generated_values(source, option)
-            if values is None:
-                cases.append(Case("%s:%s:no-value-to-generate" % (prefix, option.name), prefix, "no-value", option.name, ()))
-                continue
-            for value in values:
+            # no value at all fails test_every_option_has_a_generated_or_sample_value; null and invalid cases still run
+            for value in generated_values(source, option) or []:
                 cases.append(Case("%s:%s=%s:alone" % (prefix, option.name, value_text(value)), prefix, "alone",
                                   option.name, ((option.name, value),)))
             if option.nullable:
                 cases.append(Case("%s:%s=null:not-managed" % (prefix, option.name), prefix, "null", option.name,
                                   ((option.name, None),)))
-            for value in invalid_values(option):
+            # An option that several modules document alike (a doc fragment) is refused by the same AnsibleModule
+            # check in each: such values run once, on the first module. A role's checks are its own.
+            shared = (option.name, option.type, option.choices)
+            for value, by_ansible in invalid_values(source, option):
+                if source.kind == "module" and by_ansible and shared in refused:
+                    continue
                 cases.append(Case("%s:%s=%s:rejected" % (prefix, option.name, value_text(value)), prefix, "rejected",
                                   option.name, ((option.name, value),)))
+            refused.add(shared)
     return cases
 
 
@@ -347,7 +360,7 @@ def effective_module_params(source: Source, given: dict, module_doc_options: dic
                  if name in source.to_module and value is not None}
     params = {name: (option.default if option.default is not MISSING else None)
               for name, option in module_doc_options.items()}
-    params.update({name: value for name, value in given.items()})
+    params.update(given)
     return params
 
 
@@ -370,7 +383,8 @@ class Subuser:
     disabled: bool
 
 
-def subusers(definition=SUBUSERS) -> list:
+def subusers(definition: tuple = tuple(SUBUSERS)) -> list:
+    """The servers' subusers as the model sees them."""
     result = []
     for spec in definition:
         name, *flags = spec.split(":")
@@ -387,8 +401,8 @@ def listing_calls(host: str, page_size: int, region: str, count: int) -> list:
     """Pages until an empty one (documented: a short page does not prove the end)."""
     calls, offset = [], 0
     while True:
-        calls.append(call(host, "GET", SUBUSERS_PATH, query={"limit": str(page_size), "offset": str(offset),
-                                                            "region": region, "include_region": "true"}))
+        query = {"limit": str(page_size), "offset": str(offset), "region": region, "include_region": "true"}
+        calls.append(call(host, "GET", SUBUSERS_PATH, query=query))
         size = max(0, min(page_size, count - offset))
         if not size:
             return calls
