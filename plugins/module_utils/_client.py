@@ -29,7 +29,7 @@ except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 COLLECTION_VERSION = "1.0.0"
 BASE_URLS = {
@@ -46,16 +46,20 @@ BACKOFF_BASE_SECONDS = 1.0
 EXCERPT_LENGTH = 200
 
 
+# Connection options and the environment variables that stand in for them.
+ENVIRONMENT = {"api_key": "SENDGRID_API_KEY", "api_url": "SENDGRID_API_URL", "eu_api_url": "SENDGRID_EU_API_URL"}
+
+
 def connection_argument_spec(on_behalf_of: bool = True) -> dict:
     """Options shared by every module; documented once in the mailops.sendgrid.connection fragment.
 
     Modules that manage one account also take on_behalf_of (fragment mailops.sendgrid.connection.on_behalf_of).
     """
     spec = dict(
-        api_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["SENDGRID_API_KEY"])),
+        api_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, [ENVIRONMENT["api_key"]])),
         region=dict(type="str", default="global", choices=["global", "eu"]),
-        api_url=dict(type="str", fallback=(env_fallback, ["SENDGRID_API_URL"])),
-        eu_api_url=dict(type="str", fallback=(env_fallback, ["SENDGRID_EU_API_URL"])),
+        api_url=dict(type="str", fallback=(env_fallback, [ENVIRONMENT["api_url"]])),
+        eu_api_url=dict(type="str", fallback=(env_fallback, [ENVIRONMENT["eu_api_url"]])),
         validate_certs=dict(type="bool", default=True),
         ca_path=dict(type="path"),
         timeout=dict(type="float", default=30),
@@ -65,6 +69,21 @@ def connection_argument_spec(on_behalf_of: bool = True) -> dict:
     if on_behalf_of:
         spec["on_behalf_of"] = dict(type="str")
     return spec
+
+
+def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
+    """The AnsibleModule of every module here: a connection option set to null falls back to its environment variable.
+
+    Ansible applies a fallback only to an option left out; the documentation says "if not set", and null is not set
+    (module_defaults and role variables often pass null).
+    """
+    module = AnsibleModule(argument_spec=argument_spec, **arguments)
+    for name, variable in ENVIRONMENT.items():
+        if name in module.params and module.params[name] is None:
+            module.params[name] = os.environ.get(variable) or None
+    if module.params.get("api_key") is None:
+        module.fail_json(msg="missing required arguments: api_key (or the environment variable %s)" % ENVIRONMENT["api_key"])
+    return module
 
 
 class SendGridError(Exception):

@@ -135,9 +135,8 @@ diff:
       sample: {"require_tls": true, "require_valid_cert": false, "min_tls_version": "1.2"}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, account_from_module, connection_argument_spec,
+    SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import (
     API_FIELDS, check_policy, policy_argument_spec, reconcile,
@@ -145,7 +144,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls imp
 
 
 def main():
-    module = AnsibleModule(
+    module = sendgrid_module(
         argument_spec=dict(connection_argument_spec(), **policy_argument_spec()),
         supports_check_mode=True,
     )

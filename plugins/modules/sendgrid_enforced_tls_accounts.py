@@ -225,12 +225,11 @@ summary:
   sample: {"accounts": 4, "changed": 1, "in_sync": 3, "failed": 0}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
     REGIONS, add_discovered, discovery_argument_spec, parse_accounts, plan,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    ClientPool, SendGridError, base_url_for, client_from_module, connection_argument_spec, plural,
+    ClientPool, SendGridError, base_url_for, client_from_module, connection_argument_spec, plural, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import (
     API_FIELDS, check_policy, policy_argument_spec, reconcile_accounts,
@@ -242,7 +241,7 @@ PAGE_SIZE = 500
 
 
 def main():
-    module = AnsibleModule(
+    module = sendgrid_module(
         argument_spec=dict(
             connection_argument_spec(on_behalf_of=False),
             include_parent=dict(type="bool", default=True),

@@ -74,15 +74,14 @@ enforced_tls:
       sample: "1.2"
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, account_from_module, connection_argument_spec,
+    SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import reconcile
 
 
 def main():
-    module = AnsibleModule(argument_spec=connection_argument_spec(), supports_check_mode=True)
+    module = sendgrid_module(argument_spec=connection_argument_spec(), supports_check_mode=True)
     account = account_from_module(module)
     try:
         # With nothing desired, reconcile only reads.

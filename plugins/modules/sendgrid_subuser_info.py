@@ -113,9 +113,8 @@ total:
   sample: 312
 """
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, client_from_module, connection_argument_spec,
+    SendGridError, client_from_module, connection_argument_spec, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers, select
 
@@ -123,7 +122,7 @@ MAX_PAGE_SIZE = 500
 
 
 def main():
-    module = AnsibleModule(
+    module = sendgrid_module(
         argument_spec=dict(
             connection_argument_spec(on_behalf_of=False),
             names=dict(type="list", elements="str", default=["*"]),
