@@ -334,16 +334,21 @@ def test_a_new_window_counts_the_requests_still_in_flight():
     assert recorder.sleeps == [20.0]
 
 
+def assert_waits_for_an_answer(budget, answer_that_comes):
+    """The next wait_turn() blocks until an answer arrives, and goes on once it has."""
+    waiting = threading.Thread(target=budget.wait_turn, args=(60,))
+    waiting.start()
+    waiting.join(0.3)
+    assert waiting.is_alive()
+    budget.done(answer_that_comes)
+    waiting.join(2)
+    assert not waiting.is_alive()
+
+
 def test_nothing_more_is_sent_before_the_first_answer_tells_the_budget():
     budget = RateLimit()
     budget.wait_turn(60)
-    second = threading.Thread(target=budget.wait_turn, args=(60,))
-    second.start()
-    second.join(0.3)
-    assert second.is_alive()
-    budget.done(answer(X_RateLimit_Remaining=5, X_RateLimit_Reset=int(time.time()) + 60))
-    second.join(2)
-    assert not second.is_alive()
+    assert_waits_for_an_answer(budget, answer(X_RateLimit_Remaining=5, X_RateLimit_Reset=int(time.time()) + 60))
 
 
 def test_answers_without_rate_limit_headers_do_not_hold_requests_back():
@@ -370,13 +375,9 @@ def test_a_new_window_starts_with_the_limit_not_with_every_waiting_request_at_on
         sent_after_reset.append(recorder.now)
     assert recorder.sleeps == [2.0] and sent_after_reset == [recorder.now] * 5
     # the new window's budget is spent and no answer has said when it resets: the sixth waits for one
-    sixth = threading.Thread(target=budget.wait_turn, args=(60,))
-    sixth.start()
-    sixth.join(0.3)
-    assert sixth.is_alive()
-    budget.done(answer(X_RateLimit_Limit=5, X_RateLimit_Remaining=0, X_RateLimit_Reset=int(recorder.now) + 2))
-    sixth.join(2)
-    assert not sixth.is_alive() and recorder.sleeps == [2.0, 2.0]
+    assert_waits_for_an_answer(budget, answer(X_RateLimit_Limit=5, X_RateLimit_Remaining=0,
+                                              X_RateLimit_Reset=int(recorder.now) + 2))
+    assert recorder.sleeps == [2.0, 2.0]
 
 
 def test_after_a_reset_with_no_known_limit_one_request_probes_the_new_budget():
@@ -386,13 +387,7 @@ def test_after_a_reset_with_no_known_limit_one_request_probes_the_new_budget():
     budget.done(answer(X_RateLimit_Remaining=0, X_RateLimit_Reset=int(recorder.now) + 3))
     budget.wait_turn(60)  # after the reset: the probe
     assert recorder.sleeps == [3.0]
-    second = threading.Thread(target=budget.wait_turn, args=(60,))
-    second.start()
-    second.join(0.3)
-    assert second.is_alive()
-    budget.done(answer(X_RateLimit_Remaining=10, X_RateLimit_Reset=int(recorder.now) + 60))
-    second.join(2)
-    assert not second.is_alive()
+    assert_waits_for_an_answer(budget, answer(X_RateLimit_Remaining=10, X_RateLimit_Reset=int(recorder.now) + 60))
 
 
 def test_a_late_answer_from_a_window_already_over_does_not_spend_the_new_one():
