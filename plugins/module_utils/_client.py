@@ -149,7 +149,7 @@ def as_text(value) -> str:
 
 
 class RateLimit:
-    """SendGrid's request budget for one API key, shared by every client and thread that uses the key.
+    """SendGrid's request budget for one API key on one endpoint, shared by every client and thread that uses the key.
 
     Each answer's X-RateLimit-Remaining and X-RateLimit-Reset say how many requests are left until when;
     a request is only sent while the budget lasts, counting the requests still in flight, so concurrent
@@ -160,7 +160,8 @@ class RateLimit:
     # Two resets closer than this are one window: a reset given in seconds to wait moves with each answer.
     SAME_WINDOW_SECONDS = 1.0
 
-    def __init__(self, sleep=time.sleep, clock=time.time):
+    def __init__(self, sleep=time.sleep, clock=time.time, endpoint: str | None = None):
+        self.endpoint = endpoint
         self._lock = threading.Condition()
         self._sleep = sleep
         self._clock = clock
@@ -188,9 +189,10 @@ class RateLimit:
                     return waited
             if waited + delay > max_wait:
                 raise SendGridError(
-                    "SendGrid's rate limit for this API key is spent for another %.0f seconds (until %s), longer than "
+                    "SendGrid's rate limit for this API key is spent for another %.0f seconds%s (until %s), longer than "
                     "retry_max_wait (%s seconds) allows: raise retry_max_wait, lower concurrency, or run again later."
-                    % (delay, _utc_time(self._clock() + delay), _number_text(max_wait + waited)), 429)
+                    % (delay, " on %s" % self.endpoint if self.endpoint else "", _utc_time(self._clock() + delay),
+                       _number_text(max_wait + waited)), 429)
             self._sleep(delay)
             waited += delay
 
@@ -259,6 +261,27 @@ class RateLimit:
             self._reset_at = reset_at
 
 
+class RateLimits:
+    """One RateLimit per endpoint: SendGrid gives each endpoint its own budget per API key ("depending on the
+    endpoint ... a specific number of allowed requests per refresh period"), and each answer's X-RateLimit-* headers
+    describe the budget of the endpoint that answered. One spent endpoint must neither stall the others nor be
+    taken for theirs."""
+
+    def __init__(self, sleep=time.sleep, clock=time.time):
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._budgets: dict = {}
+
+    def endpoint(self, path: str) -> RateLimit:
+        """The budget of the endpoint at this path (query strings are not part of an endpoint)."""
+        path = path.split("?", 1)[0]
+        with self._lock:
+            if path not in self._budgets:
+                self._budgets[path] = RateLimit(sleep=self._sleep, clock=self._clock, endpoint=path)
+            return self._budgets[path]
+
+
 def _utc_time(epoch: float) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(epoch))
 
@@ -277,11 +300,11 @@ def _number(value, default: float | None = None) -> float | None:
 class SendGridClient:
     """A requests.Session bound to one SendGrid host, with bounded retries.
 
-    Not thread-safe (requests.Session is not): give each thread its own client and share one RateLimit.
+    Not thread-safe (requests.Session is not): give each thread its own client and share one RateLimits.
     """
 
     def __init__(self, api_key: str, base_url: str, validate_certs: bool = True, ca_path: str | None = None,
-                 timeout: float = 30, retries: int = 5, retry_max_wait: float = 120, warn=None, rate_limit=None,
+                 timeout: float = 30, retries: int = 5, retry_max_wait: float = 120, warn=None, rate_limits=None,
                  sleep=time.sleep, clock=time.time):
         check_header_value("api_key", api_key)
         if retries < 0 or retry_max_wait < 0 or timeout <= 0:
@@ -290,7 +313,7 @@ class SendGridClient:
         self.timeout = timeout
         self.retries = retries
         self.retry_max_wait = retry_max_wait
-        self.rate_limit = rate_limit or RateLimit(sleep=sleep, clock=clock)
+        self.rate_limits = rate_limits or RateLimits(sleep=sleep, clock=clock)
         self._api_key = api_key
         self._warn = warn or (lambda message: None)
         self._sleep = sleep
@@ -319,12 +342,13 @@ class SendGridClient:
         """Send one API request, retrying transient failures, and return the decoded JSON answer."""
         url = self.base_url + path
         headers = {"on-behalf-of": on_behalf_of} if on_behalf_of else None
+        rate_limit = self.rate_limits.endpoint(path)
         waited = 0.0
         attempt = 0
         while True:
-            waited += self.rate_limit.wait_turn(self.retry_max_wait - waited)
+            waited += rate_limit.wait_turn(self.retry_max_wait - waited)
             try:
-                response = self._send(method, url, json=body, params=params, headers=headers)
+                response = self._send(rate_limit, method, url, json=body, params=params, headers=headers)
             except requests.exceptions.Timeout:
                 response, reason = None, "gave no answer within %s seconds" % self.timeout
                 failure = SendGridError("%s %s %s: SendGrid gave no answer within the timeout of %s seconds (option "
@@ -348,7 +372,7 @@ class SendGridClient:
                 reason = "answered HTTP %s" % response.status_code
                 failure = self._error(response, method, url, operation, on_behalf_of)
 
-            delay = self._retry_delay(response, attempt)
+            delay = self._retry_delay(rate_limit, response, attempt)
             if response is not None and response.status_code == 429 and waited + delay > self.retry_max_wait:
                 raise SendGridError("%s SendGrid's rate limit resets in %.0f seconds (at %s), beyond retry_max_wait (%s "
                                     "seconds): raise retry_max_wait, lower concurrency, or run again later."
@@ -366,18 +390,19 @@ class SendGridClient:
             self._sleep(delay)
             waited += delay
 
-    def _send(self, method: str, url: str, **arguments):
+    def _send(self, rate_limit: RateLimit, method: str, url: str, **arguments):
         response = None
         try:
             response = self.session.request(method, url, timeout=self.timeout, verify=self.verify, **arguments)
             return response
         finally:
-            self.rate_limit.done(response)
+            rate_limit.done(response)
 
-    def _retry_delay(self, response, attempt: int) -> float:
+    @staticmethod
+    def _retry_delay(rate_limit: RateLimit, response, attempt: int) -> float:
         """Seconds to wait: what a 429 asks for, else exponential backoff with jitter."""
         if response is not None and response.status_code == 429:
-            asked = self.rate_limit.seconds_to_reset()
+            asked = rate_limit.seconds_to_reset()
             if asked is not None:
                 return asked
         backoff = BACKOFF_BASE_SECONDS * (2 ** attempt)
@@ -473,7 +498,7 @@ def base_url_for(region: str, api_url: str | None = None, eu_api_url: str | None
 
 
 class ClientPool:
-    """One client per thread and host (a requests.Session is not thread-safe), one rate-limit budget per host.
+    """One client per thread and host (a requests.Session is not thread-safe), one set of endpoint budgets per host.
 
     A thread keeps its client, so its requests reuse one connection per host.
     """
@@ -488,12 +513,12 @@ class ClientPool:
         clients = self._local.__dict__.setdefault("clients", {})
         if base_url not in clients:
             with self._lock:
-                rate_limit = self._rate_limits.setdefault(base_url, RateLimit())
-            clients[base_url] = self._factory(base_url, rate_limit)
+                rate_limits = self._rate_limits.setdefault(base_url, RateLimits())
+            clients[base_url] = self._factory(base_url, rate_limits)
         return clients[base_url]
 
 
-def client_from_module(module, base_url: str | None = None, rate_limit: RateLimit | None = None) -> SendGridClient:
+def client_from_module(module, base_url: str | None = None, rate_limits: RateLimits | None = None) -> SendGridClient:
     """Build a client from a module's connection options; fails the module on a bad one, before any request."""
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
@@ -508,7 +533,7 @@ def client_from_module(module, base_url: str | None = None, rate_limit: RateLimi
             retries=params["retries"],
             retry_max_wait=params["retry_max_wait"],
             warn=module.warn,
-            rate_limit=rate_limit,
+            rate_limits=rate_limits,
         )
     except SendGridError as exc:
         module.fail_json(msg=str(exc))

@@ -135,34 +135,12 @@ diff:
       sample: {"require_tls": true, "require_valid_cert": false, "min_tls_version": "1.2"}
 """
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
-)
-from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import (
-    API_FIELDS, check_policy, policy_argument_spec, reconcile,
-)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
+from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import run_module
 
 
 def main():
-    module = sendgrid_module(
-        argument_spec=dict(connection_argument_spec(), **policy_argument_spec()),
-        supports_check_mode=True,
-    )
-    desired = {name: module.params[name] for name in API_FIELDS}
-    try:
-        check_policy(desired)
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc))
-    account = account_from_module(module)
-    try:
-        outcome = reconcile(account, desired, module.check_mode)
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc), status=exc.status)
-
-    result = dict(changed=outcome["changed"], changes=outcome["changes"], enforced_tls=outcome["after"])
-    if module._diff:
-        result["diff"] = dict(before=outcome["before"], after=outcome["after"])
-    module.exit_json(**result)
+    run_module([ENFORCED_TLS], result="enforced_tls", sections=False)
 
 
 if __name__ == "__main__":

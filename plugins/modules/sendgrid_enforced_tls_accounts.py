@@ -231,9 +231,8 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     ClientPool, SendGridError, base_url_for, client_from_module, connection_argument_spec, plural, sendgrid_module,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import (
-    API_FIELDS, check_policy, policy_argument_spec, reconcile_accounts,
-)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
+from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import for_each_account, reconcile
 from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers
 
 MAX_CONCURRENCY = 32
@@ -248,27 +247,28 @@ def main():
             accounts=dict(type="list", elements="raw", default=[]),
             concurrency=dict(type="int", default=8),
             **discovery_argument_spec(),
-            **policy_argument_spec()
+            **ENFORCED_TLS.argument_spec()
         ),
         supports_check_mode=True,
     )
     params = module.params
-    policy = {name: params[name] for name in API_FIELDS}
+    fields = list(ENFORCED_TLS.argument_spec())
+    policy = {name: params[name] for name in fields}
     summary = dict(accounts=0, changed=0, in_sync=0, failed=0)
     fail = dict(changed=False, accounts=[], summary=summary, policy=policy, discovered=None, check_mode=module.check_mode)
     if not 1 <= params["concurrency"] <= MAX_CONCURRENCY:
         module.fail_json(msg="concurrency must be from 1 to %d, got %d." % (MAX_CONCURRENCY, params["concurrency"]), **fail)
     try:
-        check_policy(policy)
-        listed = parse_accounts(params["accounts"], policy_argument_spec())
+        ENFORCED_TLS.check(policy)
+        listed = parse_accounts(params["accounts"], ENFORCED_TLS.argument_spec())
         for index, account in enumerate(listed):
-            check_policy(account, "accounts[%d]." % index)
+            ENFORCED_TLS.check(account, "accounts[%d]." % index)
         # both hosts' URLs are checked now, before any request, whichever accounts discovery finds later
         hosts = {region: base_url_for(region, params["api_url"], params["eu_api_url"]) for region in REGIONS}
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **fail)
 
-    pool = ClientPool(lambda base_url, rate_limit: client_from_module(module, base_url, rate_limit))
+    pool = ClientPool(lambda base_url, rate_limits: client_from_module(module, base_url, rate_limits))
     discovered = None
     if params["discover_subusers"]:
         try:
@@ -278,10 +278,15 @@ def main():
                              **fail)
         discovered = len(subusers)
         listed = add_discovered(listed, subusers, params["exclude"], params["include_disabled"])
-    accounts = plan(params, listed, API_FIELDS)
+    accounts = plan(params, listed, fields)
     for base_url in sorted({account["base_url"] for account in accounts}):
         pool.client(base_url)  # a bad option fails here, in the main thread, before any settings request
-    outcomes = reconcile_accounts(pool.client, accounts, module.check_mode, params["concurrency"])
+
+    def reconcile_one(account_client, account: dict) -> dict:
+        desired = {ENFORCED_TLS: ENFORCED_TLS.desired(account["desired"])}
+        return reconcile(account_client, desired, module.check_mode)[ENFORCED_TLS.name]
+
+    outcomes = for_each_account(pool.client, accounts, reconcile_one, params["concurrency"])
 
     results, diffs = [], []
     for account, outcome in zip(accounts, outcomes):

@@ -77,18 +77,18 @@ enforced_tls:
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import reconcile
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
+from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import read
 
 
 def main():
     module = sendgrid_module(argument_spec=connection_argument_spec(), supports_check_mode=True)
     account = account_from_module(module)
     try:
-        # With nothing desired, reconcile only reads.
-        outcome = reconcile(account, {}, check_mode=True)
+        settings = read(account, [ENFORCED_TLS])
     except SendGridError as exc:
         module.fail_json(msg=str(exc), status=exc.status)
-    module.exit_json(changed=False, enforced_tls=outcome["before"])
+    module.exit_json(changed=False, enforced_tls=settings[ENFORCED_TLS.name])
 
 
 if __name__ == "__main__":

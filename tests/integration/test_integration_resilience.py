@@ -250,7 +250,8 @@ def test_patch_acknowledged_but_not_applied_is_read_again_and_fails_naming_the_f
     run = apply(server)
 
     message = assert_clear_failure(run, "enforce")
-    assert message == ("SendGrid acknowledged the update but these settings did not take: min_tls_version (wanted 1.2, "
+    assert message == ("SendGrid acknowledged the update of the Enforced TLS settings but these fields did not take: "
+                       "min_tls_version (wanted 1.2, "
                        "is 1.1), require_tls (wanted true, is false). Run the task again; if it persists, the account "
                        "may not allow them."), message
     assert log_with_faults(server) == [

@@ -15,7 +15,9 @@ import requests
 import responses
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import RateLimit, SendGridClient, SendGridError
-from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import PATH, READ, UPDATE
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
+
+PATH, READ, UPDATE = ENFORCED_TLS.path, ENFORCED_TLS.read, ENFORCED_TLS.update
 
 KEY = "SG.unit-test-secret-key"
 URL = "https://api.sendgrid.com" + PATH
@@ -282,7 +284,7 @@ def test_a_429_makes_every_client_sharing_the_budget_wait():
     responses.get(URL, json=SETTINGS)
     recorder = Recorder()
     first = make_client(recorder, retries=0)
-    second = make_client(recorder, rate_limit=first.rate_limit)
+    second = make_client(recorder, rate_limits=first.rate_limits)
     with pytest.raises(SendGridError, match="HTTP 429"):
         first.request("GET", PATH, READ)
     second.request("GET", PATH, READ)
@@ -294,7 +296,7 @@ def test_budget_spent_for_longer_than_retry_max_wait_fails_without_sending():
     client = make_client(recorder, retry_max_wait=10)
     response = requests.Response()
     response.status_code, response.headers["X-RateLimit-Remaining"], response.headers["X-RateLimit-Reset"] = 200, "0", "30"
-    client.rate_limit.done(response)
+    client.rate_limits.endpoint(PATH).done(response)
     with responses.RequestsMock() as mocked:
         with pytest.raises(SendGridError, match="rate limit for this API key is spent for another 30 seconds"):
             client.request("GET", PATH, READ)

@@ -3,7 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The pure translation and comparison functions, and reconcile() over a recording fake client."""
+"""Enforced TLS through the settings engine: translation, comparison, and reconcile() over a recording fake client.
+
+These tests predate the engine; the names below bind them to it, so they prove the setting behaves as before.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,19 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridError
-from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import (
-    api_body, compute_changes, reconcile, settings_from_api,
-)
+from ansible_collections.mailops.sendgrid.plugins.module_utils import _settings
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
+
+settings_from_api = ENFORCED_TLS.from_api
+api_body = ENFORCED_TLS.api_body
+
+
+def compute_changes(current, desired):
+    return ENFORCED_TLS.differences(current, ENFORCED_TLS.desired(desired))
+
+
+def reconcile(client, desired, check_mode):
+    return _settings.reconcile(client, {ENFORCED_TLS: ENFORCED_TLS.desired(desired)}, check_mode)[ENFORCED_TLS.name]
 
 SETTINGS = st.fixed_dictionaries({
     "require_tls": st.booleans(),

@@ -1,0 +1,289 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The declarative settings engine: one description per SendGrid setting, one reconcile cycle for all of them.
+
+A Setting describes an object SendGrid keeps per account (its path, scopes and fields); a Field says how one value
+is checked, sent, read back and compared. From those descriptions come the argument specs, the checks made before
+any request, and the one GET -> compare -> PATCH what differs -> verify cycle in reconcile().
+
+For internal use by this collection's modules only: names here may change without notice.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    Operation, SendGridError, account_from_module, as_text, connection_argument_spec, sendgrid_module,
+)
+
+# Loose on purpose: SendGrid has the last word; this only catches typos before any request is sent.
+EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
+
+
+def _same(value):
+    return value
+
+
+class Field:
+    """One field of a setting: its option, its API name, how a value is checked, sent, read back and compared.
+
+    ``spec`` is the option's argument spec entry (never a default: an option left out is not managed). ``check``
+    returns a problem (text) for a bad value. ``to_api``/``from_api`` translate between the option's value and the
+    API's; ``key`` gives the form two values are compared in. A ``read_only`` field is returned, never sent.
+    """
+
+    def __init__(self, option: str, spec: dict, api: str | None = None, check=None, to_api=_same, from_api=_same,
+                 key=_same, read_only: bool = False):
+        self.option = option
+        self.api = api or option
+        self.spec = spec
+        self.check = check
+        self.to_api = to_api
+        self.from_api = from_api
+        self.key = key
+        self.read_only = read_only
+
+
+class Summary:
+    """A family's summary endpoint, which gives every setting's ``enabled`` in one answer."""
+
+    def __init__(self, path: str, scope: str, title: str):
+        self.path = path
+        self.title = title
+        self.read = Operation("Reading %s" % title, scope)
+
+
+class Setting:
+    """One settings object SendGrid keeps per account: read with GET, changed with a partial PATCH."""
+
+    def __init__(self, name: str, title: str, path: str, scope: str, fields: list, summary: Summary | None = None):
+        self.name = name
+        self.title = title
+        self.path = path
+        self.fields = fields
+        self.summary = summary
+        self.read = Operation("Reading %s" % title, scope + ".read")
+        self.update = Operation("Updating %s" % title, scope + ".update")
+
+    @property
+    def section(self) -> str:
+        """The option that holds this setting in a module with one section per setting: 'click' for tracking_settings.click."""
+        return self.name.rsplit(".", 1)[-1]
+
+    def writable(self) -> list:
+        return [field for field in self.fields if not field.read_only]
+
+    def argument_spec(self) -> dict:
+        """The desired fields as options, none with a default."""
+        return {field.option: dict(field.spec) for field in self.writable()}
+
+    def desired(self, values: dict | None) -> dict:
+        """The managed fields of a section or policy: the options given and not null."""
+        return {field.option: (values or {}).get(field.option) for field in self.writable()
+                if (values or {}).get(field.option) is not None}
+
+    def check(self, desired: dict, where: str = "") -> None:
+        """Refuse a value SendGrid would refuse, before any request; the message names the option and what is allowed."""
+        for field in self.writable():
+            value = desired.get(field.option)
+            problem = None if value is None or field.check is None else field.check(value)
+            if problem:
+                raise SendGridError("value of %s%s %s, got: %s (leave it out, or null, to leave the setting alone)."
+                                    % (where, field.option, problem, as_text(value)))
+
+    def from_api(self, body, only: list | None = None) -> dict:
+        """The API's object in option names; fields SendGrid added that we do not know are dropped, never sent back."""
+        if not isinstance(body, dict):
+            raise SendGridError("SendGrid answered with %r where %s object was expected." % (body, self.title))
+        return {field.option: field.from_api(body.get(field.api)) for field in self.fields
+                if only is None or field.option in only}
+
+    def api_body(self, changes: dict) -> dict:
+        """The PATCH body: the changed fields only, in the API's names and forms."""
+        return {field.api: field.to_api(changes[field.option]) for field in self.writable() if field.option in changes}
+
+    def differences(self, current: dict, desired: dict) -> dict:
+        """The desired fields whose value differs from the current one, compared in each field's own way."""
+        return {field.option: desired[field.option] for field in self.writable()
+                if field.option in desired and field.key(current.get(field.option)) != field.key(desired[field.option])}
+
+
+def choices(allowed: list):
+    """A check: one of these values (no argument-spec choices, which would refuse null, our 'not managed')."""
+    return lambda value: None if value in allowed else "must be one of: %s" % ", ".join(allowed)
+
+
+def at_least(minimum: int, meaning: str = ""):
+    return lambda value: None if value >= minimum else "must be %d or more%s" % (minimum, meaning)
+
+
+def email_key(address):
+    """An e-mail address in the form SendGrid compares: no surrounding spaces, case-insensitive."""
+    return (address or "").strip().lower() or None
+
+
+def email_set_key(addresses):
+    return frozenset(filter(None, (email_key(address) for address in addresses or [])))
+
+
+def check_emails(addresses) -> str | None:
+    bad = [address for address in addresses if not EMAIL.match(address.strip())]
+    return "must hold e-mail addresses only (%s is not one)" % ", ".join(repr(address) for address in bad) if bad else None
+
+
+def check_email(address) -> str | None:
+    return None if address == "" or EMAIL.match(address.strip()) else "must be an e-mail address, or \"\" for none"
+
+
+def check_addresses_or_domains(entries) -> str | None:
+    bad = [entry for entry in entries if not (EMAIL.match(entry.strip()) or DOMAIN.match(entry.strip()))]
+    return "must hold e-mail addresses or domains only (%s is neither)" % ", ".join(repr(entry) for entry in bad) if bad else None
+
+
+def read(account, settings: list, enabled_only: frozenset = frozenset()) -> dict:
+    """Read these settings of one account: {setting name: values in option names}.
+
+    A setting named in ``enabled_only`` is read from its family's summary, one GET for the whole family, and only its
+    ``enabled`` is known; one the summary does not list is read whole.
+    """
+    values = {}
+    summaries = {}
+    for setting in settings:
+        if setting.name in enabled_only and setting.summary is not None:
+            summaries.setdefault(setting.summary.path, (setting.summary, []))[1].append(setting)
+    for summary, members in summaries.values():
+        answer = account.request("GET", summary.path, summary.read)
+        listed = answer.get("result") if isinstance(answer, dict) else None
+        if not isinstance(listed, list):
+            raise SendGridError("SendGrid answered with %r where %s (a result list) was expected." % (answer, summary.title))
+        enabled = {item.get("name"): item.get("enabled") for item in listed if isinstance(item, dict)}
+        for setting in members:
+            if isinstance(enabled.get(setting.section), bool):
+                values[setting.name] = {"enabled": enabled[setting.section]}
+    for setting in settings:
+        if setting.name not in values:
+            values[setting.name] = setting.from_api(account.request("GET", setting.path, setting.read))
+    return values
+
+
+def reconcile(account, desired: dict, check_mode: bool) -> dict:
+    """Make one account's settings what ``desired`` says, writing only what differs; {setting name: outcome}.
+
+    ``desired`` maps each Setting to manage to its managed fields (Setting.desired()). A setting managed by its
+    ``enabled`` alone is read from its family's summary. Each outcome holds ``changed``, ``changes`` (the fields
+    written, or that would be in check mode), ``before`` and ``after`` (the fields read).
+    """
+    settings = list(desired)
+    enabled_only = frozenset(setting.name for setting in settings if set(desired[setting]) == {"enabled"})
+    before = read(account, settings, enabled_only)
+    outcomes = {}
+    for setting in settings:
+        changes = setting.differences(before[setting.name], desired[setting])
+        after = dict(before[setting.name], **changes)
+        if changes and not check_mode:
+            after = _write(account, setting, before[setting.name], changes)
+        outcomes[setting.name] = dict(changed=bool(changes), changes=changes, before=before[setting.name], after=after)
+    return outcomes
+
+
+def _write(account, setting: Setting, before: dict, changes: dict) -> dict:
+    """PATCH the changes and return the fields after it, verified: an answer that does not show them is re-read."""
+    echo = account.request("PATCH", setting.path, setting.update, body=setting.api_body(changes))
+    # Fields the answer leaves out keep their value; PATCH answers the whole object, but a proxy may not.
+    answer = setting.from_api(echo, only=[field.option for field in setting.fields if field.api in (echo or {})])
+    after = {name: answer.get(name, value) for name, value in before.items()}
+    if setting.differences(after, changes):
+        # The PATCH was acknowledged without showing our values: trust a fresh read, not the echo.
+        after = setting.from_api(account.request("GET", setting.path, setting.read), only=list(before))
+        not_taken = setting.differences(after, changes)
+        if not_taken:
+            raise SendGridError(
+                "SendGrid acknowledged the update of %s but these fields did not take: %s. Run the task again; if it "
+                "persists, the account may not allow them." % (setting.title, ", ".join(
+                    "%s (wanted %s, is %s)" % (name, as_text(value), as_text(after.get(name)))
+                    for name, value in sorted(not_taken.items()))))
+    return after
+
+
+def for_each_account(client_for, accounts: list, work, concurrency: int) -> list:
+    """Run ``work(account_client, item)`` for every account, at most ``concurrency`` at a time; outcomes in order.
+
+    ``accounts`` items hold ``on_behalf_of`` (None for the parent) and ``base_url``; ``client_for(base_url)`` gives the
+    calling thread's client for that host. A failing account does not stop the others: its outcome holds ``failed``,
+    ``msg`` and ``status``; the others' hold ``failed: false`` and what ``work`` returned.
+    """
+    def one(item: dict) -> dict:
+        client = client_for(item["base_url"])
+        try:
+            return dict(work(client.account(item["on_behalf_of"]), item), failed=False)
+        except SendGridError as exc:
+            return dict(changed=False, failed=True, msg=str(exc), status=exc.status)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # Anything unforeseen is this account's failure: the others' results, maybe written already, must be reported.
+            return dict(changed=False, failed=True, status=None,
+                        msg="Unexpected %s while handling this account: %s" % (type(exc).__name__, client.redact(str(exc))))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
+        return list(executor.map(one, accounts))
+
+
+def run_module(settings: list, result: str, sections: bool = True) -> None:
+    """The whole of a module that manages these settings of one account.
+
+    With ``sections``, each setting is a dict option named after it (click, bounce_purge...) whose fields are
+    suboptions; a section left out is neither read nor changed. Without, the one setting's fields are the module's
+    own options. The result's ``result`` key holds the settings after the task, ``changes`` what was written, and
+    ``diff`` the fields read before and after.
+    """
+    if sections:
+        policy_spec = {setting.section: dict(type="dict", options=setting.argument_spec()) for setting in settings}
+    else:
+        policy_spec = settings[0].argument_spec()
+    module = sendgrid_module(argument_spec=dict(connection_argument_spec(), **policy_spec), supports_check_mode=True)
+    desired = {}
+    try:
+        for setting in settings:
+            values = module.params[setting.section] if sections else module.params
+            if values is not None:
+                desired[setting] = setting.desired(values)
+                setting.check(desired[setting], setting.section + "." if sections else "")
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc))
+    account = account_from_module(module)
+    try:
+        outcomes = reconcile(account, desired, module.check_mode) if desired else {}
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc), status=exc.status)
+
+    def shaped(part: str) -> dict:
+        if not sections:
+            return outcomes[settings[0].name][part]
+        return {setting.section: outcomes[setting.name][part] for setting in settings if setting.name in outcomes
+                if part != "changes" or outcomes[setting.name]["changes"]}
+
+    answer = {"changed": any(outcome["changed"] for outcome in outcomes.values()), "changes": shaped("changes"),
+              result: shaped("after")}
+    if module._diff:
+        answer["diff"] = dict(before=shaped("before"), after=shaped("after"))
+    module.exit_json(**answer)
+
+
+def select(settings: list, names: list | None, option: str) -> list:
+    """The settings named, in their own order; a family name (the part before the dot) names all of its settings.
+
+    None names them all. An unknown name fails, listing the known ones.
+    """
+    if names is None:
+        return list(settings)
+    known = {setting.name for setting in settings} | {setting.name.split(".")[0] for setting in settings}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise SendGridError("%s holds %s, which %s not a setting: use any of %s." % (
+            option, ", ".join(unknown), "is" if len(unknown) == 1 else "are", ", ".join(sorted(known))))
+    return [setting for setting in settings if setting.name in names or setting.name.split(".")[0] in names]
