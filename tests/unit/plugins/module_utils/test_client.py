@@ -291,6 +291,24 @@ def test_a_429_makes_every_client_sharing_the_budget_wait():
     assert recorder.sleeps == [4.0]
 
 
+@responses.activate
+def test_one_endpoints_spent_budget_neither_stalls_another_nor_is_taken_for_it():
+    # SendGrid budgets each endpoint apart: a 429 on the tracking settings says nothing of Enforced TLS.
+    other = "https://api.sendgrid.com/v3/tracking_settings"
+    responses.get(other, status=429, headers={"X-RateLimit-Limit": "1", "X-RateLimit-Remaining": "0",
+                                              "X-RateLimit-Reset": "1700000030"})
+    responses.get(URL, json=SETTINGS, headers={"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "599",
+                                               "X-RateLimit-Reset": "1700000060"})
+    recorder = Recorder()
+    client = make_client(recorder, retries=0)
+    with pytest.raises(SendGridError, match="HTTP 429"):
+        client.request("GET", "/v3/tracking_settings", READ)
+    assert client.request("GET", PATH, READ) == SETTINGS
+    assert recorder.sleeps == []
+    assert client.rate_limits.endpoint("/v3/tracking_settings?limit=5").seconds_to_reset() == 30.0
+    assert client.rate_limits.endpoint(PATH).seconds_to_reset() is None
+
+
 def test_budget_spent_for_longer_than_retry_max_wait_fails_without_sending():
     recorder = Recorder()
     client = make_client(recorder, retry_max_wait=10)
