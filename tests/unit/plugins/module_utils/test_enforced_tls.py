@@ -28,6 +28,7 @@ def compute_changes(current, desired):
 def reconcile(client, desired, check_mode):
     return _settings.reconcile(client, {ENFORCED_TLS: ENFORCED_TLS.desired(desired)}, check_mode)[ENFORCED_TLS.name]
 
+
 SETTINGS = st.fixed_dictionaries({
     "require_tls": st.booleans(),
     "require_valid_cert": st.booleans(),
