@@ -5,42 +5,102 @@ It plays one SendGrid API host (``--region global`` for https://api.sendgrid.com
 ``--region eu`` for https://api.eu.sendgrid.com) and implements, faithfully to the
 official OpenAPI description, the endpoints the collection uses:
 
-    GET   /v3/user/settings/enforced_tls   scope user.settings.enforced_tls.read
-    PATCH /v3/user/settings/enforced_tls   scope user.settings.enforced_tls.update
-    GET   /v3/subusers                     scope subusers.read
+    GET   /v3/user/settings/enforced_tls            scope user.settings.enforced_tls.read
+    PATCH /v3/user/settings/enforced_tls            scope user.settings.enforced_tls.update
+    GET   /v3/subusers                              scope subusers.read
+    GET   /v3/tracking_settings                     scope tracking_settings.read
+    GET   /v3/tracking_settings/NAME                scope tracking_settings.NAME.read
+    PATCH /v3/tracking_settings/NAME                scope tracking_settings.NAME.update
+          NAME: click, google_analytics, open, subscription
+    GET   /v3/mail_settings                         scope mail_settings.read
+    GET   /v3/mail_settings/NAME                    scope mail_settings.NAME.read
+    PATCH /v3/mail_settings/NAME                    scope mail_settings.NAME.update
+          NAME: address_whitelist, bounce_purge, footer, forward_bounce, forward_spam, template
+
+The core (this file) does HTTP, authentication, scopes, on-behalf-of, faults, rate limits, the
+request log and the control endpoint.  Each endpoint family is one file of tools/sendgrid_api/
+(enforced_tls.py, subusers.py, tracking_settings.py, mail_settings.py) declaring its routes (path,
+method -> scope, handler), its per-account default state and its body validation;
+tools/sendgrid_api/__init__.py holds the ROUTE_TABLE, one entry per family.
 
 Authentication is ``Authorization: Bearer <key>``; keys and their scopes are given at
-start.  The ``on-behalf-of`` header selects the account: none for the parent,
-``<subuser name>`` for a subuser, ``account-id <id>`` for a customer account.  Every
-account starts with ``{"require_tls": false, "require_valid_cert": false, "version": 1.1}``.
-A subuser pinned to the other region is refused with 403 naming the host to use.
+start (ALL_SCOPES: every scope above).  The ``on-behalf-of`` header selects the account: none for
+the parent, ``<subuser name>`` for a subuser, ``account-id <id>`` for a customer account; an
+unknown one is a 404.  A subuser pinned to the other region is refused with 403 naming the host
+to use.  Every route answers 404 for an unknown path, 405 (with Allow) for another method, 401
+without a known key and 403 without the route's scope, in that order.
+
+Settings, kept per account (parent, every subuser, every customer account), each reached in tests
+by its key, the API path after /v3/ (e.g. ``tracking_settings/click``), and starting as:
+
+    user/settings/enforced_tls       {"require_tls": false, "require_valid_cert": false, "version": 1.1}
+    tracking_settings/click          {"enable_text": false, "enabled": true}
+    tracking_settings/open           {"enabled": true}
+    tracking_settings/google_analytics  {"enabled": false, "utm_source": "", "utm_medium": "", "utm_term": "",
+                                     "utm_content": "", "utm_campaign": ""}
+    tracking_settings/subscription   {"enabled": false, "html_content": "", "plain_content": "", "landing": "",
+                                     "replace": "", "url": ""}
+    mail_settings/address_whitelist  {"enabled": false, "list": []}
+    mail_settings/bounce_purge       {"enabled": false, "soft_bounces": null, "hard_bounces": null}
+    mail_settings/footer             {"enabled": false, "html_content": "", "plain_content": ""}
+    mail_settings/forward_bounce     {"enabled": false, "email": null}
+    mail_settings/forward_spam       {"enabled": false, "email": ""}
+    mail_settings/template           {"enabled": false, "html_content": ""}
+
+GET answers the stored object.  PATCH is partial (fields left out keep their value), needs a JSON
+object and answers 200 with the whole resulting object; a wrong type, an unknown field, a read-only
+one or an invalid value is a 400 ``{"errors": [{"field", "message"}]}`` naming the field, and
+nothing is stored.  Booleans must be JSON booleans, integers JSON integers.  Per setting:
+Enforced TLS version is one of the numbers 1.1, 1.2, 1.3; click's ``enable_text`` is read-only
+(its PATCH takes ``enabled`` alone); google_analytics' utm_* and subscription's html_content,
+plain_content, landing, replace, url are strings; address_whitelist ``list`` is an array of e-mail
+addresses or domains, and a PATCH carrying it replaces the whole list; bounce_purge soft_bounces
+and hard_bounces are integers or null; footer and template contents are strings; forward_bounce
+``email`` is one address, "" or null; forward_spam ``email`` is ONE string of comma-separated
+addresses ("a@example.com, b@example.com"), stored as given, "" for none.
+``GET /v3/tracking_settings`` answers ``{"result": [{"name", "title", "description", "enabled"}]}``
+for click, google_analytics, open, subscription; ``GET /v3/mail_settings`` answers ``{"result":
+[{"title", "enabled", "name", "description"}]}`` for address_whitelist, bounce_purge, footer,
+forward_bounce, forward_spam, template, paged by ``limit`` (an integer >= 1, default: all) and
+``offset`` (an integer >= 0, default 0).  Both reflect each setting's stored ``enabled``.
+
 ``GET /v3/subusers`` lists every subuser on both hosts (``region`` filters them); on
 behalf of a subuser or customer account it lists none.  Its ``limit`` (default 100) must be an
 integer >= 1 and ``offset`` one >= 0; the spec documents no maximum for ``limit``, and none is
 enforced unless ``--max-page-size N`` is given: then a page silently holds at most N subusers
 whatever ``limit`` asked for, as a real server may do.
+
 Every API answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
-``X-RateLimit-Reset`` from a fixed-window limit per API key; ``--rate-reset epoch`` (default)
-makes the reset the epoch second the window ends, ``--rate-reset seconds`` the whole number of
-seconds until then, rounded up (SendGrid is seen sending both).
+``X-RateLimit-Reset`` from a fixed-window limit per API key AND endpoint, as on SendGrid: the
+bucket is (key, request path without query), so spending one endpoint's budget leaves the others'
+whole (GET and PATCH of one path share one).  ``--rate-limit`` is every endpoint's budget per
+window unless ``--endpoint-rate-limit PATH=N`` (runtime: ``endpoint_rate_limits``) gives that path
+another.  ``--rate-reset epoch`` (default) makes the reset the epoch second the window ends,
+``--rate-reset seconds`` the whole number of seconds until then, rounded up (SendGrid is seen
+sending both).
 
 Plain HTTP by default; with ``--tls-cert FILE --tls-key FILE`` (PEM; the key may also sit in
 the certificate file) it speaks HTTPS only and its URL is ``https://HOST:PORT``.
 
 Two instances started with the same ``--accounts-file`` play the two hosts; the file is
 ``{"keys": {KEY: [scopes]}, "subusers": [{"username", "region", "disabled", "id", "email"}],
-"account_ids": ["123"], "state": {"<account key>": settings}}`` (every part optional).
+"account_ids": ["123"], "state": {"<account key>": settings}}`` (every part optional).  An
+account's ``settings`` holds Enforced TLS fields (``{"require_tls": true}``) and/or entries
+``"<family>/<name>": {fields}`` for other settings (``{"mail_settings/footer": {"enabled": true}}``);
+both are merged into the defaults, unvalidated.
 
 Standard library only, Python 3.9+.  Run it as a command::
 
     python tools/sendgrid_api_server.py --port 0 --key SG.k=user.settings.enforced_tls.read
     python tools/sendgrid_api_server.py --tls-cert server.pem --tls-key server.key --rate-reset seconds
+    python tools/sendgrid_api_server.py --rate-limit 600 --endpoint-rate-limit /v3/mail_settings/footer=5
 
 or use it in-process::
 
     with running_server(keys={"SG.k": ALL_SCOPES}, max_page_size=50) as srv:
         requests.get(srv.url + "/v3/user/settings/enforced_tls", ...)
         srv.requests(); srv.state(); srv.add_fault("error", status=503)
+        srv.state("mail_settings/footer"); srv.set_state("marketing", {"enabled": True}, setting="tracking_settings/open")
 
 Control endpoint (tests only): JSON in and out, served on the same socket, no auth,
 not rate limited, not logged, no latency::
@@ -53,15 +113,23 @@ not rate limited, not logged, no latency::
     POST   /__control__/faults        add one: {"kind": K, "count": 1, "method": null, "path": null, ...params}
     DELETE /__control__/faults        drop all pending faults
     GET    /__control__/state         {"parent": settings, "<subuser>": settings, "account-id <id>": settings}
-    PUT    /__control__/state         {"account": "<key>", "settings": {...}, "replace": false}
-                                      (not validated, so tests can create any drift)
+                                      (Enforced TLS); ?setting=<family>/<name> for another setting,
+                                      e.g. ?setting=mail_settings/footer
+    PUT    /__control__/state         {"account": "<key>", "settings": {...}, "replace": false, "setting": null}
+                                      (not validated, so tests can create any drift; "setting" as above)
     GET    /__control__/subusers      every subuser, region included
     POST   /__control__/subusers      add subusers: [{"username", "region", "disabled", "id"?, "email"?}, ...]
     GET    /__control__/config        {"region", "rate_limit", "rate_window", "latency_ms", "max_page_size",
-                                       "rate_reset"}
+                                       "rate_reset", "endpoint_rate_limits"}
     PUT    /__control__/config        change any of them but region at runtime ("max_page_size": null removes
-                                      the cap; null leaves the others as they are); rate windows restart
+                                      the cap; null leaves the others as they are; "endpoint_rate_limits"
+                                      replaces the whole {path: limit} map); rate windows restart
     POST   /__control__/reset         back to the start state (everything above)
+
+In-process, the server object offers the same: requests(), clear_requests(), connections(),
+faults(), add_fault(kind, count=1, method=None, path=None, **params), clear_faults(),
+state(setting=None), set_state(account, settings, replace=False, setting=None), subusers(),
+add_subusers(subusers), set_config(**changes), reset().
 
 A logged request is {"seq", "time", "connection" (id, to see reuse), "method", "path" (with
 query), "headers" (as received, Authorization included), "body" (parsed JSON, else text),
@@ -69,7 +137,8 @@ query), "headers" (as received, Authorization included), "body" (parsed JSON, el
 The 429s a client got are the entries with status 429.
 
 Faults apply to the next COUNT matching API requests (COUNT -1 or "*": until cleared),
-optionally only to one METHOD and/or paths starting with PATH.  Kinds and parameters:
+optionally only to one METHOD and/or paths starting with PATH, on every route alike.  Kinds and
+parameters:
 
     rate_limit      429; reset="epoch"|"seconds" (form of X-RateLimit-Reset; default: the server's
                     --rate-reset), wait=1 (seconds until the reset), retry_after=None (adds
@@ -109,30 +178,34 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-TLS_PATH = "/v3/user/settings/enforced_tls"
-SUBUSERS_PATH = "/v3/subusers"
+# The endpoint families live in tools/sendgrid_api/, next to this file: importable from any cwd, also when this
+# file is loaded with importlib.util.spec_from_file_location.
+_TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
+if _TOOLS_DIR not in sys.path:
+    sys.path.insert(0, _TOOLS_DIR)
+
+# pylint: disable=wrong-import-position
+from sendgrid_api import ALL_SCOPES, ROUTE_INDEX, ROUTE_TABLE, SETTINGS  # noqa: E402
+from sendgrid_api.common import PARENT, REGIONS, Answer as _Answer, Request, error as _error, error_body  # noqa: E402
+from sendgrid_api.common import is_int as _is_int, is_number as _is_number, parse_json  # noqa: E402
+from sendgrid_api.enforced_tls import (DEFAULT_SETTINGS, SCOPE_TLS_READ, SCOPE_TLS_UPDATE, SETTING_FIELDS,  # noqa: E402
+                                       TLS_PATH, TLS_VERSIONS, validate_settings)
+from sendgrid_api.mail_settings import SCOPE_READ as SCOPE_MAIL_SETTINGS_READ  # noqa: E402
+from sendgrid_api.subusers import SCOPE_SUBUSERS_READ, SUBUSERS_DEFAULT_LIMIT, SUBUSERS_PATH  # noqa: E402
+from sendgrid_api.tracking_settings import SCOPE_READ as SCOPE_TRACKING_SETTINGS_READ  # noqa: E402
+# pylint: enable=wrong-import-position
+
 CONTROL_PREFIX = "/__control__/"
 
-SCOPE_TLS_READ = "user.settings.enforced_tls.read"
-SCOPE_TLS_UPDATE = "user.settings.enforced_tls.update"
-SCOPE_SUBUSERS_READ = "subusers.read"
-ALL_SCOPES = (SCOPE_TLS_READ, SCOPE_TLS_UPDATE, SCOPE_SUBUSERS_READ)
+# The Enforced TLS settings: what state() and set_state() reach when no setting is named.
+TLS_SETTING = "user/settings/enforced_tls"
 
-# Scope needed per path and method; the keys of each entry also make the Allow header of a 405.
-ROUTES = {
-    TLS_PATH: {"GET": SCOPE_TLS_READ, "PATCH": SCOPE_TLS_UPDATE},
-    SUBUSERS_PATH: {"GET": SCOPE_SUBUSERS_READ},
-}
+# Scope needed per path and method, from the route table; the keys of each entry also make the Allow header of a 405.
+ROUTES = {path: {method: route.scope for method, route in methods.items()} for path, methods in ROUTE_INDEX.items()}
 
-REGIONS = ("global", "eu")
 REGION_HOSTS = {"global": "https://api.sendgrid.com", "eu": "https://api.eu.sendgrid.com"}
-TLS_VERSIONS = (1.1, 1.2, 1.3)
-SETTING_FIELDS = ("require_tls", "require_valid_cert", "version")
-DEFAULT_SETTINGS = {"require_tls": False, "require_valid_cert": False, "version": 1.1}
-PARENT = "parent"
 ACCOUNT_ID_RE = re.compile(r"^account-id\s+(\S+)$", re.IGNORECASE)
 
-SUBUSERS_DEFAULT_LIMIT = 100
 FIRST_SUBUSER_ID = 10001
 RATE_RESET_FORMATS = ("epoch", "seconds")
 
@@ -166,45 +239,13 @@ CONTROL_METHODS = {
     "reset": ("POST",),
 }
 
-
-def error_body(message, field=None):
-    """Build the SendGrid errors document."""
-    return {"errors": [{"field": field, "message": message}]}
-
-
-def _is_number(value):
-    # bool is an int subclass in Python but not a JSON number
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json(raw):
-    """Parse strict JSON (no NaN/Infinity); raise ValueError when it is not."""
-    return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw, parse_constant=_reject_constant)
-
-
-def validate_settings(doc):
-    """Check a PATCH body; return (changes, errors) where errors is a list of error items."""
-    if not isinstance(doc, dict):
-        return None, [{"field": None, "message": "request body must be a JSON object"}]
-    errors = []
-    for name, value in doc.items():
-        if name in ("require_tls", "require_valid_cert"):
-            if not isinstance(value, bool):
-                errors.append({"field": name, "message": f"{name} must be a boolean"})
-        elif name == "version":
-            if not _is_number(value) or value not in TLS_VERSIONS:
-                errors.append({"field": name, "message": "version must be one of the numbers 1.1, 1.2, 1.3"})
-        else:
-            errors.append({"field": name, "message": f"unknown field '{name}'"})
-    return (None, errors) if errors else (dict(doc), [])
+__all__ = [
+    "ALL_SCOPES", "SCOPE_TLS_READ", "SCOPE_TLS_UPDATE", "SCOPE_SUBUSERS_READ", "SCOPE_TRACKING_SETTINGS_READ",
+    "SCOPE_MAIL_SETTINGS_READ", "DEFAULT_SETTINGS", "SETTING_FIELDS", "TLS_VERSIONS", "TLS_PATH", "SUBUSERS_PATH",
+    "SUBUSERS_DEFAULT_LIMIT", "ROUTES", "ROUTE_TABLE", "SETTINGS", "TLS_SETTING", "PARENT", "REGIONS", "DEMO_KEY",
+    "error_body", "parse_json", "validate_settings", "build_config", "make_fault", "start_server", "stop_server",
+    "running_server", "SendGridAPIServer", "main",
+]
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -383,38 +424,78 @@ RUNTIME_SETTINGS = {
     "latency_ms": (lambda v: _is_number(v) and v >= 0, "a number of milliseconds >= 0"),
     "max_page_size": (lambda v: v is None or (_is_int(v) and v >= 1), "null or a positive integer"),
     "rate_reset": (lambda v: isinstance(v, str) and v in RATE_RESET_FORMATS, "'epoch' or 'seconds'"),
+    "endpoint_rate_limits": (lambda v: isinstance(v, dict) and all(
+        isinstance(p, str) and p.startswith("/") and "?" not in p and _is_int(n) and n >= 1 for p, n in v.items()),
+        "an object mapping request paths (\"/v3/...\", no query) to positive integers"),
 }
 
 
 def check_setting(name, value):
-    """Validate one runtime setting; return it normalised (floats for times)."""
+    """Validate one runtime setting; return it normalised (floats for times, a copy of a dict)."""
     valid, expected = RUNTIME_SETTINGS[name]
     if not valid(value):
         raise ValueError(f"{name} must be {expected}")
+    if name == "endpoint_rate_limits":
+        return dict(value)
     return float(value) if name in ("rate_window", "latency_ms") else value
+
+
+def parse_endpoint_rate_limits(items):
+    """Turn ``PATH=N`` strings (the --endpoint-rate-limit option) into {path: N}."""
+    limits = {}
+    for item in items or ():
+        path, sep, number = item.rpartition("=")
+        if not sep or not path:
+            raise ValueError(f"invalid --endpoint-rate-limit {item!r} (expected PATH=N)")
+        try:
+            limits[path] = int(number)
+        except ValueError:
+            raise ValueError(f"invalid --endpoint-rate-limit {item!r}: N must be an integer") from None
+    return check_setting("endpoint_rate_limits", limits)
+
+
+def split_account_state(account, values):
+    """An account's initial state, {"<family>/<name>": {...}} entries and/or Enforced TLS fields, as {setting key: fields}."""
+    if not isinstance(values, dict):
+        raise ValueError(f"initial state of account {account!r} must be an object")
+    split = {}
+    for name, value in values.items():
+        if "/" in name:
+            if name not in SETTINGS:
+                raise ValueError(f"initial state of account {account!r}: unknown setting {name!r} "
+                                 f"(expected one of {', '.join(SETTINGS)})")
+            if not isinstance(value, dict):
+                raise ValueError(f"initial state of account {account!r}: {name} must be an object")
+            split.setdefault(name, {}).update(copy.deepcopy(value))
+        else:
+            split.setdefault(TLS_SETTING, {})[name] = copy.deepcopy(value)
+    return split
 
 
 class Config:  # pylint: disable=too-few-public-methods,too-many-instance-attributes
     """The start-time definition of one host; reset() goes back to it."""
 
     def __init__(self, *, region="global", keys=None, subusers=None, account_ids=None, state=None,  # pylint: disable=too-many-arguments
-                 rate_limit=10000, rate_window=60.0, latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch"):
+                 rate_limit=10000, rate_window=60.0, latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch",
+                 endpoint_rate_limits=None):
         if region not in REGIONS:
             raise ValueError("region must be global or eu")
         self.runtime = {name: check_setting(name, value) for name, value in (
             ("rate_limit", rate_limit), ("rate_window", rate_window), ("latency_ms", latency_ms),
-            ("max_page_size", max_page_size), ("rate_reset", rate_reset))}
+            ("max_page_size", max_page_size), ("rate_reset", rate_reset),
+            ("endpoint_rate_limits", endpoint_rate_limits or {}))}
         self.region = region
         self.keys = normalise_keys(keys or {})
         self.subusers = assign_subuser_ids([], [normalise_subuser(s) for s in subusers or ()])
         self.account_ids = [str(a) for a in account_ids or ()]
-        self.state = {_state_key(k): dict(v) for k, v in (state or {}).items()}
+        # {account: {setting key: fields}}
+        self.state = {_state_key(k): split_account_state(k, v) for k, v in (state or {}).items()}
         self.faults = [make_fault(f) for f in faults or ()]
 
 
 def build_config(*, region="global", keys=None, subusers=None, generate_subusers=0, eu_subusers=0,  # pylint: disable=too-many-arguments,too-many-locals
                  account_ids=None, accounts_file=None, state=None, rate_limit=10000, rate_window=60.0,
-                 latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch"):
+                 latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch", endpoint_rate_limits=None):
     """Merge an accounts file, explicit options and demo defaults into a Config.
 
     The demo key is used when no key is given anywhere; the demo subusers when no
@@ -452,7 +533,7 @@ def build_config(*, region="global", keys=None, subusers=None, generate_subusers
                   subusers=list(DEMO_SUBUSERS) if all_subusers is None else all_subusers,
                   account_ids=list(dict.fromkeys(str(a) for a in all_ids)), state=all_state,
                   rate_limit=rate_limit, rate_window=rate_window, latency_ms=latency_ms, faults=faults,
-                  max_page_size=max_page_size, rate_reset=rate_reset)
+                  max_page_size=max_page_size, rate_reset=rate_reset, endpoint_rate_limits=endpoint_rate_limits)
 
 
 # ----------------------------------------------------------------------------- state
@@ -475,13 +556,15 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
         with self._lock:
             cfg = self.config
             self.subusers = [dict(s) for s in cfg.subusers]
-            self.settings = {PARENT: dict(DEFAULT_SETTINGS)}
-            self.settings.update((s["username"], dict(DEFAULT_SETTINGS)) for s in self.subusers)
-            self.settings.update((f"account-id {a}", dict(DEFAULT_SETTINGS)) for a in cfg.account_ids)
-            for account, values in cfg.state.items():
-                if account not in self.settings:
+            # {setting key: {account: object}}, every account in the same (creation) order
+            self.store = {key: {} for key in SETTINGS}
+            for account in [PARENT] + [s["username"] for s in self.subusers] + [f"account-id {a}" for a in cfg.account_ids]:
+                self._add_account(account)
+            for account, settings in cfg.state.items():
+                if account not in self.store[TLS_SETTING]:
                     raise ValueError(f"initial state for unknown account {account!r}")
-                self.settings[account].update(values)
+                for key, values in settings.items():
+                    self.store[key][account].update(copy.deepcopy(values))
             self.runtime = dict(cfg.runtime)
             self.faults = copy.deepcopy(cfg.faults)
             self.buckets = {}
@@ -570,14 +653,16 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
 
     # -- rate limit
 
-    def consume_rate(self, key):
-        """Count one request against the key's fixed window; return the header values."""
+    def consume_rate(self, key, path):
+        """Count one request against the fixed window of (API key, path); return the header values."""
         with self._lock:
-            limit, window = self.runtime["rate_limit"], self.runtime["rate_window"]
+            window = self.runtime["rate_window"]
+            # each endpoint has its own budget per key, as on SendGrid
+            limit = self.runtime["endpoint_rate_limits"].get(path, self.runtime["rate_limit"])
             now = time.time()
-            bucket = self.buckets.get(key)
+            bucket = self.buckets.get((key, path))
             if bucket is None or now >= bucket[0] + window:
-                bucket = self.buckets[key] = [now, 0]
+                bucket = self.buckets[(key, path)] = [now, 0]
             bucket[1] += 1
             return {"limit": limit, "remaining": max(0, limit - bucket[1]),
                     "reset": self.reset_value(bucket[0] + window, now), "over": bucket[1] > limit}
@@ -597,10 +682,13 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
     def get_config(self):
         """Return the region and the runtime settings."""
         with self._lock:
-            return {"region": self.config.region, **self.runtime}
+            return {"region": self.config.region, **copy.deepcopy(self.runtime)}
 
     def set_config(self, **changes):
-        """Change runtime settings; None leaves one unchanged, except max_page_size where it removes the cap."""
+        """Change runtime settings; None leaves one unchanged, except max_page_size where it removes the cap.
+
+        endpoint_rate_limits replaces the whole {path: limit} map ({} removes every override).
+        """
         unknown = set(changes) - set(RUNTIME_SETTINGS)
         if unknown:
             raise ValueError(f"unknown settings {sorted(unknown)} (expected {', '.join(RUNTIME_SETTINGS)})")
@@ -627,7 +715,7 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
         with self._lock:
             if match:
                 account = f"account-id {match.group(1)}"
-                if account not in self.settings:
+                if account not in self.store[TLS_SETTING]:
                     return None, (404, f"customer account {match.group(1)} not found")
                 return account, None
             sub = next((s for s in self.subusers if s["username"] == value), None)
@@ -638,35 +726,58 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
                                f"send its requests to {REGION_HOSTS[sub['region']]}")
         return value, None
 
-    def get_settings(self, account):
-        """Return one account's settings."""
-        with self._lock:
-            return dict(self.settings[account])
+    def _add_account(self, account):
+        """Give a new account every setting's default object (under the lock)."""
+        for key, setting in SETTINGS.items():
+            self.store[key][account] = setting.fresh()
 
-    def patch_settings(self, account, changes, apply=True):
-        """Apply changes (unless told not to) and return the stored settings."""
+    @staticmethod
+    def setting_key(setting):
+        """The key of a setting, TLS_SETTING for None; ValueError for an unknown one."""
+        key = TLS_SETTING if setting is None else setting
+        if key not in SETTINGS:
+            raise ValueError(f"unknown setting {setting!r} (expected one of {', '.join(SETTINGS)})")
+        return key
+
+    def get_setting(self, account, key):
+        """One account's object of one setting."""
+        with self._lock:
+            return copy.deepcopy(self.store[key][account])
+
+    def patch_setting(self, account, key, changes, apply=True):
+        """Apply changes to one account's setting (unless told not to) and return the stored object."""
         with self._lock:
             if apply:
-                self.settings[account] = dict(self.settings[account], **changes)
-            return dict(self.settings[account])
+                self.store[key][account] = dict(self.store[key][account], **copy.deepcopy(changes))
+            return copy.deepcopy(self.store[key][account])
 
-    def state(self):
-        """Return every account's settings."""
+    def get_settings(self, account):
+        """Return one account's Enforced TLS settings."""
+        return self.get_setting(account, TLS_SETTING)
+
+    def patch_settings(self, account, changes, apply=True):
+        """Apply Enforced TLS changes (unless told not to) and return the stored settings."""
+        return self.patch_setting(account, TLS_SETTING, changes, apply)
+
+    def state(self, setting=None):
+        """{account: object} of one setting for every account (Enforced TLS when setting is None)."""
+        key = self.setting_key(setting)
         with self._lock:
-            return copy.deepcopy(self.settings)
+            return copy.deepcopy(self.store[key])
 
-    def set_state(self, account, settings, replace=False):
-        """Overwrite (part of) one account's settings, unvalidated; return them."""
+    def set_state(self, account, settings, replace=False, setting=None):
+        """Overwrite (part of) one account's object of one setting (Enforced TLS by default), unvalidated; return it."""
         account = _state_key(account)
+        key = self.setting_key(setting)
         if not isinstance(settings, dict):
             raise ValueError("settings must be an object")
         with self._lock:
-            if account not in self.settings:
+            if account not in self.store[key]:
                 raise KeyError(account)
             if replace:
-                self.settings[account] = {}
-            self.settings[account].update(copy.deepcopy(settings))
-            return dict(self.settings[account])
+                self.store[key][account] = {}
+            self.store[key][account].update(copy.deepcopy(settings))
+            return copy.deepcopy(self.store[key][account])
 
     def list_subusers(self):
         """Return every subuser in the stable (id) order."""
@@ -684,27 +795,11 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
             added = assign_subuser_ids(self.subusers, normalised)
             self.subusers.extend(added)
             for sub in added:
-                self.settings[sub["username"]] = dict(DEFAULT_SETTINGS)
+                self._add_account(sub["username"])
             return [dict(s) for s in added]
 
 
 # ----------------------------------------------------------------------------- HTTP
-
-class _Answer:  # pylint: disable=too-few-public-methods
-    """One HTTP answer: status, body bytes, content type, extra headers."""
-
-    def __init__(self, status, payload=None, content_type="application/json", raw=None, headers=None):
-        self.status = status
-        self.body = raw if raw is not None else json.dumps(payload).encode("utf-8")
-        self.content_type = content_type
-        self.headers = dict(headers or {})
-        # body bytes actually sent before closing (truncated fault); None: all of them
-        self.sent = None
-
-
-def _error(status, message, field=None, headers=None):
-    return _Answer(status, error_body(message, field), headers=headers)
-
 
 class Handler(BaseHTTPRequestHandler):
     """One keep-alive client connection."""
@@ -737,7 +832,7 @@ class Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         if url.path.startswith(CONTROL_PREFIX):
-            self._send(self._control(url.path[len(CONTROL_PREFIX):], body))
+            self._send(self._control(url.path[len(CONTROL_PREFIX):], url.query, body))
         else:
             self._api(url, body)
 
@@ -832,7 +927,7 @@ class Handler(BaseHTTPRequestHandler):
                     self._drop()
                     return
                 fault = None
-        rate = backend.consume_rate(self._bearer_key() or "")
+        rate = backend.consume_rate(self._bearer_key() or "", url.path)
         rate_headers = {"X-RateLimit-Limit": rate["limit"], "X-RateLimit-Remaining": rate["remaining"],
                         "X-RateLimit-Reset": rate["reset"]}
         if fault:
@@ -875,78 +970,35 @@ class Handler(BaseHTTPRequestHandler):
             return _Answer(status, raw=HTML_PAGE.format(code=status, phrase=phrase).encode(), content_type="text/html")
         return _Answer(status, raw=str(fault["body"]).encode())
 
-    def _route(self, url, body, entry):  # pylint: disable=too-many-return-statements
+    def _route(self, url, body, entry):
         backend = self.server.backend
-        methods = ROUTES.get(url.path)
+        methods = ROUTE_INDEX.get(url.path)
         if methods is None:
             return _error(404, "resource not found")
-        if self.command not in methods:
+        route = methods.get(self.command)
+        if route is None:
             return _error(405, f"method {self.command} not allowed", headers={"Allow": ", ".join(methods)})
         scopes = backend.scopes_for(self._bearer_key())
         if scopes is None:
             return _error(401, "authorization required")
-        if methods[self.command] not in scopes:
+        if route.scope not in scopes:
             return _error(403, "access forbidden")
         account, problem = backend.resolve_account(self.headers.get("on-behalf-of"))
         backend.update_entry(entry, account=account)
         if problem:
             return _error(*problem)
-        if url.path == SUBUSERS_PATH:
-            return self._list_subusers(url.query, account)
-        if self.command == "GET":
-            return _Answer(200, backend.get_settings(account))
-        try:
-            doc = parse_json(body)
-        except (UnicodeDecodeError, ValueError):
-            return _error(400, "request body is not valid JSON")
-        changes, errors = validate_settings(doc)
-        if errors:
-            return _Answer(400, {"errors": errors})
-        # looked up only now so a rejected PATCH does not use up the fault
-        fault = backend.take_fault(self.command, url.path, ("not_applied",))
-        if fault:
-            backend.update_entry(entry, fault=fault["kind"])
-        return _Answer(200, backend.patch_settings(account, changes, apply=fault is None))
 
-    def _list_subusers(self, query, account):
-        params = {name: values[-1] for name, values in parse_qs(query, keep_blank_values=True).items()}
-        errors = []
+        def not_applied():
+            fault = backend.take_fault(self.command, url.path, ("not_applied",))
+            if fault:
+                backend.update_entry(entry, fault=fault["kind"])
+            return fault is not None
 
-        def integer(name, default, low, high):
-            try:
-                value = int(params.get(name, default))
-            except ValueError:
-                value = None
-            if value is None or value < low or (high is not None and value > high):
-                bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-                errors.append({"field": name, "message": f"{name} must be an integer {bounds}"})
-            return value
-
-        # the spec gives limit no maximum; 0 or less cannot make a page
-        limit = integer("limit", SUBUSERS_DEFAULT_LIMIT, 1, None)
-        offset = integer("offset", 0, 0, None)
-        region = params.get("region", "all")
-        if region not in ("all",) + REGIONS:
-            errors.append({"field": "region", "message": "region must be one of all, global, eu"})
-        include_region = params.get("include_region", "false").lower()
-        if include_region not in ("true", "false"):
-            errors.append({"field": "include_region", "message": "include_region must be true or false"})
-        if errors:
-            return _Answer(400, {"errors": errors})
-        # a subuser or customer account has no subusers of its own here
-        subusers = self.server.backend.list_subusers() if account == PARENT else []
-        if "username" in params:
-            subusers = [s for s in subusers if s["username"] == params["username"]]
-        if region != "all":
-            subusers = [s for s in subusers if s["region"] == region]
-        fields = ("disabled", "email", "id", "username") + (("region",) if include_region == "true" else ())
-        cap = self.server.backend.setting("max_page_size")
-        size = limit if cap is None else min(limit, cap)
-        return _Answer(200, [{f: s[f] for f in fields} for s in subusers[offset:offset + size]])
+        return route.handler(Request(self.command, url.path, url.query, body, account, backend, not_applied))
 
     # -- control
 
-    def _control(self, name, body):  # pylint: disable=too-many-return-statements,too-many-branches
+    def _control(self, name, query, body):  # pylint: disable=too-many-return-statements,too-many-branches
         server = self.server
         if name not in CONTROL_METHODS:
             return _error(404, "unknown control endpoint")
@@ -975,9 +1027,11 @@ class Handler(BaseHTTPRequestHandler):
             if name == "state":
                 if self.command == "PUT":
                     if not isinstance(doc, dict) or "account" not in doc:
-                        raise ValueError('expected {"account": ..., "settings": {...}}')
-                    return _Answer(200, server.set_state(doc["account"], doc.get("settings"), bool(doc.get("replace"))))
-                return _Answer(200, server.state())
+                        raise ValueError('expected {"account": ..., "settings": {...}, "setting": null}')
+                    return _Answer(200, server.set_state(doc["account"], doc.get("settings"), bool(doc.get("replace")),
+                                                         setting=doc.get("setting")))
+                params = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
+                return _Answer(200, server.state(params.get("setting") or None))
             if name == "subusers":
                 if self.command == "POST":
                     return _Answer(201, server.add_subusers(doc))
@@ -1116,13 +1170,13 @@ class SendGridAPIServer(ThreadingHTTPServer):  # pylint: disable=too-many-instan
         """Drop pending faults."""
         self.backend.clear_faults()
 
-    def state(self):
-        """{account key: settings} for every account."""
-        return self.backend.state()
+    def state(self, setting=None):
+        """{account key: settings} for every account: Enforced TLS, or the setting named "<family>/<name>"."""
+        return self.backend.state(setting)
 
-    def set_state(self, account, settings, replace=False):
-        """Change one account's settings behind the API's back (drift)."""
-        return self.backend.set_state(account, settings, replace)
+    def set_state(self, account, settings, replace=False, setting=None):
+        """Change one account's Enforced TLS settings, or the named setting, behind the API's back (drift)."""
+        return self.backend.set_state(account, settings, replace, setting)
 
     def subusers(self):
         """Every subuser, region included."""
@@ -1133,7 +1187,7 @@ class SendGridAPIServer(ThreadingHTTPServer):  # pylint: disable=too-many-instan
         return self.backend.add_subusers(subusers)
 
     def set_config(self, **changes):
-        """Change runtime settings: rate_limit, rate_window, latency_ms, max_page_size, rate_reset."""
+        """Change runtime settings: rate_limit, rate_window, latency_ms, max_page_size, rate_reset, endpoint_rate_limits."""
         return self.backend.set_config(**changes)
 
     def reset(self):
@@ -1168,7 +1222,7 @@ def start_server(host="127.0.0.1", port=0, verbose=False, tls_cert=None, tls_key
     tls_cert and tls_key (PEM file paths) make it serve HTTPS.  options are those of
     build_config(): region, keys, subusers, generate_subusers, eu_subusers, account_ids,
     accounts_file, state, rate_limit, rate_window, latency_ms, faults, max_page_size,
-    rate_reset.  Stop it with server.stop().
+    rate_reset, endpoint_rate_limits.  Stop it with server.stop().
     """
     ssl_context = make_ssl_context(tls_cert, tls_key)
     server = SendGridAPIServer((host, port), Backend(build_config(**options)), verbose=verbose, ssl_context=ssl_context)
@@ -1200,7 +1254,8 @@ def running_server(**options):
 
 def parse_args(argv=None):
     """Parse the command line."""
-    parser = argparse.ArgumentParser(description="Local SendGrid-compatible API server (enforced TLS settings, subusers).",
+    parser = argparse.ArgumentParser(description="Local SendGrid-compatible API server (enforced TLS, subusers, "
+                                                 "tracking settings, mail settings).",
                                      epilog="See the module docstring for the /__control__/ endpoint and fault kinds.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
@@ -1214,7 +1269,10 @@ def parse_args(argv=None):
     parser.add_argument("--account-id", action="append", default=[], metavar="ID", help="a customer account (repeatable)")
     parser.add_argument("--accounts-file", metavar="PATH",
                         help='JSON {"keys": {KEY: [scopes]}, "subusers": [...], "account_ids": [...], "state": {...}}')
-    parser.add_argument("--rate-limit", type=int, default=10000, metavar="N", help="requests per window per key (10000)")
+    parser.add_argument("--rate-limit", type=int, default=10000, metavar="N",
+                        help="requests per window per key and endpoint (10000)")
+    parser.add_argument("--endpoint-rate-limit", action="append", default=[], metavar="PATH=N",
+                        help="another limit for one endpoint path, e.g. /v3/mail_settings/footer=5 (repeatable)")
     parser.add_argument("--rate-window", type=float, default=60.0, metavar="S", help="rate-limit window in seconds (60)")
     parser.add_argument("--latency", type=float, default=0.0, metavar="MS", help="delay added to every API answer (0)")
     parser.add_argument("--rate-reset", choices=RATE_RESET_FORMATS, default="epoch",
@@ -1239,7 +1297,8 @@ def main(argv=None):
             subusers=args.subuser, generate_subusers=args.subusers, eu_subusers=args.eu_subusers,
             account_ids=args.account_id, accounts_file=args.accounts_file, rate_limit=args.rate_limit,
             rate_window=args.rate_window, latency_ms=args.latency, faults=args.fault, rate_reset=args.rate_reset,
-            max_page_size=args.max_page_size, tls_cert=args.tls_cert, tls_key=args.tls_key)
+            max_page_size=args.max_page_size, tls_cert=args.tls_cert, tls_key=args.tls_key,
+            endpoint_rate_limits=parse_endpoint_rate_limits(args.endpoint_rate_limit))
     except (OSError, ValueError) as exc:
         print(f"sendgrid_api_server: error: {exc}", file=sys.stderr)
         return 2

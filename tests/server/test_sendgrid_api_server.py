@@ -182,7 +182,8 @@ def test_unknown_on_behalf_of_account_is_404(srv, obo):
     assert errors_of(response)[0]["field"] is None
 
 
-@pytest.mark.parametrize("path", ["/v3/user/settings", "/v3/user/settings/enforced_tls/", "/", "/v3/mail_settings"])
+@pytest.mark.parametrize("path", ["/v3/user/settings", "/v3/user/settings/enforced_tls/", "/", "/v3/mail_settings/spam_check",
+                                  "/v3/tracking_settings/", "/v3/tracking_settings/clicks"])
 def test_unknown_path_is_404(srv, path):
     response = call(srv, "GET", path)
     assert response.status_code == 404
@@ -209,8 +210,9 @@ def test_rate_limit_headers_on_every_answer(srv):
         assert response.headers["X-RateLimit-Limit"] == "10000"
         assert int(response.headers["X-RateLimit-Remaining"]) < 10000
         assert before + 60 <= int(response.headers["X-RateLimit-Reset"]) <= after + 61
+    # one bucket per key and path: GET and PATCH of TLS share one, /nope has its own
     assert [int(r.headers["X-RateLimit-Remaining"]) for r in answers if r.request.headers.get("Authorization")] == [
-        9999, 9998, 9997, 9996]
+        9999, 9999, 9998, 9997]
 
 
 def test_rate_limit_answers_429_after_n_requests_per_key():
@@ -703,19 +705,22 @@ def test_control_requests_are_not_logged_rate_limited_or_faulted():
 
 def test_control_config_reports_every_runtime_setting(srv):
     assert control(srv, "GET", "config") == {"region": "global", "rate_limit": 10000, "rate_window": 60.0, "latency_ms": 0.0,
-                                             "max_page_size": None, "rate_reset": "epoch"}
+                                             "max_page_size": None, "rate_reset": "epoch", "endpoint_rate_limits": {}}
     changed = control(srv, "PUT", "config", json={"rate_limit": 5, "rate_window": 2, "latency_ms": 1, "max_page_size": 9,
-                                                  "rate_reset": "seconds"})
+                                                  "rate_reset": "seconds", "endpoint_rate_limits": {TLS: 2}})
     assert changed == {"region": "global", "rate_limit": 5, "rate_window": 2.0, "latency_ms": 1.0, "max_page_size": 9,
-                       "rate_reset": "seconds"}
+                       "rate_reset": "seconds", "endpoint_rate_limits": {TLS: 2}}
     # null leaves a setting as it is, except max_page_size
-    assert control(srv, "PUT", "config", json={"rate_limit": None, "rate_reset": None}) == changed
+    assert control(srv, "PUT", "config", json={"rate_limit": None, "rate_reset": None, "endpoint_rate_limits": None}) == changed
     assert control(srv, "GET", "config") == changed
 
 
 @pytest.mark.parametrize("doc", [{"max_page_size": 0}, {"max_page_size": -3}, {"max_page_size": "5"},
                                  {"max_page_size": True}, {"max_page_size": 2.5}, {"rate_reset": "minutes"},
                                  {"rate_reset": 60}, {"rate_limit": 0}, {"region": "eu"}, {"colour": 1},
+                                 {"endpoint_rate_limits": {TLS: 0}}, {"endpoint_rate_limits": {"v3/subusers": 5}},
+                                 {"endpoint_rate_limits": {TLS + "?x=1": 5}}, {"endpoint_rate_limits": {TLS: True}},
+                                 {"endpoint_rate_limits": [TLS]},
                                  {"max_page_size": 4, "rate_reset": "never"}, [{"max_page_size": 4}]])
 def test_control_config_refuses_bad_settings_and_changes_nothing(srv, doc):
     before = control(srv, "GET", "config")
@@ -946,3 +951,462 @@ def test_cli_rejects_bad_options_without_echoing_keys():
     result = subprocess.run([sys.executable, str(TOOL), "--subuser", "x:mars"], capture_output=True, text=True, timeout=10,
                             check=False)
     assert result.returncode == 2 and "mars" in result.stderr
+
+
+# ----------------------------------------------------------------------------- tracking and mail settings
+
+TRACKING = "/v3/tracking_settings"
+MAIL = "/v3/mail_settings"
+NEW_DEFAULTS = {
+    "tracking_settings/click": {"enable_text": False, "enabled": True},
+    "tracking_settings/google_analytics": {"enabled": False, "utm_source": "", "utm_medium": "", "utm_term": "",
+                                           "utm_content": "", "utm_campaign": ""},
+    "tracking_settings/open": {"enabled": True},
+    "tracking_settings/subscription": {"enabled": False, "html_content": "", "plain_content": "", "landing": "",
+                                       "replace": "", "url": ""},
+    "mail_settings/address_whitelist": {"enabled": False, "list": []},
+    "mail_settings/bounce_purge": {"enabled": False, "soft_bounces": None, "hard_bounces": None},
+    "mail_settings/footer": {"enabled": False, "html_content": "", "plain_content": ""},
+    "mail_settings/forward_bounce": {"enabled": False, "email": None},
+    "mail_settings/forward_spam": {"enabled": False, "email": ""},
+    "mail_settings/template": {"enabled": False, "html_content": ""},
+}
+ACCOUNTS = ("parent", "marketing", "billing", "eu-news", "account-id 777")
+# (method, path, scope) of every new route
+NEW_ROUTES = [("GET", TRACKING, "tracking_settings.read"), ("GET", MAIL, "mail_settings.read")] + [
+    (method, f"/v3/{key}", f"{key.replace('/', '.')}.{action}")
+    for key in NEW_DEFAULTS for method, action in (("GET", "read"), ("PATCH", "update"))]
+
+
+def path_of(key):
+    return f"/v3/{key}"
+
+
+@pytest.mark.parametrize("key", NEW_DEFAULTS)
+def test_new_settings_start_at_their_defaults_for_every_account(srv, key):
+    for obo in (None, "marketing", "account-id 777"):
+        response = call(srv, "GET", path_of(key), obo=obo)
+        assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+        assert response.json() == NEW_DEFAULTS[key]
+    assert srv.state(key) == {account: NEW_DEFAULTS[key] for account in ACCOUNTS}
+
+
+@pytest.mark.parametrize("key, first, second", [
+    ("tracking_settings/click", {"enabled": False}, {}),
+    ("tracking_settings/open", {"enabled": False}, {"enabled": True}),
+    ("tracking_settings/google_analytics", {"enabled": True, "utm_source": "sendgrid.com", "utm_medium": "email"},
+     {"utm_campaign": "website", "utm_term": "", "utm_content": "ads"}),
+    ("tracking_settings/subscription", {"enabled": True, "html_content": "<p>bye <% %></p>", "plain_content": "bye <% %>"},
+     {"landing": "<p>gone</p>", "replace": "[unsub]", "url": "https://example.com/unsubscribe"}),
+    ("mail_settings/address_whitelist", {"enabled": True, "list": ["email1@example.com", "example.com"]},
+     {"list": ["sub.example.org"]}),
+    ("mail_settings/bounce_purge", {"enabled": True, "soft_bounces": 5}, {"hard_bounces": 30, "soft_bounces": None}),
+    ("mail_settings/footer", {"enabled": True, "html_content": "<p>footer</p>"}, {"plain_content": "footer"}),
+    ("mail_settings/forward_bounce", {"enabled": True, "email": "bounces@example.com"}, {"email": None}),
+    ("mail_settings/forward_spam", {"email": "a@example.com, b@example.com"}, {"enabled": True}),
+    ("mail_settings/template", {"html_content": "<html><% body %></html>"}, {"enabled": True}),
+])
+def test_new_setting_patch_is_partial_and_answers_the_whole_object(srv, key, first, second):
+    expected = dict(NEW_DEFAULTS[key], **first)
+    response = call(srv, "PATCH", path_of(key), obo="marketing", json=first)
+    assert response.status_code == 200 and response.json() == expected
+    expected.update(second)
+    assert call(srv, "PATCH", path_of(key), obo="marketing", json=second).json() == expected
+    assert call(srv, "GET", path_of(key), obo="marketing").json() == expected
+    state = srv.state(key)
+    assert state["marketing"] == expected
+    assert all(state[account] == NEW_DEFAULTS[key] for account in ACCOUNTS if account != "marketing")
+    # Enforced TLS is a separate object
+    assert srv.state()["marketing"] == DEFAULT
+
+
+@pytest.fixture(name="scoped_srv", scope="module")
+def fixture_scoped_srv():
+    """A server with, per new route, a key holding only its scope and one holding every other scope."""
+    keys = {}
+    for dummy, path, scope in NEW_ROUTES:
+        keys[f"SG.only.{scope}"] = [scope]
+        keys[f"SG.but.{scope}"] = [s for s in sg.ALL_SCOPES if s != scope]
+    with sg.running_server(keys=keys, subusers=SUBUSERS) as server:
+        yield server
+
+
+@pytest.mark.parametrize("method, path, scope", NEW_ROUTES)
+def test_new_routes_need_their_own_scope(scoped_srv, method, path, scope):
+    assert scope in sg.ALL_SCOPES
+    body = {} if method == "PATCH" else None
+    assert call(scoped_srv, method, path, key=f"SG.only.{scope}", json=body).status_code == 200
+    refused = call(scoped_srv, method, path, key=f"SG.but.{scope}", json=body)
+    assert refused.status_code == 403
+    assert refused.json() == {"errors": [{"field": None, "message": "access forbidden"}]}
+    assert call(scoped_srv, method, path, key=None, json=body).status_code == 401
+
+
+@pytest.mark.parametrize("method, path, allow", [("POST", f"{MAIL}/footer", "GET, PATCH"), ("PUT", f"{TRACKING}/open", "GET, PATCH"),
+                                                 ("PATCH", MAIL, "GET"), ("DELETE", TRACKING, "GET")])
+def test_new_paths_answer_405_with_allow(srv, method, path, allow):
+    response = call(srv, method, path, json={})
+    assert response.status_code == 405 and response.headers["Allow"] == allow
+    errors_of(response)
+
+
+@pytest.mark.parametrize("key, body, field", [
+    ("tracking_settings/click", {"enable_text": True}, "enable_text"),
+    ("tracking_settings/click", {"enabled": True, "enable_text": False}, "enable_text"),
+    ("tracking_settings/click", {"enabled": "true"}, "enabled"),
+    ("tracking_settings/open", {"enabled": 1}, "enabled"),
+    ("tracking_settings/open", {"enabled": None}, "enabled"),
+    ("tracking_settings/open", {"enabled": True, "enable_text": True}, "enable_text"),
+    ("tracking_settings/google_analytics", {"utm_source": 5}, "utm_source"),
+    ("tracking_settings/google_analytics", {"utm_campaign": None}, "utm_campaign"),
+    ("tracking_settings/google_analytics", {"utm_id": "x"}, "utm_id"),
+    ("tracking_settings/subscription", {"url": ["https://example.com"]}, "url"),
+    ("tracking_settings/subscription", {"landing": False}, "landing"),
+    ("mail_settings/address_whitelist", {"list": "example.com"}, "list"),
+    ("mail_settings/address_whitelist", {"list": ["example.com", 5]}, "list"),
+    ("mail_settings/address_whitelist", {"list": ["not an address"]}, "list"),
+    ("mail_settings/address_whitelist", {"list": ["user@"]}, "list"),
+    ("mail_settings/address_whitelist", {"list": None}, "list"),
+    ("mail_settings/bounce_purge", {"soft_bounces": True}, "soft_bounces"),
+    ("mail_settings/bounce_purge", {"hard_bounces": 1.5}, "hard_bounces"),
+    ("mail_settings/bounce_purge", {"hard_bounces": "5"}, "hard_bounces"),
+    ("mail_settings/bounce_purge", {"enabled": 0}, "enabled"),
+    ("mail_settings/footer", {"html_content": None}, "html_content"),
+    ("mail_settings/footer", {"text_content": "x"}, "text_content"),
+    ("mail_settings/forward_bounce", {"email": "bounces"}, "email"),
+    ("mail_settings/forward_bounce", {"email": ["a@example.com"]}, "email"),
+    ("mail_settings/forward_bounce", {"email": "a@example.com, b@example.com"}, "email"),
+    ("mail_settings/forward_spam", {"email": ["a@example.com", "b@example.com"]}, "email"),
+    ("mail_settings/forward_spam", {"email": "a@example.com,,b@example.com"}, "email"),
+    ("mail_settings/forward_spam", {"email": "a@example.com, nobody"}, "email"),
+    ("mail_settings/forward_spam", {"email": None}, "email"),
+    ("mail_settings/template", {"html_content": 1}, "html_content"),
+])
+def test_new_setting_patch_rejects_bad_fields_naming_them_and_stores_nothing(srv, key, body, field):
+    response = call(srv, "PATCH", path_of(key), json=body)
+    assert response.status_code == 400
+    assert field in [e["field"] for e in errors_of(response)]
+    assert srv.state(key)["parent"] == NEW_DEFAULTS[key]
+
+
+@pytest.mark.parametrize("body", ['[{"enabled": true}]', "true", "null", '{"enabled": true', "", '{"enabled": NaN}'])
+def test_new_setting_patch_needs_a_json_object(srv, body):
+    response = call(srv, "PATCH", f"{MAIL}/footer", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert errors_of(response)[0]["field"] is None
+
+
+def test_address_whitelist_list_is_replaced_whole_or_kept(srv):
+    path = f"{MAIL}/address_whitelist"
+    call(srv, "PATCH", path, json={"list": ["a@example.com", "example.org"]})
+    assert call(srv, "PATCH", path, json={"enabled": True}).json() == {"enabled": True, "list": ["a@example.com", "example.org"]}
+    assert call(srv, "PATCH", path, json={"list": ["example.net"]}).json() == {"enabled": True, "list": ["example.net"]}
+    assert call(srv, "PATCH", path, json={"list": []}).json() == {"enabled": True, "list": []}
+
+
+@pytest.mark.parametrize("key, body", [
+    ("mail_settings/forward_spam", {"email": "a@example.com, b@example.com"}),
+    ("mail_settings/forward_spam", {"email": "a@example.com,b@example.com"}),
+    ("mail_settings/forward_spam", {"email": "abuse@example.com"}),
+    ("mail_settings/forward_spam", {"email": ""}),
+    ("mail_settings/forward_bounce", {"email": "bounces@example.com"}),
+    ("mail_settings/forward_bounce", {"email": ""}),
+    ("mail_settings/forward_bounce", {"email": None}),
+    ("mail_settings/bounce_purge", {"soft_bounces": 0, "hard_bounces": None}),
+])
+def test_addresses_and_counts_are_stored_as_given(srv, key, body):
+    response = call(srv, "PATCH", path_of(key), json=body)
+    assert response.status_code == 200 and response.json() == dict(NEW_DEFAULTS[key], **body)
+
+
+def names_enabled(response):
+    assert response.status_code == 200
+    return {item["name"]: item["enabled"] for item in response.json()["result"]}
+
+
+def test_tracking_summary_lists_every_setting_and_reflects_patches(srv):
+    response = call(srv, "GET", TRACKING)
+    result = response.json()["result"]
+    assert [item["name"] for item in result] == ["click", "google_analytics", "open", "subscription"]
+    for item in result:
+        assert set(item) == {"name", "title", "description", "enabled"}
+        assert isinstance(item["title"], str) and item["title"] and isinstance(item["description"], str)
+    assert names_enabled(response) == {"click": True, "google_analytics": False, "open": True, "subscription": False}
+    call(srv, "PATCH", f"{TRACKING}/open", obo="marketing", json={"enabled": False})
+    call(srv, "PATCH", f"{TRACKING}/subscription", obo="marketing", json={"enabled": True})
+    assert names_enabled(call(srv, "GET", TRACKING, obo="marketing")) == {
+        "click": True, "google_analytics": False, "open": False, "subscription": True}
+    assert names_enabled(call(srv, "GET", TRACKING)) == {"click": True, "google_analytics": False, "open": True,
+                                                          "subscription": False}
+
+
+MAIL_NAMES = ["address_whitelist", "bounce_purge", "footer", "forward_bounce", "forward_spam", "template"]
+
+
+def test_mail_summary_lists_every_setting_and_reflects_patches(srv):
+    result = call(srv, "GET", MAIL).json()["result"]
+    assert [item["name"] for item in result] == MAIL_NAMES
+    for item in result:
+        assert set(item) == {"title", "enabled", "name", "description"} and item["enabled"] is False
+    call(srv, "PATCH", f"{MAIL}/footer", obo="account-id 777", json={"enabled": True})
+    srv.set_state("account-id 777", {"enabled": True}, setting="mail_settings/template")
+    enabled = names_enabled(call(srv, "GET", MAIL, obo="account-id 777"))
+    assert [name for name, value in enabled.items() if value] == ["footer", "template"]
+    assert not any(names_enabled(call(srv, "GET", MAIL)).values())
+
+
+@pytest.mark.parametrize("params, names", [
+    ({}, MAIL_NAMES), ({"limit": 2}, MAIL_NAMES[:2]), ({"limit": 2, "offset": 2}, MAIL_NAMES[2:4]),
+    ({"offset": 5}, MAIL_NAMES[5:]), ({"offset": 6}, []), ({"offset": 60, "limit": 1}, []), ({"limit": 100}, MAIL_NAMES),
+    ({"offset": 0}, MAIL_NAMES)])
+def test_mail_summary_pages_with_limit_and_offset(srv, params, names):
+    assert [item["name"] for item in call(srv, "GET", MAIL, params=params).json()["result"]] == names
+
+
+@pytest.mark.parametrize("params, field", [({"limit": "x"}, "limit"), ({"limit": "1.5"}, "limit"), ({"limit": 0}, "limit"),
+                                           ({"limit": -1}, "limit"), ({"limit": ""}, "limit"), ({"offset": -1}, "offset"),
+                                           ({"offset": "two"}, "offset"), ({"offset": "1e3"}, "offset")])
+def test_mail_summary_bad_limit_or_offset_is_400(srv, params, field):
+    response = call(srv, "GET", MAIL, params=params)
+    assert response.status_code == 400
+    assert [e["field"] for e in errors_of(response)] == [field]
+
+
+def test_new_routes_resolve_on_behalf_of_and_pin_regions(srv):
+    path = f"{MAIL}/forward_bounce"
+    assert call(srv, "PATCH", path, obo="billing", json={"enabled": True}).json()["enabled"] is True
+    assert call(srv, "GET", path, obo="account-id 777").json() == NEW_DEFAULTS["mail_settings/forward_bounce"]
+    for obo, status in (("nobody", 404), ("account-id 778", 404), ("Billing", 404)):
+        assert call(srv, "GET", path, obo=obo).status_code == status
+    refused = call(srv, "PATCH", f"{TRACKING}/click", obo="eu-news", json={"enabled": False})
+    assert refused.status_code == 403 and "https://api.eu.sendgrid.com" in errors_of(refused)[0]["message"]
+    assert call(srv, "GET", TRACKING, obo="eu-news").status_code == 403
+    assert call(srv, "GET", MAIL, obo="eu-news").status_code == 403
+    state = srv.state("mail_settings/forward_bounce")
+    assert [account for account in ACCOUNTS if state[account]["enabled"]] == ["billing"]
+    assert srv.state("tracking_settings/click")["eu-news"] == NEW_DEFAULTS["tracking_settings/click"]
+    log = srv.requests()
+    assert (log[0]["account"], log[0]["status"]) == ("billing", 200)
+    assert (log[2]["account"], log[2]["status"]) == (None, 404)
+
+
+def test_the_eu_host_serves_its_subusers_settings(tmp_path):
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(json.dumps({"keys": {KEY: list(sg.ALL_SCOPES)}, "subusers": [{"username": "g1"},
+                                                                                      {"username": "e1", "region": "eu"}]}))
+    with sg.running_server(accounts_file=str(accounts), region="eu") as eu:
+        assert call(eu, "PATCH", f"{TRACKING}/open", obo="e1", json={"enabled": False}).json() == {"enabled": False}
+        assert call(eu, "GET", f"{TRACKING}/open", obo="g1").status_code == 403
+        assert eu.state("tracking_settings/open")["e1"] == {"enabled": False}
+
+
+def test_faults_fire_on_new_routes_and_are_logged(srv):
+    srv.add_fault("error", status=503, path=MAIL)
+    assert call(srv, "GET", TLS).status_code == 200  # another path does not use the fault up
+    assert call(srv, "GET", f"{MAIL}/footer").status_code == 503
+    srv.add_fault("rate_limit", method="GET", path=TRACKING, retry_after=2)
+    limited = call(srv, "GET", TRACKING)
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "2"
+    srv.add_fault("html", path=f"{TRACKING}/click")
+    assert call(srv, "GET", f"{TRACKING}/click").headers["Content-Type"] == "text/html"
+    srv.add_fault("drop", method="PATCH")
+    with pytest.raises(requests.ConnectionError):
+        call(srv, "PATCH", f"{MAIL}/template", json={"enabled": True})
+    assert srv.state("mail_settings/template")["parent"] == NEW_DEFAULTS["mail_settings/template"]
+    assert [(e["path"], e["status"], e["fault"]) for e in srv.requests()] == [
+        (TLS, 200, None), (f"{MAIL}/footer", 503, "error"), (TRACKING, 429, "rate_limit"),
+        (f"{TRACKING}/click", 502, "html"), (f"{MAIL}/template", None, "drop")]
+
+
+def test_fault_not_applied_on_a_new_route_acknowledges_without_storing(srv):
+    srv.add_fault("not_applied", path=f"{MAIL}/footer")
+    assert call(srv, "PATCH", f"{TRACKING}/open", json={"enabled": False}).json() == {"enabled": False}
+    # a rejected PATCH does not use the fault up
+    assert call(srv, "PATCH", f"{MAIL}/footer", json={"enabled": "yes"}).status_code == 400
+    response = call(srv, "PATCH", f"{MAIL}/footer", json={"enabled": True, "html_content": "<p>x</p>"})
+    assert response.status_code == 200 and response.json() == NEW_DEFAULTS["mail_settings/footer"]
+    assert srv.state("mail_settings/footer")["parent"] == NEW_DEFAULTS["mail_settings/footer"]
+    assert [e["fault"] for e in srv.requests()] == [None, None, "not_applied"]
+    assert call(srv, "PATCH", f"{MAIL}/footer", json={"enabled": True}).json()["enabled"] is True
+
+
+def test_fault_truncated_on_a_new_route_stores_the_patch_and_cuts_the_answer(srv):
+    stored = dict(NEW_DEFAULTS["tracking_settings/google_analytics"], enabled=True, utm_source="sg")
+    srv.add_fault("truncated", method="PATCH", bytes=7)
+    status, headers, received = raw_exchange(srv, "PATCH", f"{TRACKING}/google_analytics", {"enabled": True, "utm_source": "sg"})
+    assert status == "HTTP/1.1 200 OK" and headers["content-length"] == str(len(json.dumps(stored)))
+    assert received == json.dumps(stored).encode()[:7]
+    assert srv.state("tracking_settings/google_analytics")["parent"] == stored
+    srv.add_fault("truncated")
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        call(srv, "GET", MAIL)
+    assert [(e["fault"], e["status"]) for e in srv.requests()] == [("truncated", 200), ("truncated", 200)]
+
+
+# ----------------------------------------------------------------------------- rate limit per endpoint
+
+def test_each_endpoint_has_its_own_rate_budget_per_key():
+    with sg.running_server(**options(rate_limit=2, rate_window=30)) as srv:
+        assert [call(srv, "GET", TLS).status_code for dummy in range(2)] == [200, 200]
+        # GET and PATCH of one path share its bucket
+        assert call(srv, "PATCH", TLS, json={}).status_code == 429
+        footer = call(srv, "GET", f"{MAIL}/footer")
+        assert footer.status_code == 200
+        assert (footer.headers["X-RateLimit-Limit"], footer.headers["X-RateLimit-Remaining"]) == ("2", "1")
+        # the query is not part of the bucket
+        assert call(srv, "GET", MAIL, params={"limit": 1}).headers["X-RateLimit-Remaining"] == "1"
+        assert call(srv, "GET", MAIL, params={"offset": 1}).headers["X-RateLimit-Remaining"] == "0"
+        assert call(srv, "GET", MAIL).status_code == 429
+        assert call(srv, "GET", "/v3/subusers").status_code == 200
+        assert call(srv, "GET", TLS, key=READ_ONLY).status_code == 200
+        assert [e["status"] for e in srv.requests()].count(429) == 2
+
+
+def test_endpoint_rate_limits_override_the_limit_for_one_path(srv):
+    srv.set_config(endpoint_rate_limits={f"{MAIL}/footer": 1})
+    first, second = call(srv, "GET", f"{MAIL}/footer"), call(srv, "PATCH", f"{MAIL}/footer", json={"enabled": True})
+    assert (first.status_code, first.headers["X-RateLimit-Limit"], first.headers["X-RateLimit-Remaining"]) == (200, "1", "0")
+    assert second.status_code == 429 and second.headers["X-RateLimit-Limit"] == "1"
+    other = call(srv, "GET", f"{MAIL}/template")
+    assert (other.status_code, other.headers["X-RateLimit-Limit"]) == (200, "10000")
+    assert control(srv, "PUT", "config", json={"endpoint_rate_limits": {TLS: 3}})["endpoint_rate_limits"] == {TLS: 3}
+    # the windows restart and the footer override is gone
+    assert call(srv, "GET", f"{MAIL}/footer").headers["X-RateLimit-Limit"] == "10000"
+    assert call(srv, "GET", TLS).headers["X-RateLimit-Limit"] == "3"
+    srv.reset()
+    assert control(srv, "GET", "config")["endpoint_rate_limits"] == {}
+
+
+def test_endpoint_rate_limits_as_a_start_option():
+    with sg.running_server(**options(endpoint_rate_limits={TRACKING: 1}, rate_limit=50)) as srv:
+        assert [call(srv, "GET", TRACKING).status_code for dummy in range(2)] == [200, 429]
+        assert call(srv, "GET", f"{TRACKING}/open").headers["X-RateLimit-Limit"] == "50"
+    with pytest.raises(ValueError, match="endpoint_rate_limits"):
+        sg.build_config(endpoint_rate_limits={TRACKING: 0})
+
+
+# ----------------------------------------------------------------------------- state of the new settings
+
+def test_state_and_set_state_reach_any_setting(srv):
+    assert srv.state() == {account: DEFAULT for account in ACCOUNTS}
+    assert srv.state(None) == srv.state("user/settings/enforced_tls")
+    assert srv.set_state("marketing", {"enabled": False}, setting="tracking_settings/open") == {"enabled": False}
+    assert call(srv, "GET", f"{TRACKING}/open", obo="marketing").json() == {"enabled": False}
+    # unvalidated, so any drift can be made; replace drops the other fields
+    srv.set_state("", {"enable_text": "odd", "extra": 1}, setting="tracking_settings/click")
+    assert call(srv, "GET", f"{TRACKING}/click").json() == {"enable_text": "odd", "enabled": True, "extra": 1}
+    srv.set_state("parent", {"enabled": False}, replace=True, setting="tracking_settings/click")
+    assert call(srv, "GET", f"{TRACKING}/click").json() == {"enabled": False}
+    assert srv.state() == {account: DEFAULT for account in ACCOUNTS}
+    with pytest.raises(ValueError, match="unknown setting"):
+        srv.state("mail_settings/spam_check")
+    with pytest.raises(ValueError, match="unknown setting"):
+        srv.set_state("parent", {}, setting="footer")
+    with pytest.raises(KeyError):
+        srv.set_state("ghost", {}, setting="mail_settings/footer")
+    srv.reset()
+    assert srv.state("tracking_settings/click")["parent"] == NEW_DEFAULTS["tracking_settings/click"]
+
+
+def test_control_state_takes_a_setting(srv):
+    assert control(srv, "GET", "state") == {account: DEFAULT for account in ACCOUNTS}
+    footer = control(srv, "GET", "state", params={"setting": "mail_settings/footer"})
+    assert footer == {account: NEW_DEFAULTS["mail_settings/footer"] for account in ACCOUNTS}
+    changed = control(srv, "PUT", "state", json={"account": "billing", "setting": "mail_settings/footer",
+                                                 "settings": {"enabled": True}})
+    assert changed == dict(NEW_DEFAULTS["mail_settings/footer"], enabled=True)
+    assert call(srv, "GET", f"{MAIL}/footer", obo="billing").json() == changed
+    assert control(srv, "GET", "state", params={"setting": "mail_settings/footer"})["billing"] == changed
+    for bad in (requests.get(srv.url + "/__control__/state", params={"setting": "nope"}, timeout=5),
+                requests.put(srv.url + "/__control__/state", json={"account": "billing", "setting": "nope", "settings": {}},
+                             timeout=5)):
+        assert bad.status_code == 400 and "unknown setting" in errors_of(bad)[0]["message"]
+
+
+def test_accounts_file_state_may_set_any_setting(tmp_path):
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(json.dumps({"subusers": [{"username": "m"}], "state": {
+        "m": {"require_tls": True, "mail_settings/footer": {"enabled": True, "plain_content": "bye"}},
+        "parent": {"tracking_settings/open": {"enabled": False}}}}))
+    with sg.running_server(accounts_file=str(accounts)) as srv:
+        assert srv.state()["m"] == dict(DEFAULT, require_tls=True) and srv.state()["parent"] == DEFAULT
+        assert srv.state("mail_settings/footer")["m"] == {"enabled": True, "html_content": "", "plain_content": "bye"}
+        assert call(srv, "GET", f"{TRACKING}/open", key=sg.DEMO_KEY).json() == {"enabled": False}
+        assert names_enabled(call(srv, "GET", TRACKING, key=sg.DEMO_KEY))["open"] is False
+        srv.reset()
+        assert srv.state("tracking_settings/open")["parent"] == {"enabled": False}
+    accounts.write_text(json.dumps({"state": {"parent": {"mail_settings/spam_check": {"enabled": True}}}}))
+    with pytest.raises(ValueError, match="spam_check"):
+        sg.build_config(accounts_file=str(accounts))
+    with pytest.raises(ValueError):
+        sg.build_config(state={"parent": {"mail_settings/footer": True}})
+
+
+def test_subusers_added_at_runtime_get_every_default_setting(srv):
+    srv.add_subusers(["late"])
+    for key, default in NEW_DEFAULTS.items():
+        assert call(srv, "GET", path_of(key), obo="late").json() == default
+
+
+def test_every_new_scope_is_in_all_scopes_and_the_demo_key_reaches_the_new_routes():
+    assert set(sg.ALL_SCOPES) >= {scope for dummy, dummy, scope in NEW_ROUTES}
+    assert len(set(sg.ALL_SCOPES)) == len(sg.ALL_SCOPES) == 3 + len(NEW_ROUTES)
+    assert sg.ALL_SCOPES[:3] == (sg.SCOPE_TLS_READ, sg.SCOPE_TLS_UPDATE, sg.SCOPE_SUBUSERS_READ)
+    with sg.running_server() as srv:
+        assert call(srv, "PATCH", f"{MAIL}/forward_spam", key=sg.DEMO_KEY, json={"enabled": True}).status_code == 200
+        assert call(srv, "GET", TRACKING, key=sg.DEMO_KEY, obo="marketing").status_code == 200
+
+
+def test_route_table_has_one_entry_per_family():
+    table = sys.modules["sendgrid_api"].ROUTE_TABLE
+    assert [family.name for family in table] == ["enforced_tls", "subusers", "tracking_settings", "mail_settings"]
+    assert {route.path for family in table for route in family.routes} == set(sg.ROUTES)
+    assert sg.ROUTES[TLS] == {"GET": sg.SCOPE_TLS_READ, "PATCH": sg.SCOPE_TLS_UPDATE}
+
+
+# ----------------------------------------------------------------------------- command line, new options
+
+def test_cli_help_lists_the_options():
+    result = subprocess.run([sys.executable, str(TOOL), "--help"], capture_output=True, text=True, timeout=10, check=False)
+    assert result.returncode == 0
+    for option in ("--endpoint-rate-limit", "--rate-limit", "--accounts-file", "--ready-file", "--fault", "--tls-cert"):
+        assert option in result.stdout
+
+
+def test_cli_starts_from_another_directory_with_a_ready_file_and_endpoint_rate_limits(tmp_path):
+    ready = tmp_path / "server.url"
+    command = [sys.executable, str(TOOL), "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready),
+               "--key", KEY, "--subuser", "marketing", "--endpoint-rate-limit", f"{MAIL}/footer=1",
+               "--endpoint-rate-limit", f"{TRACKING}=2"]
+    # like scripts/lib.sh: in the background, output to a file, wait for the ready file
+    with open(tmp_path / "server.log", "wb") as log, \
+            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path) as proc:
+        try:
+            deadline = time.monotonic() + 10
+            while not (ready.exists() and ready.read_text().strip()):
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+                time.sleep(0.05)
+            url = ready.read_text().strip()
+            headers = {"Authorization": f"Bearer {KEY}", "on-behalf-of": "marketing"}
+            assert requests.get(url + f"{MAIL}/footer", headers=headers, timeout=5).status_code == 200
+            assert requests.get(url + f"{MAIL}/footer", headers=headers, timeout=5).status_code == 429
+            response = requests.patch(url + f"{TRACKING}/click", headers=headers, json={"enabled": False}, timeout=5)
+            assert response.json() == {"enable_text": False, "enabled": False}
+            assert response.headers["X-RateLimit-Limit"] == "10000"
+            assert requests.get(url + "/__control__/config", timeout=5).json()["endpoint_rate_limits"] == {
+                f"{MAIL}/footer": 1, TRACKING: 2}
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("value", ["/v3/mail_settings/footer", "/v3/mail_settings/footer=0", "=5", "/x=many"])
+def test_cli_refuses_a_bad_endpoint_rate_limit(value):
+    result = subprocess.run([sys.executable, str(TOOL), "--endpoint-rate-limit", value], capture_output=True, text=True,
+                            timeout=10, check=False)
+    assert result.returncode == 2 and "endpoint" in result.stderr and result.stdout == ""

@@ -1,0 +1,232 @@
+"""What every endpoint family of the local SendGrid-compatible API server shares.
+
+A family file (enforced_tls.py, subusers.py, ...) declares a Family: its routes (path, method, scope,
+handler), the settings it keeps per account (a Setting: key, API path, default object, body validation)
+and nothing else.  The server core (tools/sendgrid_api_server.py) does HTTP, authentication, scopes,
+on-behalf-of, faults, rate limits and the request log, then calls the route's handler with a Request.
+
+Standard library only.
+"""
+
+import copy
+import json
+import re
+from urllib.parse import parse_qs
+
+PARENT = "parent"
+REGIONS = ("global", "eu")
+
+# Loose on purpose, like SendGrid's own checks: something@domain.tld, no spaces or commas.
+EMAIL_RE = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
+
+
+# ----------------------------------------------------------------------------- JSON and answers
+
+def error_body(message, field=None):
+    """Build the SendGrid errors document."""
+    return {"errors": [{"field": field, "message": message}]}
+
+
+def is_number(value):
+    """A JSON number (bool is an int subclass in Python but not a JSON number)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_int(value):
+    """A JSON integer (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw):
+    """Parse strict JSON (no NaN/Infinity); raise ValueError when it is not."""
+    return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw, parse_constant=_reject_constant)
+
+
+class Answer:  # pylint: disable=too-few-public-methods
+    """One HTTP answer: status, body bytes, content type, extra headers."""
+
+    def __init__(self, status, payload=None, content_type="application/json", raw=None, headers=None):  # pylint: disable=too-many-arguments,too-many-positional-arguments
+        self.status = status
+        self.body = raw if raw is not None else json.dumps(payload).encode("utf-8")
+        self.content_type = content_type
+        self.headers = dict(headers or {})
+        # body bytes actually sent before closing (truncated fault); None: all of them
+        self.sent = None
+
+
+def error(status, message, field=None, headers=None):
+    """An answer with the SendGrid errors body."""
+    return Answer(status, error_body(message, field), headers=headers)
+
+
+def invalid(errors):
+    """A 400 answer listing error items ({"field", "message"})."""
+    return Answer(400, {"errors": errors})
+
+
+# ----------------------------------------------------------------------------- declarations
+
+class Route:  # pylint: disable=too-few-public-methods
+    """One API operation: path and method, the scope it needs, and handler(request) -> Answer."""
+
+    def __init__(self, path, method, scope, handler):
+        self.path = path
+        self.method = method
+        self.scope = scope
+        self.handler = handler
+
+
+class Setting:  # pylint: disable=too-few-public-methods
+    """An object the API keeps per account, read with GET and changed with a partial PATCH.
+
+    key is its API path after /v3/ (e.g. "tracking_settings/click"), the name tests use to reach its state;
+    validate(doc) returns (changes, errors).  name, title and description are what a family summary lists.
+    """
+
+    def __init__(self, key, default, validate, name=None, title=None, description=None):  # pylint: disable=too-many-arguments,too-many-positional-arguments
+        self.key = key
+        self.path = "/v3/" + key
+        self.default = default
+        self.validate = validate
+        self.name = name or key.rsplit("/", 1)[-1]
+        self.title = title
+        self.description = description
+
+    def fresh(self):
+        """A new account's object."""
+        return copy.deepcopy(self.default)
+
+
+class Family:  # pylint: disable=too-few-public-methods
+    """An endpoint family: its routes and the settings it keeps per account."""
+
+    def __init__(self, name, routes, settings=()):
+        self.name = name
+        self.routes = tuple(routes)
+        self.settings = tuple(settings)
+
+    @property
+    def scopes(self):
+        """Every scope its routes need, in declaration order."""
+        return tuple(dict.fromkeys(route.scope for route in self.routes))
+
+
+class Request:  # pylint: disable=too-few-public-methods
+    """What a handler gets: the request, the resolved account and the server state.
+
+    backend offers get_setting(account, key), patch_setting(account, key, changes, apply), list_subusers()
+    and setting(runtime name); not_applied() consumes a pending not_applied fault for this request and says
+    whether one fired (the write must then be acknowledged but not stored).
+    """
+
+    def __init__(self, method, path, query, body, account, backend, not_applied):  # pylint: disable=too-many-arguments,too-many-positional-arguments
+        self.method = method
+        self.path = path
+        self.query = query
+        self.body = body
+        self.account = account
+        self.backend = backend
+        self.not_applied = not_applied
+
+    def params(self):
+        """Query parameters, the last value of each."""
+        return {name: values[-1] for name, values in parse_qs(self.query, keep_blank_values=True).items()}
+
+
+# ----------------------------------------------------------------------------- singleton settings
+
+def get_handler(setting):
+    """GET: the account's stored object."""
+    def handle(request):
+        return Answer(200, request.backend.get_setting(request.account, setting.key))
+    return handle
+
+
+def patch_handler(setting):
+    """PATCH: validate, then store the changes (unless a not_applied fault fires) and answer the whole object."""
+    def handle(request):
+        try:
+            doc = parse_json(request.body)
+        except (UnicodeDecodeError, ValueError):
+            return error(400, "request body is not valid JSON")
+        changes, errors = setting.validate(doc)
+        if errors:
+            return invalid(errors)
+        # looked up only now so a rejected PATCH does not use up the fault
+        applied = not request.not_applied()
+        return Answer(200, request.backend.patch_setting(request.account, setting.key, changes, apply=applied))
+    return handle
+
+
+def setting_routes(setting, read_scope, update_scope):
+    """GET and PATCH routes of one setting."""
+    return (Route(setting.path, "GET", read_scope, get_handler(setting)),
+            Route(setting.path, "PATCH", update_scope, patch_handler(setting)))
+
+
+# ----------------------------------------------------------------------------- body validation
+
+def validate_object(doc, checks, read_only=()):
+    """Check a PATCH body against {field: check(value) -> problem or None}; return (changes, errors).
+
+    Every field is optional (a PATCH is partial); unknown fields and read-only ones are errors naming them.
+    """
+    if not isinstance(doc, dict):
+        return None, [{"field": None, "message": "request body must be a JSON object"}]
+    errors = []
+    for name, value in doc.items():
+        if name in read_only:
+            errors.append({"field": name, "message": f"{name} is read-only and cannot be changed"})
+        elif name not in checks:
+            errors.append({"field": name, "message": f"unknown field '{name}'"})
+        else:
+            problem = checks[name](value)
+            if problem:
+                errors.append({"field": name, "message": f"{name} {problem}"})
+    return (None, errors) if errors else (copy.deepcopy(doc), [])
+
+
+def validator(checks, read_only=()):
+    """A Setting.validate built from field checks."""
+    return lambda doc: validate_object(doc, checks, read_only)
+
+
+def boolean(value):
+    """Check: a JSON boolean."""
+    return None if isinstance(value, bool) else "must be a boolean"
+
+
+def string(value):
+    """Check: a JSON string."""
+    return None if isinstance(value, str) else "must be a string"
+
+
+def integer_or_null(value):
+    """Check: a JSON integer or null."""
+    return None if value is None or is_int(value) else "must be an integer or null"
+
+
+def is_email(text):
+    """An e-mail address (surrounding spaces allowed)."""
+    return bool(EMAIL_RE.match(text.strip()))
+
+
+def is_domain(text):
+    """A domain name (surrounding spaces allowed)."""
+    return bool(DOMAIN_RE.match(text.strip()))
+
+
+def query_integer(params, name, low, errors):
+    """An optional integer query parameter >= low: its value, None when absent or invalid (then errors has an item)."""
+    if name not in params:
+        return None
+    text = params[name]
+    if re.fullmatch(r"[+-]?[0-9]+", text.strip()) and int(text) >= low:
+        return int(text)
+    errors.append({"field": name, "message": f"{name} must be an integer >= {low}"})
+    return None
