@@ -1,6 +1,6 @@
 """Behaviour of tools/sendgrid_api_server.py, checked with requests against real instances on 127.0.0.1."""
 # Test names say what each test pins; a docstring would repeat them.
-# pylint: disable=missing-function-docstring,too-many-arguments
+# pylint: disable=missing-function-docstring,too-many-arguments,too-many-lines
 
 import importlib.util
 import json
@@ -1024,7 +1024,7 @@ def test_new_setting_patch_is_partial_and_answers_the_whole_object(srv, key, fir
 def fixture_scoped_srv():
     """A server with, per new route, a key holding only its scope and one holding every other scope."""
     keys = {}
-    for dummy, path, scope in NEW_ROUTES:
+    for dummy, dummy, scope in NEW_ROUTES:
         keys[f"SG.only.{scope}"] = [scope]
         keys[f"SG.but.{scope}"] = [s for s in sg.ALL_SCOPES if s != scope]
     with sg.running_server(keys=keys, subusers=SUBUSERS) as server:
@@ -1136,8 +1136,8 @@ def test_tracking_summary_lists_every_setting_and_reflects_patches(srv):
     call(srv, "PATCH", f"{TRACKING}/subscription", obo="marketing", json={"enabled": True})
     assert names_enabled(call(srv, "GET", TRACKING, obo="marketing")) == {
         "click": True, "google_analytics": False, "open": False, "subscription": True}
-    assert names_enabled(call(srv, "GET", TRACKING)) == {"click": True, "google_analytics": False, "open": True,
-                                                          "subscription": False}
+    assert names_enabled(call(srv, "GET", TRACKING)) == {
+        "click": True, "google_analytics": False, "open": True, "subscription": False}
 
 
 MAIL_NAMES = ["address_whitelist", "bounce_purge", "footer", "forward_bounce", "forward_spam", "template"]
@@ -1192,8 +1192,8 @@ def test_new_routes_resolve_on_behalf_of_and_pin_regions(srv):
 
 def test_the_eu_host_serves_its_subusers_settings(tmp_path):
     accounts = tmp_path / "accounts.json"
-    accounts.write_text(json.dumps({"keys": {KEY: list(sg.ALL_SCOPES)}, "subusers": [{"username": "g1"},
-                                                                                      {"username": "e1", "region": "eu"}]}))
+    subusers = [{"username": "g1"}, {"username": "e1", "region": "eu"}]
+    accounts.write_text(json.dumps({"keys": {KEY: list(sg.ALL_SCOPES)}, "subusers": subusers}))
     with sg.running_server(accounts_file=str(accounts), region="eu") as eu:
         assert call(eu, "PATCH", f"{TRACKING}/open", obo="e1", json={"enabled": False}).json() == {"enabled": False}
         assert call(eu, "GET", f"{TRACKING}/open", obo="g1").status_code == 403

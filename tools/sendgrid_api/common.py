@@ -50,7 +50,8 @@ def parse_json(raw):
 class Answer:  # pylint: disable=too-few-public-methods
     """One HTTP answer: status, body bytes, content type, extra headers."""
 
-    def __init__(self, status, payload=None, content_type="application/json", raw=None, headers=None):  # pylint: disable=too-many-arguments,too-many-positional-arguments
+    # pylint: disable-next=too-many-arguments,too-many-positional-arguments
+    def __init__(self, status, payload=None, content_type="application/json", raw=None, headers=None):
         self.status = status
         self.body = raw if raw is not None else json.dumps(payload).encode("utf-8")
         self.content_type = content_type
