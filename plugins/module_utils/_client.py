@@ -29,7 +29,9 @@ except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
+from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.common.validation import check_type_dict
 
 COLLECTION_VERSION = "1.0.0"
 BASE_URLS = {
@@ -77,6 +79,15 @@ def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
     Ansible applies a fallback only to an option left out; the documentation says "if not set", and null is not set
     (module_defaults and role variables often pass null).
     """
+    not_dicts = _sections_not_dicts(argument_spec)
+    if not_dicts:
+        # AnsibleModule would fail on them while listing the no_log values, and so show the API key in the failure's
+        # invocation: take them as they are, so the key is hidden, and fail naming them.
+        relaxed = dict(argument_spec, **{name: dict(type="raw") for name in not_dicts})
+        module = AnsibleModule(argument_spec=relaxed, **arguments)
+        module.fail_json(msg="; ".join(
+            "value of %s must be a dictionary of its fields (such as enabled: true), got: %s" % (name, as_text(value))
+            for name, value in sorted(not_dicts.items())))
     module = AnsibleModule(argument_spec=argument_spec, **arguments)
     for name, variable in ENVIRONMENT.items():
         if name in module.params and module.params[name] is None:
@@ -84,6 +95,23 @@ def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
     if module.params.get("api_key") is None:
         module.fail_json(msg="missing required arguments: api_key (or the environment variable %s)" % ENVIRONMENT["api_key"])
     return module
+
+
+def _sections_not_dicts(argument_spec: dict) -> dict:
+    """The dict options with suboptions given a value that cannot be read as a dictionary: {name: value}."""
+    try:
+        params = basic._load_params()  # cached by Ansible; AnsibleModule reads the same
+    except Exception:  # pylint: disable=broad-exception-caught
+        return {}  # AnsibleModule reports unreadable parameters itself
+    not_dicts = {}
+    for name, spec in argument_spec.items():
+        value = params.get(name) if isinstance(params, dict) else None
+        if spec.get("type") == "dict" and spec.get("options") and value is not None and not isinstance(value, dict):
+            try:
+                check_type_dict(value)
+            except TypeError:
+                not_dicts[name] = value
+    return not_dicts
 
 
 class SendGridError(Exception):

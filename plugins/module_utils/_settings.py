@@ -108,6 +108,12 @@ class Setting:
         """The PATCH body: the changed fields only, in the API's names and forms."""
         return {field.api: field.to_api(changes[field.option]) for field in self.writable() if field.option in changes}
 
+    def as_read(self, values: dict) -> dict:
+        """Values as reading them back after writing them shows them (addresses stripped, 0 days...): what check mode
+        reports as the settings the task would leave."""
+        fields = {field.option: field for field in self.fields}
+        return {name: fields[name].from_api(fields[name].to_api(value)) for name, value in values.items()}
+
     def differences(self, current: dict, desired: dict) -> dict:
         """The desired fields whose value differs from the current one, compared in each field's own way."""
         return {field.option: desired[field.option] for field in self.writable()
@@ -185,7 +191,7 @@ def reconcile(account, desired: dict, check_mode: bool) -> dict:
     outcomes = {}
     for setting in settings:
         changes = setting.differences(before[setting.name], desired[setting])
-        after = dict(before[setting.name], **changes)
+        after = dict(before[setting.name], **setting.as_read(changes))
         if changes and not check_mode:
             after = _write(account, setting, before[setting.name], changes)
         outcomes[setting.name] = dict(changed=bool(changes), changes=changes, before=before[setting.name], after=after)

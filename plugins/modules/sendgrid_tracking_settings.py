@@ -31,8 +31,8 @@ options:
   click:
     description:
       - Click tracking, which rewrites the links of each message to count clicks.
-      - SendGrid also reports C(enable_text) (whether plain-text mail is click-tracked); it is returned, but the API
-        does not let it be set.
+      - SendGrid also reports C(enable_text) (whether plain-text mail is click-tracked), but its API does not let it be
+        set. M(mailops.sendgrid.sendgrid_settings_info) returns it.
     type: dict
     suboptions:
       enabled:
