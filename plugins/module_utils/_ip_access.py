@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""IP Access Management: the allow list as a set of networks, reconciled with at most one POST and one DELETE,
+behind a guard against locking this machine out.
+
+For internal use by this collection's modules only: names here may change without notice.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import Operation, SendGridError
+
+PATH = "/v3/access_settings/whitelist"
+ACTIVITY_PATH = "/v3/access_settings/activity"
+READ = Operation("Reading the IP access allow list", "access_settings.whitelist.read")
+ADD = Operation("Adding to the IP access allow list", "access_settings.whitelist.create")
+REMOVE = Operation("Removing from the IP access allow list", "access_settings.whitelist.delete")
+ACTIVITY = Operation("Reading the recent access activity", "access_settings.activity.read")
+
+STATES = ["present", "absent", "disabled"]
+# SendGrid's wildcards: 192.*.*.* is 192.0.0.0/8, 192.168.*.* a /16, 192.168.1.* a /24.
+WILDCARD = re.compile(r"^(\d{1,3})((?:\.\d{1,3}){0,2})((?:\.\*){1,3})$")
+# Addresses seen in the activity this long before the newest access count as "now": SendGrid's clock, not ours.
+RECENT_SECONDS = 60
+ACTIVITY_LIMIT = 20
+
+
+def network(entry: str):
+    """An entry as the network SendGrid stores: an address is a /32 (/128), a wildcard its network; None if invalid."""
+    text = entry.strip() if isinstance(entry, str) else ""
+    match = WILDCARD.match(text)
+    if match:
+        octets = (match.group(1) + match.group(2)).split(".")
+        if len(octets) + match.group(3).count("*") != 4:
+            return None
+        text = "%s/%d" % (".".join(octets + ["0"] * (4 - len(octets))), 8 * len(octets))
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def check_entries(entries: list, option: str = "entries") -> list:
+    """The entries as networks, refusing, before any request, one that is neither an address, a network nor a wildcard."""
+    networks = [network(entry) for entry in entries]
+    bad = [entry for entry, parsed in zip(entries, networks) if parsed is None]
+    if bad:
+        raise SendGridError("value of %s must hold IPv4 or IPv6 addresses, CIDR networks (203.0.113.0/24) or SendGrid "
+                            "wildcards (203.0.113.*), got: %s." % (option, ", ".join(repr(entry) for entry in bad)))
+    return networks
+
+
+def check_addresses(addresses: list, option: str = "client_addresses") -> list:
+    parsed = []
+    for address in addresses:
+        try:
+            parsed.append(ipaddress.ip_address(address.strip()))
+        except ValueError:
+            raise SendGridError("value of %s must hold IP addresses (this machine's, as SendGrid sees it), got: %r."
+                                % (option, address))
+    return parsed
+
+
+def read_rules(account) -> list:
+    """The allow list: [{"id", "ip" (canonical text), "network"}]."""
+    answer = account.request("GET", PATH, READ)
+    result = answer.get("result") if isinstance(answer, dict) else None
+    if not isinstance(result, list):
+        raise SendGridError("SendGrid answered with %r where the allow list (a result list) was expected." % (answer,))
+    rules = []
+    for rule in result:
+        parsed = network(rule.get("ip")) if isinstance(rule, dict) else None
+        if parsed is None or not isinstance(rule.get("id"), int):
+            raise SendGridError("SendGrid answered the allow list with an entry that has no id or address: %r." % (rule,))
+        rules.append(dict(rule, ip=str(parsed), network=parsed))
+    return rules
+
+
+def read_activity(account, limit: int = ACTIVITY_LIMIT) -> list:
+    answer = account.request("GET", ACTIVITY_PATH, ACTIVITY, params=dict(limit=limit))
+    result = answer.get("result") if isinstance(answer, dict) else None
+    if not isinstance(result, list):
+        raise SendGridError("SendGrid answered with %r where the access activity (a result list) was expected." % (answer,))
+    return [item for item in result if isinstance(item, dict)]
+
+
+def plan(rules: list, entries: list, state: str, purge: bool) -> tuple:
+    """(networks to add, rules to remove, networks after): only what differs, compared as networks, never as text."""
+    wanted = list(dict.fromkeys(entries))
+    have = {rule["network"] for rule in rules}
+    if state == "disabled":
+        return [], list(rules), []
+    if state == "absent":
+        remove = [rule for rule in rules if rule["network"] in wanted]
+        add = []
+    else:
+        add = [entry for entry in wanted if entry not in have]
+        remove = [rule for rule in rules if rule["network"] not in wanted] if purge else []
+    removed = {rule["id"] for rule in remove}
+    return add, remove, [rule["network"] for rule in rules if rule["id"] not in removed] + add
+
+
+def canonical(networks) -> list:
+    """Networks as the sorted, duplicate-free texts results and diffs show."""
+    return [str(net) for net in sorted(set(networks), key=lambda net: (net.version, net.network_address, net.prefixlen))]
+
+
+def client_addresses(account, given: list) -> list:
+    """This machine's addresses as SendGrid sees them: the option when given, else the one address the recent
+    activity shows using the API key. Refuses when it cannot tell, saying what to set."""
+    if given:
+        return check_addresses(given)
+    accesses = [item for item in read_activity(account) if item.get("allowed") and isinstance(item.get("last_at"), (int, float))]
+    if not accesses:
+        raise SendGridError("The lockout guard cannot tell this machine's address: SendGrid's recent activity shows no "
+                            "allowed access. Set client_addresses to the address(es) this machine reaches SendGrid "
+                            "from (behind NAT or a proxy, its public egress address).")
+    newest = max(item["last_at"] for item in accesses)
+    recent = sorted({item.get("ip") for item in accesses if item["last_at"] >= newest - RECENT_SECONDS}, key=str)
+    if len(recent) != 1:
+        raise SendGridError("The lockout guard cannot tell this machine's address: SendGrid's recent activity shows "
+                            "accesses from %s within a minute. Set client_addresses to the address(es) this machine "
+                            "reaches SendGrid from." % ", ".join(str(ip) for ip in recent))
+    return check_addresses(recent, "the recent activity's address")
+
+
+def reconcile(account, entries: list, state: str, purge: bool, allow_lockout: bool, given_addresses: list,
+              check_mode: bool) -> dict:
+    """Make the allow list hold (or not hold) the entries: one GET, at most one POST and one DELETE.
+
+    Refuses, before writing, a change that would empty the list (unless state is disabled) or leave no entry covering
+    this machine's address (unless allow_lockout). Adds before it removes, so that no moment leaves the list without
+    the entries that are to stay.
+    """
+    rules = read_rules(account)
+    add, remove, after = plan(rules, entries, state, purge)
+    outcome = dict(changed=bool(add or remove), before=canonical(rule["network"] for rule in rules), after=canonical(after),
+                   added=canonical(add), removed=[rule["ip"] for rule in remove], addresses=None)
+    if not outcome["changed"]:
+        return outcome
+    if not after and state != "disabled":
+        raise SendGridError(
+            "This would remove every entry (%s) from the allow list, and an empty list switches IP Access Management "
+            "off: every address could reach the account. Nothing was changed. To switch it off, say state: disabled."
+            % ", ".join(outcome["removed"]))
+    if after and not allow_lockout:
+        addresses = client_addresses(account, given_addresses)
+        outcome["addresses"] = [str(address) for address in addresses]
+        locked_out = [address for address in addresses if not any(address in net for net in after)]
+        if locked_out:
+            raise SendGridError(
+                "This change would lock this machine out: no entry of the resulting allow list (%s) covers %s, the "
+                "address%s it reaches SendGrid from. Nothing was changed. Add an entry covering it, correct "
+                "client_addresses, or set allow_lockout: true if that is what you mean."
+                % (", ".join(outcome["after"]), ", ".join(str(address) for address in locked_out),
+                   "" if len(locked_out) == 1 else "es"))
+    if check_mode:
+        return outcome
+    if add:
+        answer = account.request("POST", PATH, ADD, body=dict(ips=[dict(ip=str(net)) for net in add]))
+        listed = {network(rule.get("ip")) for rule in (answer or {}).get("result") or [] if isinstance(rule, dict)}
+        missing = [str(net) for net in add if net not in listed]
+        if missing:
+            # Removing now could leave the list without what was to replace it: stop before the DELETE.
+            raise SendGridError("SendGrid acknowledged the addition to the allow list without listing %s, so nothing "
+                                "was removed. Run the task again." % ", ".join(missing))
+    if remove:
+        account.request("DELETE", PATH, REMOVE, body=dict(ids=[rule["id"] for rule in remove]))
+    return outcome
+
