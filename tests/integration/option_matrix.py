@@ -8,11 +8,17 @@ Sources, read when the tests are collected (so a new option gets cases without e
 Cases per source: the documented defaults alone (only the API key, from the environment), every option alone with
 a value generated from its spec (or, where the type cannot give a valid value, from SAMPLES), null for every option
 documented as nullable, and invalid generated values (bool, choices, numbers) that must be refused naming the
-option before anything is sent. The role also gets one run with every variable as an ``-e key=value`` string and
-one with the same values typed in JSON.
+option before anything is sent. A ``type: dict`` option with suboptions (a settings section: click, bounce_purge...)
+is given with each suboption alone instead (section.suboption in ids and in SAMPLES): a bool the value that differs
+from a fresh account, a str a generated text, an int a value, a list of str generated items or a sample, and every
+literal value the suboption's description documents (V([]), V(""), V(0): "none", the API's null). Such a module reads
+and sends nothing when every section is left out, so its other options (connection, account) and its sections null
+ride on those suboption cases (riding()): alone, they would show nothing. The role also gets one run with every
+variable as an ``-e key=value`` string and one with the same values typed in JSON.
 
 The model (MODELS, one function per module) knows nothing of the collection's code: it is the documentation's rules
-written again (which accounts, which host, which fields differ from a fresh account's settings).
+written again (which accounts, which host, which fields differ from a fresh account's settings; for the tracking and
+mail settings which GETs the request floor allows, each PATCH body in the API's forms, what the module returns).
 """
 
 from __future__ import annotations
@@ -36,6 +42,33 @@ MISSING = object()           # "no documented default", unlike a documented defa
 
 # What a fresh account of the local server holds (tools/sendgrid_api_server.py DEFAULT_SETTINGS), in API names.
 FRESH_SETTINGS = {"require_tls": False, "require_valid_cert": False, "version": 1.1}
+# The tracking and mail settings of a fresh account (tools/sendgrid_api/tracking_settings.py, mail_settings.py), in
+# API names and forms, per family and setting: the sections of sendgrid_tracking_settings and sendgrid_mail_settings.
+FRESH_SECTIONS = {
+    "tracking_settings": {
+        "click": {"enabled": True, "enable_text": False},
+        "open": {"enabled": True},
+        "subscription": {"enabled": False, "html_content": "", "plain_content": "", "landing": "", "replace": "",
+                         "url": ""},
+        "google_analytics": {"enabled": False, "utm_source": "", "utm_medium": "", "utm_term": "", "utm_content": "",
+                             "utm_campaign": ""},
+    },
+    "mail_settings": {
+        "bounce_purge": {"enabled": False, "soft_bounces": None, "hard_bounces": None},
+        "forward_spam": {"enabled": False, "email": ""},
+        "forward_bounce": {"enabled": False, "email": None},
+        "footer": {"enabled": False, "html_content": "", "plain_content": ""},
+        "template": {"enabled": False, "html_content": ""},
+        "address_whitelist": {"enabled": False, "list": []},
+    },
+}
+# The modules whose sections are one family's settings (documented: GET /v3/<family> for sections with only
+# enabled, GET /v3/<family>/<section> for the others, one PATCH /v3/<family>/<section> per section that differs).
+SECTION_FAMILIES = {"sendgrid_tracking_settings": "tracking_settings", "sendgrid_mail_settings": "mail_settings"}
+# sendgrid_settings_info's names: each setting, by its documented name, and the path its GET reads.
+INFO_SETTINGS = dict([("enforced_tls", "/v3/user/settings/enforced_tls")] + [
+    ("%s.%s" % (family, section), "/v3/%s/%s" % (family, section))
+    for family, sections in FRESH_SECTIONS.items() for section in sections])
 # Option name -> API field, and how the API spells the value (the version is a JSON number).
 POLICY_FIELDS = {"require_tls": "require_tls", "require_valid_cert": "require_valid_cert", "min_tls_version": "version"}
 SENDGRID_HOSTS = {"global": "https://api.sendgrid.com", "eu": "https://api.eu.sendgrid.com"}
@@ -69,11 +102,24 @@ SAMPLES = {
     "exclude": [["sup*", "nobody-*"]],
     # a str whose valid values only the description names (choices would refuse null, which means "not managed")
     "min_tls_version": ["1.1", "1.2", "1.3"],
+    # a family name, a single tracking setting and Enforced TLS (generated names would be refused)
+    "settings": [["enforced_tls", "tracking_settings.open", "mail_settings"]],
+    # suboptions (section.suboption) whose values must be e-mail addresses (or domains, for the whitelist)
+    "forward_spam.email": [["abuse@example.com", "postmaster@example.com"]],
+    "forward_bounce.email": ["bounces@example.com"],
+    "address_whitelist.list": [["example.com", "vip@example.org"]],
 }
 # Invalid values the type cannot generate, for options the documentation says are checked ("Another value fails
 # before any request"); each module runs its own check, so these run on every module that has the option.
 INVALID_SAMPLES = {
     "min_tls_version": ["1.0"],
+    "settings": [["tracking_settings.open", "tracking_settings.nope"]],    # "Another name fails before any request"
+    # a number of days cannot be negative (V(0) is "none"); the addresses are checked before any request
+    "bounce_purge.soft_bounces": [-1],
+    "bounce_purge.hard_bounces": [-1],
+    "forward_spam.email": [["abuse@example.com", "not-an-address"]],
+    "forward_bounce.email": ["bounces.example.com"],
+    "address_whitelist.list": [["example.com", "not an address"]],
 }
 NEW_DIRECTORY = Dynamic("<new-directory>")   # the generated value of a path option without a sample
 
@@ -83,6 +129,8 @@ ROLE_ONLY = {"enforced_tls_report_dir": "report"}
 NOT_AS_EXTRA_VAR = {"enforced_tls_api_key": "a key on the command line shows in ps and shell history"}
 
 DOCUMENTED_RANGE = re.compile(r"\bfrom (-?\d+) to (-?\d+)\b")
+DOCUMENTED_VALUE = re.compile(r"\bV\(([^()]*)\)")
+PYTHON_TYPES = {"str": str, "int": int, "list": list, "bool": bool, "float": (int, float)}
 
 
 # ----------------------------------------------------------------------------- sources
@@ -96,6 +144,31 @@ class Option:
     elements: str | None
     required: bool
     description: str
+    suboptions: tuple = ()   # of Option, named section.suboption, for a type: dict option with suboptions
+
+    @property
+    def section(self) -> str | None:
+        """The dict option holding this suboption (None for a top-level option)."""
+        return self.name.rsplit(".", 1)[0] if "." in self.name else None
+
+    @property
+    def short_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def documented_values(self) -> list:
+        """The literal values of the option's type that its description names, V(null) aside: V([]), V(""), V(0)."""
+        values = []
+        for text in DOCUMENTED_VALUE.findall(self.description):
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError:
+                continue
+            wanted = PYTHON_TYPES.get(self.type)
+            if value is not None and wanted and isinstance(value, wanted) and not (
+                    self.type != "bool" and isinstance(value, bool)) and value not in values:
+                values.append(value)
+        return values
 
     @property
     def nullable(self) -> bool:
@@ -115,9 +188,13 @@ def make_option(name: str, doc: dict, default=MISSING) -> Option:
     if default is MISSING and "default" in doc:
         default = doc["default"]
     choices = doc.get("choices")
-    return Option(name=name, type=doc.get("type", "str"), default=default,
+    kind = doc.get("type", "str")
+    # the suboptions of a dict option (a section); a list of dicts (accounts) keeps its samples
+    suboptions = tuple(make_option("%s.%s" % (name, sub), sub_doc)
+                       for sub, sub_doc in (doc.get("suboptions") or {}).items()) if kind == "dict" else ()
+    return Option(name=name, type=kind, default=default,
                   choices=tuple(choices) if choices is not None else None, elements=doc.get("elements"),
-                  required=bool(doc.get("required", False)), description=description)
+                  required=bool(doc.get("required", False)), description=description, suboptions=suboptions)
 
 
 @dataclass
@@ -210,10 +287,40 @@ def module_option(source: Source, option: str) -> str | None:
     return option if source.kind == "module" else source.to_module.get(option)
 
 
+def valued_options(source: Source) -> list:
+    """The options that get values of their own: top-level ones, and instead of a section its suboptions."""
+    return [item for option in source.options.values() for item in (option.suboptions or (option,))]
+
+
+def fresh_value(source: Source, option: Option):
+    """A suboption's value in a fresh account (API form), MISSING when the model knows none."""
+    family = SECTION_FAMILIES.get(source.module)
+    if family is None or option.section is None:
+        return MISSING
+    return FRESH_SECTIONS[family].get(option.section, {}).get(option.short_name, MISSING)
+
+
 # ----------------------------------------------------------------------------- values
 
 def generated_values(source: Source, option: Option) -> list | None:
-    """Valid non-default values for an option given alone: a sample, else from its type; None when neither exists."""
+    """Valid non-default values for an option given alone: a sample, else from its type; None when neither exists.
+
+    A suboption also gets the literal values its description documents (V([]), V(""), V(0)).
+    """
+    values = _generated_values(source, option)
+    if option.section is None or values is None:
+        return values
+    return values + [value for value in option.documented_values if value not in values]
+
+
+def given_value(option: Option, value):
+    """What a case gives for an option holding this value: a suboption goes inside its section."""
+    return (option.section, {option.short_name: value}) if option.section else (option.name, value)
+
+
+def _generated_values(source: Source, option: Option) -> list | None:
+    if option.type == "bool" and option.section and isinstance(fresh_value(source, option), bool):
+        return [not fresh_value(source, option)]     # the value that differs from a fresh account
     if option.type == "bool":
         # the other bool; both when there is no default (null is a third state, tested by the null case)
         return [not option.default] if isinstance(option.default, bool) else [False, True]
@@ -234,6 +341,8 @@ def generated_values(source: Source, option: Option) -> list | None:
         return [NEW_DIRECTORY]
     if option.type == "list" and option.elements == "str":
         return [["generated-1", "generated-2"]]
+    if option.type == "str" and option.section:
+        return ["generated-text"]
     return None
 
 
@@ -247,6 +356,8 @@ def invalid_values(source: Source, option: Option) -> list:
         values.append(("not-a-choice", True))
     elif option.type in ("int", "float"):
         values.append(("many", True))
+    elif option.type == "dict" and option.suboptions:
+        values.append(("not-a-section", True))
     if option.type == "int" and option.documented_range:
         values.append((option.documented_range[1] + 1, False))
     target = module_option(source, option.name)
@@ -262,7 +373,9 @@ def value_text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ",".join(value_text(item) for item in value)
+        return ",".join(value_text(item) for item in value) if value else "[]"
+    if value == "":
+        return '""'
     if isinstance(value, dict):
         return "{%s}" % (value.get("name") or value.get("on_behalf_of") or "...")
     return str(value)
@@ -300,7 +413,8 @@ class Case:
 
     @property
     def batch(self) -> str:
-        return "%s:%s" % (self.source, "rejected" if self.kind == "rejected" else "accepted")
+        """One ansible-playbook run per source: its accepted and its rejected cases (each on its own host)."""
+        return "%s:cases" % self.source
 
 
 def generate_cases(sources: list) -> list:
@@ -309,24 +423,65 @@ def generate_cases(sources: list) -> list:
     for source in sources:
         prefix = source.label
         cases.append(Case("%s:defaults" % prefix, prefix, "defaults", None, ()))
-        for option in source.options.values():
+        in_sections, others = [], []
+        for section in source.options.values():
+            if section.suboptions and section.nullable:
+                # a section null is not managed: nothing of it is read or sent
+                others.append(Case("%s:%s=null:not-managed" % (prefix, section.name), prefix, "null", section.name,
+                                   ((section.name, None),)))
+            # a section that is not a dict: AnsibleModule's check, the same for every section of a module (once each)
+            for value, _by_ansible in invalid_values(source, section) if section.suboptions else []:
+                if ("section", source.name) not in refused:
+                    cases.append(Case("%s:%s=%s:rejected" % (prefix, section.name, value_text(value)), prefix,
+                                      "rejected", section.name, ((section.name, value),)))
+                refused.add(("section", source.name))
+        for option in valued_options(source):
+            accepted = in_sections if option.section else others
             # no value at all fails test_every_option_has_a_generated_or_sample_value; null and invalid cases still run
             for value in generated_values(source, option) or []:
-                cases.append(Case("%s:%s=%s:alone" % (prefix, option.name, value_text(value)), prefix, "alone",
-                                  option.name, ((option.name, value),)))
-            if option.nullable:
-                cases.append(Case("%s:%s=null:not-managed" % (prefix, option.name), prefix, "null", option.name,
-                                  ((option.name, None),)))
+                accepted.append(Case("%s:%s=%s:alone" % (prefix, option.name, value_text(value)), prefix, "alone",
+                                     option.name, (given_value(option, value),)))
+            if option.nullable and option.section is None:
+                accepted.append(Case("%s:%s=null:not-managed" % (prefix, option.name), prefix, "null", option.name,
+                                     ((option.name, None),)))
             # An option that several modules document alike (a doc fragment) is refused by the same AnsibleModule
-            # check in each: such values run once, on the first module. A role's checks are its own.
-            shared = (option.name, option.type, option.choices)
+            # check in each: such values run once, on the first module. A role's checks are its own. Likewise a
+            # suboption named alike (every section's enabled): AnsibleModule checks each suboption's type the same way.
+            shared = ("." + option.short_name if option.section else option.name, option.type, option.choices)
             for value, by_ansible in invalid_values(source, option):
                 if source.kind == "module" and by_ansible and shared in refused:
                     continue
                 cases.append(Case("%s:%s=%s:rejected" % (prefix, option.name, value_text(value)), prefix, "rejected",
-                                  option.name, ((option.name, value),)))
+                                  option.name, (given_value(option, value),)))
             refused.add(shared)
+        cases += riding(in_sections, others) if in_sections else others
     return cases
+
+
+def riding(bases: list, riders: list) -> list:
+    """Cases of a module of sections, which reads and sends nothing when every section is left out (documented).
+
+    There, an option that is not a section, given alone, would show nothing, and a section null only what the
+    defaults show: each such case (a rider) rides on a case of another section's suboption (a base), whose requests
+    it must then steer (host, key, account, certificate checks) or leave alone (the null section: nothing read or
+    sent for it while another section is), as the model says. Every base runs once at least, alone when riders run
+    short; riders beyond the bases take one again.
+    """
+    def fits(base, rider):
+        return not set(base.given) & set(rider.given)
+
+    pairs, waiting = [], list(riders)
+    for base in bases:
+        rider = next((rider for rider in waiting if fits(base, rider)), None)
+        if rider is not None:
+            waiting.remove(rider)
+        pairs.append((base, rider))
+    for index, rider in enumerate(waiting):
+        base = next(base for base in bases[index:] + bases[:index] if fits(base, rider))
+        pairs.append((base, rider))
+    return [base if rider is None else Case(
+        "%s+%s" % (base.id.rsplit(":", 1)[0], rider.id.split(":", 1)[1]), base.source, rider.kind, rider.option,
+        base.values + rider.values) for base, rider in pairs]
 
 
 def extra_var_values(source: Source) -> dict:
@@ -431,6 +586,7 @@ class Expectation:
     accounts: list = field(default_factory=list)     # names, in the order the module reports them
     listed: list | None = None                       # sendgrid_subuser_info: the usernames it returns, and the total
     total: int | None = None
+    returned: dict | None = None                     # settings modules: result keys -> values (comparable_result())
 
     @property
     def changed(self) -> bool:
@@ -490,11 +646,147 @@ def model_enforced_tls_accounts(params, env, known) -> Expectation:
     return Expectation(calls, accounts=accounts)
 
 
+# ----------------------------------------------------------------------------- the model: tracking and mail settings
+
+def summary_path(family: str) -> str:
+    return "/v3/%s" % family
+
+
+def section_path(family: str, section: str) -> str:
+    return "/v3/%s/%s" % (family, section)
+
+
+def _addresses(text) -> list:
+    return [address.strip() for address in (text or "").split(",") if address.strip()]
+
+
+def api_form(section: str, name: str, value):
+    """The documented API form of a field's option value."""
+    if (section, name) == ("forward_spam", "email"):
+        return ", ".join(address.strip() for address in value)      # one comma-separated string
+    if (section, name) == ("forward_bounce", "email"):
+        return value.strip() or None                                # "" is the API's null
+    if section == "bounce_purge" and name in ("soft_bounces", "hard_bounces"):
+        return value or None                                        # 0 days is the API's null
+    return value
+
+
+def option_form(section: str, name: str, value):
+    """The documented option form of a field's API value (what the modules return)."""
+    if (section, name) == ("forward_spam", "email"):
+        return _addresses(value)
+    if (section, name) == ("forward_bounce", "email"):
+        return value or ""
+    if section == "bounce_purge" and name in ("soft_bounces", "hard_bounces"):
+        return value or 0
+    return value
+
+
+def same(section: str, name: str, api_value) -> object:
+    """The form in which two API values of a field are compared: addresses as sets, ignoring case and spaces."""
+    if (section, name) == ("forward_spam", "email"):
+        return frozenset(address.lower() for address in _addresses(api_value))
+    if (section, name) == ("address_whitelist", "list"):
+        return frozenset(entry.strip().lower() for entry in api_value or [])
+    if (section, name) == ("forward_bounce", "email"):
+        return (api_value or "").strip().lower() or None
+    return api_value
+
+
+def comparable_body(path: str, body):
+    """A PATCH body in the form compared with the model's: the comma-separated string of forward_spam and the
+    address whitelist as sorted items (the order is free); anything else as sent."""
+    if not isinstance(body, dict):
+        return body
+    body = dict(body)
+    if path == section_path("mail_settings", "forward_spam") and isinstance(body.get("email"), str):
+        body["email"] = ", ".join(sorted(_addresses(body["email"])))
+    if path == section_path("mail_settings", "address_whitelist") and isinstance(body.get("list"), list):
+        body["list"] = sorted(body["list"], key=str)
+    return body
+
+
+def comparable_result(value):
+    """A returned value with its lists sorted (address lists are sets), for comparison."""
+    if isinstance(value, dict):
+        return {key: comparable_result(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return sorted((comparable_result(item) for item in value), key=json.dumps)
+    return value
+
+
+def fresh_options(family: str, section: str) -> dict:
+    return {name: option_form(section, name, value) for name, value in FRESH_SECTIONS[family][section].items()}
+
+
+def model_section_settings(family: str, result_key: str, params, env) -> Expectation:
+    """The documented request floor: one GET of the family's summary for every section given with only enabled;
+    a GET of its own for a section with other fields; one PATCH per section with the fields that differ from a fresh
+    account, in API form. A section null (or left out), and a field null, is neither read nor sent."""
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    calls, summary, after, changes = [], False, {}, {}
+    for section, fresh in FRESH_SECTIONS[family].items():
+        given = params.get(section)
+        if given is None:
+            continue
+        desired = {name: value for name, value in given.items() if value is not None}
+        if set(desired) == {"enabled"}:
+            summary = True
+        else:
+            calls.append(call(host, "GET", section_path(family, section), obo))
+        body = {name: api_form(section, name, value) for name, value in desired.items()
+                if same(section, name, api_form(section, name, value)) != same(section, name, fresh.get(name))}
+        if body:
+            calls.append(call(host, "PATCH", section_path(family, section), obo, comparable_body(
+                section_path(family, section), body)))
+            changes[section] = {name: desired[name] for name in body}
+        state = dict(fresh, **body)
+        after[section] = ({"enabled": state["enabled"]} if set(desired) == {"enabled"} else
+                          {name: option_form(section, name, value) for name, value in state.items()})
+    if summary:
+        calls.insert(0, call(host, "GET", summary_path(family), obo))
+    return Expectation(calls, returned=comparable_result({result_key: after, "changes": changes}))
+
+
+def model_tracking_settings(params, env, known) -> Expectation:
+    return model_section_settings("tracking_settings", "tracking_settings", params, env)
+
+
+def model_mail_settings(params, env, known) -> Expectation:
+    return model_section_settings("mail_settings", "mail_settings", params, env)
+
+
+def model_settings_info(params, env, known) -> Expectation:
+    """One GET per setting named (a family name names all of its settings), every one when null; each returned whole,
+    as the managing module names it: Enforced TLS under enforced_tls, the others under their family and section."""
+    names = params["settings"]
+    chosen = [name for name in INFO_SETTINGS
+              if names is None or name in names or name.split(".")[0] in names]
+    host = host_for(params["region"], params, env)
+    returned = {}
+    for name in chosen:
+        family, _dot, section = name.partition(".")
+        if section:
+            returned.setdefault(family, {})[section] = fresh_options(family, section)
+        else:
+            returned[family] = {"require_tls": FRESH_SETTINGS["require_tls"],
+                                "require_valid_cert": FRESH_SETTINGS["require_valid_cert"],
+                                "min_tls_version": str(FRESH_SETTINGS["version"])}
+    for family in ("enforced_tls",) + tuple(FRESH_SECTIONS):
+        returned.setdefault(family, None)     # not read: not returned
+    return Expectation([call(host, "GET", INFO_SETTINGS[name], params.get("on_behalf_of")) for name in chosen],
+                       returned=comparable_result(returned))
+
+
 MODELS = {
     "sendgrid_enforced_tls": model_enforced_tls,
     "sendgrid_enforced_tls_info": model_enforced_tls_info,
     "sendgrid_enforced_tls_accounts": model_enforced_tls_accounts,
     "sendgrid_subuser_info": model_subuser_info,
+    "sendgrid_tracking_settings": model_tracking_settings,
+    "sendgrid_mail_settings": model_mail_settings,
+    "sendgrid_settings_info": model_settings_info,
 }
 
 
@@ -573,25 +865,36 @@ class Servers:
 
 
 def logged_calls(record: dict) -> list:
-    """A server record's requests as call() tuples (host is the server's URL; the query only for the list)."""
+    """A server record's requests as call() tuples (host is the server's URL; the query whenever there is one, which
+    only the subuser list should have; PATCH bodies in comparable_body() form)."""
     result = []
     for entry in record["requests"]:
         parts = urlsplit(entry["path"])
         obo = next((v for k, v in entry["headers"].items() if k.lower() == "on-behalf-of"), None)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()} if parts.path == SUBUSERS_PATH else None
-        result.append(call(record["url"], entry["method"], parts.path, obo, entry["body"], query))
+        query = ({k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+                 if parts.query or parts.path == SUBUSERS_PATH else None)
+        # parsed JSON (a text that is not JSON stays text, and differs from the model)
+        body = comparable_body(parts.path, entry["body"]) if entry["method"] == "PATCH" else entry["body"]
+        result.append(call(record["url"], entry["method"], parts.path, obo, body, query))
     return result
 
 
+def read_before(path: str) -> tuple:
+    """The GETs that may read what a PATCH of this path writes: its own, or its family's summary."""
+    parent = path.rsplit("/", 1)[0]
+    return (path, parent) if parent in [summary_path(family) for family in FRESH_SECTIONS] else (path,)
+
+
 def in_order(calls: list, expected: list) -> list:
-    """Order problems: an account's PATCH before its GET, list pages out of order (accounts may interleave)."""
+    """Order problems: an account's PATCH of a setting before its GET (of the setting, or of its family's summary),
+    list pages out of order (accounts may interleave)."""
     problems = []
     seen_get = set()
     for host, method, path, obo, _body, _query in calls:
-        if path == TLS_PATH and method == "GET":
-            seen_get.add((host, obo))
-        if path == TLS_PATH and method == "PATCH" and (host, obo) not in seen_get:
-            problems.append("PATCH for %s on %s before its GET" % (obo or "parent", host))
+        if method == "GET":
+            seen_get.add((host, obo, path))
+        if method == "PATCH" and not any((host, obo, read) in seen_get for read in read_before(path)):
+            problems.append("PATCH of %s for %s on %s before its GET" % (path, obo or "parent", host))
     pages = [c for c in calls if c[2] == SUBUSERS_PATH]
     if pages != [c for c in expected if c[2] == SUBUSERS_PATH] and Counter(pages) == Counter(
             c for c in expected if c[2] == SUBUSERS_PATH):

@@ -8,10 +8,11 @@ policy: here each option is given alone, at its defaults, as null and as a strin
 
 Each case runs against its own fresh servers (SENDGRID_API_URL and SENDGRID_EU_API_URL point there through the
 play's environment; the API key comes from SENDGRID_API_KEY) and is judged on what the servers received, against
-option_matrix's model of the documentation. Many cases share one ansible-playbook run: one play per case, each on
-its own inventory host (with a do-nothing "sentinel" host beside it, because ansible-playbook stops every later play
-once all hosts of a play have failed). The runs happen once per session, all of them at the start, two or three at
-a time; under pytest-xdist the first worker runs them and the other reads the results from a shared file.
+option_matrix's model of the documentation. The cases of one source, accepted and rejected, share one ansible-playbook
+run per ansible-core (a module's start-up is most of a case's cost: cases are kept few, runs fewer): one play per
+case, each on its own inventory host (with a do-nothing "sentinel" host beside it, because ansible-playbook stops every
+later play once all hosts of a play have failed). The runs happen once per session, all of them at the start, two or
+three at a time; under pytest-xdist the first worker runs them and the other reads the results from a shared file.
 """
 
 from __future__ import annotations
@@ -71,13 +72,14 @@ EXTRA_VAR_ITEMS = [(role.label, name) for role in ROLES for name in EXTRA_VARS[r
 def test_every_option_has_a_generated_or_sample_value():
     """A new option whose valid value the type cannot give needs a sample, or it would go untested."""
     missing = ["%s: %s (type %s)" % (source.label, option.name, option.type)
-               for source in SOURCES.values() for option in source.options.values()
+               for source in SOURCES.values() for option in om.valued_options(source)
                if om.generated_values(source, option) is None]
     assert not missing, "no generator and no sample (add one to option_matrix.SAMPLES):\n" + "\n".join(missing)
 
 
 def test_the_tables_name_documented_options_only():
-    module_options = {name for options in MODULE_OPTIONS.values() for name in options}
+    module_options = {option.name for source in SOURCES.values() if source.kind == "module"
+                      for option in list(source.options.values()) + om.valued_options(source)}
     role_variables = {name for role in ROLES for name in role.options}
     assert sorted(set(om.SAMPLES) - module_options) == [], "SAMPLES names options no module documents"
     assert sorted(set(om.INVALID_SAMPLES) - module_options) == [], "INVALID_SAMPLES names options no module documents"
@@ -93,6 +95,14 @@ def test_every_source_is_read_and_has_a_model():
     assert sorted(set(s.module for s in SOURCES.values()) - set(om.MODELS)) == [], "a module has no model"
     # the model's fresh account is the server's
     assert om.FRESH_SETTINGS == DEFAULT_SETTINGS == sg.DEFAULT_SETTINGS
+    for family, sections in om.FRESH_SECTIONS.items():
+        for section, fresh in sections.items():
+            assert fresh == sg.SETTINGS["%s/%s" % (family, section)].default, (family, section)
+    assert sorted(om.INFO_SETTINGS.values()) == sorted(setting.path for setting in sg.SETTINGS.values())
+    # every section of a settings module is a setting the model knows, and the reverse
+    for module, family in om.SECTION_FAMILIES.items():
+        sections = sorted(name for name, option in MODULE_OPTIONS[module].items() if option.suboptions)
+        assert sections == sorted(om.FRESH_SECTIONS[family]), module
 
 
 def test_every_role_variable_reaches_the_module_or_has_its_own_check():
@@ -425,6 +435,13 @@ def test_accepted(core, case, matrix):
 def assert_outcome(task: dict, reports_found: dict, expected, explain: str):
     """changed exactly when something was written; what the info module lists; the report, when one was asked for."""
     assert (task["status"] == "changed") == expected.changed, explain
+    for key, value in (expected.returned or {}).items():
+        # what a settings module returns: the settings after the task and the changes, in option names and forms
+        if value is None:
+            assert key not in task["result"], "%s returned, though not asked for\n%s" % (key, explain)
+        else:
+            assert om.comparable_result(task["result"].get(key)) == value, "%s: returned %r, expected %r\n%s" % (
+                key, task["result"].get(key), value, explain)
     if expected.listed is not None:
         found = task["result"]
         assert (found["total"], [s["username"] for s in found["subusers"]]) == (expected.total, expected.listed), explain
@@ -436,6 +453,10 @@ def assert_outcome(task: dict, reports_found: dict, expected, explain: str):
 
 
 def names_the_option(source, option: str, message: str) -> bool:
+    """The message names the option (a suboption: section.suboption, or both names, as AnsibleModule says "argument
+    'enabled' ... found in 'click'")."""
+    if "." in option:
+        return option in message or all(re.search(r"\b%s\b" % re.escape(part), message) for part in option.split("."))
     target = om.module_option(source, option)
     return option in message or (target is not None and re.search(r"\b%s\b" % re.escape(target), message) is not None)
 
