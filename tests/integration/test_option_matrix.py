@@ -98,7 +98,8 @@ def test_every_source_is_read_and_has_a_model():
     for family, sections in om.FRESH_SECTIONS.items():
         for section, fresh in sections.items():
             assert fresh == sg.SETTINGS["%s/%s" % (family, section)].default, (family, section)
-    assert sorted(om.INFO_SETTINGS.values()) == sorted(setting.path for setting in sg.SETTINGS.values())
+    # every setting sendgrid_settings_info names is one the server keeps (the server may keep more)
+    assert set(om.INFO_SETTINGS.values()) <= {setting.path for setting in sg.SETTINGS.values()}
     # every section of a settings module is a setting the model knows, and the reverse
     for module, family in om.SECTION_FAMILIES.items():
         sections = sorted(name for name, option in MODULE_OPTIONS[module].items() if option.suboptions)
