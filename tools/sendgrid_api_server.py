@@ -5,30 +5,39 @@ It plays one SendGrid API host (``--region global`` for https://api.sendgrid.com
 ``--region eu`` for https://api.eu.sendgrid.com) and implements, faithfully to the
 official OpenAPI description, the endpoints the collection uses:
 
-    GET   /v3/user/settings/enforced_tls            scope user.settings.enforced_tls.read
-    PATCH /v3/user/settings/enforced_tls            scope user.settings.enforced_tls.update
-    GET   /v3/subusers                              scope subusers.read
-    GET   /v3/tracking_settings                     scope tracking_settings.read
-    GET   /v3/tracking_settings/NAME                scope tracking_settings.NAME.read
-    PATCH /v3/tracking_settings/NAME                scope tracking_settings.NAME.update
-          NAME: click, google_analytics, open, subscription
-    GET   /v3/mail_settings                         scope mail_settings.read
-    GET   /v3/mail_settings/NAME                    scope mail_settings.NAME.read
-    PATCH /v3/mail_settings/NAME                    scope mail_settings.NAME.update
-          NAME: address_whitelist, bounce_purge, footer, forward_bounce, forward_spam, template
+    GET    /v3/user/settings/enforced_tls            scope user.settings.enforced_tls.read
+    PATCH  /v3/user/settings/enforced_tls            scope user.settings.enforced_tls.update
+    GET    /v3/subusers                              scope subusers.read
+    GET    /v3/tracking_settings                     scope tracking_settings.read
+    GET    /v3/tracking_settings/NAME                scope tracking_settings.NAME.read
+    PATCH  /v3/tracking_settings/NAME                scope tracking_settings.NAME.update
+           NAME: click, google_analytics, open, subscription
+    GET    /v3/mail_settings                         scope mail_settings.read
+    GET    /v3/mail_settings/NAME                    scope mail_settings.NAME.read
+    PATCH  /v3/mail_settings/NAME                    scope mail_settings.NAME.update
+           NAME: address_whitelist, bounce_purge, footer, forward_bounce, forward_spam, template
+    GET    /v3/access_settings/whitelist             scope access_settings.whitelist.read
+    POST   /v3/access_settings/whitelist             scope access_settings.whitelist.create
+    DELETE /v3/access_settings/whitelist             scope access_settings.whitelist.delete
+    GET    /v3/access_settings/whitelist/{rule_id}   scope access_settings.whitelist.read
+    DELETE /v3/access_settings/whitelist/{rule_id}   scope access_settings.whitelist.delete
+    GET    /v3/access_settings/activity              scope access_settings.activity.read
 
-The core (this file) does HTTP, authentication, scopes, on-behalf-of, faults, rate limits, the
-request log and the control endpoint.  Each endpoint family is one file of tools/sendgrid_api/
-(enforced_tls.py, subusers.py, tracking_settings.py, mail_settings.py) declaring its routes (path,
-method -> scope, handler), its per-account default state and its body validation;
-tools/sendgrid_api/__init__.py holds the ROUTE_TABLE, one entry per family.
+The core (this file) does HTTP, authentication, IP access enforcement and activity, scopes, on-behalf-of,
+faults, rate limits, the request log and the control endpoint.  Each endpoint family is one file of
+tools/sendgrid_api/ (enforced_tls.py, subusers.py, tracking_settings.py, mail_settings.py, ip_access.py)
+declaring its routes (path, method -> scope, handler; a path may hold {name} parameters), its per-account
+default state and its body validation; tools/sendgrid_api/__init__.py holds the ROUTE_TABLE, one entry per
+family.
 
 Authentication is ``Authorization: Bearer <key>``; keys and their scopes are given at
 start (ALL_SCOPES: every scope above).  The ``on-behalf-of`` header selects the account: none for
 the parent, ``<subuser name>`` for a subuser, ``account-id <id>`` for a customer account; an
 unknown one is a 404.  A subuser pinned to the other region is refused with 403 naming the host
 to use.  Every route answers 404 for an unknown path, 405 (with Allow) for another method, 401
-without a known key and 403 without the route's scope, in that order.
+without a known key, 403 from a client address the IP Access Management allow lists do not permit
+(below), 403 without the route's scope, then the 404/403 of an unknown or other-region on-behalf-of
+account, in that order.
 
 Settings, kept per account (parent, every subuser, every customer account), each reached in tests
 by its key, the API path after /v3/ (e.g. ``tracking_settings/click``), and starting as:
@@ -46,6 +55,7 @@ by its key, the API path after /v3/ (e.g. ``tracking_settings/click``), and star
     mail_settings/forward_bounce     {"enabled": false, "email": null}
     mail_settings/forward_spam       {"enabled": false, "email": ""}
     mail_settings/template           {"enabled": false, "html_content": ""}
+    access_settings/whitelist        []  (a list of rules {"id", "ip", "created_at", "updated_at"}, see below)
 
 GET answers the stored object.  PATCH is partial (fields left out keep their value), needs a JSON
 object and answers 200 with the whole resulting object; a wrong type, an unknown field, a read-only
@@ -70,10 +80,38 @@ integer >= 1 and ``offset`` one >= 0; the spec documents no maximum for ``limit`
 enforced unless ``--max-page-size N`` is given: then a page silently holds at most N subusers
 whatever ``limit`` asked for, as a real server may do.
 
+IP Access Management (details in tools/sendgrid_api/ip_access.py).  Each account keeps its own allow
+list.  POST checks every entry before storing any (a bad one is a 400 naming it, e.g. ``ips[1].ip``) and
+stores them canonical as SendGrid does: 192.168.1.1 -> 192.168.1.1/32, 2001:db8::1 -> 2001:db8::1/128,
+10.1.2.3/8 -> 10.0.0.0/8 (IPv6 compressed), 192.*.*.* / 192.168.*.* / 192.168.1.* -> the /8, /16, /24
+network; a network already on the list is not added twice (its existing rule is what the 201 result shows
+for it).  Rule ids come from one counter per server and are never reused, not even after a reset.  DELETE
+(by ``{"ids": [...]}`` or by rule id) answers 204 without a body; an id not on the list is a 404 naming it
+and nothing is removed.  GET of one rule answers ``{"result": [rule]}`` as the spec has it.
+
+ENFORCEMENT: the client address of an API request is its TCP peer address (an IPv4-mapped IPv6 one as
+IPv4) or, with ``--trust-forwarded-for`` (runtime: ``trust_forwarded_for``), the first address of its
+``X-Forwarded-For`` header when that starts with one, so tests can play proxies, NAT and other clients
+from 127.0.0.1.  When the parent's allow list is non-empty and none of its rules covers the address, or
+the request targets another account (on-behalf-of) whose list is non-empty and none of its rules covers
+it, the request is refused with 403 ``{"errors": [{"field": null, "message": "access forbidden: IP address
+1.2.3.4 is not allowed to access this account (IP Access Management)"}]}`` ("subuser 'NAME'", "customer
+account ID" when the targeted account's list refuses it), after the 401 of an unknown key and before the
+scope check.  An empty list permits every address.  The control endpoint is never restricted.
+
+ACTIVITY: every API request (never a control request), whatever answers it (refusals, faults and 429s
+included), is recorded on arrival in the access activity of the parent and of the account it targets when
+on-behalf-of names a known one: one entry ``{"allowed", "auth_method", "first_at", "ip", "last_at",
+"location"}`` per (ip, allowed, auth_method), first_at and last_at in epoch seconds; ``allowed`` is false for
+an unknown key or a refused address, ``auth_method`` is "API Key", ``location`` "".  ``GET
+/v3/access_settings/activity?limit=N`` (an integer >= 1, default 20) answers the targeted account's entries,
+most recent last_at first.
+
 Every API answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
 ``X-RateLimit-Reset`` from a fixed-window limit per API key AND endpoint, as on SendGrid: the
 bucket is (key, request path without query), so spending one endpoint's budget leaves the others'
-whole (GET and PATCH of one path share one).  ``--rate-limit`` is every endpoint's budget per
+whole (GET and PATCH of one path share one); for a route with a parameter the endpoint is the declared
+path (``/v3/access_settings/whitelist/{rule_id}``: every rule id shares one bucket).  ``--rate-limit`` is every endpoint's budget per
 window unless ``--endpoint-rate-limit PATH=N`` (runtime: ``endpoint_rate_limits``) gives that path
 another.  ``--rate-reset epoch`` (default) makes the reset the epoch second the window ends,
 ``--rate-reset seconds`` the whole number of seconds until then, rounded up (SendGrid is seen
@@ -87,13 +125,15 @@ Two instances started with the same ``--accounts-file`` play the two hosts; the 
 "account_ids": ["123"], "state": {"<account key>": settings}}`` (every part optional).  An
 account's ``settings`` holds Enforced TLS fields (``{"require_tls": true}``) and/or entries
 ``"<family>/<name>": {fields}`` for other settings (``{"mail_settings/footer": {"enabled": true}}``);
-both are merged into the defaults, unvalidated.
+both are merged into the defaults, unvalidated.  ``"access_settings/whitelist": ["1.2.3.4", "10.0.0.0/8"]``
+gives an account's allow list (strings canonicalised, rule objects taken as they are).
 
 Standard library only, Python 3.9+.  Run it as a command::
 
     python tools/sendgrid_api_server.py --port 0 --key SG.k=user.settings.enforced_tls.read
     python tools/sendgrid_api_server.py --tls-cert server.pem --tls-key server.key --rate-reset seconds
     python tools/sendgrid_api_server.py --rate-limit 600 --endpoint-rate-limit /v3/mail_settings/footer=5
+    python tools/sendgrid_api_server.py --trust-forwarded-for
 
 or use it in-process::
 
@@ -101,6 +141,7 @@ or use it in-process::
         requests.get(srv.url + "/v3/user/settings/enforced_tls", ...)
         srv.requests(); srv.state(); srv.add_fault("error", status=503)
         srv.state("mail_settings/footer"); srv.set_state("marketing", {"enabled": True}, setting="tracking_settings/open")
+        srv.set_state("parent", ["10.0.0.0/8"], setting="access_settings/whitelist", replace=True); srv.activity("parent")
 
 Control endpoint (tests only): JSON in and out, served on the same socket, no auth,
 not rate limited, not logged, no latency::
@@ -116,24 +157,32 @@ not rate limited, not logged, no latency::
                                       (Enforced TLS); ?setting=<family>/<name> for another setting,
                                       e.g. ?setting=mail_settings/footer
     PUT    /__control__/state         {"account": "<key>", "settings": {...}, "replace": false, "setting": null}
-                                      (not validated, so tests can create any drift; "setting" as above)
+                                      (not validated, so tests can create any drift; "setting" as above).
+                                      For "access_settings/whitelist", "settings" is a list of IP strings
+                                      (canonicalised, given new ids, a network on the list skipped) and/or
+                                      rules (stored as given, an id added when missing; ids stay unique), or
+                                      {"result": [...]}; added to the list, or replacing it with "replace"
+    GET    /__control__/activity      ?account=<key> (default parent): that account's IP access activity,
+                                      every entry, most recent first
+    DELETE /__control__/activity      forget every account's activity
     GET    /__control__/subusers      every subuser, region included
     POST   /__control__/subusers      add subusers: [{"username", "region", "disabled", "id"?, "email"?}, ...]
     GET    /__control__/config        {"region", "rate_limit", "rate_window", "latency_ms", "max_page_size",
-                                       "rate_reset", "endpoint_rate_limits"}
+                                       "rate_reset", "endpoint_rate_limits", "trust_forwarded_for"}
     PUT    /__control__/config        change any of them but region at runtime ("max_page_size": null removes
                                       the cap; null leaves the others as they are; "endpoint_rate_limits"
                                       replaces the whole {path: limit} map); rate windows restart
-    POST   /__control__/reset         back to the start state (everything above)
+    POST   /__control__/reset         back to the start state (everything above: allow lists, activity too)
 
 In-process, the server object offers the same: requests(), clear_requests(), connections(),
 faults(), add_fault(kind, count=1, method=None, path=None, **params), clear_faults(),
 state(setting=None), set_state(account, settings, replace=False, setting=None), subusers(),
-add_subusers(subusers), set_config(**changes), reset().
+add_subusers(subusers), activity(account="parent"), clear_activity(), set_config(**changes), reset().
 
 A logged request is {"seq", "time", "connection" (id, to see reuse), "method", "path" (with
 query), "headers" (as received, Authorization included), "body" (parsed JSON, else text),
-"body_is_json", "status" (null when dropped), "account" (targeted account key), "fault"}.
+"body_is_json", "status" (null when dropped), "account" (targeted account key, once past the key, IP
+and scope checks), "fault", "client_ip" (the client address as IP Access Management saw it)}.
 The 429s a client got are the entries with status 429.
 
 Faults apply to the next COUNT matching API requests (COUNT -1 or "*": until cleared),
@@ -185,11 +234,15 @@ if _TOOLS_DIR not in sys.path:
     sys.path.insert(0, _TOOLS_DIR)
 
 # pylint: disable=wrong-import-position
-from sendgrid_api import ALL_SCOPES, ROUTE_INDEX, ROUTE_TABLE, SETTINGS  # noqa: E402
+from sendgrid_api import ALL_SCOPES, ROUTE_INDEX, ROUTE_TABLE, SETTINGS, match_path  # noqa: E402
 from sendgrid_api.common import PARENT, REGIONS, Answer as _Answer, Request, error as _error, error_body  # noqa: E402
 from sendgrid_api.common import is_int as _is_int, is_number as _is_number, parse_json  # noqa: E402
 from sendgrid_api.enforced_tls import (DEFAULT_SETTINGS, SCOPE_TLS_READ, SCOPE_TLS_UPDATE, SETTING_FIELDS,  # noqa: E402
                                        TLS_PATH, TLS_VERSIONS, validate_settings)
+from sendgrid_api.ip_access import (AUTH_METHOD_API_KEY, LOCATION, SCOPE_ACTIVITY_READ, SCOPE_WHITELIST_CREATE,  # noqa: E402
+                                    SCOPE_WHITELIST_DELETE, SCOPE_WHITELIST_READ, WHITELIST_KEY, forwarded_address,
+                                    permitted)
+from sendgrid_api.ip_access import client_address as shown_address  # noqa: E402
 from sendgrid_api.mail_settings import SCOPE_READ as SCOPE_MAIL_SETTINGS_READ  # noqa: E402
 from sendgrid_api.subusers import SCOPE_SUBUSERS_READ, SUBUSERS_DEFAULT_LIMIT, SUBUSERS_PATH  # noqa: E402
 from sendgrid_api.tracking_settings import SCOPE_READ as SCOPE_TRACKING_SETTINGS_READ  # noqa: E402
@@ -236,12 +289,14 @@ CONTROL_METHODS = {
     "state": ("GET", "PUT"),
     "subusers": ("GET", "POST"),
     "config": ("GET", "PUT"),
+    "activity": ("GET", "DELETE"),
     "reset": ("POST",),
 }
 
 __all__ = [
     "ALL_SCOPES", "SCOPE_TLS_READ", "SCOPE_TLS_UPDATE", "SCOPE_SUBUSERS_READ", "SCOPE_TRACKING_SETTINGS_READ",
-    "SCOPE_MAIL_SETTINGS_READ", "DEFAULT_SETTINGS", "SETTING_FIELDS", "TLS_VERSIONS", "TLS_PATH", "SUBUSERS_PATH",
+    "SCOPE_MAIL_SETTINGS_READ", "SCOPE_WHITELIST_READ", "SCOPE_WHITELIST_CREATE", "SCOPE_WHITELIST_DELETE",
+    "SCOPE_ACTIVITY_READ", "WHITELIST_KEY", "DEFAULT_SETTINGS", "SETTING_FIELDS", "TLS_VERSIONS", "TLS_PATH", "SUBUSERS_PATH",
     "SUBUSERS_DEFAULT_LIMIT", "ROUTES", "ROUTE_TABLE", "SETTINGS", "TLS_SETTING", "PARENT", "REGIONS", "DEMO_KEY",
     "error_body", "parse_json", "validate_settings", "build_config", "make_fault", "start_server", "stop_server",
     "running_server", "SendGridAPIServer", "main",
@@ -427,6 +482,7 @@ RUNTIME_SETTINGS = {
     "endpoint_rate_limits": (lambda v: isinstance(v, dict) and all(
         isinstance(p, str) and p.startswith("/") and "?" not in p and _is_int(n) and n >= 1 for p, n in v.items()),
         "an object mapping request paths (\"/v3/...\", no query) to positive integers"),
+    "trust_forwarded_for": (lambda v: isinstance(v, bool), "a boolean"),
 }
 
 
@@ -464,6 +520,10 @@ def split_account_state(account, values):
             if name not in SETTINGS:
                 raise ValueError(f"initial state of account {account!r}: unknown setting {name!r} "
                                  f"(expected one of {', '.join(SETTINGS)})")
+            if SETTINGS[name].load is not None:
+                # not a dict of fields: the setting's load() takes the value when the state is put in place
+                split[name] = copy.deepcopy(value)
+                continue
             if not isinstance(value, dict):
                 raise ValueError(f"initial state of account {account!r}: {name} must be an object")
             split.setdefault(name, {}).update(copy.deepcopy(value))
@@ -477,13 +537,13 @@ class Config:  # pylint: disable=too-few-public-methods,too-many-instance-attrib
 
     def __init__(self, *, region="global", keys=None, subusers=None, account_ids=None, state=None,  # pylint: disable=too-many-arguments
                  rate_limit=10000, rate_window=60.0, latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch",
-                 endpoint_rate_limits=None):
+                 endpoint_rate_limits=None, trust_forwarded_for=False):
         if region not in REGIONS:
             raise ValueError("region must be global or eu")
         self.runtime = {name: check_setting(name, value) for name, value in (
             ("rate_limit", rate_limit), ("rate_window", rate_window), ("latency_ms", latency_ms),
             ("max_page_size", max_page_size), ("rate_reset", rate_reset),
-            ("endpoint_rate_limits", endpoint_rate_limits or {}))}
+            ("endpoint_rate_limits", endpoint_rate_limits or {}), ("trust_forwarded_for", trust_forwarded_for))}
         self.region = region
         self.keys = normalise_keys(keys or {})
         self.subusers = assign_subuser_ids([], [normalise_subuser(s) for s in subusers or ()])
@@ -495,7 +555,8 @@ class Config:  # pylint: disable=too-few-public-methods,too-many-instance-attrib
 
 def build_config(*, region="global", keys=None, subusers=None, generate_subusers=0, eu_subusers=0,  # pylint: disable=too-many-arguments,too-many-locals
                  account_ids=None, accounts_file=None, state=None, rate_limit=10000, rate_window=60.0,
-                 latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch", endpoint_rate_limits=None):
+                 latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch", endpoint_rate_limits=None,
+                 trust_forwarded_for=False):
     """Merge an accounts file, explicit options and demo defaults into a Config.
 
     The demo key is used when no key is given anywhere; the demo subusers when no
@@ -533,10 +594,36 @@ def build_config(*, region="global", keys=None, subusers=None, generate_subusers
                   subusers=list(DEMO_SUBUSERS) if all_subusers is None else all_subusers,
                   account_ids=list(dict.fromkeys(str(a) for a in all_ids)), state=all_state,
                   rate_limit=rate_limit, rate_window=rate_window, latency_ms=latency_ms, faults=faults,
-                  max_page_size=max_page_size, rate_reset=rate_reset, endpoint_rate_limits=endpoint_rate_limits)
+                  max_page_size=max_page_size, rate_reset=rate_reset, endpoint_rate_limits=endpoint_rate_limits,
+                  trust_forwarded_for=trust_forwarded_for)
 
 
 # ----------------------------------------------------------------------------- state
+
+class Access:  # pylint: disable=too-few-public-methods
+    """How an API request was judged on arrival (Backend.check_access).
+
+    account is the targeted account (None when on-behalf-of names none: problem is then (status, message));
+    address the client address; refused_by the account whose allow list does not permit it, or None.
+    """
+
+    def __init__(self, account, problem, address, refused_by):
+        self.account = account
+        self.problem = problem
+        self.address = address
+        self.refused_by = refused_by
+
+    def refusal(self):
+        """The 403 message of a refused address."""
+        if self.refused_by == PARENT:
+            whose = "this account"
+        elif self.refused_by.startswith("account-id "):
+            whose = f"customer account {self.refused_by.split(' ', 1)[1]}"
+        else:
+            whose = f"subuser '{self.refused_by}'"
+        return (f"access forbidden: IP address {self.address} is not allowed to access {whose} "
+                f"(IP Access Management)")
+
 
 class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
     """All mutable server state behind one lock: accounts, log, faults, rate limits, counters."""
@@ -549,6 +636,8 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
         self.log = []
         self._seq = itertools.count(1)
         self.opened = self.accepted = 0
+        # {counter name: last id given}: ids a server hands out (allow-list rules) are never reused, even after reset()
+        self._last_ids = {}
         self.reset()
 
     def reset(self):
@@ -564,10 +653,11 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
                 if account not in self.store[TLS_SETTING]:
                     raise ValueError(f"initial state for unknown account {account!r}")
                 for key, values in settings.items():
-                    self.store[key][account].update(copy.deepcopy(values))
+                    self._put_state(account, key, values, replace=False)
             self.runtime = dict(cfg.runtime)
             self.faults = copy.deepcopy(cfg.faults)
             self.buckets = {}
+            self.clear_activity()
             self.clear_requests()
 
     # -- log and connections
@@ -759,25 +849,103 @@ class Backend:  # pylint: disable=too-many-instance-attributes,too-many-public-m
         """Apply Enforced TLS changes (unless told not to) and return the stored settings."""
         return self.patch_setting(account, TLS_SETTING, changes, apply)
 
+    def modify_setting(self, account, key, change):
+        """Read-modify-write of one account's object under the lock: change(copy) -> (new object, result); return result."""
+        with self._lock:
+            new, result = change(copy.deepcopy(self.store[key][account]))
+            self.store[key][account] = copy.deepcopy(new)
+            return copy.deepcopy(result)
+
+    def next_id(self, name):
+        """The next id of a counter (1, 2, ...): never reused, reset() included."""
+        with self._lock:
+            self._last_ids[name] = self._last_ids.get(name, 0) + 1
+            return self._last_ids[name]
+
+    def note_id(self, name, value):
+        """An id given explicitly (state put in place by a test): the counter goes on after it."""
+        with self._lock:
+            self._last_ids[name] = max(self._last_ids.get(name, 0), value)
+
     def state(self, setting=None):
         """{account: object} of one setting for every account (Enforced TLS when setting is None)."""
         key = self.setting_key(setting)
         with self._lock:
             return copy.deepcopy(self.store[key])
 
+    def _put_state(self, account, key, value, replace):
+        """Put a value into one account's object of one setting, by the setting's load() or as fields (under the lock)."""
+        load = SETTINGS[key].load
+        if load is not None:
+            self.store[key][account] = copy.deepcopy(load(self, account, copy.deepcopy(value), replace))
+            return
+        if not isinstance(value, dict):
+            raise ValueError("settings must be an object")
+        if replace:
+            self.store[key][account] = {}
+        self.store[key][account].update(copy.deepcopy(value))
+
     def set_state(self, account, settings, replace=False, setting=None):
-        """Overwrite (part of) one account's object of one setting (Enforced TLS by default), unvalidated; return it."""
+        """Overwrite (part of) one account's object of one setting (Enforced TLS by default), unvalidated; return it.
+
+        For access_settings/whitelist, settings is a list of IP strings and/or rules (see ip_access.load_rules)
+        added to the list, or replacing it with replace.
+        """
         account = _state_key(account)
         key = self.setting_key(setting)
-        if not isinstance(settings, dict):
+        if SETTINGS[key].load is None and not isinstance(settings, dict):
             raise ValueError("settings must be an object")
         with self._lock:
             if account not in self.store[key]:
                 raise KeyError(account)
-            if replace:
-                self.store[key][account] = {}
-            self.store[key][account].update(copy.deepcopy(settings))
+            self._put_state(account, key, settings, replace)
             return copy.deepcopy(self.store[key][account])
+
+    # -- IP access: enforcement and activity
+
+    def check_access(self, key, on_behalf_of, address):
+        """Judge an API request on arrival and record it as activity; return an Access.
+
+        The request is allowed when its key is known and the address is permitted by the parent's allow list and
+        by that of the account it targets (an empty list permits every address).  It is recorded, allowed or not,
+        in the activity of the parent and of the targeted account (when on-behalf-of names a known one).
+        """
+        authenticated = self.scopes_for(key) is not None
+        account, problem = self.resolve_account(on_behalf_of)
+        accounts = [PARENT] if account in (None, PARENT) else [PARENT, account]
+        with self._lock:
+            refused_by = next((name for name in accounts if not permitted(self.store[WHITELIST_KEY][name], address)), None)
+            self._record_activity(accounts, address, authenticated and refused_by is None, AUTH_METHOD_API_KEY)
+        return Access(account, problem, address, refused_by)
+
+    def _record_activity(self, accounts, address, allowed, auth_method):
+        now = int(time.time())
+        seq = next(self._activity_seq)
+        for account in accounts:
+            book = self._activity.setdefault(account, {})
+            item = book.get((address, allowed, auth_method))
+            if item is None:
+                item = book[(address, allowed, auth_method)] = [seq, {
+                    "allowed": allowed, "auth_method": auth_method, "first_at": now, "ip": address, "last_at": now,
+                    "location": LOCATION}]
+            item[0] = seq
+            item[1]["last_at"] = now
+
+    def activity(self, account=PARENT):
+        """One account's access activity, most recent last_at first (latest request first within one second)."""
+        account = _state_key(account)
+        with self._lock:
+            if account not in self.store[TLS_SETTING]:
+                raise KeyError(account)
+            items = sorted(self._activity.get(account, {}).values(), key=lambda item: (item[1]["last_at"], item[0]),
+                           reverse=True)
+            return [dict(entry) for dummy, entry in items]
+
+    def clear_activity(self):
+        """Forget every account's access activity."""
+        with self._lock:
+            self._activity = {}
+            self._activity_seq = itertools.count(1)
 
     def list_subusers(self):
         """Return every subuser in the stable (id) order."""
@@ -867,8 +1035,10 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, answer):
         try:
             self.send_response(answer.status)
-            self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body)))
+            if answer.content_type is not None:
+                self.send_header("Content-Type", answer.content_type)
+            if answer.status != 204:
+                self.send_header("Content-Length", str(len(answer.body)))
             for name, value in answer.headers.items():
                 self.send_header(name, str(value))
             self.end_headers()
@@ -894,6 +1064,14 @@ class Handler(BaseHTTPRequestHandler):
         scheme, dummy, key = (self.headers.get("Authorization") or "").strip().partition(" ")
         return key.strip() if scheme.lower() == "bearer" else None
 
+    def _client_address(self):
+        """The TCP peer address, or with trust_forwarded_for the first address of X-Forwarded-For when it has one."""
+        if self.server.backend.setting("trust_forwarded_for"):
+            forwarded = forwarded_address(self.headers.get("X-Forwarded-For"))
+            if forwarded:
+                return forwarded
+        return shown_address(self.client_address[0])
+
     # -- API
 
     def _api(self, url, body):
@@ -906,10 +1084,13 @@ class Handler(BaseHTTPRequestHandler):
             logged_body, is_json = (parse_json(body), True) if body else (None, False)
         except ValueError:
             logged_body, is_json = body.decode("utf-8", "replace"), False
+        address = self._client_address()
         entry = backend.log_request({
             "time": time.time(), "connection": self.connection_id, "method": self.command, "path": self.path,
             "headers": headers, "body": logged_body, "body_is_json": is_json, "status": None, "account": None,
-            "fault": None})
+            "fault": None, "client_ip": address})
+        # judged (and recorded as access activity) on arrival, whatever answers it
+        access = backend.check_access(self._bearer_key(), self.headers.get("on-behalf-of"), address)
         fault = backend.take_fault(self.command, url.path, ("rate_limit", "error", "html", "malformed_json", "drop", "delay",
                                                             "truncated"))
         truncated = None
@@ -927,7 +1108,8 @@ class Handler(BaseHTTPRequestHandler):
                     self._drop()
                     return
                 fault = None
-        rate = backend.consume_rate(self._bearer_key() or "", url.path)
+        # the endpoint: the request path, or the declared path of a route with parameters
+        rate = backend.consume_rate(self._bearer_key() or "", match_path(url.path)[0] or url.path)
         rate_headers = {"X-RateLimit-Limit": rate["limit"], "X-RateLimit-Remaining": rate["remaining"],
                         "X-RateLimit-Reset": rate["reset"]}
         if fault:
@@ -935,7 +1117,7 @@ class Handler(BaseHTTPRequestHandler):
         elif rate["over"]:
             answer = _error(429, "too many requests")
         else:
-            answer = self._route(url, body, entry)
+            answer = self._route(url, body, entry, access)
         answer.headers = {**rate_headers, **answer.headers}
         if truncated:
             # never the whole body, or the read would be complete
@@ -970,9 +1152,10 @@ class Handler(BaseHTTPRequestHandler):
             return _Answer(status, raw=HTML_PAGE.format(code=status, phrase=phrase).encode(), content_type="text/html")
         return _Answer(status, raw=str(fault["body"]).encode())
 
-    def _route(self, url, body, entry):
+    def _route(self, url, body, entry, access):  # pylint: disable=too-many-return-statements
         backend = self.server.backend
-        methods = ROUTE_INDEX.get(url.path)
+        declared, path_params = match_path(url.path)
+        methods = ROUTE_INDEX.get(declared)
         if methods is None:
             return _error(404, "resource not found")
         route = methods.get(self.command)
@@ -981,9 +1164,11 @@ class Handler(BaseHTTPRequestHandler):
         scopes = backend.scopes_for(self._bearer_key())
         if scopes is None:
             return _error(401, "authorization required")
+        if access.refused_by is not None:
+            return _error(403, access.refusal())
         if route.scope not in scopes:
             return _error(403, "access forbidden")
-        account, problem = backend.resolve_account(self.headers.get("on-behalf-of"))
+        account, problem = access.account, access.problem
         backend.update_entry(entry, account=account)
         if problem:
             return _error(*problem)
@@ -994,7 +1179,7 @@ class Handler(BaseHTTPRequestHandler):
                 backend.update_entry(entry, fault=fault["kind"])
             return fault is not None
 
-        return route.handler(Request(self.command, url.path, url.query, body, account, backend, not_applied))
+        return route.handler(Request(self.command, url.path, url.query, body, account, backend, not_applied, path_params))
 
     # -- control
 
@@ -1036,6 +1221,12 @@ class Handler(BaseHTTPRequestHandler):
                 if self.command == "POST":
                     return _Answer(201, server.add_subusers(doc))
                 return _Answer(200, server.subusers())
+            if name == "activity":
+                if self.command == "DELETE":
+                    server.clear_activity()
+                    return _Answer(200, {"cleared": True})
+                params = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
+                return _Answer(200, server.activity(params.get("account") or PARENT))
             if name == "config":
                 if self.command == "PUT":
                     if not isinstance(doc, dict):
@@ -1182,12 +1373,21 @@ class SendGridAPIServer(ThreadingHTTPServer):  # pylint: disable=too-many-instan
         """Every subuser, region included."""
         return self.backend.list_subusers()
 
+    def activity(self, account=PARENT):
+        """One account's IP access activity ("parent", "<subuser>", "account-id <id>"), most recent first."""
+        return self.backend.activity(account)
+
+    def clear_activity(self):
+        """Forget every account's IP access activity."""
+        self.backend.clear_activity()
+
     def add_subusers(self, subusers):
         """Add subusers (dicts or NAME[:region][:disabled] strings); return them."""
         return self.backend.add_subusers(subusers)
 
     def set_config(self, **changes):
-        """Change runtime settings: rate_limit, rate_window, latency_ms, max_page_size, rate_reset, endpoint_rate_limits."""
+        """Change runtime settings: rate_limit, rate_window, latency_ms, max_page_size, rate_reset, endpoint_rate_limits,
+        trust_forwarded_for."""
         return self.backend.set_config(**changes)
 
     def reset(self):
@@ -1222,7 +1422,7 @@ def start_server(host="127.0.0.1", port=0, verbose=False, tls_cert=None, tls_key
     tls_cert and tls_key (PEM file paths) make it serve HTTPS.  options are those of
     build_config(): region, keys, subusers, generate_subusers, eu_subusers, account_ids,
     accounts_file, state, rate_limit, rate_window, latency_ms, faults, max_page_size,
-    rate_reset, endpoint_rate_limits.  Stop it with server.stop().
+    rate_reset, endpoint_rate_limits, trust_forwarded_for.  Stop it with server.stop().
     """
     ssl_context = make_ssl_context(tls_cert, tls_key)
     server = SendGridAPIServer((host, port), Backend(build_config(**options)), verbose=verbose, ssl_context=ssl_context)
@@ -1255,7 +1455,7 @@ def running_server(**options):
 def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(description="Local SendGrid-compatible API server (enforced TLS, subusers, "
-                                                 "tracking settings, mail settings).",
+                                                 "tracking settings, mail settings, IP access management).",
                                      epilog="See the module docstring for the /__control__/ endpoint and fault kinds.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
@@ -1279,6 +1479,8 @@ def parse_args(argv=None):
                         help="X-RateLimit-Reset as the epoch second the window ends (default) or the seconds until then")
     parser.add_argument("--max-page-size", type=int, default=None, metavar="N",
                         help="at most N subusers per page of GET /v3/subusers, whatever limit asks (default: no cap)")
+    parser.add_argument("--trust-forwarded-for", action="store_true",
+                        help="take the client address from the first address of X-Forwarded-For (IP Access Management)")
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
     parser.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert (if not in that file)")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:COUNT[:METHOD]][,NAME=VALUE...]",
@@ -1298,7 +1500,8 @@ def main(argv=None):
             account_ids=args.account_id, accounts_file=args.accounts_file, rate_limit=args.rate_limit,
             rate_window=args.rate_window, latency_ms=args.latency, faults=args.fault, rate_reset=args.rate_reset,
             max_page_size=args.max_page_size, tls_cert=args.tls_cert, tls_key=args.tls_key,
-            endpoint_rate_limits=parse_endpoint_rate_limits(args.endpoint_rate_limit))
+            endpoint_rate_limits=parse_endpoint_rate_limits(args.endpoint_rate_limit),
+            trust_forwarded_for=args.trust_forwarded_for)
     except (OSError, ValueError) as exc:
         print(f"sendgrid_api_server: error: {exc}", file=sys.stderr)
         return 2

@@ -3,7 +3,8 @@
 A family file (enforced_tls.py, subusers.py, ...) declares a Family: its routes (path, method, scope,
 handler), the settings it keeps per account (a Setting: key, API path, default object, body validation)
 and nothing else.  The server core (tools/sendgrid_api_server.py) does HTTP, authentication, scopes,
-on-behalf-of, faults, rate limits and the request log, then calls the route's handler with a Request.
+on-behalf-of, IP access enforcement and activity, faults, rate limits and the request log, then calls the
+route's handler with a Request.
 
 Standard library only.
 """
@@ -70,26 +71,55 @@ def invalid(errors):
     return Answer(400, {"errors": errors})
 
 
+def no_content():
+    """A 204 answer: no body, no Content-Type."""
+    return Answer(204, raw=b"", content_type=None)
+
+
 # ----------------------------------------------------------------------------- declarations
 
+PATH_PARAM_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def path_pattern(path):
+    """The compiled pattern of a path with {name} parameters (one non-empty segment each); None for a plain path."""
+    if not PATH_PARAM_RE.search(path):
+        return None
+    pattern, end = "", 0
+    for match in PATH_PARAM_RE.finditer(path):
+        pattern += re.escape(path[end:match.start()]) + f"(?P<{match.group(1)}>[^/]+)"
+        end = match.end()
+    return re.compile(pattern + re.escape(path[end:]) + "$")
+
+
 class Route:  # pylint: disable=too-few-public-methods
-    """One API operation: path and method, the scope it needs, and handler(request) -> Answer."""
+    """One API operation: path and method, the scope it needs, and handler(request) -> Answer.
+
+    A path may hold parameters, one whole segment each: "/v3/access_settings/whitelist/{rule_id}" matches
+    "/v3/access_settings/whitelist/7" and the handler finds "7" in request.path_params["rule_id"].
+    """
 
     def __init__(self, path, method, scope, handler):
         self.path = path
         self.method = method
         self.scope = scope
         self.handler = handler
+        self.pattern = path_pattern(path)
 
 
-class Setting:  # pylint: disable=too-few-public-methods
+class Setting:  # pylint: disable=too-few-public-methods,too-many-instance-attributes
     """An object the API keeps per account, read with GET and changed with a partial PATCH.
 
     key is its API path after /v3/ (e.g. "tracking_settings/click"), the name tests use to reach its state;
     validate(doc) returns (changes, errors).  name, title and description are what a family summary lists.
+
+    An object that is not a dict of fields (a list of rules, say) gives load(backend, account, value, replace)
+    -> the new object: how set_state() and an accounts file's "state" put a value there (under the state lock).
+    Without load, that value must be an object, merged into the stored one (or replacing it).
     """
 
-    def __init__(self, key, default, validate, name=None, title=None, description=None):  # pylint: disable=too-many-arguments,too-many-positional-arguments
+    # pylint: disable-next=too-many-arguments,too-many-positional-arguments
+    def __init__(self, key, default, validate, name=None, title=None, description=None, load=None):
         self.key = key
         self.path = "/v3/" + key
         self.default = default
@@ -97,6 +127,7 @@ class Setting:  # pylint: disable=too-few-public-methods
         self.name = name or key.rsplit("/", 1)[-1]
         self.title = title
         self.description = description
+        self.load = load
 
     def fresh(self):
         """A new account's object."""
@@ -117,15 +148,18 @@ class Family:  # pylint: disable=too-few-public-methods
         return tuple(dict.fromkeys(route.scope for route in self.routes))
 
 
-class Request:  # pylint: disable=too-few-public-methods
+class Request:  # pylint: disable=too-few-public-methods,too-many-instance-attributes
     """What a handler gets: the request, the resolved account and the server state.
 
-    backend offers get_setting(account, key), patch_setting(account, key, changes, apply), list_subusers()
-    and setting(runtime name); not_applied() consumes a pending not_applied fault for this request and says
-    whether one fired (the write must then be acknowledged but not stored).
+    backend offers get_setting(account, key), patch_setting(account, key, changes, apply),
+    modify_setting(account, key, change), next_id(name), activity(account), list_subusers() and
+    setting(runtime name); not_applied() consumes a pending not_applied fault for this request and says
+    whether one fired (the write must then be acknowledged but not stored).  path_params holds the values
+    of the route's {name} path parameters.
     """
 
-    def __init__(self, method, path, query, body, account, backend, not_applied):  # pylint: disable=too-many-arguments,too-many-positional-arguments
+    # pylint: disable-next=too-many-arguments,too-many-positional-arguments
+    def __init__(self, method, path, query, body, account, backend, not_applied, path_params=None):
         self.method = method
         self.path = path
         self.query = query
@@ -133,6 +167,7 @@ class Request:  # pylint: disable=too-few-public-methods
         self.account = account
         self.backend = backend
         self.not_applied = not_applied
+        self.path_params = dict(path_params or {})
 
     def params(self):
         """Query parameters, the last value of each."""
