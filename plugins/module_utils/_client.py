@@ -461,6 +461,9 @@ class SendGridClient:
         elif status == 403 and "region" in api_messages.lower():
             advice = ("The account is pinned to another SendGrid region than the host asked: set region (accounts[].region "
                       "for many accounts) to the account's region, or api_url to that region's host.")
+        elif status == 403 and "ip address" in api_messages.lower():
+            advice = ("SendGrid's IP Access Management refused this machine's address: the account's allow list does not "
+                      "cover it. Add it to the list from an address the list allows, or in the SendGrid web app.")
         elif status == 403:
             advice = "The API key lacks the scope %s needed for %s." % (
                 operation.scope, operation.description[0].lower() + operation.description[1:])

@@ -1,0 +1,129 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sendgrid_ip_access_info
+short_description: Read the IP access allow list and the recent access activity of a SendGrid account
+version_added: 1.1.0
+description:
+  - Reads the IP Access Management allow list of a SendGrid account, or of a subuser or customer account with
+    O(on_behalf_of), as canonical networks, and the recent access attempts (who was refused, from where). Never
+    changes anything.
+  - Two requests, C(GET /v3/access_settings/whitelist) and C(GET /v3/access_settings/activity); one with
+    O(activity=false).
+  - The API key needs the scopes C(access_settings.whitelist.read) and C(access_settings.activity.read).
+author:
+  - Mailops maintainers (@mailops)
+extends_documentation_fragment:
+  - mailops.sendgrid.attributes
+  - mailops.sendgrid.connection
+  - mailops.sendgrid.connection.on_behalf_of
+options:
+  activity:
+    description:
+      - Whether to read the recent access activity too.
+    type: bool
+    default: true
+  activity_limit:
+    description:
+      - How many recent access records to read, from 1 to 1000 (SendGrid's default is 20).
+    type: int
+    default: 20
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads, so it runs the same in check mode.
+  diff_mode:
+    support: none
+  action_group:
+    support: full
+seealso:
+  - module: mailops.sendgrid.sendgrid_ip_access
+"""
+
+EXAMPLES = r"""
+- name: Read the parent account's allow list and who was refused lately
+  mailops.sendgrid.sendgrid_ip_access_info:
+    api_key: "{{ vault_sendgrid_api_key }}"
+  register: access
+
+- name: Show the refused addresses
+  ansible.builtin.debug:
+    msg: "{{ access.refused | map(attribute='ip') | list }}"
+
+- name: Fail when anyone was refused access to a subuser lately
+  mailops.sendgrid.sendgrid_ip_access_info:
+    on_behalf_of: marketing
+    activity_limit: 100
+  register: marketing_access
+  failed_when: marketing_access.refused | length > 0
+"""
+
+RETURN = r"""
+enabled:
+  description: Whether IP Access Management is on, that is the allow list is not empty.
+  returned: success
+  type: bool
+  sample: true
+entries:
+  description: The allow list as canonical networks, sorted.
+  returned: success
+  type: list
+  elements: str
+  sample: ["127.0.0.1/32", "203.0.113.0/24"]
+rules:
+  description: The allow list as SendGrid keeps it, with each rule's id and timestamps.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"id": 1, "ip": "203.0.113.0/24", "created_at": 1764547200, "updated_at": 1764547200}]
+activity:
+  description: The recent access attempts, newest first, as SendGrid reports them; V([]) with O(activity=false).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"allowed": false, "auth_method": "API Key", "first_at": 1764547200, "ip": "192.0.2.7",
+            "last_at": 1764547260, "location": ""}]
+refused:
+  description: The attempts of RV(activity) that were refused.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"allowed": false, "auth_method": "API Key", "first_at": 1764547200, "ip": "192.0.2.7",
+            "last_at": 1764547260, "location": ""}]
+"""
+
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
+)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._ip_access import canonical, read_activity, read_rules
+
+MAX_ACTIVITY = 1000
+
+
+def main():
+    module = sendgrid_module(
+        argument_spec=dict(connection_argument_spec(), activity=dict(type="bool", default=True),
+                           activity_limit=dict(type="int", default=20)),
+        supports_check_mode=True,
+    )
+    if not 1 <= module.params["activity_limit"] <= MAX_ACTIVITY:
+        module.fail_json(msg="activity_limit must be from 1 to %d, got %d." % (MAX_ACTIVITY, module.params["activity_limit"]))
+    account = account_from_module(module)
+    try:
+        rules = read_rules(account)
+        activity = read_activity(account, module.params["activity_limit"]) if module.params["activity"] else []
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc), status=exc.status)
+    module.exit_json(changed=False, enabled=bool(rules), entries=canonical(rule["network"] for rule in rules),
+                     rules=[{key: value for key, value in rule.items() if key != "network"} for rule in rules],
+                     activity=activity, refused=[item for item in activity if item.get("allowed") is False])
+
+
+if __name__ == "__main__":
+    main()
