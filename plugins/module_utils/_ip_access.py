@@ -173,4 +173,3 @@ def reconcile(account, entries: list, state: str, purge: bool, allow_lockout: bo
     if remove:
         account.request("DELETE", PATH, REMOVE, body=dict(ids=[rule["id"] for rule in remove]))
     return outcome
-
