@@ -18,12 +18,14 @@ variable as an ``-e key=value`` string and one with the same values typed in JSO
 
 The model (MODELS, one function per module) knows nothing of the collection's code: it is the documentation's rules
 written again (which accounts, which host, which fields differ from a fresh account's settings; for the tracking and
-mail settings which GETs the request floor allows, each PATCH body in the API's forms, what the module returns).
+mail settings which GETs the request floor allows, each PATCH body in the API's forms, what the module returns; for
+the IP allow list the entries as networks, the lockout guard's read of the activity, the POST and DELETE bodies).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 import os
 import re
@@ -74,7 +76,14 @@ POLICY_FIELDS = {"require_tls": "require_tls", "require_valid_cert": "require_va
 SENDGRID_HOSTS = {"global": "https://api.sendgrid.com", "eu": "https://api.eu.sendgrid.com"}
 TLS_PATH = "/v3/user/settings/enforced_tls"
 SUBUSERS_PATH = "/v3/subusers"
+WRITES = ("PATCH", "POST", "PUT", "DELETE")
 DISCOVERY_PAGE_SIZE = 500    # documented: discovery reads every page; the module asks for 500 at a time
+# IP Access Management (sendgrid_ip_access, sendgrid_ip_access_info): the allow list and the access activity.
+ALLOW_LIST_PATH = "/v3/access_settings/whitelist"
+ACTIVITY_PATH = "/v3/access_settings/activity"
+GUARD_ACTIVITY_LIMIT = 20    # the lockout guard reads SendGrid's recent activity: SendGrid's default page, 20
+FRESH_ALLOW_LIST = []        # a fresh account's rules ({"id", "ip"}): none, so IP Access Management is off
+CLIENT_ADDRESS = "127.0.0.1"  # where every case reaches its servers from, as their access activity records it
 
 # The subusers of every case's servers: one EU regional, one disabled, one that the exclude sample matches.
 SUBUSERS = ["marketing", "billing", "support", "eu-newsletter:eu", "dormant:disabled"]
@@ -108,6 +117,12 @@ SAMPLES = {
     "forward_spam.email": [["abuse@example.com", "postmaster@example.com"]],
     "forward_bounce.email": ["bounces@example.com"],
     "address_whitelist.list": [["example.com", "vip@example.org"]],
+    # allow list entries: this machine first (the lockout guard lets a fresh account's first list through), a
+    # network, a SendGrid wildcard, the network again with host bits (the same network: not sent twice) and an
+    # IPv6 address in capitals (its canonical network is lower case, /128)
+    "entries": [["127.0.0.1", "203.0.113.0/24", "198.51.100.*", "203.0.113.9/24", "2001:DB8::1"]],
+    # the address this machine reaches the case's servers from
+    "client_addresses": [[CLIENT_ADDRESS]],
 }
 # Invalid values the type cannot generate, for options the documentation says are checked ("Another value fails
 # before any request"); each module runs its own check, so these run on every module that has the option.
@@ -120,7 +135,13 @@ INVALID_SAMPLES = {
     "forward_spam.email": [["abuse@example.com", "not-an-address"]],
     "forward_bounce.email": ["bounces.example.com"],
     "address_whitelist.list": [["example.com", "not an address"]],
+    # "An invalid entry fails before any request": a wildcard SendGrid does not have, a prefix longer than 32
+    "entries": [["127.0.0.1", "203.*.113.*", "203.0.113.0/33"]],
+    # an address, not a network
+    "client_addresses": [[CLIENT_ADDRESS, "127.0.0.0/8"]],
 }
+# A value the model expects a module not to return at all (None: returned as null).
+NOT_RETURNED = Dynamic("<not returned>")
 NEW_DIRECTORY = Dynamic("<new-directory>")   # the generated value of a path option without a sample
 
 # Role variables that are not handed to the module, and what the test checks for them instead.
@@ -587,10 +608,13 @@ class Expectation:
     listed: list | None = None                       # sendgrid_subuser_info: the usernames it returns, and the total
     total: int | None = None
     returned: dict | None = None                     # settings modules: result keys -> values (comparable_result())
+    # result keys whose value is a list of records compared on these fields only, each distinct record once
+    # (what else a record holds, and how a server groups them, the documentation leaves to SendGrid)
+    projected: dict = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
-        return any(c[1] == "PATCH" for c in self.calls)
+        return any(c[1] in WRITES for c in self.calls)
 
 
 def model_enforced_tls(params, env, known) -> Expectation:
@@ -694,11 +718,14 @@ def same(section: str, name: str, api_value) -> object:
 
 
 def comparable_body(path: str, body):
-    """A PATCH body in the form compared with the model's: the comma-separated string of forward_spam and the
-    address whitelist as sorted items (the order is free); anything else as sent."""
+    """A write's body in the form compared with the model's: the comma-separated string of forward_spam, the
+    address whitelist and the ids an allow list DELETE removes as sorted items (the order is free); anything else
+    (the POST of allow list entries: in the order given) as sent."""
     if not isinstance(body, dict):
         return body
     body = dict(body)
+    if path == ALLOW_LIST_PATH and isinstance(body.get("ids"), list):
+        body["ids"] = sorted(body["ids"], key=str)
     if path == section_path("mail_settings", "forward_spam") and isinstance(body.get("email"), str):
         body["email"] = ", ".join(sorted(_addresses(body["email"])))
     if path == section_path("mail_settings", "address_whitelist") and isinstance(body.get("list"), list):
@@ -774,9 +801,102 @@ def model_settings_info(params, env, known) -> Expectation:
                                 "require_valid_cert": FRESH_SETTINGS["require_valid_cert"],
                                 "min_tls_version": str(FRESH_SETTINGS["version"])}
     for family in ("enforced_tls",) + tuple(FRESH_SECTIONS):
-        returned.setdefault(family, None)     # not read: not returned
+        returned.setdefault(family, NOT_RETURNED)     # not read: not returned
     return Expectation([call(host, "GET", INFO_SETTINGS[name], params.get("on_behalf_of")) for name in chosen],
                        returned=comparable_result(returned))
+
+
+# ----------------------------------------------------------------------------- the model: the IP allow list
+
+class Refused(Exception):
+    """The documentation says the task fails (the module's lockout guard, or its refusal to empty the list)."""
+
+
+def allow_list_network(entry: str):
+    """The network an entry names, as the documentation says SendGrid stores it: an address is its /32 (/128), a
+    wildcard a.*.*.*, a.b.*.*, a.b.c.* the /8, /16, /24, a CIDR network loses its host bits; None when it names none."""
+    if not isinstance(entry, str):
+        return None
+    if "*" in entry:
+        parts = entry.split(".")
+        fixed = [part for part in parts if part != "*"]
+        if len(parts) != 4 or not 1 <= len(fixed) <= 3 or parts[:len(fixed)] != fixed or "/" in entry:
+            return None
+        entry = "%s/%d" % (".".join(fixed + ["0"] * (4 - len(fixed))), 8 * len(fixed))
+    try:
+        return ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return None
+
+
+def canonical_networks(networks) -> list:
+    """Networks as the modules return them: canonical texts (compared as sets: comparable_result sorts lists)."""
+    return [str(net) for net in dict.fromkeys(networks)]
+
+
+def model_ip_access(params, env, known) -> Expectation:
+    """One GET of the list; when something differs, the lockout guard (client_addresses, else one GET of the recent
+    activity, SendGrid's default page: it shows this machine's own request), then one POST with every missing entry
+    (in the order given, each network once, canonical) and one DELETE with the id of every rule to remove, the POST
+    first. state present adds, with purge also removes every other rule; absent removes the rules equal to an entry
+    as networks; disabled removes every rule. Emptying the list otherwise, and leaving this machine's address
+    uncovered without allow_lockout, fail with nothing written (Refused)."""
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    rules = [(rule["id"], rule["ip"], allow_list_network(rule["ip"])) for rule in FRESH_ALLOW_LIST]
+    wanted = list(dict.fromkeys(allow_list_network(entry) for entry in params["entries"] or []))
+    if None in wanted:
+        raise Refused("an invalid entry fails before any request: %s" % params["entries"])
+    calls = [call(host, "GET", ALLOW_LIST_PATH, obo)]
+    if params["state"] == "disabled":
+        add, remove = [], list(rules)
+    elif params["state"] == "absent":
+        add, remove = [], [rule for rule in rules if rule[2] in wanted]
+    else:
+        have = {rule[2] for rule in rules}
+        add = [net for net in wanted if net not in have]
+        remove = [rule for rule in rules if rule[2] not in wanted] if params["purge"] else []
+    after = [rule[2] for rule in rules if rule not in remove] + add
+    addresses = None
+    if add or remove:
+        if not after and params["state"] != "disabled":
+            raise Refused("only state: disabled empties the list")
+        if after and not params["allow_lockout"]:
+            addresses = params.get("client_addresses")
+            if not addresses:
+                calls.append(call(host, "GET", ACTIVITY_PATH, obo, query={"limit": str(GUARD_ACTIVITY_LIMIT)}))
+                addresses = [CLIENT_ADDRESS]
+            uncovered = [a for a in addresses if not any(ipaddress.ip_address(a) in net for net in after)]
+            if uncovered:
+                raise Refused("the lockout guard refuses a list that does not cover %s" % uncovered)
+        if add:
+            calls.append(call(host, "POST", ALLOW_LIST_PATH, obo, {"ips": [{"ip": str(net)} for net in add]}))
+        if remove:
+            calls.append(call(host, "DELETE", ALLOW_LIST_PATH, obo, comparable_body(
+                ALLOW_LIST_PATH, {"ids": [rule[0] for rule in remove]})))
+    returned = {"entries": canonical_networks(after), "added": canonical_networks(add),
+                "removed": [rule[1] for rule in remove],
+                "client_addresses": list(addresses) if addresses is not None else None}
+    return Expectation(calls, returned=comparable_result(returned))
+
+
+def model_ip_access_info(params, env, known) -> Expectation:
+    """GET of the list, and (unless activity is false) GET of the activity with activity_limit; never a write. A
+    fresh account's list is empty (enabled false); the activity shows this task's own requests: allowed, from this
+    machine (a limit of 1 still holds one record), none refused."""
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    calls = [call(host, "GET", ALLOW_LIST_PATH, obo)]
+    activity = []
+    if params["activity"]:
+        calls.append(call(host, "GET", ACTIVITY_PATH, obo, query={"limit": str(params["activity_limit"])}))
+        activity = [{"allowed": True, "ip": CLIENT_ADDRESS}]
+    networks = [allow_list_network(rule["ip"]) for rule in FRESH_ALLOW_LIST]
+    returned = {"enabled": bool(FRESH_ALLOW_LIST), "entries": canonical_networks(networks),
+                "rules": [dict(rule) for rule in FRESH_ALLOW_LIST], "activity": activity,
+                "refused": [item for item in activity if item["allowed"] is False]}
+    return Expectation(calls, returned=comparable_result(returned),
+                       projected={"activity": ("allowed", "ip"), "refused": ("allowed", "ip")})
 
 
 MODELS = {
@@ -787,6 +907,8 @@ MODELS = {
     "sendgrid_tracking_settings": model_tracking_settings,
     "sendgrid_mail_settings": model_mail_settings,
     "sendgrid_settings_info": model_settings_info,
+    "sendgrid_ip_access": model_ip_access,
+    "sendgrid_ip_access_info": model_ip_access_info,
 }
 
 
@@ -865,8 +987,8 @@ class Servers:
 
 
 def logged_calls(record: dict) -> list:
-    """A server record's requests as call() tuples (host is the server's URL; the query whenever there is one, which
-    only the subuser list should have; PATCH bodies in comparable_body() form)."""
+    """A server record's requests as call() tuples (host is the server's URL; the query whenever there is one: the
+    subuser list's pages, the activity's limit; the bodies of writes in comparable_body() form)."""
     result = []
     for entry in record["requests"]:
         parts = urlsplit(entry["path"])
@@ -874,7 +996,7 @@ def logged_calls(record: dict) -> list:
         query = ({k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
                  if parts.query or parts.path == SUBUSERS_PATH else None)
         # parsed JSON (a text that is not JSON stays text, and differs from the model)
-        body = comparable_body(parts.path, entry["body"]) if entry["method"] == "PATCH" else entry["body"]
+        body = comparable_body(parts.path, entry["body"]) if entry["method"] in WRITES else entry["body"]
         result.append(call(record["url"], entry["method"], parts.path, obo, body, query))
     return result
 
@@ -886,15 +1008,26 @@ def read_before(path: str) -> tuple:
 
 
 def in_order(calls: list, expected: list) -> list:
-    """Order problems: an account's PATCH of a setting before its GET (of the setting, or of its family's summary),
-    list pages out of order (accounts may interleave)."""
+    """Order problems: an account's write of a setting before its GET (of the setting, or of its family's summary);
+    an allow list write before the lockout guard's read of the activity (when it reads it), a DELETE before the POST
+    of the same run (documented: the POST first); list pages out of order (accounts may interleave)."""
     problems = []
-    seen_get = set()
+    seen_get, seen_post = set(), set()
+    guard_reads = {(c[0], c[3]) for c in calls if c[1] == "GET" and c[2] == ACTIVITY_PATH}
     for host, method, path, obo, _body, _query in calls:
+        who = "%s on %s" % (obo or "parent", host)
         if method == "GET":
             seen_get.add((host, obo, path))
-        if method == "PATCH" and not any((host, obo, read) in seen_get for read in read_before(path)):
-            problems.append("PATCH of %s for %s on %s before its GET" % (path, obo or "parent", host))
+        if method in WRITES and not any((host, obo, read) in seen_get for read in read_before(path)):
+            problems.append("%s of %s for %s before its GET" % (method, path, who))
+        if method in WRITES and path == ALLOW_LIST_PATH:
+            if (host, obo) in guard_reads and (host, obo, ACTIVITY_PATH) not in seen_get:
+                problems.append("%s of %s for %s before the lockout guard read the activity" % (method, path, who))
+            if method == "POST":
+                seen_post.add((host, obo))
+            if method == "DELETE" and (host, obo) not in seen_post and any(
+                    c[1] == "POST" and (c[0], c[3]) == (host, obo) and c[2] == path for c in calls):
+                problems.append("DELETE of %s for %s before its POST" % (path, who))
     pages = [c for c in calls if c[2] == SUBUSERS_PATH]
     if pages != [c for c in expected if c[2] == SUBUSERS_PATH] and Counter(pages) == Counter(
             c for c in expected if c[2] == SUBUSERS_PATH):

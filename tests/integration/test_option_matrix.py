@@ -100,6 +100,10 @@ def test_every_source_is_read_and_has_a_model():
             assert fresh == sg.SETTINGS["%s/%s" % (family, section)].default, (family, section)
     # every setting sendgrid_settings_info names is one the server keeps (the server may keep more)
     assert set(om.INFO_SETTINGS.values()) <= {setting.path for setting in sg.SETTINGS.values()}
+    # the allow list: a fresh account's is the server's, at the paths the server serves
+    assert om.FRESH_ALLOW_LIST == sg.SETTINGS["access_settings/whitelist"].default
+    assert om.ALLOW_LIST_PATH == sg.SETTINGS["access_settings/whitelist"].path
+    assert sg.match_path(om.ACTIVITY_PATH)[0] == om.ACTIVITY_PATH
     # every section of a settings module is a setting the model knows, and the reverse
     for module, family in om.SECTION_FAMILIES.items():
         sections = sorted(name for name, option in MODULE_OPTIONS[module].items() if option.suboptions)
@@ -437,12 +441,20 @@ def assert_outcome(task: dict, reports_found: dict, expected, explain: str):
     """changed exactly when something was written; what the info module lists; the report, when one was asked for."""
     assert (task["status"] == "changed") == expected.changed, explain
     for key, value in (expected.returned or {}).items():
-        # what a settings module returns: the settings after the task and the changes, in option names and forms
-        if value is None:
+        # what a settings module returns: the settings after the task and the changes, in option names and forms;
+        # the allow list modules: the entries as networks, what was added and removed, the activity
+        if value is om.NOT_RETURNED:
             assert key not in task["result"], "%s returned, though not asked for\n%s" % (key, explain)
-        else:
-            assert om.comparable_result(task["result"].get(key)) == value, "%s: returned %r, expected %r\n%s" % (
-                key, task["result"].get(key), value, explain)
+            continue
+        assert key in task["result"], "%s not returned\n%s" % (key, explain)
+        found = task["result"][key]
+        if key in expected.projected and isinstance(found, list):
+            fields = expected.projected[key]
+            kept = [{name: item.get(name) for name in fields} if isinstance(item, dict) else item for item in found]
+            found = list({json.dumps(item, sort_keys=True): item for item in kept}.values())
+        assert om.comparable_result(found) == value, "%s: returned %r, expected %r%s\n%s" % (
+            key, task["result"][key], value, " (compared on %s)" % ", ".join(expected.projected[key])
+            if key in expected.projected else "", explain)
     if expected.listed is not None:
         found = task["result"]
         assert (found["total"], [s["username"] for s in found["subusers"]]) == (expected.total, expected.listed), explain
