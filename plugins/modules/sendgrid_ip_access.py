@@ -110,7 +110,7 @@ EXAMPLES = r"""
 - name: Remove a network that is no longer ours
   mailops.sendgrid.sendgrid_ip_access:
     entries:
-      - 198.51.100.0/24
+      - 192.0.2.0/24
     state: absent
 
 - name: Switch IP Access Management off for a subuser (empties its list)
