@@ -40,6 +40,8 @@ def network(entry: str):
         if len(octets) + match.group(3).count("*") != 4:
             return None
         text = "%s/%d" % (".".join(octets + ["0"] * (4 - len(octets))), 8 * len(octets))
+    if "%" in text:
+        return None  # a zone id (fe80::1%eth0) names an interface of this machine, nothing SendGrid could match
     try:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -164,7 +166,8 @@ def reconcile(account, entries: list, state: str, purge: bool, allow_lockout: bo
         return outcome
     if add:
         answer = account.request("POST", PATH, ADD, body=dict(ips=[dict(ip=str(net)) for net in add]))
-        listed = {network(rule.get("ip")) for rule in (answer or {}).get("result") or [] if isinstance(rule, dict)}
+        result = answer.get("result") if isinstance(answer, dict) else None
+        listed = {network(rule.get("ip")) for rule in result or [] if isinstance(rule, dict)}
         missing = [str(net) for net in add if net not in listed]
         if missing:
             # Removing now could leave the list without what was to replace it: stop before the DELETE.

@@ -55,8 +55,8 @@ def test_entries_are_the_networks_sendgrid_stores(entry, canonical):
 
 def test_invalid_entries_are_refused_naming_them():
     with pytest.raises(SendGridError, match=r"value of entries must hold IPv4 or IPv6 addresses, CIDR networks .* "
-                                            r"got: '300\.1\.1\.1', '1\.\*\.3\.\*'"):
-        check_entries(["10.0.0.1", "300.1.1.1", "1.*.3.*"])
+                                            r"got: '300\.1\.1\.1', '1\.\*\.3\.\*', 'fe80::1%eth0'"):
+        check_entries(["10.0.0.1", "300.1.1.1", "1.*.3.*", "fe80::1%eth0"])
 
 
 def test_an_address_meeting_its_own_slash_32_is_no_change_and_costs_one_get():
