@@ -281,3 +281,22 @@ def pytest_terminal_summary(terminalreporter):
     if not _seen["integration_tests"]:
         return
     terminalreporter.write_line(", ".join("%s: %d" % (label, _counts[category]) for category, label in TALLY.items()))
+
+
+def case_outcomes(run, task: str) -> dict:
+    """{case: item result} of a looping task whose items each carry a unique ``case`` label (the *_cases.yml playbooks)."""
+    items = run.result(task)["results"]
+    assert len({item["item"]["case"] for item in items}) == len(items), "case labels must be unique"
+    return {item["item"]["case"]: item for item in items}
+
+
+def explained(item: dict) -> str:
+    """The case failed with a message of the module's own, not a crash; return the message."""
+    assert item.get("failed") is True, item
+    message = item.get("msg") or ""
+    assert message, item
+    assert "module_stderr" not in item, item
+    assert item.get("exception") in (None, "(traceback unavailable)"), item["exception"]
+    for marker in CRASH_MARKERS:
+        assert marker not in message, message
+    return message

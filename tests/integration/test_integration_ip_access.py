@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import (
-    CRASH_MARKERS, KEY, REVOKED_KEY, SECRETS, assert_clear_failure, assert_nothing_sent, calls, header, query,
+    CRASH_MARKERS, KEY, REVOKED_KEY, SECRETS, assert_clear_failure, assert_nothing_sent, calls, case_outcomes, explained, header, query,
     run_playbook, sg,
 )
 
@@ -204,25 +204,6 @@ def cases_run(server, access_cases=(), info_cases=(), api_key: str = KEY, secret
     return run
 
 
-def outcomes(run, task: str) -> dict:
-    """{case: item result} of a looping task of ip_access_cases.yml."""
-    items = run.result(task)["results"]
-    assert len({item["item"]["case"] for item in items}) == len(items), "case labels must be unique"
-    return {item["item"]["case"]: item for item in items}
-
-
-def explained(item: dict) -> str:
-    """The case failed with a message of the module's own, not a crash; return the message."""
-    assert item.get("failed") is True, item
-    message = item.get("msg") or ""
-    assert message, item
-    assert "module_stderr" not in item, item
-    assert item.get("exception") in (None, "(traceback unavailable)"), item["exception"]
-    for marker in CRASH_MARKERS:
-        assert marker not in message, message
-    return message
-
-
 def outcome(item: dict) -> dict:
     """What sendgrid_ip_access returned for a case that passed."""
     assert not item.get("failed"), item
@@ -314,7 +295,7 @@ def test_entries_are_compared_as_networks_and_only_the_missing_ones_are_posted_i
         # the address was given: no activity read
         get(), post(["198.51.100.0/24"]),
     ]
-    results = outcomes(run, "access")
+    results = case_outcomes(run, "access")
     stored = ["10.0.0.0/8", "127.0.0.0/8", "172.16.0.0/12", "192.168.1.1/32", "2001:db8::/32", "2001:db8:1::5/128"]
     assert outcome(results["in sync in other forms"]) == {
         "changed": False, "entries": stored, "added": [], "removed": [], "client_addresses": None}
@@ -344,7 +325,7 @@ def test_lockout_guard_refuses_unless_allowed_and_after_an_allowed_lockout_the_s
         {"case": "the next task"},
     ])
 
-    results = outcomes(run, "access")
+    results = case_outcomes(run, "access")
     assert explained(results["purge leaving this machine out"]) == lockout_message(
         ["192.0.2.0/24", "198.51.100.0/24"], ["127.0.0.1"])
     assert explained(results["the same in check mode"]) == lockout_message(["192.0.2.0/24", "198.51.100.0/24"], ["127.0.0.1"])
@@ -352,9 +333,9 @@ def test_lockout_guard_refuses_unless_allowed_and_after_an_allowed_lockout_the_s
         ["127.0.0.1/32", "192.0.2.0/24", "203.0.113.0/24"], ["198.51.100.20"])
     assert outcome(results["allow_lockout"]) == {"changed": True, "entries": ["192.0.2.0/24"], "added": [],
                                                  "removed": ["127.0.0.1/32"], "client_addresses": None}
-    message = explained(outcomes(run, "info")["the next task"])
+    message = explained(case_outcomes(run, "info")["the next task"])
     assert message == ip_refusal(server)
-    assert outcomes(run, "info")["the next task"]["status"] == 403
+    assert case_outcomes(run, "info")["the next task"]["status"] == 403
     assert calls(server, with_status=True) == [
         get() + (200,), get(ACTIVITY) + (200,),
         get() + (200,), get(ACTIVITY) + (200,),
@@ -378,7 +359,7 @@ def test_behind_nat_the_guard_protects_the_address_sendgrid_sees_not_the_local_o
         {"case": "the egress address kept", "entries": [EGRESS, "198.51.100.0/24"], "purge": True},
     ], info_cases=[{"case": "activity", "activity": True}])
 
-    results = outcomes(run, "access")
+    results = case_outcomes(run, "access")
     assert explained(results["only the local address"]) == lockout_message(["127.0.0.1/32"], [EGRESS])
     assert outcome(results["the egress address kept"]) == {
         "changed": True, "entries": ["198.51.100.0/24", EGRESS + "/32"], "added": ["198.51.100.0/24", EGRESS + "/32"],
@@ -392,7 +373,7 @@ def test_behind_nat_the_guard_protects_the_address_sendgrid_sees_not_the_local_o
     requests = server.requests()
     assert nat.forwarded == len(requests) == 8
     assert {(entry["client_ip"], header(entry, "X-Forwarded-For")) for entry in requests} == {(EGRESS, EGRESS)}
-    assert [(item["ip"], item["allowed"]) for item in outcomes(run, "info")["activity"]["activity"]] == [(EGRESS, True)]
+    assert [(item["ip"], item["allowed"]) for item in case_outcomes(run, "info")["activity"]["activity"]] == [(EGRESS, True)]
     assert allow_list(server) == [EGRESS + "/32", "198.51.100.0/24"]
 
 
@@ -407,7 +388,7 @@ def test_accesses_from_two_addresses_within_a_minute_make_the_guard_ask_for_clie
         {"case": "client_addresses given", "entries": ["127.0.0.1", "192.0.2.0/24"], "client_addresses": ["127.0.0.1"]},
     ])
 
-    results = outcomes(run, "access")
+    results = case_outcomes(run, "access")
     assert explained(results["ambiguous"]) == (
         "The lockout guard cannot tell this machine's address: SendGrid's recent activity shows accesses from 127.0.0.1, "
         "198.51.100.9 within a minute. Set client_addresses to the address(es) this machine reaches SendGrid from.")
@@ -432,7 +413,7 @@ def test_only_state_disabled_empties_the_list_in_one_delete_with_a_warning(serve
         {"case": "disabled again", "state": "disabled"},
     ])
 
-    results = outcomes(run, "access")
+    results = case_outcomes(run, "access")
     refusal = ("This would remove every entry (127.0.0.1/32, 192.0.2.0/24) from the allow list, and an empty list switches "
                "IP Access Management off: every address could reach the account. Nothing was changed. To switch it off, "
                "say state: disabled.")
@@ -527,7 +508,7 @@ def test_info_returns_canonical_sorted_entries_rules_activity_newest_first_and_t
     requests = server.requests()
     assert calls(server) == [get(), get(ACTIVITY), get(), get(ACTIVITY), get(WHITELIST, "support")]
     assert [query(entry) for entry in requests if entry["path"].startswith(ACTIVITY)] == [{"limit": "20"}, {"limit": "1"}]
-    results = outcomes(run, "info")
+    results = case_outcomes(run, "info")
     defaults = results["defaults"]
     assert (defaults["changed"], defaults["enabled"]) == (False, True)
     assert defaults["entries"] == ["10.0.0.0/8", "127.0.0.1/32", "192.0.2.0/24", "2001:db8::/32"]
@@ -605,7 +586,7 @@ def test_faults_that_do_not_pass_fail_clearly_and_an_unconfirmed_post_is_never_f
     ])
 
     url = server.url
-    messages = {case: explained(item) for case, item in outcomes(run, "access").items()}
+    messages = {case: explained(item) for case, item in case_outcomes(run, "access").items()}
     assert messages["proxy page"] == (
         "Reading the IP access allow list GET %s%s failed (HTTP 502, body (text/html) '502 Bad Gateway 502 Bad Gateway "
         "nginx'). SendGrid or a proxy in front of it failed; try again later." % (url, WHITELIST))
@@ -681,7 +662,7 @@ def test_key_without_a_scope_fails_naming_the_scope_it_lacks(start_server, tally
     ])
 
     url = server.url
-    results = outcomes(run, "access")
+    results = case_outcomes(run, "access")
     assert explained(results["add"]) == (
         "Adding to the IP access allow list POST %s%s failed (HTTP 403: access forbidden). The API key lacks the scope "
         "access_settings.whitelist.create needed for adding to the IP access allow list." % (url, WHITELIST))
@@ -692,7 +673,7 @@ def test_key_without_a_scope_fails_naming_the_scope_it_lacks(start_server, tally
                      "key lacks the scope access_settings.activity.read needed for reading the recent access activity.")
     assert explained(results["guard"]) == scope_message % (url, ACTIVITY)
     assert results["in sync"]["changed"] is False
-    info = outcomes(run, "info")
+    info = case_outcomes(run, "info")
     assert explained(info["activity"]) == scope_message % (url, ACTIVITY)
     assert [item.get("status") for item in (results["add"], results["remove"], results["guard"], info["activity"])] == [403] * 4
     assert calls(server, with_status=True) == [
@@ -721,7 +702,7 @@ def test_bad_input_fails_naming_the_option_and_sends_nothing(server, tally):
         {"case": "limit 0", "activity_limit": 0},
     ])
 
-    messages = {case: explained(item) for task in ("access", "info") for case, item in outcomes(run, task).items()}
+    messages = {case: explained(item) for task in ("access", "info") for case, item in case_outcomes(run, task).items()}
     assert messages == {
         "invalid entries": "value of entries must hold IPv4 or IPv6 addresses, CIDR networks (203.0.113.0/24) or SendGrid "
                            "wildcards (203.0.113.*), got: '10.0.0.300', '10.*.1.*', 'example.com'.",
@@ -744,7 +725,7 @@ def test_an_entry_with_an_ipv6_zone_id_is_refused_as_invalid_before_any_request(
         {"case": "zone id", "entries": ["fe80::1%eth0"], "client_addresses": ["127.0.0.1"]},
     ])
 
-    message = explained(outcomes(run, "access")["zone id"])
+    message = explained(case_outcomes(run, "access")["zone id"])
     assert message.startswith("value of entries must hold IPv4 or IPv6 addresses"), message
     assert "fe80::1%eth0" in message
     assert_nothing_sent(server)

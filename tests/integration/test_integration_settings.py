@@ -14,7 +14,7 @@ import json
 import re
 
 from conftest import (
-    CRASH_MARKERS, KEY, SECRETS, assert_clear_failure, assert_nothing_sent, calls, header, run_playbook, sg,
+    CRASH_MARKERS, KEY, SECRETS, assert_clear_failure, assert_nothing_sent, calls, case_outcomes, explained, header, run_playbook, sg,
 )
 
 TRACKING = "/v3/tracking_settings"
@@ -73,25 +73,6 @@ def cases_run(server, api_key: str = KEY, secrets: tuple = SECRETS, tracking_cas
         assert marker not in run.stdout + run.stderr, "%r in the output\n%s" % (marker, run.explain())
     return run
 
-
-def outcomes(run, task: str) -> dict:
-    """{case: item result} of a looping task of settings_cases.yml."""
-    return {item["item"]["case"]: item for item in run.result(task)["results"]}
-
-
-def explained(item: dict) -> str:
-    """The case failed with a message of the module's own, not a crash; return the message."""
-    assert item.get("failed") is True, item
-    message = item.get("msg") or ""
-    assert message, item
-    assert "module_stderr" not in item, item
-    assert item.get("exception") in (None, "(traceback unavailable)"), item["exception"]
-    for marker in CRASH_MARKERS:
-        assert marker not in message, message
-    return message
-
-
-# ----------------------------------------------------------------------------- the request floor
 
 def test_enabled_only_sections_cost_one_summary_get_per_module_then_one_patch_per_differing_section(server):
     run = settings_run(server, twice=True, tracking={
@@ -298,7 +279,7 @@ def test_settings_info_reads_every_setting_with_11_gets_or_exactly_the_ones_name
         get(tracking("click"), "support"), get(tracking("open"), "support"), get(tracking("subscription"), "support"),
         get(tracking("google_analytics"), "support"), get(mail("footer"), "support"),
     ]
-    results = outcomes(run, "info")
+    results = case_outcomes(run, "info")
     utm = {"utm_source": "", "utm_medium": "", "utm_term": "", "utm_content": "", "utm_campaign": ""}
     tracking_settings = {
         "click": {"enabled": True, "enable_text": False},
@@ -503,7 +484,7 @@ def test_faults_that_do_not_pass_fail_each_task_with_a_message_naming_the_reques
     ])
 
     url = server.url
-    messages = {case: explained(item) for task in ("tracking", "mail") for case, item in outcomes(run, task).items()}
+    messages = {case: explained(item) for task in ("tracking", "mail") for case, item in case_outcomes(run, task).items()}
     assert messages["proxy page"] == (
         "Reading the tracking settings GET %s%s failed (HTTP 502, body (text/html) '502 Bad Gateway 502 Bad Gateway "
         "nginx'). SendGrid or a proxy in front of it failed; try again later." % (url, TRACKING))
@@ -532,7 +513,7 @@ def test_faults_that_do_not_pass_fail_each_task_with_a_message_naming_the_reques
         "SendGrid acknowledged the update of the bounce purge settings but these fields did not take: enabled (wanted "
         "true, is false), soft_bounces (wanted 30, is 0). Run the task again; if it persists, the account may not allow "
         "them.")
-    statuses = {case: item.get("status") for task in ("tracking", "mail") for case, item in outcomes(run, task).items()}
+    statuses = {case: item.get("status") for task in ("tracking", "mail") for case, item in case_outcomes(run, task).items()}
     assert statuses == {"proxy page": 502, "eu subuser on the global host": 403, "rate limit beyond retry_max_wait": 429,
                         "malformed json": 200, "timeout": None, "503 until the retries run out": 503, "not applied": None}
     assert log_with_faults(server) == [
@@ -570,7 +551,7 @@ def test_key_without_a_scope_fails_naming_the_summary_or_per_setting_scope_it_la
     ])
 
     url = server.url
-    tracking_cases, mail_cases = outcomes(run, "tracking"), outcomes(run, "mail")
+    tracking_cases, mail_cases = case_outcomes(run, "tracking"), case_outcomes(run, "mail")
     assert explained(tracking_cases["summary scope"]) == (
         "Reading the tracking settings GET %s%s failed (HTTP 403: access forbidden). The API key lacks the scope "
         "tracking_settings.read needed for reading the tracking settings." % (url, TRACKING))
@@ -585,7 +566,7 @@ def test_key_without_a_scope_fails_naming_the_summary_or_per_setting_scope_it_la
     assert [item["status"] for item in (tracking_cases["summary scope"], mail_cases["summary scope"],
                                         mail_cases["update scope"])] == [403] * 3
     assert tracking_cases["no summary needed"]["changed"] is True
-    assert outcomes(run, "info")["per-setting read scopes suffice"]["failed"] is False
+    assert case_outcomes(run, "info")["per-setting read scopes suffice"]["failed"] is False
     assert calls(server, with_status=True) == [
         get(TRACKING) + (403,),
         get(tracking("subscription")) + (200,),
@@ -614,7 +595,7 @@ def test_bad_input_fails_naming_the_option_and_sends_nothing(server, tally):
         {"case": "unknown setting", "settings": ["tracking_settings", "mail_settings.spam_check"]},
     ])
 
-    messages = {case: explained(item) for task in ("tracking", "mail", "info") for case, item in outcomes(run, task).items()}
+    messages = {case: explained(item) for task in ("tracking", "mail", "info") for case, item in case_outcomes(run, task).items()}
     # Ansible lists the valid booleans in no fixed order
     messages["not a boolean"] = re.sub(r"include: .*", "include: ...", messages["not a boolean"])
     assert messages == {
@@ -657,8 +638,8 @@ def test_a_section_that_is_not_a_dict_fails_naming_it_without_showing_the_api_ke
     shown = [where for where, text in (("stdout", run.stdout), ("stderr", run.stderr), ("results", json.dumps(run.tasks)))
              if any(secret in text for secret in SECRETS)]
     assert shown == [], "the API key was shown in %s\n%s" % (", ".join(shown), run.explain())
-    assert "click" in explained(outcomes(run, "tracking")["word"])
-    assert "forward_spam" in explained(outcomes(run, "mail")["list"])
+    assert "click" in explained(case_outcomes(run, "tracking")["word"])
+    assert "forward_spam" in explained(case_outcomes(run, "mail")["list"])
     assert_nothing_sent(server)
     tally("bad_input_rejected")
 
