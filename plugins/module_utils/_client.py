@@ -176,6 +176,14 @@ def as_text(value) -> str:
     return json.dumps(value) if value is None or isinstance(value, (bool, dict, list)) else str(value)
 
 
+def result_list(answer, what: str) -> list:
+    """The ``result`` list SendGrid wraps list answers in (summaries, the allow list, activity); else a clear error."""
+    listed = answer.get("result") if isinstance(answer, dict) else None
+    if not isinstance(listed, list):
+        raise SendGridError("SendGrid answered with %r where %s (a result list) was expected." % (answer, what))
+    return listed
+
+
 class RateLimit:
     """SendGrid's request budget for one API key on one endpoint, shared by every client and thread that uses the key.
 

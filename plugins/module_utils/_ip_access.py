@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import Operation, SendGridError
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import Operation, SendGridError, result_list
 
 PATH = "/v3/access_settings/whitelist"
 ACTIVITY_PATH = "/v3/access_settings/activity"
@@ -71,12 +71,8 @@ def check_addresses(addresses: list, option: str = "client_addresses") -> list:
 
 def read_rules(account) -> list:
     """The allow list: [{"id", "ip" (canonical text), "network"}]."""
-    answer = account.request("GET", PATH, READ)
-    result = answer.get("result") if isinstance(answer, dict) else None
-    if not isinstance(result, list):
-        raise SendGridError("SendGrid answered with %r where the allow list (a result list) was expected." % (answer,))
     rules = []
-    for rule in result:
+    for rule in result_list(account.request("GET", PATH, READ), "the allow list"):
         parsed = network(rule.get("ip")) if isinstance(rule, dict) else None
         if parsed is None or not isinstance(rule.get("id"), int):
             raise SendGridError("SendGrid answered the allow list with an entry that has no id or address: %r." % (rule,))
@@ -85,11 +81,8 @@ def read_rules(account) -> list:
 
 
 def read_activity(account, limit: int = ACTIVITY_LIMIT) -> list:
-    answer = account.request("GET", ACTIVITY_PATH, ACTIVITY, params=dict(limit=limit))
-    result = answer.get("result") if isinstance(answer, dict) else None
-    if not isinstance(result, list):
-        raise SendGridError("SendGrid answered with %r where the access activity (a result list) was expected." % (answer,))
-    return [item for item in result if isinstance(item, dict)]
+    listed = result_list(account.request("GET", ACTIVITY_PATH, ACTIVITY, params=dict(limit=limit)), "the access activity")
+    return [item for item in listed if isinstance(item, dict)]
 
 
 def plan(rules: list, entries: list, state: str, purge: bool) -> tuple:

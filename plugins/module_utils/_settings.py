@@ -18,7 +18,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    Operation, SendGridError, account_from_module, as_text, connection_argument_spec, sendgrid_module,
+    Operation, SendGridError, account_from_module, as_text, connection_argument_spec, result_list, sendgrid_module,
 )
 
 # Loose on purpose: SendGrid has the last word; this only catches typos before any request is sent.
@@ -85,8 +85,8 @@ class Setting:
 
     def desired(self, values: dict | None) -> dict:
         """The managed fields of a section or policy: the options given and not null."""
-        return {field.option: (values or {}).get(field.option) for field in self.writable()
-                if (values or {}).get(field.option) is not None}
+        values = values or {}
+        return {field.option: values[field.option] for field in self.writable() if values.get(field.option) is not None}
 
     def check(self, desired: dict, where: str = "") -> None:
         """Refuse a value SendGrid would refuse, before any request; the message names the option and what is allowed."""
@@ -164,10 +164,7 @@ def read(account, settings: list, enabled_only: frozenset = frozenset()) -> dict
         if setting.name in enabled_only and setting.summary is not None:
             summaries.setdefault(setting.summary.path, (setting.summary, []))[1].append(setting)
     for summary, members in summaries.values():
-        answer = account.request("GET", summary.path, summary.read)
-        listed = answer.get("result") if isinstance(answer, dict) else None
-        if not isinstance(listed, list):
-            raise SendGridError("SendGrid answered with %r where %s (a result list) was expected." % (answer, summary.title))
+        listed = result_list(account.request("GET", summary.path, summary.read), summary.title)
         enabled = {item.get("name"): item.get("enabled") for item in listed if isinstance(item, dict)}
         for setting in members:
             if isinstance(enabled.get(setting.section), bool):
