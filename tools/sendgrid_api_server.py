@@ -22,11 +22,13 @@ official OpenAPI description, the endpoints the collection uses:
     GET    /v3/access_settings/whitelist/{rule_id}   scope access_settings.whitelist.read
     DELETE /v3/access_settings/whitelist/{rule_id}   scope access_settings.whitelist.delete
     GET    /v3/access_settings/activity              scope access_settings.activity.read
+    GET    /v3/api_keys                              scope api_keys.read
+    GET    /v3/api_keys/{api_key_id}                 scope api_keys.read
 
 The core (this file) does HTTP, authentication, IP access enforcement and activity, scopes, on-behalf-of,
 faults, rate limits, the request log and the control endpoint.  Each endpoint family is one file of
-tools/sendgrid_api/ (enforced_tls.py, subusers.py, tracking_settings.py, mail_settings.py, ip_access.py)
-declaring its routes (path, method -> scope, handler; a path may hold {name} parameters), its per-account
+tools/sendgrid_api/ (enforced_tls.py, subusers.py, tracking_settings.py, mail_settings.py, ip_access.py,
+api_keys.py) declaring its routes (path, method -> scope, handler; a path may hold {name} parameters), its per-account
 default state and its body validation; tools/sendgrid_api/__init__.py holds the ROUTE_TABLE, one entry per
 family.
 
@@ -56,6 +58,7 @@ by its key, the API path after /v3/ (e.g. ``tracking_settings/click``), and star
     mail_settings/forward_spam       {"enabled": false, "email": ""}
     mail_settings/template           {"enabled": false, "html_content": ""}
     access_settings/whitelist        []  (a list of rules {"id", "ip", "created_at", "updated_at"}, see below)
+    api_keys                         []  (the keys planted on the account, see below)
 
 GET answers the stored object.  PATCH is partial (fields left out keep their value), needs a JSON
 object and answers 200 with the whole resulting object; a wrong type, an unknown field, a read-only
@@ -107,6 +110,15 @@ an unknown key or a refused address, ``auth_method`` is "API Key", ``location`` 
 /v3/access_settings/activity?limit=N`` (an integer >= 1, default 20) answers the targeted account's entries,
 most recent last_at first.
 
+API keys (details in tools/sendgrid_api/api_keys.py), read only.  Each account has its own keys: the parent's
+are the keys the server was started with (listed in the order given as ``{"name": "start key N", "api_key_id":
+"start-key-N"}`` with their scopes, never their secret), then any planted on it; a subuser's or customer
+account's are those planted on it.  A planted key ``{"name", "scopes", "api_key_id"?}`` (id ``key-N`` when
+missing) is listed only: it authenticates nothing.  ``GET /v3/api_keys?limit=N`` (an integer >= 1, default
+all) answers ``{"result": [{"name", "api_key_id"}]}``; ``GET /v3/api_keys/{api_key_id}`` answers the key's
+``{"name", "api_key_id", "scopes"}`` wrapped as ``{"result": [key]}`` (the spec's schema; default) or bare, as
+``--api-key-answer result|object`` (runtime: ``api_key_answer``) says; another id is a 404.
+
 Every API answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
 ``X-RateLimit-Reset`` from a fixed-window limit per API key AND endpoint, as on SendGrid: the
 bucket is (key, request path without query), so spending one endpoint's budget leaves the others'
@@ -126,7 +138,8 @@ Two instances started with the same ``--accounts-file`` play the two hosts; the 
 account's ``settings`` holds Enforced TLS fields (``{"require_tls": true}``) and/or entries
 ``"<family>/<name>": {fields}`` for other settings (``{"mail_settings/footer": {"enabled": true}}``);
 both are merged into the defaults, unvalidated.  ``"access_settings/whitelist": ["1.2.3.4", "10.0.0.0/8"]``
-gives an account's allow list (strings canonicalised, rule objects taken as they are).
+gives an account's allow list (strings canonicalised, rule objects taken as they are); ``"api_keys": [{"name",
+"scopes"}]`` plants keys on an account.
 
 Standard library only, Python 3.9+.  Run it as a command::
 
@@ -134,6 +147,7 @@ Standard library only, Python 3.9+.  Run it as a command::
     python tools/sendgrid_api_server.py --tls-cert server.pem --tls-key server.key --rate-reset seconds
     python tools/sendgrid_api_server.py --rate-limit 600 --endpoint-rate-limit /v3/mail_settings/footer=5
     python tools/sendgrid_api_server.py --trust-forwarded-for
+    python tools/sendgrid_api_server.py --api-key-answer object
 
 or use it in-process::
 
@@ -142,6 +156,7 @@ or use it in-process::
         srv.requests(); srv.state(); srv.add_fault("error", status=503)
         srv.state("mail_settings/footer"); srv.set_state("marketing", {"enabled": True}, setting="tracking_settings/open")
         srv.set_state("parent", ["10.0.0.0/8"], setting="access_settings/whitelist", replace=True); srv.activity("parent")
+        srv.set_state("marketing", [{"name": "ci", "scopes": ["api_keys.create"]}], setting="api_keys")
 
 Control endpoint (tests only): JSON in and out, served on the same socket, no auth,
 not rate limited, not logged, no latency::
@@ -161,14 +176,17 @@ not rate limited, not logged, no latency::
                                       For "access_settings/whitelist", "settings" is a list of IP strings
                                       (canonicalised, given new ids, a network on the list skipped) and/or
                                       rules (stored as given, an id added when missing; ids stay unique), or
-                                      {"result": [...]}; added to the list, or replacing it with "replace"
+                                      {"result": [...]}; added to the list, or replacing it with "replace".
+                                      For "api_keys", a list of keys {"name", "scopes", "api_key_id"?} planted
+                                      on the account (added, or replacing its planted keys with "replace")
     GET    /__control__/activity      ?account=<key> (default parent): that account's IP access activity,
                                       every entry, most recent first
     DELETE /__control__/activity      forget every account's activity
     GET    /__control__/subusers      every subuser, region included
     POST   /__control__/subusers      add subusers: [{"username", "region", "disabled", "id"?, "email"?}, ...]
     GET    /__control__/config        {"region", "rate_limit", "rate_window", "latency_ms", "max_page_size",
-                                       "rate_reset", "endpoint_rate_limits", "trust_forwarded_for"}
+                                       "rate_reset", "endpoint_rate_limits", "trust_forwarded_for",
+                                       "api_key_answer"}
     PUT    /__control__/config        change any of them but region at runtime ("max_page_size": null removes
                                       the cap; null leaves the others as they are; "endpoint_rate_limits"
                                       replaces the whole {path: limit} map); rate windows restart
@@ -235,6 +253,7 @@ if _TOOLS_DIR not in sys.path:
 
 # pylint: disable=wrong-import-position
 from sendgrid_api import ALL_SCOPES, ROUTE_INDEX, ROUTE_TABLE, SETTINGS, match_path  # noqa: E402
+from sendgrid_api.api_keys import ANSWER_SETTING, ANSWER_SHAPES, SCOPE_READ as SCOPE_API_KEYS_READ  # noqa: E402
 from sendgrid_api.common import PARENT, REGIONS, Answer as _Answer, Request, error as _error, error_body  # noqa: E402
 from sendgrid_api.common import is_int as _is_int, is_number as _is_number, parse_json  # noqa: E402
 from sendgrid_api.enforced_tls import (DEFAULT_SETTINGS, SCOPE_TLS_READ, SCOPE_TLS_UPDATE, SETTING_FIELDS,  # noqa: E402
@@ -296,7 +315,7 @@ CONTROL_METHODS = {
 __all__ = [
     "ALL_SCOPES", "SCOPE_TLS_READ", "SCOPE_TLS_UPDATE", "SCOPE_SUBUSERS_READ", "SCOPE_TRACKING_SETTINGS_READ",
     "SCOPE_MAIL_SETTINGS_READ", "SCOPE_WHITELIST_READ", "SCOPE_WHITELIST_CREATE", "SCOPE_WHITELIST_DELETE",
-    "SCOPE_ACTIVITY_READ", "WHITELIST_KEY", "DEFAULT_SETTINGS", "SETTING_FIELDS", "TLS_VERSIONS", "TLS_PATH", "SUBUSERS_PATH",
+    "SCOPE_ACTIVITY_READ", "SCOPE_API_KEYS_READ", "WHITELIST_KEY", "DEFAULT_SETTINGS", "SETTING_FIELDS", "TLS_VERSIONS", "TLS_PATH", "SUBUSERS_PATH",
     "SUBUSERS_DEFAULT_LIMIT", "ROUTES", "ROUTE_TABLE", "SETTINGS", "TLS_SETTING", "PARENT", "REGIONS", "DEMO_KEY",
     "error_body", "parse_json", "validate_settings", "build_config", "make_fault", "start_server", "stop_server",
     "running_server", "SendGridAPIServer", "main",
@@ -483,6 +502,7 @@ RUNTIME_SETTINGS = {
         isinstance(p, str) and p.startswith("/") and "?" not in p and _is_int(n) and n >= 1 for p, n in v.items()),
         "an object mapping request paths (\"/v3/...\", no query) to positive integers"),
     "trust_forwarded_for": (lambda v: isinstance(v, bool), "a boolean"),
+    ANSWER_SETTING: (lambda v: v in ANSWER_SHAPES, " or ".join(repr(shape) for shape in ANSWER_SHAPES)),
 }
 
 
@@ -516,7 +536,7 @@ def split_account_state(account, values):
         raise ValueError(f"initial state of account {account!r} must be an object")
     split = {}
     for name, value in values.items():
-        if "/" in name:
+        if "/" in name or name in SETTINGS:
             if name not in SETTINGS:
                 raise ValueError(f"initial state of account {account!r}: unknown setting {name!r} "
                                  f"(expected one of {', '.join(SETTINGS)})")
@@ -537,13 +557,14 @@ class Config:  # pylint: disable=too-few-public-methods,too-many-instance-attrib
 
     def __init__(self, *, region="global", keys=None, subusers=None, account_ids=None, state=None,  # pylint: disable=too-many-arguments
                  rate_limit=10000, rate_window=60.0, latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch",
-                 endpoint_rate_limits=None, trust_forwarded_for=False):
+                 endpoint_rate_limits=None, trust_forwarded_for=False, api_key_answer="result"):
         if region not in REGIONS:
             raise ValueError("region must be global or eu")
         self.runtime = {name: check_setting(name, value) for name, value in (
             ("rate_limit", rate_limit), ("rate_window", rate_window), ("latency_ms", latency_ms),
             ("max_page_size", max_page_size), ("rate_reset", rate_reset),
-            ("endpoint_rate_limits", endpoint_rate_limits or {}), ("trust_forwarded_for", trust_forwarded_for))}
+            ("endpoint_rate_limits", endpoint_rate_limits or {}), ("trust_forwarded_for", trust_forwarded_for),
+            (ANSWER_SETTING, api_key_answer))}
         self.region = region
         self.keys = normalise_keys(keys or {})
         self.subusers = assign_subuser_ids([], [normalise_subuser(s) for s in subusers or ()])
@@ -556,7 +577,7 @@ class Config:  # pylint: disable=too-few-public-methods,too-many-instance-attrib
 def build_config(*, region="global", keys=None, subusers=None, generate_subusers=0, eu_subusers=0,  # pylint: disable=too-many-arguments,too-many-locals
                  account_ids=None, accounts_file=None, state=None, rate_limit=10000, rate_window=60.0,
                  latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch", endpoint_rate_limits=None,
-                 trust_forwarded_for=False):
+                 trust_forwarded_for=False, api_key_answer="result"):
     """Merge an accounts file, explicit options and demo defaults into a Config.
 
     The demo key is used when no key is given anywhere; the demo subusers when no
@@ -595,7 +616,7 @@ def build_config(*, region="global", keys=None, subusers=None, generate_subusers
                   account_ids=list(dict.fromkeys(str(a) for a in all_ids)), state=all_state,
                   rate_limit=rate_limit, rate_window=rate_window, latency_ms=latency_ms, faults=faults,
                   max_page_size=max_page_size, rate_reset=rate_reset, endpoint_rate_limits=endpoint_rate_limits,
-                  trust_forwarded_for=trust_forwarded_for)
+                  trust_forwarded_for=trust_forwarded_for, api_key_answer=api_key_answer)
 
 
 # ----------------------------------------------------------------------------- state
@@ -1387,7 +1408,7 @@ class SendGridAPIServer(ThreadingHTTPServer):  # pylint: disable=too-many-instan
 
     def set_config(self, **changes):
         """Change runtime settings: rate_limit, rate_window, latency_ms, max_page_size, rate_reset, endpoint_rate_limits,
-        trust_forwarded_for."""
+        trust_forwarded_for, api_key_answer."""
         return self.backend.set_config(**changes)
 
     def reset(self):
@@ -1422,7 +1443,7 @@ def start_server(host="127.0.0.1", port=0, verbose=False, tls_cert=None, tls_key
     tls_cert and tls_key (PEM file paths) make it serve HTTPS.  options are those of
     build_config(): region, keys, subusers, generate_subusers, eu_subusers, account_ids,
     accounts_file, state, rate_limit, rate_window, latency_ms, faults, max_page_size,
-    rate_reset, endpoint_rate_limits, trust_forwarded_for.  Stop it with server.stop().
+    rate_reset, endpoint_rate_limits, trust_forwarded_for, api_key_answer.  Stop it with server.stop().
     """
     ssl_context = make_ssl_context(tls_cert, tls_key)
     server = SendGridAPIServer((host, port), Backend(build_config(**options)), verbose=verbose, ssl_context=ssl_context)
@@ -1455,7 +1476,7 @@ def running_server(**options):
 def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(description="Local SendGrid-compatible API server (enforced TLS, subusers, "
-                                                 "tracking settings, mail settings, IP access management).",
+                                                 "tracking settings, mail settings, IP access management, API keys).",
                                      epilog="See the module docstring for the /__control__/ endpoint and fault kinds.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
@@ -1481,6 +1502,8 @@ def parse_args(argv=None):
                         help="at most N subusers per page of GET /v3/subusers, whatever limit asks (default: no cap)")
     parser.add_argument("--trust-forwarded-for", action="store_true",
                         help="take the client address from the first address of X-Forwarded-For (IP Access Management)")
+    parser.add_argument("--api-key-answer", choices=ANSWER_SHAPES, default="result",
+                        help="GET /v3/api_keys/{id} answers {\"result\": [key]} (the spec's schema, default) or the bare key")
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
     parser.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert (if not in that file)")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:COUNT[:METHOD]][,NAME=VALUE...]",
@@ -1501,7 +1524,7 @@ def main(argv=None):
             rate_window=args.rate_window, latency_ms=args.latency, faults=args.fault, rate_reset=args.rate_reset,
             max_page_size=args.max_page_size, tls_cert=args.tls_cert, tls_key=args.tls_key,
             endpoint_rate_limits=parse_endpoint_rate_limits(args.endpoint_rate_limit),
-            trust_forwarded_for=args.trust_forwarded_for)
+            trust_forwarded_for=args.trust_forwarded_for, api_key_answer=args.api_key_answer)
     except (OSError, ValueError) as exc:
         print(f"sendgrid_api_server: error: {exc}", file=sys.stderr)
         return 2

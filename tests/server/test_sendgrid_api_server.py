@@ -707,12 +707,13 @@ def test_control_requests_are_not_logged_rate_limited_or_faulted():
 def test_control_config_reports_every_runtime_setting(srv):
     assert control(srv, "GET", "config") == {"region": "global", "rate_limit": 10000, "rate_window": 60.0, "latency_ms": 0.0,
                                              "max_page_size": None, "rate_reset": "epoch", "endpoint_rate_limits": {},
-                                             "trust_forwarded_for": False}
+                                             "trust_forwarded_for": False, "api_key_answer": "result"}
     changed = control(srv, "PUT", "config", json={"rate_limit": 5, "rate_window": 2, "latency_ms": 1, "max_page_size": 9,
                                                   "rate_reset": "seconds", "endpoint_rate_limits": {TLS: 2},
-                                                  "trust_forwarded_for": True})
+                                                  "trust_forwarded_for": True, "api_key_answer": "object"})
     assert changed == {"region": "global", "rate_limit": 5, "rate_window": 2.0, "latency_ms": 1.0, "max_page_size": 9,
-                       "rate_reset": "seconds", "endpoint_rate_limits": {TLS: 2}, "trust_forwarded_for": True}
+                       "rate_reset": "seconds", "endpoint_rate_limits": {TLS: 2}, "trust_forwarded_for": True,
+                       "api_key_answer": "object"}
     # null leaves a setting as it is, except max_page_size
     assert control(srv, "PUT", "config", json={"rate_limit": None, "rate_reset": None, "endpoint_rate_limits": None,
                                                "trust_forwarded_for": None}) == changed
@@ -1354,8 +1355,8 @@ def test_subusers_added_at_runtime_get_every_default_setting(srv):
 
 def test_every_new_scope_is_in_all_scopes_and_the_demo_key_reaches_the_new_routes():
     assert set(sg.ALL_SCOPES) >= {scope for dummy, dummy, scope in NEW_ROUTES}
-    # the three first ones, one per new route, and the four of IP Access Management
-    assert len(set(sg.ALL_SCOPES)) == len(sg.ALL_SCOPES) == 3 + len(NEW_ROUTES) + 4
+    # the three first ones, one per new route, the four of IP Access Management and api_keys.read
+    assert len(set(sg.ALL_SCOPES)) == len(sg.ALL_SCOPES) == 3 + len(NEW_ROUTES) + 4 + 1
     assert sg.ALL_SCOPES[:3] == (sg.SCOPE_TLS_READ, sg.SCOPE_TLS_UPDATE, sg.SCOPE_SUBUSERS_READ)
     with sg.running_server() as srv:
         assert call(srv, "PATCH", f"{MAIL}/forward_spam", key=sg.DEMO_KEY, json={"enabled": True}).status_code == 200
@@ -1364,7 +1365,8 @@ def test_every_new_scope_is_in_all_scopes_and_the_demo_key_reaches_the_new_route
 
 def test_route_table_has_one_entry_per_family():
     table = sys.modules["sendgrid_api"].ROUTE_TABLE
-    assert [family.name for family in table] == ["enforced_tls", "subusers", "tracking_settings", "mail_settings", "ip_access"]
+    assert [family.name for family in table] == ["enforced_tls", "subusers", "tracking_settings", "mail_settings", "ip_access",
+                                                 "api_keys"]
     assert {route.path for family in table for route in family.routes} == set(sg.ROUTES)
     assert sg.ROUTES[TLS] == {"GET": sg.SCOPE_TLS_READ, "PATCH": sg.SCOPE_TLS_UPDATE}
 
@@ -1374,7 +1376,8 @@ def test_route_table_has_one_entry_per_family():
 def test_cli_help_lists_the_options():
     result = subprocess.run([sys.executable, str(TOOL), "--help"], capture_output=True, text=True, timeout=10, check=False)
     assert result.returncode == 0
-    for option in ("--endpoint-rate-limit", "--rate-limit", "--accounts-file", "--ready-file", "--fault", "--tls-cert"):
+    for option in ("--endpoint-rate-limit", "--rate-limit", "--accounts-file", "--ready-file", "--fault", "--tls-cert",
+                   "--api-key-answer"):
         assert option in result.stdout
 
 
@@ -1880,7 +1883,7 @@ def test_faults_rate_limits_and_the_log_apply_to_ip_access_routes(srv):
 
 
 def test_ip_access_scopes_are_in_all_scopes_and_routes_in_the_table():
-    assert set(IP_SCOPES) <= set(sg.ALL_SCOPES) and sg.ALL_SCOPES[-4:] == IP_SCOPES
+    assert set(IP_SCOPES) <= set(sg.ALL_SCOPES) and sg.ALL_SCOPES[-5:-1] == IP_SCOPES
     assert sg.ROUTES[WHITELIST] == {"GET": IP_SCOPES[0], "POST": IP_SCOPES[1], "DELETE": IP_SCOPES[2]}
     assert sg.ROUTES[WHITELIST + "/{rule_id}"] == {"GET": IP_SCOPES[0], "DELETE": IP_SCOPES[2]}
     assert sg.ROUTES[ACTIVITY] == {"GET": IP_SCOPES[3]}
@@ -1889,3 +1892,95 @@ def test_ip_access_scopes_are_in_all_scopes_and_routes_in_the_table():
     assert match_path(WHITELIST) == (WHITELIST, {})
     assert match_path(WHITELIST + "/{rule_id}") == (WHITELIST + "/{rule_id}", {"rule_id": "{rule_id}"})
     assert match_path(WHITELIST + "/12/x") == (None, {})
+
+
+# ----------------------------------------------------------------------------- API keys (read only)
+
+API_KEYS = "/v3/api_keys"
+KEYS_SETTING = "api_keys"
+CI_KEY = {"name": "ci", "scopes": ["mail.send", "api_keys.create"]}
+
+
+def test_api_keys_of_the_parent_are_its_start_keys_by_name_and_id_never_their_secret(srv):
+    listed = call(srv, "GET", API_KEYS)
+    assert listed.status_code == 200
+    assert listed.json() == {"result": [{"name": f"start key {n}", "api_key_id": f"start-key-{n}"} for n in (1, 2, 3, 4)]}
+    one = call(srv, "GET", API_KEYS + "/start-key-2").json()
+    assert one == {"result": [{"name": "start key 2", "api_key_id": "start-key-2", "scopes": [sg.SCOPE_TLS_READ]}]}
+    assert call(srv, "GET", API_KEYS + "/start-key-1").json()["result"][0]["scopes"] == sorted(sg.ALL_SCOPES)
+    for response in (listed, call(srv, "GET", API_KEYS + "/start-key-4")):
+        assert not any(secret in response.text for secret in KEYS)
+
+
+def test_api_keys_planted_on_an_account_are_its_own_and_limit_caps_the_list(srv):
+    planted = srv.set_state("marketing", [CI_KEY, {"name": "web", "scopes": ["mail.send"], "api_key_id": "web-1"}],
+                            setting=KEYS_SETTING)
+    ci_id = planted[0]["api_key_id"]
+    assert planted == [dict(CI_KEY, api_key_id=ci_id), {"name": "web", "scopes": ["mail.send"], "api_key_id": "web-1"}]
+    assert call(srv, "GET", API_KEYS, obo="marketing").json() == {
+        "result": [{"name": "ci", "api_key_id": ci_id}, {"name": "web", "api_key_id": "web-1"}]}
+    assert call(srv, "GET", API_KEYS, obo="marketing", params={"limit": 1}).json() == {
+        "result": [{"name": "ci", "api_key_id": ci_id}]}
+    assert call(srv, "GET", API_KEYS, obo="billing").json() == {"result": []}
+    assert call(srv, "GET", f"{API_KEYS}/{ci_id}", obo="marketing").json() == {"result": [dict(CI_KEY, api_key_id=ci_id)]}
+    # another account's key, or a parent's key asked on behalf of a subuser, is not there
+    for obo, key_id in (("billing", ci_id), ("marketing", "start-key-1"), (None, "web-1")):
+        missing = call(srv, "GET", f"{API_KEYS}/{key_id}", obo=obo)
+        assert missing.status_code == 404 and errors_of(missing)[0]["field"] == "api_key_id"
+    srv.reset()
+    assert srv.state(KEYS_SETTING)["marketing"] == []
+
+
+def test_api_key_answer_is_wrapped_or_bare_as_configured(srv):
+    assert srv.backend.get_config()["api_key_answer"] == "result"
+    try:
+        assert srv.set_config(api_key_answer="object")["api_key_answer"] == "object"
+        assert call(srv, "GET", API_KEYS + "/start-key-3").json() == {
+            "name": "start key 3", "api_key_id": "start-key-3", "scopes": [sg.SCOPE_TLS_UPDATE]}
+        with pytest.raises(ValueError, match="api_key_answer must be 'result' or 'object'"):
+            srv.set_config(api_key_answer="list")
+    finally:
+        srv.set_config(api_key_answer="result")
+    with sg.running_server(keys={KEY: [sg.SCOPE_API_KEYS_READ]}, api_key_answer="object") as other:
+        assert call(other, "GET", API_KEYS + "/start-key-1").json() == {"name": "start key 1", "api_key_id": "start-key-1",
+                                                                         "scopes": [sg.SCOPE_API_KEYS_READ]}
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "x", ""])
+def test_api_keys_bad_limit_is_400(srv, limit):
+    response = call(srv, "GET", API_KEYS, params={"limit": limit})
+    assert response.status_code == 400 and errors_of(response)[0]["field"] == "limit"
+
+
+def test_api_keys_need_api_keys_read_and_answer_405_to_writes(srv):
+    for path in (API_KEYS, API_KEYS + "/start-key-1"):
+        refused = call(srv, "GET", path, key=READ_ONLY)
+        assert refused.status_code == 403 and errors_of(refused)[0]["message"] == "access forbidden"
+    assert call(srv, "POST", API_KEYS, json={"name": "x"}).headers["Allow"] == "GET"
+    assert sg.ROUTES[API_KEYS] == sg.ROUTES[API_KEYS + "/{api_key_id}"] == {"GET": sg.SCOPE_API_KEYS_READ}
+    assert sg.ALL_SCOPES[-1] == "api_keys.read"
+
+
+@pytest.mark.parametrize("keys", [
+    [{"name": "x", "scopes": [], "api_key": "SG.secret"}], [{"scopes": []}], [{"name": "x", "scopes": "mail.send"}],
+    [{"name": "x", "api_key_id": "start-key-1"}], [{"name": "x", "api_key_id": "a b"}], {"name": "x"},
+])
+def test_api_keys_planting_refuses_a_secret_another_shape_or_a_taken_id(srv, keys):
+    with pytest.raises(ValueError):
+        srv.set_state("marketing", keys, setting=KEYS_SETTING)
+    assert srv.state(KEYS_SETTING)["marketing"] == []
+
+
+def test_api_keys_are_planted_by_the_accounts_file_and_the_control_endpoint(tmp_path):
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(json.dumps({"keys": {KEY: [sg.SCOPE_API_KEYS_READ]}, "subusers": [{"username": "m"}],
+                                    "state": {"m": {KEYS_SETTING: [dict(CI_KEY, api_key_id="ci-1")]}}}))
+    with sg.running_server(accounts_file=str(accounts)) as srv:
+        assert call(srv, "GET", API_KEYS, obo="m").json() == {"result": [{"name": "ci", "api_key_id": "ci-1"}]}
+        put = requests.put(srv.url + "/__control__/state", timeout=5, json={
+            "account": "m", "setting": KEYS_SETTING, "replace": True, "settings": [{"name": "new", "scopes": ["x.read"]}]})
+        assert put.status_code == 200 and [key["name"] for key in put.json()] == ["new"]
+        assert requests.get(srv.url + "/__control__/state?setting=api_keys", timeout=5).json()["m"] == put.json()
+        assert requests.put(srv.url + "/__control__/config", json={"api_key_answer": "object"}, timeout=5).status_code == 200
+        assert call(srv, "GET", f"{API_KEYS}/{put.json()[0]['api_key_id']}", obo="m").json() == put.json()[0]
+
