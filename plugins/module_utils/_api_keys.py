@@ -99,6 +99,19 @@ def check_patterns(patterns, option: str) -> None:
                             "each non-empty text without spaces, got: %s." % (option, ", ".join(repr(item) for item in bad)))
 
 
+def check_names(names, option: str) -> None:
+    """Refuse, before any request, a key name that names no key: not text, empty or only spaces (names may hold
+    spaces: "My API Key")."""
+    if names is None:
+        return
+    if not isinstance(names, (list, tuple)):
+        raise SendGridError("value of %s must be a list of API key names, got: %r." % (option, names))
+    bad = [name for name in names if not isinstance(name, str) or not name.strip()]
+    if bad:
+        raise SendGridError("value of %s must hold API key names, each non-empty text, got: %s."
+                            % (option, ", ".join(repr(item) for item in bad)))
+
+
 def _matching(scopes, patterns) -> list:
     return sorted({scope for scope in scopes if any(fnmatchcase(scope, pattern) for pattern in patterns)})
 

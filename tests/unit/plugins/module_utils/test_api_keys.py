@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import (
-    CONTROL_SCOPES, audit, check_patterns, read_keys,
+    CONTROL_SCOPES, audit, check_names, check_patterns, read_keys,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridClient, SendGridError
 
@@ -137,6 +137,15 @@ def test_bad_patterns_are_refused_naming_the_option(patterns, shown):
 def test_patterns_that_are_not_a_list_are_refused():
     with pytest.raises(SendGridError, match="value of allowed_control_keys must be a list"):
         check_patterns("admin", "allowed_control_keys")
+
+
+def test_key_names_may_hold_spaces_but_not_be_empty():
+    check_names(["My API Key", "admin"], "allowed_control_keys")
+    with pytest.raises(SendGridError, match=r"value of allowed_control_keys must hold API key names, each non-empty "
+                                            r"text, got: '', ' '\.$"):
+        check_names(["ok", "", " "], "allowed_control_keys")
+    with pytest.raises(SendGridError, match="value of allowed_control_keys must be a list of API key names"):
+        check_names("admin", "allowed_control_keys")
 
 
 def key(name, *scopes, key_id=None):
