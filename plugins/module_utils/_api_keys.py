@@ -75,12 +75,19 @@ def _one_key(answer, key_id: str) -> dict:
 def read_keys(account) -> list:
     """Every API key of the account, [{"name", "api_key_id", "scopes" (sorted)}] sorted by name then id.
 
-    One GET of the list, then one GET per key for its scopes (the list holds names and ids only).
+    One GET of the list, then one GET per key for its scopes (the list holds names and ids only). A key deleted
+    between the two (its GET answers 404) is left out: it no longer exists.
     """
     listed = _listed(account.request("GET", PATH, LIST, params=dict(limit=MAX_KEYS)))
     keys = []
     for name, key_id in listed:
-        key = _one_key(account.request("GET", "%s/%s" % (PATH, quote(key_id, safe="")), READ), key_id)
+        try:
+            answer = account.request("GET", "%s/%s" % (PATH, quote(key_id, safe="")), READ)
+        except SendGridError as exc:
+            if exc.status == 404:
+                continue
+            raise
+        key = _one_key(answer, key_id)
         keys.append(dict(name=key.get("name", name), api_key_id=key_id, scopes=sorted(set(key["scopes"]))))
     return sorted(keys, key=lambda key: (key["name"], key["api_key_id"]))
 

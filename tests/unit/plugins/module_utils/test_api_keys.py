@@ -69,6 +69,23 @@ def test_a_key_id_is_quoted_in_the_path():
     assert read_keys(account) == [{"name": "odd", "api_key_id": "a/b c", "scopes": []}]
 
 
+def test_a_key_deleted_between_the_list_and_its_read_is_left_out_and_other_failures_are_not():
+    class Deleted(FakeAccount):
+        def request(self, method, path, operation, body=None, params=None):
+            if path.endswith("/k2"):
+                self.sent.append((method, path, params, operation.scope))
+                raise SendGridError("gone", self.status)
+            return super().request(method, path, operation, body, params)
+
+    account = Deleted(KEYS)
+    account.status = 404
+    assert [key["api_key_id"] for key in read_keys(account)] == ["k1", "k3"]
+    assert len(account.sent) == 4
+    account.status = 403
+    with pytest.raises(SendGridError, match="gone"):
+        read_keys(account)
+
+
 def test_a_secret_in_an_answer_is_neither_returned_nor_shown():
     key = {"name": "leaky", "api_key_id": "k1", "scopes": ["mail.send"], "api_key": SECRET}
     assert read_keys(FakeAccount({"k1": ("leaky", [])}, answers={"/v3/api_keys/k1": key})) == [
