@@ -152,11 +152,12 @@ def check_addresses_or_domains(entries) -> str | None:
     return "must hold e-mail addresses or domains only (%s is neither)" % ", ".join(repr(entry) for entry in bad) if bad else None
 
 
-def read(account, settings: list, enabled_only: frozenset = frozenset()) -> dict:
+def read(account, settings: list, enabled_only: frozenset = frozenset(), failures: dict | None = None) -> dict:
     """Read these settings of one account: {setting name: values in option names}.
 
     A setting named in ``enabled_only`` is read from its family's summary, one GET for the whole family, and only its
-    ``enabled`` is known; one the summary does not list is read whole.
+    ``enabled`` is known; one the summary does not list is read whole. Given ``failures`` (a dict), a setting that
+    cannot be read is recorded there ({name: SendGridError}) and left out of the values, instead of stopping the rest.
     """
     values = {}
     summaries = {}
@@ -164,35 +165,66 @@ def read(account, settings: list, enabled_only: frozenset = frozenset()) -> dict
         if setting.name in enabled_only and setting.summary is not None:
             summaries.setdefault(setting.summary.path, (setting.summary, []))[1].append(setting)
     for summary, members in summaries.values():
-        listed = result_list(account.request("GET", summary.path, summary.read), summary.title)
+        try:
+            listed = result_list(account.request("GET", summary.path, summary.read), summary.title)
+        except SendGridError as exc:
+            if failures is None:
+                raise
+            # the settings the summary was to give fail with it: another GET each would cost more than the run saves
+            failures.update((setting.name, exc) for setting in members)
+            continue
         enabled = {item.get("name"): item.get("enabled") for item in listed if isinstance(item, dict)}
         for setting in members:
             if isinstance(enabled.get(setting.section), bool):
                 values[setting.name] = {"enabled": enabled[setting.section]}
     for setting in settings:
-        if setting.name not in values:
+        if setting.name in values or setting.name in (failures or {}):
+            continue
+        try:
             values[setting.name] = setting.from_api(account.request("GET", setting.path, setting.read))
+        except SendGridError as exc:
+            if failures is None:
+                raise
+            failures[setting.name] = exc
     return values
 
 
-def reconcile(account, desired: dict, check_mode: bool) -> dict:
+def reconcile(account, desired: dict, check_mode: bool, isolated: bool = False) -> dict:
     """Make one account's settings what ``desired`` says, writing only what differs; {setting name: outcome}.
 
     ``desired`` maps each Setting to manage to its managed fields (Setting.desired()). A setting managed by its
     ``enabled`` alone is read from its family's summary. Each outcome holds ``changed``, ``changes`` (the fields
     written, or that would be in check mode), ``before`` and ``after`` (the fields read).
+
+    The first failure stops the account, unless ``isolated``: then a setting that cannot be read or written is that
+    setting's failure (``failed``, ``msg``, ``status``; ``before`` and ``after`` null) and the others go on.
     """
     settings = list(desired)
     enabled_only = frozenset(setting.name for setting in settings if set(desired[setting]) == {"enabled"})
-    before = read(account, settings, enabled_only)
+    failures = {} if isolated else None
+    before = read(account, settings, enabled_only, failures)
     outcomes = {}
     for setting in settings:
-        changes = setting.differences(before[setting.name], desired[setting])
-        after = dict(before[setting.name], **setting.as_read(changes))
-        if changes and not check_mode:
-            after = _write(account, setting, before[setting.name], changes)
+        if setting.name in (failures or {}):
+            outcomes[setting.name] = failed(failures[setting.name])
+            continue
+        try:
+            changes = setting.differences(before[setting.name], desired[setting])
+            after = dict(before[setting.name], **setting.as_read(changes))
+            if changes and not check_mode:
+                after = _write(account, setting, before[setting.name], changes)
+        except SendGridError as exc:
+            if not isolated:
+                raise
+            outcomes[setting.name] = failed(exc)
+            continue
         outcomes[setting.name] = dict(changed=bool(changes), changes=changes, before=before[setting.name], after=after)
     return outcomes
+
+
+def failed(exc: SendGridError) -> dict:
+    """The outcome of a setting that failed: nothing known changed, the reason."""
+    return dict(changed=False, changes={}, before=None, after=None, failed=True, msg=str(exc), status=exc.status)
 
 
 def _write(account, setting: Setting, before: dict, changes: dict) -> dict:

@@ -1,0 +1,441 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A security baseline: one policy (Enforced TLS, tracking, mail settings, IP allow list, API key audit) applied to
+many accounts in one module run.
+
+The policy's sections reuse each setting's own description: the settings engine (_settings) for Enforced TLS, the
+tracking and the mail settings, _ip_access for the allow list and _api_keys for the audit. Here are only what is the
+baseline's own: the argument spec, the merge of an account's overrides onto the policy, the checks of both before any
+request, one account's run with every setting isolated from the others' failures, and the result (statuses, summary,
+drift).
+
+For internal use by this collection's modules only: names here may change without notice.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils import basic
+from ansible.module_utils.common.validation import (
+    check_type_bool, check_type_dict, check_type_int, check_type_list, check_type_str,
+)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
+    REGIONS, add_discovered, discovery_argument_spec, parse_accounts, plan,
+)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import audit, check_patterns, read_keys
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    ClientPool, SendGridError, as_text, base_url_for, client_from_module, connection_argument_spec, plural,
+    sendgrid_module,
+)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
+from ansible_collections.mailops.sendgrid.plugins.module_utils import _ip_access
+from ansible_collections.mailops.sendgrid.plugins.module_utils._mail_settings import MAIL_SETTINGS
+from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import for_each_account, reconcile
+from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers
+from ansible_collections.mailops.sendgrid.plugins.module_utils._tracking_settings import TRACKING_SETTINGS
+
+MAX_CONCURRENCY = 32
+PAGE_SIZE = 500
+
+# The policy's sections that are families of engine settings: {option: settings}, one suboption per setting.
+FAMILIES = {"tracking": TRACKING_SETTINGS, "mail_settings": MAIL_SETTINGS}
+IP_ACCESS_SPEC = dict(
+    entries=dict(type="list", elements="str", default=[]),
+    state=dict(type="str", choices=_ip_access.STATES, default="present"),
+    purge=dict(type="bool", default=False),
+    allow_lockout=dict(type="bool", default=False),
+    client_addresses=dict(type="list", elements="str"),
+)
+API_KEYS_SPEC = dict(
+    allowed_scopes=dict(type="list", elements="str"),
+    allowed_control_keys=dict(type="list", elements="str", default=[]),
+)
+SECTIONS = ("enforced_tls", "tracking", "mail_settings", "ip_access", "api_keys")
+
+COMPLIANT, CHANGED, WOULD_CHANGE, FAILED, FLAGGED = "compliant", "changed", "would_change", "failed", "flagged"
+DRIFT = (CHANGED, WOULD_CHANGE, FLAGGED)
+TYPE_CHECKS = {
+    "bool": (check_type_bool, "true or false"),
+    "int": (check_type_int, "a whole number"),
+    "str": (check_type_str, "text"),
+    "list": (check_type_list, "a list"),
+    "dict": (check_type_dict, "a dictionary"),
+}
+
+
+def policy_argument_spec() -> dict:
+    """One dict option per section; a family's settings are dict suboptions of their own."""
+    def family(settings: list) -> dict:
+        return {setting.section: dict(type="dict", options=setting.argument_spec()) for setting in settings}
+
+    return dict(
+        enforced_tls=dict(type="dict", options=ENFORCED_TLS.argument_spec()),
+        tracking=dict(type="dict", options=family(TRACKING_SETTINGS)),
+        mail_settings=dict(type="dict", options=family(MAIL_SETTINGS)),
+        ip_access=dict(type="dict", options=IP_ACCESS_SPEC),
+        api_keys=dict(type="dict", options=API_KEYS_SPEC),
+    )
+
+
+def argument_spec() -> dict:
+    return dict(
+        connection_argument_spec(on_behalf_of=False),
+        include_parent=dict(type="bool", default=True),
+        accounts=dict(type="list", elements="raw", default=[]),
+        concurrency=dict(type="int", default=8),
+        **dict(discovery_argument_spec(), **policy_argument_spec())
+    )
+
+
+# ----------------------------------------------------------------------------- policy and overrides
+
+def conform(spec: dict, value, where: str):
+    """An account's override of a section, checked and typed as AnsibleModule does the policy's, every error naming
+    its path (accounts[2].mail_settings.footer.enabled). Null stays null; no default is filled in: an override gives
+    only what it changes."""
+    if value is None:
+        return None
+    value = _typed(dict(type="dict"), value, where)
+    unknown = sorted(set(value) - set(spec))
+    if unknown:
+        raise SendGridError("%s has the unknown key%s %s; it may hold %s." % (
+            where, "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(spec)))
+    typed = {}
+    for name, option in spec.items():
+        path = "%s.%s" % (where, name)
+        item = value.get(name)
+        if item is None:
+            typed[name] = None
+        elif option.get("options"):
+            typed[name] = conform(option["options"], item, path)
+        else:
+            typed[name] = _typed(option, item, path)
+    return typed
+
+
+def _typed(option: dict, value, where: str):
+    check, wanted = TYPE_CHECKS[option["type"]]
+    try:
+        value = check(value)
+        if option["type"] == "list":
+            element_check = TYPE_CHECKS[option.get("elements", "str")][0]
+            value = [element_check(item) for item in value]
+    except (TypeError, ValueError):
+        if option["type"] == "list":
+            wanted = "a list of %s" % TYPE_CHECKS[option.get("elements", "str")][1]
+        raise SendGridError("value of %s must be %s, got: %s." % (where, wanted, as_text(value)))
+    if option.get("choices") and value not in option["choices"]:
+        raise SendGridError("value of %s must be one of: %s, got: %s." % (where, ", ".join(option["choices"]), as_text(value)))
+    return value
+
+
+def merge(spec: dict, policy, override):
+    """An account's section: the override's fields on top of the policy's, field by field (a list replaces the
+    policy's whole), and the documented default where neither gives one. Null when neither manages the section."""
+    if policy is None and override is None:
+        return None
+    policy, override = policy or {}, override or {}
+    merged = {}
+    for name, option in spec.items():
+        if option.get("options"):
+            merged[name] = merge(option["options"], policy.get(name), override.get(name))
+        elif override.get(name) is not None:
+            merged[name] = override[name]
+        elif policy.get(name) is not None:
+            merged[name] = policy[name]
+        else:
+            merged[name] = option.get("default")
+    return merged
+
+
+def desired_for(policy: dict, overrides: dict | None = None) -> dict:
+    """An account's desired sections: the policy with the account's overrides merged in ({section: values or None})."""
+    spec = policy_argument_spec()
+    overrides = overrides or {}
+    return {section: merge(spec[section]["options"], policy.get(section), overrides.get(section)) for section in SECTIONS}
+
+
+def check(desired: dict, where: str = "") -> None:
+    """Refuse, before any request, a value SendGrid would refuse or that would do harm; the message names the
+    option's path (``where`` is "" for the policy, "accounts[2]." for an account's overrides)."""
+    if desired.get("enforced_tls") is not None:
+        ENFORCED_TLS.check(ENFORCED_TLS.desired(desired["enforced_tls"]), where + "enforced_tls.")
+    for option, settings in FAMILIES.items():
+        for setting in settings:
+            values = (desired.get(option) or {}).get(setting.section)
+            if values is not None:
+                setting.check(setting.desired(values), "%s%s.%s." % (where, option, setting.section))
+    ip_access = desired.get("ip_access")
+    if ip_access is not None:
+        prefix = where + "ip_access."
+        _ip_access.check_entries(ip_access["entries"] or [], prefix + "entries")
+        _ip_access.check_addresses(ip_access["client_addresses"] or [], prefix + "client_addresses")
+        if ip_access["state"] == "disabled" and ip_access["entries"]:
+            raise SendGridError("%sstate: disabled empties the allow list: leave %sentries out (it holds %s)."
+                                % (prefix, prefix, ", ".join(ip_access["entries"])))
+        if ip_access["purge"] and ip_access["state"] != "present":
+            raise SendGridError("%spurge applies to state: present only (state is %s)." % (prefix, ip_access["state"]))
+    api_keys = desired.get("api_keys")
+    if api_keys is not None:
+        check_patterns(api_keys["allowed_scopes"], where + "api_keys.allowed_scopes")
+
+
+def engine_desired(desired: dict) -> dict:
+    """The engine's settings an account's sections manage: {Setting: managed fields}."""
+    managed = {}
+    if desired.get("enforced_tls") is not None:
+        managed[ENFORCED_TLS] = ENFORCED_TLS.desired(desired["enforced_tls"])
+    for option, settings in FAMILIES.items():
+        for setting in settings:
+            values = (desired.get(option) or {}).get(setting.section)
+            if values is not None:
+                managed[setting] = setting.desired(values)
+    return managed
+
+
+def setting_key(setting) -> str:
+    """A setting's name in results: its option path (tracking.click), enforced_tls for Enforced TLS."""
+    for option, settings in FAMILIES.items():
+        if setting in settings:
+            return "%s.%s" % (option, setting.section)
+    return setting.name
+
+
+# ----------------------------------------------------------------------------- one account
+
+def apply(account, desired: dict, check_mode: bool) -> dict:
+    """Bring one account to its desired sections; {setting key: outcome}, in the policy's order.
+
+    Every setting stands alone: one that fails is reported as failed and the others go on. The engine's settings come
+    first (their reads, the families' summaries shared, then their writes), then the API keys (read only), and the
+    allow list last, since a change to it is the only one that may end this machine's access.
+    """
+    outcomes = {}
+    engine = engine_desired(desired)
+    if engine:
+        try:
+            done = reconcile(account, engine, check_mode, isolated=True)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            done = {setting.name: _failure(account, exc) for setting in engine}
+        for setting in engine:
+            outcomes[setting_key(setting)] = _engine_outcome(done[setting.name], check_mode)
+    if desired.get("api_keys") is not None:
+        outcomes["api_keys"] = _isolated(account, lambda: _audit_keys(account, desired["api_keys"]), _key_failure)
+    if desired.get("ip_access") is not None:
+        outcomes["ip_access"] = _isolated(account, lambda: _allow_list(account, desired["ip_access"], check_mode),
+                                          _setting_failure)
+    order = [setting_key(setting) for setting in engine] + ["ip_access", "api_keys"]
+    return {key: outcomes[key] for key in order if key in outcomes}
+
+
+def status(changed: bool, check_mode: bool) -> str:
+    return (WOULD_CHANGE if check_mode else CHANGED) if changed else COMPLIANT
+
+
+def _engine_outcome(outcome: dict, check_mode: bool) -> dict:
+    if outcome.get("failed"):
+        return _setting_failure(outcome["msg"])
+    return dict(status=status(outcome["changed"], check_mode), before=outcome["before"], after=outcome["after"],
+                changes=outcome["changes"])
+
+
+def _allow_list(account, ip_access: dict, check_mode: bool) -> dict:
+    outcome = _ip_access.reconcile(
+        account, _ip_access.check_entries(ip_access["entries"] or []), ip_access["state"], ip_access["purge"],
+        ip_access["allow_lockout"], ip_access["client_addresses"] or [], check_mode)
+    changes = {name: outcome[name] for name in ("added", "removed") if outcome[name]}
+    return dict(status=status(outcome["changed"], check_mode), before=outcome["before"], after=outcome["after"],
+                changes=changes)
+
+
+def _audit_keys(account, api_keys: dict) -> dict:
+    keys = read_keys(account)
+    flagged = audit(keys, api_keys["allowed_scopes"], api_keys["allowed_control_keys"])
+    return dict(status=FLAGGED if flagged else COMPLIANT, keys=len(keys), flagged=flagged)
+
+
+def _setting_failure(msg: str) -> dict:
+    return dict(status=FAILED, before=None, after=None, changes={}, msg=msg)
+
+
+def _key_failure(msg: str) -> dict:
+    return dict(status=FAILED, keys=None, flagged=[], msg=msg)
+
+
+def _isolated(account, work, failure) -> dict:
+    """What ``work`` returns, or its failure as ``failure(msg)``: a setting's failure never stops the others."""
+    try:
+        return work()
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        return failure(_failure(account, exc)["msg"])
+
+
+def _failure(account, exc: Exception) -> dict:
+    if isinstance(exc, SendGridError):
+        return dict(failed=True, msg=str(exc))
+    # Unforeseen: its text may hold anything a request held, so the key is masked as every message of the client is.
+    redact = getattr(getattr(account, "client", None), "redact", lambda text: text)
+    return dict(failed=True, msg="Unexpected %s: %s" % (type(exc).__name__, redact(str(exc))))
+
+
+# ----------------------------------------------------------------------------- results
+
+def account_result(account: dict, outcome: dict) -> dict:
+    """One account's entry of the result: who, where, its settings' outcomes, whether it changed or failed."""
+    settings = outcome.get("settings", {})
+    failures = ["%s: %s" % (key, setting["msg"]) for key, setting in settings.items() if setting["status"] == FAILED]
+    if outcome["failed"]:
+        failures.insert(0, outcome["msg"])
+    result = dict(name=account["name"], on_behalf_of=account["on_behalf_of"], region=account["region"],
+                  api_url=account["base_url"],
+                  changed=any(setting["status"] in (CHANGED, WOULD_CHANGE) for setting in settings.values()),
+                  failed=bool(failures), settings=settings)
+    if failures:
+        result["msg"] = "; ".join(failures)
+    return result
+
+
+def summarize(accounts: list) -> dict:
+    """How many accounts changed, would change, failed, have a flagged key; compliant: none of those. An account
+    counts under each that applies to it."""
+    summary = dict(accounts=len(accounts), compliant=0, changed=0, would_change=0, failed=0, flagged=0)
+    for account in accounts:
+        statuses = {setting["status"] for setting in account["settings"].values()}
+        found = [name for name in (CHANGED, WOULD_CHANGE, FLAGGED) if name in statuses]
+        found += [FAILED] if account["failed"] else []
+        for name in found or [COMPLIANT]:
+            summary[name] += 1
+    return summary
+
+
+def drift(accounts: list) -> list:
+    """[{account, settings}] of every account with a setting that changed, would change or has a flagged key."""
+    drifted = []
+    for account in accounts:
+        settings = [key for key, setting in account["settings"].items() if setting["status"] in DRIFT]
+        if settings:
+            drifted.append(dict(account=account["name"], settings=settings))
+    return drifted
+
+
+def diffs(accounts: list) -> list:
+    """One before/after per account, of the settings read (the API keys are audited, never changed)."""
+    result = []
+    for account in accounts:
+        read_settings = {key: setting for key, setting in account["settings"].items()
+                         if key != "api_keys" and setting["status"] != FAILED}
+        if read_settings:
+            result.append(dict(before={key: setting["before"] for key, setting in read_settings.items()},
+                               after={key: setting["after"] for key, setting in read_settings.items()},
+                               before_header=account["name"], after_header=account["name"]))
+    return result
+
+
+def failure_message(accounts: list) -> str:
+    failed = [account for account in accounts if account["failed"]]
+    return "%d of %s failed: %s" % (len(failed), plural(len(accounts), "account"),
+                                    " | ".join("%s: %s" % (account["name"], account["msg"]) for account in failed))
+
+
+# ----------------------------------------------------------------------------- the module
+
+def nested_not_dicts(spec: dict, params, path: str = "") -> dict:
+    """The settings sections inside a section (tracking.click) given a value that cannot be read as a dictionary.
+
+    sendgrid_module() guards the top-level sections; AnsibleModule fails the same way on these, losing the API key's
+    no_log protection, so they are found first.
+    """
+    found = {}
+    for name, option in spec.items():
+        value = params.get(name) if isinstance(params, dict) else None
+        if option.get("type") != "dict" or not option.get("options") or value is None:
+            continue
+        try:
+            value = check_type_dict(value)
+        except TypeError:
+            if path:
+                found[path + name] = value
+            continue
+        found.update(nested_not_dicts(option["options"], value, path + name + "."))
+    return found
+
+
+def _module():
+    spec = argument_spec()
+    try:
+        not_dicts = nested_not_dicts(spec, basic._load_params())  # cached by Ansible; AnsibleModule reads the same
+    except Exception:  # pylint: disable=broad-exception-caught
+        not_dicts = {}  # AnsibleModule reports unreadable parameters itself
+    if not_dicts:
+        sections = {path.split(".")[0] for path in not_dicts}
+        module = sendgrid_module(argument_spec=dict(spec, **{name: dict(type="raw") for name in sections}),
+                                 supports_check_mode=True)
+        module.fail_json(msg="; ".join(
+            "value of %s must be a dictionary of its fields (such as enabled: true), got: %s" % (path, as_text(value))
+            for path, value in sorted(not_dicts.items())))
+    return sendgrid_module(argument_spec=spec, supports_check_mode=True)
+
+
+def run_module() -> None:
+    """The whole of sendgrid_baseline: check everything, discover, apply to every account, report."""
+    module = _module()
+    params = module.params
+    policy = {section: params[section] for section in SECTIONS}
+    outcome = dict(changed=False, accounts=[], summary=summarize([]), drift=[], policy=policy, discovered=None,
+                   check_mode=module.check_mode)
+    if not 1 <= params["concurrency"] <= MAX_CONCURRENCY:
+        module.fail_json(msg="concurrency must be from 1 to %d, got %d." % (MAX_CONCURRENCY, params["concurrency"]),
+                         **outcome)
+    sections_spec = policy_argument_spec()
+    try:
+        check(desired_for(policy))
+        # the overrides are typed here, naming their paths; parse_accounts checks the rest of each item
+        listed = parse_accounts(params["accounts"], {section: dict(type="raw") for section in SECTIONS})
+        for index, account in enumerate(listed):
+            for section in SECTIONS:
+                account[section] = conform(sections_spec[section]["options"], account[section],
+                                           "accounts[%d].%s" % (index, section))
+            check(desired_for(policy, account), "accounts[%d]." % index)
+        # both hosts' URLs are checked now, before any request, whichever accounts discovery finds later
+        hosts = {region: base_url_for(region, params["api_url"], params["eu_api_url"]) for region in REGIONS}
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc), **outcome)
+
+    pool = ClientPool(lambda base_url, rate_limits: client_from_module(module, base_url, rate_limits))
+    if params["discover_subusers"]:
+        try:
+            subusers = list_subusers(pool.client(hosts[params["region"]]), PAGE_SIZE)
+        except SendGridError as exc:
+            module.fail_json(msg="Discovering the subusers failed, so no account was handled: %s" % exc,
+                             status=exc.status, **outcome)
+        outcome["discovered"] = len(subusers)
+        listed = add_discovered(listed, subusers, params["exclude"], params["include_disabled"])
+    overrides = {account["on_behalf_of"]: account for account in listed}
+    accounts = plan(params, listed, [])
+    for account in accounts:
+        account["desired"] = desired_for(policy, overrides.get(account["on_behalf_of"]))
+    for base_url in sorted({account["base_url"] for account in accounts}):
+        pool.client(base_url)  # a bad option fails here, in the main thread, before any settings request
+
+    def one(account_client, account: dict) -> dict:
+        return dict(settings=apply(account_client, account["desired"], module.check_mode))
+
+    results = [account_result(account, done) for account, done in zip(
+        accounts, for_each_account(pool.client, accounts, one, params["concurrency"]))]
+    for account, result in zip(accounts, results):
+        ip_access = account["desired"]["ip_access"]
+        switched_off = result["settings"].get("ip_access", {}).get("status") in (CHANGED, WOULD_CHANGE)
+        if ip_access and ip_access["state"] == "disabled" and switched_off:
+            module.warn("IP Access Management is %s off for %s: its allow list is empty, so every address may reach it."
+                        % ("about to be switched" if module.check_mode else "now",
+                           "the subuser or account %s" % account["on_behalf_of"] if account["on_behalf_of"]
+                           else "the parent account"))
+    outcome.update(changed=any(result["changed"] for result in results), accounts=results, summary=summarize(results),
+                   drift=drift(results))
+    if module._diff:
+        outcome["diff"] = diffs(results)
+    if any(result["failed"] for result in results):
+        module.fail_json(msg=failure_message(results), **outcome)
+    module.exit_json(**outcome)
