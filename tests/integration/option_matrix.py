@@ -84,6 +84,16 @@ ACTIVITY_PATH = "/v3/access_settings/activity"
 GUARD_ACTIVITY_LIMIT = 20    # the lockout guard reads SendGrid's recent activity: SendGrid's default page, 20
 FRESH_ALLOW_LIST = []        # a fresh account's rules ({"id", "ip"}): none, so IP Access Management is off
 CLIENT_ADDRESS = "127.0.0.1"  # where every case reaches its servers from, as their access activity records it
+# API keys (sendgrid_api_key_info): the list, read with limit 100 (documented: the most keys an account may hold), then
+# each key. A fresh server's parent holds one key, the one the case's servers were started with, by the name and id
+# the server gives it (tools/sendgrid_api/api_keys.py); every other account none.
+API_KEYS_PATH = "/v3/api_keys"
+API_KEYS_LIMIT = 100
+FRESH_PARENT_KEYS = [{"name": "start key 1", "api_key_id": "start-key-1"}]
+# Scopes that key surely holds (it holds every scope the servers serve): api_keys.read, which the module documents as
+# needed, and Enforced TLS's read, a scope of every server; the account-control families the module documents.
+FRESH_KEY_SCOPES = ("api_keys.read", "user.settings.enforced_tls.read")
+ACCOUNT_CONTROL_SCOPES = ("api_keys.*", "teammates.*", "access_settings.*")
 
 # The subusers of every case's servers: one EU regional, one disabled, one that the exclude sample matches.
 SUBUSERS = ["marketing", "billing", "support", "eu-newsletter:eu", "dormant:disabled"]
@@ -139,6 +149,8 @@ INVALID_SAMPLES = {
     "entries": [["127.0.0.1", "203.*.113.*", "203.0.113.0/33"]],
     # an address, not a network
     "client_addresses": [[CLIENT_ADDRESS, "127.0.0.0/8"]],
+    # "Each pattern must be non-empty text without spaces; another value fails before any request"
+    "allowed_scopes": [["mail.send", "mail send"]],
 }
 # A value the model expects a module not to return at all (None: returned as null).
 NOT_RETURNED = Dynamic("<not returned>")
@@ -899,6 +911,30 @@ def model_ip_access_info(params, env, known) -> Expectation:
                        projected={"activity": ("allowed", "ip"), "refused": ("allowed", "ip")})
 
 
+# ----------------------------------------------------------------------------- the model: the API key audit
+
+def model_api_key_info(params, env, known) -> Expectation:
+    """The documented floor, 1 + the number of keys: one GET of the list with limit 100, then one GET per key; never a
+    write. A key is flagged when it holds account-control scopes and allowed_control_keys does not name it (the key
+    running the module holds api_keys.read, one of them), or when allowed_scopes is a list and a scope of its others
+    matches none of its patterns. Keys are compared by name and id (the server's key holds every scope it serves)."""
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    keys = [dict(key) for key in FRESH_PARENT_KEYS] if obo is None else []
+    calls = [call(host, "GET", API_KEYS_PATH, obo, query={"limit": str(API_KEYS_LIMIT)})]
+    calls += [call(host, "GET", "%s/%s" % (API_KEYS_PATH, key["api_key_id"]), obo) for key in keys]
+
+    def matches(scope, patterns):
+        return any(fnmatch.fnmatchcase(scope, pattern) for pattern in patterns)
+
+    control = [scope for scope in FRESH_KEY_SCOPES if matches(scope, ACCOUNT_CONTROL_SCOPES)]
+    others = [scope for scope in FRESH_KEY_SCOPES if scope not in control]
+    excess = params["allowed_scopes"] is not None and any(not matches(s, params["allowed_scopes"]) for s in others)
+    flagged = [key for key in keys if excess or (control and key["name"] not in (params["allowed_control_keys"] or []))]
+    return Expectation(calls, returned=comparable_result({"api_keys": keys, "flagged": flagged}),
+                       projected={"api_keys": ("name", "api_key_id"), "flagged": ("name", "api_key_id")})
+
+
 MODELS = {
     "sendgrid_enforced_tls": model_enforced_tls,
     "sendgrid_enforced_tls_info": model_enforced_tls_info,
@@ -909,6 +945,7 @@ MODELS = {
     "sendgrid_settings_info": model_settings_info,
     "sendgrid_ip_access": model_ip_access,
     "sendgrid_ip_access_info": model_ip_access_info,
+    "sendgrid_api_key_info": model_api_key_info,
 }
 
 
