@@ -200,7 +200,7 @@ options:
   mail_settings:
     description:
       - The mail settings, one section per setting, as M(mailops.sendgrid.sendgrid_mail_settings) manages them (and
-        compares them: addresses as sets, V(0) days as none). A section left out is neither read nor changed.
+        compares them, addresses as sets and V(0) days as none). A section left out is neither read nor changed.
     type: dict
     suboptions:
       bounce_purge:
@@ -418,7 +418,7 @@ accounts:
       returned: always
       sample: false
     msg:
-      description: Why the account or each failed setting failed, as C(setting: reason; ...).
+      description: Why the account failed, or each failed setting's name followed by why it failed, separated by semicolons.
       type: str
       returned: when the account failed
       sample: "mail_settings.footer: Updating the footer settings PATCH ... failed (HTTP 400: ...)."
