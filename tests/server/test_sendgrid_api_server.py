@@ -1942,8 +1942,8 @@ def test_api_key_answer_is_wrapped_or_bare_as_configured(srv):
     finally:
         srv.set_config(api_key_answer="result")
     with sg.running_server(keys={KEY: [sg.SCOPE_API_KEYS_READ]}, api_key_answer="object") as other:
-        assert call(other, "GET", API_KEYS + "/start-key-1").json() == {"name": "start key 1", "api_key_id": "start-key-1",
-                                                                         "scopes": [sg.SCOPE_API_KEYS_READ]}
+        assert call(other, "GET", API_KEYS + "/start-key-1").json() == {
+            "name": "start key 1", "api_key_id": "start-key-1", "scopes": [sg.SCOPE_API_KEYS_READ]}
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "x", ""])
@@ -1983,4 +1983,3 @@ def test_api_keys_are_planted_by_the_accounts_file_and_the_control_endpoint(tmp_
         assert requests.get(srv.url + "/__control__/state?setting=api_keys", timeout=5).json()["m"] == put.json()
         assert requests.put(srv.url + "/__control__/config", json={"api_key_answer": "object"}, timeout=5).status_code == 200
         assert call(srv, "GET", f"{API_KEYS}/{put.json()[0]['api_key_id']}", obo="m").json() == put.json()[0]
-
