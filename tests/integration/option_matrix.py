@@ -41,6 +41,11 @@ import yaml
 COLLECTION = "mailops.sendgrid"
 ROLE_ENTRY_POINT = "main"
 MISSING = object()           # "no documented default", unlike a documented default of null
+# The options of the connection doc fragments (on_behalf_of included), which modules document alike (riders, see
+# riding()).
+CONNECTION_OPTIONS = frozenset(name for block in re.findall(r'r"""(.*?)"""', (
+    Path(__file__).resolve().parents[2] / "plugins" / "doc_fragments" / "connection.py").read_text(encoding="utf-8"),
+    re.S) for name in yaml.safe_load(block)["options"])
 
 # What a fresh account of the local server holds (tools/sendgrid_api_server.py DEFAULT_SETTINGS), in API names.
 FRESH_SETTINGS = {"require_tls": False, "require_valid_cert": False, "version": 1.1}
@@ -487,17 +492,29 @@ def generate_cases(sources: list) -> list:
                 cases.append(Case("%s:%s=%s:rejected" % (prefix, option.name, value_text(value)), prefix, "rejected",
                                   option.name, (given_value(option, value),)))
             refused.add(shared)
-        cases += riding(in_sections, others) if in_sections else others
+        if in_sections:
+            cases += riding(in_sections, others)
+        elif source.kind == "module" and any(case.kind == "alone" and case.option not in CONNECTION_OPTIONS
+                                             for case in others):
+            # A module's own options given alone are the bases; its connection options and nulls ride on them
+            # (see riding()): each is still given once at least, beside one other option it does not touch.
+            bases = [case for case in others if case.kind == "alone" and case.option not in CONNECTION_OPTIONS]
+            cases += riding(bases, [case for case in others if case not in bases])
+        else:
+            cases += others
     return cases
 
 
 def riding(bases: list, riders: list) -> list:
-    """Cases of a module of sections, which reads and sends nothing when every section is left out (documented).
+    """Cases where each rider rides on a base: one case gives both, and the model judges the two together.
 
-    There, an option that is not a section, given alone, would show nothing, and a section null only what the
-    defaults show: each such case (a rider) rides on a case of another section's suboption (a base), whose requests
-    it must then steer (host, key, account, certificate checks) or leave alone (the null section: nothing read or
-    sent for it while another section is), as the model says. Every base runs once at least, alone when riders run
+    A module of sections reads and sends nothing when every section is left out (documented): there, an option that
+    is not a section, given alone, would show nothing, and a section null only what the defaults show, so each such
+    case (a rider) rides on a case of another section's suboption (a base), whose requests it must then steer (host,
+    key, account, certificate checks) or leave alone (the null section: nothing read or sent for it while another
+    section is), as the model says. Every other module's connection options and nulls ride likewise on its own
+    options given alone: the request model still sees each value's effect, and the matrix, the suite's largest
+    cost (each case is a module run), is about a third smaller. Every base runs once at least, alone when riders run
     short; riders beyond the bases take one again.
     """
     def fits(base, rider):
@@ -510,8 +527,8 @@ def riding(bases: list, riders: list) -> list:
             waiting.remove(rider)
         pairs.append((base, rider))
     for index, rider in enumerate(waiting):
-        base = next(base for base in bases[index:] + bases[:index] if fits(base, rider))
-        pairs.append((base, rider))
+        base = next((base for base in bases[index:] + bases[:index] if fits(base, rider)), None)
+        pairs.append((base, rider) if base is not None else (rider, None))   # no base fits: alone
     return [base if rider is None else Case(
         "%s+%s" % (base.id.rsplit(":", 1)[0], rider.id.split(":", 1)[1]), base.source, rider.kind, rider.option,
         base.values + rider.values) for base, rider in pairs]

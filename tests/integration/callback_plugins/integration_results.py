@@ -16,14 +16,16 @@ name: integration_results
 type: notification
 short_description: Write task results as JSON to a file (mailops.sendgrid integration tests only)
 description:
-  - Records each task result (status, result dictionary, warning and exception texts, traceback) and writes them to the file
-    named by the environment variable E(INTEGRATION_RESULTS_FILE) when the playbook ends.
+  - Records each task result (status, result dictionary, warning and exception texts, traceback, the play's index in the
+    playbook and when the task started) and writes them to the file named by the environment variable
+    E(INTEGRATION_RESULTS_FILE) when the playbook ends.
 requirements:
   - enabled with ANSIBLE_CALLBACKS_ENABLED=integration_results
 """
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -42,6 +44,8 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._tasks = []
+        self._play = -1           # index of the current play in the playbook
+        self._started = {}        # task uuid -> when it started (time.time(), the clock the local server logs with)
 
     def _record(self, result, status):
         data = dict(result.result)
@@ -55,7 +59,15 @@ class CallbackModule(CallbackBase):
             # a Python traceback of the module, when one was captured
             "traceback": getattr(getattr(exception, "event", None), "formatted_traceback", None),
             "result": data,
+            "play": self._play,
+            "started": self._started.get(result.task._uuid),
         })
+
+    def v2_playbook_on_play_start(self, play):
+        self._play += 1
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._started.setdefault(task._uuid, time.time())
 
     def v2_runner_on_ok(self, result):
         self._record(result, "changed" if result.result.get("changed") else "ok")
