@@ -106,6 +106,39 @@ if [[ "${1:-}" == "--get-pip-only" ]]; then
     exit 0
 fi
 
+# 5. a second ansible-core, where Python 3.12 exists: .venv-312 with ansible-core 2.21, for ansible-test
+#    (scripts/ansible-test.sh) and for the integration tests that run playbooks on both cores. It is made here,
+#    before any test stage, so that a fresh machine has it for every stage; in the background, beside
+#    steps 1 to 4 (two pip installs on two cores: a fresh setup takes the longer of the two, not their sum).
+make_venv312() {
+    PY312="$(pyenv prefix 3.12.1 2>/dev/null || true)/bin/python3.12"
+    VENV312="$ROOT/.venv-312"
+    if [[ -x "$PY312" ]]; then
+        # What units and playbooks need: the runtime requirements, unit-test requirements, ansible-test's pytest plugins.
+        REQS312=(-r requirements.txt pytest pytest-xdist pytest-mock)
+        if [[ -f tests/unit/requirements.txt ]]; then REQS312+=(-r tests/unit/requirements.txt); fi
+        want312="$(cat requirements.txt tests/unit/requirements.txt 2>/dev/null | sha256sum | cut -d' ' -f1)"
+        if [[ ! -x "$VENV312/bin/python" ]]; then
+            say "creating .venv-312 ($("$PY312" --version))"
+            "$PY312" -m venv "$VENV312"
+        fi
+        if [[ ! -x "$VENV312/bin/ansible-test" || "$(cat "$VENV312/.requirements.sha256" 2>/dev/null)" != "$want312" ]]; then
+            say "installing ansible-core 2.21 and the unit-test requirements into .venv-312"
+            quiet_pip "$VENV312/bin/python" install 'ansible-core>=2.21,<2.22' "${REQS312[@]}"
+            echo "$want312" >"$VENV312/.requirements.sha256"
+        else
+            say ".venv-312 up to date ($("$VENV312/bin/python" -c 'import ansible; print("ansible-core", ansible.__version__)'))"
+        fi
+        install_get_pip_standin "$VENV312/bin/python"
+    else
+        say "no Python 3.12 (pyenv 3.12.1): only ansible-core from .venv is tested"
+    fi
+}
+
+VENV312_LOG="$(mktemp "${TMPDIR:-/tmp}/mailops-setup-312.XXXXXX")"
+make_venv312 >"$VENV312_LOG" 2>&1 &
+VENV312_PID=$!
+
 # 1. virtual environment
 if [[ ! -x "$VENV/bin/python" ]]; then
     py="${PYTHON:-python3}"
@@ -140,28 +173,12 @@ install_get_pip_standin "$VENV/bin/python"
 # 4. shellcheck, so that the shellcheck sanity test really runs
 install_shellcheck
 
-# 5. a second ansible-core, where Python 3.12 exists: .venv-312 with ansible-core 2.21, for ansible-test
-#    (scripts/ansible-test.sh) and for the integration tests that run playbooks on both cores. It is made here,
-#    before any test stage, so that a fresh machine has it for every stage.
-PY312="$(pyenv prefix 3.12.1 2>/dev/null || true)/bin/python3.12"
-VENV312="$ROOT/.venv-312"
-if [[ -x "$PY312" ]]; then
-    # What units and playbooks need: the runtime requirements, unit-test requirements, ansible-test's pytest plugins.
-    REQS312=(-r requirements.txt pytest pytest-xdist pytest-mock)
-    if [[ -f tests/unit/requirements.txt ]]; then REQS312+=(-r tests/unit/requirements.txt); fi
-    want312="$(cat requirements.txt tests/unit/requirements.txt 2>/dev/null | sha256sum | cut -d' ' -f1)"
-    if [[ ! -x "$VENV312/bin/python" ]]; then
-        say "creating .venv-312 ($("$PY312" --version))"
-        "$PY312" -m venv "$VENV312"
-    fi
-    if [[ ! -x "$VENV312/bin/ansible-test" || "$(cat "$VENV312/.requirements.sha256" 2>/dev/null)" != "$want312" ]]; then
-        say "installing ansible-core 2.21 and the unit-test requirements into .venv-312"
-        quiet_pip "$VENV312/bin/python" install 'ansible-core>=2.21,<2.22' "${REQS312[@]}"
-        echo "$want312" >"$VENV312/.requirements.sha256"
-    else
-        say ".venv-312 up to date ($("$VENV312/bin/python" -c 'import ansible; print("ansible-core", ansible.__version__)'))"
-    fi
-    install_get_pip_standin "$VENV312/bin/python"
-else
-    say "no Python 3.12 (pyenv 3.12.1): only ansible-core from .venv is tested"
+# 5. (started before step 1) wait for .venv-312 and show what it said
+venv312_status=0
+wait "$VENV312_PID" || venv312_status=$?
+cat "$VENV312_LOG"
+rm -f "$VENV312_LOG"
+if ((venv312_status != 0)); then
+    say "making .venv-312 failed (exit $venv312_status)"
+    exit "$venv312_status"
 fi
