@@ -47,6 +47,9 @@ NOT_RUN = {
         "ansible-builder build needs a container engine; test_execution_environment.py runs ansible-builder create",
     "README.md:check-mode-and-diff-mode:bash":
         "runs the reader's own enforce_tls.yml; every YAML example here runs with --check --diff",
+    "README.md:in-a-pipeline": "run by test_pipeline.py",
+    "README.md:github-actions": "run by test_pipeline.py",
+    "README.md:gitlab-ci": "run by test_pipeline.py",
     "roles/enforced_tls/README.md:a-pipeline-to-copy:bash":
         "runs the block above it against SendGrid; that block runs here with --check --diff, then --diff, then again",
     "roles/enforced_tls/README.md:variables:bash":
