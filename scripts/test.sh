@@ -35,7 +35,8 @@ stage_pytest() {
         if [[ -d "$dir" ]]; then dirs+=("$dir"); else echo "($dir does not exist yet: skipped)"; fi
     done
     ((${#dirs[@]})) || return "$SKIP"
-    pytest "${dirs[@]}" -q -n 2 2>&1 | tee "$TMP/pytest.log" || status=$?
+    # loadgroup: the tests of a file that runs its cases in one ansible-playbook (xdist_group) share one worker
+    pytest "${dirs[@]}" -q -n 2 --dist loadgroup 2>&1 | tee "$TMP/pytest.log" || status=$?
     PYTEST_CLOSING_LINE="$(grep -v '^[[:space:]]*$' "$TMP/pytest.log" | tail -n 1)"
     return "$status"
 }

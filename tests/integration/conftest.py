@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INTEGRATION_DIR.parents[1]
@@ -73,9 +75,8 @@ TALLY = {
 
 # ----------------------------------------------------------------------------- servers
 
-@pytest.fixture(name="start_server")
-def fixture_start_server():
-    """Factory: start a server with the test keys and subusers (overridable); all are stopped after the test."""
+def _servers():
+    """A factory that starts servers with the test keys and subusers (overridable), then stops them all."""
     started = []
 
     def start(**options):
@@ -88,6 +89,12 @@ def fixture_start_server():
     yield start
     for server, thread in started:
         sg.stop_server(server, thread)
+
+
+@pytest.fixture(name="start_server")
+def fixture_start_server():
+    """Factory: start a server with the test keys and subusers (overridable); all are stopped after the test."""
+    yield from _servers()
 
 
 @pytest.fixture(name="server")
@@ -261,6 +268,11 @@ def _mark_integration_test(request):
     request.node.user_properties.append(("integration_test", True))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): the file's tests share one run_cases batch; under "
+                            "pytest-xdist, --dist loadgroup gives them one worker (scripts/test.sh does)")
+
+
 _counts = {category: 0 for category in TALLY}
 _seen = {"integration_tests": 0}
 
@@ -300,3 +312,109 @@ def explained(item: dict) -> str:
     for marker in CRASH_MARKERS:
         assert marker not in message, message
     return message
+
+
+# ----------------------------------------------------------------------------- many cases, one ansible-playbook
+
+@dataclass
+class PlaybookCase:
+    """What one run_playbook call would run: a playbook of playbooks/ with its extra vars, environment, key and modes."""
+
+    playbook: str
+    extra_vars: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    api_key: str | None = KEY
+    check: bool = False
+    diff: bool = False
+
+
+SENTINEL = "sentinel"
+
+
+def run_cases(cases: dict, timeout: float = 300, secrets: tuple = SECRETS) -> dict:
+    """Run several cases in ONE ansible-playbook and return {name: PlaybookRun} as if each had run alone.
+
+    An ansible-playbook start costs about a CPU-second, more than most of these cases' tasks, and the suite must stay
+    under 8 minutes on 2 cores. Each case's plays are its playbook's, moved to a host of its own (local connection),
+    so that a failing case stops only itself; its extra vars become play vars (over the playbook's own), its
+    environment the play's ``environment``, --check and --diff the play keywords ``check_mode`` and ``diff``, and its
+    key an environment variable of its own (IT_API_KEY_<HOST>), never written into the playbook. Each case's
+    PlaybookRun holds its own tasks and an rc of its own (2 when one of its tasks failed); stdout and stderr are the
+    run's. Cases that need ansible-playbook options, -e strings or controller settings of their own still use
+    run_playbook.
+    """
+    plays, hosts, env = [], {}, {}
+    for index, (name, case) in enumerate(cases.items()):
+        host = hosts[name] = "case%03d" % index
+        key_variable = "IT_API_KEY_%s" % host.upper()
+        text = (PLAYBOOKS / case.playbook).read_text(encoding="utf-8")
+        assert "'IT_API_KEY'" in text or case.api_key is None, "%s does not read IT_API_KEY" % case.playbook
+        for play in yaml.safe_load(text.replace("'IT_API_KEY'", "'%s'" % key_variable)):
+            assert set(play) & {"roles", "pre_tasks", "post_tasks", "handlers", "import_playbook",
+                                "ansible.builtin.import_playbook"} == set(), "%s: tasks only" % case.playbook
+            # The sentinel host skips every task: a play whose every host failed would end the whole playbook.
+            play = dict(play, hosts=[host, SENTINEL], name="%s: %s" % (name, play.get("name", "")),
+                        vars=dict(play.get("vars") or {}, **case.extra_vars),
+                        tasks=[{"block": play["tasks"], "when": "inventory_hostname != %r" % SENTINEL}])
+            play.pop("connection", None)   # the inventory's ansible_connection: local
+            if case.env:
+                play["environment"] = dict(play.get("environment") or {}, **case.env)
+            if case.check:
+                play["check_mode"] = True
+            if case.diff:
+                play["diff"] = True
+            plays.append(play)
+        if case.api_key is not None:
+            env[key_variable] = case.api_key
+    directory = Path(tempfile.mkdtemp(prefix="mailops-sendgrid-cases-"))
+    try:
+        playbook = directory / "cases.yml"
+        playbook.write_text(json.dumps(plays, indent=1), encoding="utf-8")
+        inventory = directory / "inventory.json"
+        inventory.write_text(json.dumps({"all": {"hosts": {
+            host: {"ansible_connection": "local"} for host in list(hosts.values()) + [SENTINEL, "localhost"]}}}),
+            encoding="utf-8")
+        # every playbook here was written for localhost: none may name it now that each case has a host of its own
+        assert "localhost" not in json.dumps([{k: v for k, v in play.items() if k != "hosts"} for play in plays]), \
+            "a case's playbook names localhost"
+        run = run_playbook(str(playbook), env=env, api_key=None, args=("-i", str(inventory)), timeout=timeout,
+                           secrets=secrets)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    runs = {}
+    for name, host in hosts.items():
+        tasks = [task for task in run.tasks if task["host"] == host]
+        failed = any(task["status"] in ("failed", "unreachable") for task in tasks)
+        rc = run.rc if run.rc not in (0, 2) else (2 if failed else 0)
+        runs[name] = PlaybookRun(rc=rc, stdout=run.stdout, stderr=run.stderr, tasks=tasks, command=run.command)
+    return runs
+
+
+class Cases:
+    """The cases of one test file, run together (run_cases) the first time a test of the file asks for them.
+
+    Register each case's setup with ``@CASES.add(name)``: ``setup(start_server)`` starts and prepares its server(s)
+    and returns ``(context, PlaybookCase)``; a test then takes ``run, context = batch[name]``. The file marks its
+    tests ``pytest.mark.xdist_group`` so that one worker runs them all, and the batch once.
+    """
+
+    def __init__(self):
+        self.setups = {}
+
+    def add(self, name: str):
+        def register(setup):
+            assert name not in self.setups, name
+            self.setups[name] = setup
+            return setup
+        return register
+
+    def run(self, start_server) -> dict:
+        prepared = {name: setup(start_server) for name, setup in self.setups.items()}
+        runs = run_cases({name: case for name, (_context, case) in prepared.items()})
+        return {name: (runs[name], context) for name, (context, _case) in prepared.items()}
+
+
+@pytest.fixture(name="module_start_server", scope="module")
+def fixture_module_start_server():
+    """start_server for a whole test file: the servers of its batched cases live until its last test."""
+    yield from _servers()

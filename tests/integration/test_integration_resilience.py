@@ -1,6 +1,7 @@
 """Resilience: rate limits, transient failures and lost connections are retried; the rest fails clearly.
 
-Each test injects faults into its own server. Every run uses -vvvv and run_playbook asserts that no API key
+Each case injects faults into its own server; the cases run together in one ansible-playbook (conftest.run_cases:
+each on a host of its own), and each test judges its own. The run uses -vvvv and run_playbook asserts that no API key
 appears in any output (see conftest.py), so the secrecy of the key is checked on each path below.
 """
 
@@ -12,8 +13,11 @@ import re
 import pytest
 
 from conftest import (
-    DEFAULT_SETTINGS, READ_ONLY_KEY, REVOKED_KEY, TLS_PATH, assert_clear_failure, calls, run_playbook,
+    DEFAULT_SETTINGS, READ_ONLY_KEY, REVOKED_KEY, TLS_PATH, Cases, PlaybookCase, assert_clear_failure, calls,
 )
+
+pytestmark = pytest.mark.xdist_group("resilience")   # one worker runs this file's cases, once
+CASES = Cases()
 
 APPLY = dict(sg_require_tls=True, sg_min_tls_version="1.2")
 APPLIED = {"require_tls": True, "require_valid_cert": False, "version": 1.2}
@@ -32,20 +36,34 @@ def log_with_faults(server):
 
 
 def apply(server, **more):
-    return run_playbook("enforced_tls.yml", dict(sg_api_url=server.url, **dict(APPLY, **more)))
+    return server, PlaybookCase("enforced_tls.yml", dict(sg_api_url=server.url, **dict(APPLY, **more)))
+
+
+@pytest.fixture(name="runs", scope="module")
+def fixture_runs(module_start_server):
+    """{case: (run, server)}: every case of this file, run once."""
+    return CASES.run(module_start_server)
 
 
 # ----------------------------------------------------------------------------- retried, then successful
 
-@pytest.mark.parametrize("fault", [
-    pytest.param(dict(reset="epoch", wait=1), id="x-ratelimit-reset-epoch"),
-    pytest.param(dict(reset="seconds", wait=1), id="x-ratelimit-reset-seconds"),
-    pytest.param(dict(reset="seconds", wait=30, retry_after=1), id="retry-after"),
-])
-def test_rate_limited_request_waits_as_asked_then_succeeds_with_a_warning(server, tally, fault):
-    server.add_fault("rate_limit", count=1, method="GET", **fault)
+RATE_LIMITS = {
+    "x-ratelimit-reset-epoch": dict(reset="epoch", wait=1),
+    "x-ratelimit-reset-seconds": dict(reset="seconds", wait=1),
+    "retry-after": dict(reset="seconds", wait=30, retry_after=1),
+}
+for _name, _fault in RATE_LIMITS.items():
+    @CASES.add("rate limited: " + _name)
+    def _rate_limited(start, fault=_fault):
+        server = start()
+        server.add_fault("rate_limit", count=1, method="GET", **fault)
+        return apply(server)
 
-    run = apply(server)
+
+@pytest.mark.parametrize("name", RATE_LIMITS)
+def test_rate_limited_request_waits_as_asked_then_succeeds_with_a_warning(runs, tally, name):
+    run, server = runs["rate limited: " + name]
+    fault = RATE_LIMITS[name]
 
     task = run.task("enforce")
     assert run.rc == 0, run.explain()
@@ -70,11 +88,18 @@ def test_rate_limited_request_waits_as_asked_then_succeeds_with_a_warning(server
     tally("fault_survived")
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504])
-def test_transient_server_error_is_retried_with_backoff_then_succeeds(server, tally, status):
-    server.add_fault("error", count=1, method="GET", status=status)
+TRANSIENT = [500, 502, 503, 504]
+for _status in TRANSIENT:
+    @CASES.add("transient %d" % _status)
+    def _transient(start, status=_status):
+        server = start()
+        server.add_fault("error", count=1, method="GET", status=status)
+        return apply(server)
 
-    run = apply(server)
+
+@pytest.mark.parametrize("status", TRANSIENT)
+def test_transient_server_error_is_retried_with_backoff_then_succeeds(runs, tally, status):
+    run, server = runs["transient %d" % status]
 
     task = run.task("enforce")
     assert run.rc == 0, run.explain()
@@ -92,10 +117,15 @@ def test_transient_server_error_is_retried_with_backoff_then_succeeds(server, ta
     tally("fault_survived")
 
 
-def test_dropped_connection_is_retried_with_backoff_then_succeeds(server, tally):
+@CASES.add("dropped connection")
+def _dropped_connection(start):
+    server = start()
     server.add_fault("drop", count=1, method="PATCH")
+    return apply(server)
 
-    run = apply(server)
+
+def test_dropped_connection_is_retried_with_backoff_then_succeeds(runs, tally):
+    run, server = runs["dropped connection"]
 
     task = run.task("enforce")
     assert run.rc == 0, run.explain()
@@ -113,13 +143,20 @@ def test_dropped_connection_is_retried_with_backoff_then_succeeds(server, tally)
     tally("fault_survived")
 
 
-def test_many_subusers_within_a_small_real_rate_limit_all_succeed_without_a_single_429(start_server, tally):
-    names = ["sub-%02d" % i for i in range(1, 15)]
-    server = start_server(subusers=names, rate_limit=8, rate_window=1.0)
+MANY = ["sub-%02d" % i for i in range(1, 15)]
 
-    run = run_playbook("accounts.yml", dict(
+
+@CASES.add("many subusers within a small rate limit")
+def _many_subusers(start):
+    server = start(subusers=MANY, rate_limit=8, rate_window=1.0)
+    return server, PlaybookCase("accounts.yml", dict(
         sg_api_url=server.url, sg_require_tls=True, sg_min_tls_version="1.3", sg_concurrency=8,
-        sg_accounts=[{"name": name} for name in names]))
+        sg_accounts=[{"name": name} for name in MANY]))
+
+
+def test_many_subusers_within_a_small_real_rate_limit_all_succeed_without_a_single_429(runs, tally):
+    names = MANY
+    run, server = runs["many subusers within a small rate limit"]
 
     result = run.result("enforce accounts")
     assert run.rc == 0, run.explain()
@@ -144,10 +181,15 @@ def test_many_subusers_within_a_small_real_rate_limit_all_succeed_without_a_sing
 
 # ----------------------------------------------------------------------------- failures explained
 
-def test_retries_exhausted_fail_with_the_status_and_the_retry_count(server, tally):
+@CASES.add("retries exhausted")
+def _retries_exhausted(start):
+    server = start()
     server.add_fault("error", count=-1, method="GET", status=503)
+    return apply(server, sg_retries=1)
 
-    run = apply(server, sg_retries=1)
+
+def test_retries_exhausted_fail_with_the_status_and_the_retry_count(runs, tally):
+    run, server = runs["retries exhausted"]
 
     message = assert_clear_failure(run, "enforce")
     assert run.result("enforce")["status"] == 503
@@ -160,8 +202,14 @@ def test_retries_exhausted_fail_with_the_status_and_the_retry_count(server, tall
     tally("failure_reported")
 
 
-def test_rejected_api_key_says_the_key_was_rejected(server, tally):
-    run = run_playbook("enforced_tls.yml", dict(sg_api_url=server.url, **APPLY), api_key=REVOKED_KEY)
+@CASES.add("rejected key")
+def _rejected_key(start):
+    server = start()
+    return server, PlaybookCase("enforced_tls.yml", dict(sg_api_url=server.url, **APPLY), api_key=REVOKED_KEY)
+
+
+def test_rejected_api_key_says_the_key_was_rejected(runs, tally):
+    run, server = runs["rejected key"]
 
     message = assert_clear_failure(run, "enforce")
     assert run.result("enforce")["status"] == 401
@@ -172,10 +220,18 @@ def test_rejected_api_key_says_the_key_was_rejected(server, tally):
     tally("failure_reported")
 
 
+for _on_behalf_of in (None, "marketing"):
+    @CASES.add("read-only key: %s" % _on_behalf_of)
+    def _read_only_key(start, on_behalf_of=_on_behalf_of):
+        server = start()
+        extra = {"sg_on_behalf_of": on_behalf_of} if on_behalf_of else {}
+        return server, PlaybookCase("enforced_tls.yml", dict(sg_api_url=server.url, **APPLY, **extra),
+                                    api_key=READ_ONLY_KEY)
+
+
 @pytest.mark.parametrize("on_behalf_of", [None, "marketing"], ids=["parent", "on-behalf-of"])
-def test_key_without_the_update_scope_names_the_scope(server, tally, on_behalf_of):
-    extra = {"sg_on_behalf_of": on_behalf_of} if on_behalf_of else {}
-    run = run_playbook("enforced_tls.yml", dict(sg_api_url=server.url, **APPLY, **extra), api_key=READ_ONLY_KEY)
+def test_key_without_the_update_scope_names_the_scope(runs, tally, on_behalf_of):
+    run, server = runs["read-only key: %s" % on_behalf_of]
 
     message = assert_clear_failure(run, "enforce")
     assert run.result("enforce")["status"] == 403
@@ -190,8 +246,13 @@ def test_key_without_the_update_scope_names_the_scope(server, tally, on_behalf_o
     tally("failure_reported")
 
 
-def test_unknown_subuser_says_the_subuser_is_unknown(server, tally):
-    run = apply(server, sg_on_behalf_of="ghost")
+@CASES.add("unknown subuser")
+def _unknown_subuser(start):
+    return apply(start(), sg_on_behalf_of="ghost")
+
+
+def test_unknown_subuser_says_the_subuser_is_unknown(runs, tally):
+    run, server = runs["unknown subuser"]
 
     message = assert_clear_failure(run, "enforce")
     assert run.result("enforce")["status"] == 404
@@ -201,10 +262,15 @@ def test_unknown_subuser_says_the_subuser_is_unknown(server, tally):
     tally("failure_reported")
 
 
-def test_html_error_page_fails_with_status_and_a_short_clean_excerpt(server, tally):
+@CASES.add("html error page")
+def _html_error_page(start):
+    server = start()
     server.add_fault("html", count=-1, status=502)
+    return apply(server, sg_retries=0)
 
-    run = apply(server, sg_retries=0)
+
+def test_html_error_page_fails_with_status_and_a_short_clean_excerpt(runs, tally):
+    run, server = runs["html error page"]
 
     message = assert_clear_failure(run, "enforce")
     assert run.result("enforce")["status"] == 502
@@ -215,10 +281,15 @@ def test_html_error_page_fails_with_status_and_a_short_clean_excerpt(server, tal
     tally("failure_reported")
 
 
-def test_malformed_json_fails_with_status_and_a_short_excerpt(server, tally):
+@CASES.add("malformed json")
+def _malformed_json(start):
+    server = start()
     server.add_fault("malformed_json", count=1, method="GET")
+    return apply(server, sg_retries=0)
 
-    run = apply(server, sg_retries=0)
+
+def test_malformed_json_fails_with_status_and_a_short_excerpt(runs, tally):
+    run, server = runs["malformed json"]
 
     message = assert_clear_failure(run, "enforce")
     assert run.result("enforce")["status"] == 200
@@ -231,10 +302,15 @@ def test_malformed_json_fails_with_status_and_a_short_excerpt(server, tally):
     tally("failure_reported")
 
 
-def test_timeout_says_which_request_and_the_timeout_used(server, tally):
+@CASES.add("timeout")
+def _timeout(start):
+    server = start()
     server.add_fault("delay", count=1, method="GET", seconds=5)
+    return apply(server, sg_timeout=1, sg_retries=0)
 
-    run = apply(server, sg_timeout=1, sg_retries=0)
+
+def test_timeout_says_which_request_and_the_timeout_used(runs, tally):
+    run, server = runs["timeout"]
 
     message = assert_clear_failure(run, "enforce")
     assert message == ("Reading the Enforced TLS settings GET %s%s: SendGrid gave no answer within the timeout of 1.0 "
@@ -243,11 +319,16 @@ def test_timeout_says_which_request_and_the_timeout_used(server, tally):
     tally("failure_reported")
 
 
-def test_patch_acknowledged_but_not_applied_is_read_again_and_fails_naming_the_fields(server, tally):
+@CASES.add("not applied")
+def _not_applied(start):
+    server = start()
     # a 200 whose body does not show the new values, and nothing stored
     server.add_fault("not_applied", count=1)
+    return apply(server)
 
-    run = apply(server)
+
+def test_patch_acknowledged_but_not_applied_is_read_again_and_fails_naming_the_fields(runs, tally):
+    run, server = runs["not applied"]
 
     message = assert_clear_failure(run, "enforce")
     assert message == ("SendGrid acknowledged the update of the Enforced TLS settings but these fields did not take: "
@@ -263,8 +344,13 @@ def test_patch_acknowledged_but_not_applied_is_read_again_and_fails_naming_the_f
     tally("failure_reported")
 
 
-def test_eu_subuser_sent_to_the_global_host_is_told_to_use_region_eu(server, tally):
-    run = apply(server, sg_on_behalf_of="eu-newsletter")
+@CASES.add("eu subuser on the global host")
+def _eu_subuser_on_the_global_host(start):
+    return apply(start(), sg_on_behalf_of="eu-newsletter")
+
+
+def test_eu_subuser_sent_to_the_global_host_is_told_to_use_region_eu(runs, tally):
+    run, server = runs["eu subuser on the global host"]
 
     message = assert_clear_failure(run, "enforce")
     assert "belongs to the eu region: send its requests to https://api.eu.sendgrid.com" in message
