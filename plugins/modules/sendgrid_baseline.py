@@ -34,7 +34,8 @@ description:
     O(ip_access): one C(GET /v3/access_settings/whitelist); when it differs, one C(GET /v3/access_settings/activity)
     for the lockout guard (none with O(ip_access.client_addresses) or O(ip_access.allow_lockout)), then at most one
     C(POST) and one C(DELETE).
-    O(api_keys): one C(GET /v3/api_keys) and one C(GET /v3/api_keys/ID) per key.
+    O(api_keys): one C(GET /v3/api_keys?limit=100) (the most keys SendGrid allows an account) and one
+    C(GET /v3/api_keys/ID) per key.
     So the whole baseline, with C(enabled) alone in each tracking and mail section, costs 5 GETs plus one per API
     key for an account in sync. Discovery adds one C(GET /v3/subusers) per page, and one for the empty page that ends
     the list.'
@@ -322,7 +323,9 @@ options:
         type: list
         elements: str
       allowed_control_keys:
-        description: Names of the keys allowed to hold control scopes; their scopes are not checked at all.
+        description:
+          - Names of the keys allowed to hold control scopes, such as the automation's own key. Their other scopes
+            are still checked against O(api_keys.allowed_scopes).
         type: list
         elements: str
         default: []
