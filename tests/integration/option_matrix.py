@@ -139,6 +139,9 @@ SAMPLES = {
     # the address this machine reaches the case's servers from
     "client_addresses": [[CLIENT_ADDRESS]],
 }
+# Samples of one module's option (and of the role variables handed to it) where the shared sample does not fit that
+# module: {(module, option): [values]}, filled beside each module's model.
+MODULE_SAMPLES = {}
 # Invalid values the type cannot generate, for options the documentation says are checked ("Another value fails
 # before any request"); each module runs its own check, so these run on every module that has the option.
 INVALID_SAMPLES = {
@@ -227,9 +230,10 @@ def make_option(name: str, doc: dict, default=MISSING) -> Option:
         default = doc["default"]
     choices = doc.get("choices")
     kind = doc.get("type", "str")
-    # the suboptions of a dict option (a section); a list of dicts (accounts) keeps its samples
+    # the suboptions of a dict option (a section; a role's argument spec calls them options); a list of dicts
+    # (accounts) keeps its samples
     suboptions = tuple(make_option("%s.%s" % (name, sub), sub_doc)
-                       for sub, sub_doc in (doc.get("suboptions") or {}).items()) if kind == "dict" else ()
+                       for sub, sub_doc in (doc.get("suboptions") or doc.get("options") or {}).items()) if kind == "dict" else ()
     return Option(name=name, type=kind, default=default,
                   choices=tuple(choices) if choices is not None else None, elements=doc.get("elements"),
                   required=bool(doc.get("required", False)), description=description, suboptions=suboptions)
@@ -321,8 +325,13 @@ def load_sources(repo_root: Path, env: dict) -> list:
 
 
 def module_option(source: Source, option: str) -> str | None:
-    """The module option a role variable is handed to (the option itself for a module), None for role-only ones."""
-    return option if source.kind == "module" else source.to_module.get(option)
+    """The module option a role variable is handed to (the option itself for a module), None for role-only ones; a
+    role variable's suboption is the module option's suboption (baseline_tracking.click: tracking.click)."""
+    if source.kind == "module":
+        return option
+    variable, dot, suboption = option.partition(".")
+    target = source.to_module.get(variable)
+    return target + dot + suboption if target and dot else target
 
 
 def valued_options(source: Source) -> list:
@@ -365,6 +374,8 @@ def _generated_values(source: Source, option: Option) -> list | None:
     if option.choices:
         return [choice for choice in option.choices if choice is not None and choice != option.default]
     target = module_option(source, option.name)
+    if (source.module, target) in MODULE_SAMPLES:
+        return list(MODULE_SAMPLES[(source.module, target)])
     if target in SAMPLES:
         return list(SAMPLES[target])
     if option.type == "int":
@@ -1087,3 +1098,161 @@ def in_order(calls: list, expected: list) -> list:
             c for c in expected if c[2] == SUBUSERS_PATH):
         problems.append("subuser list pages out of order: %s" % [json.loads(c[5])["offset"] for c in pages])
     return problems
+
+
+# ----------------------------------------------------------------------------- the model: the security baseline
+
+# sendgrid_baseline's sections: Enforced TLS, the two families of sections, the allow list and the key audit.
+BASELINE_FAMILIES = {"tracking": "tracking_settings", "mail_settings": "mail_settings"}
+BASELINE_SECTIONS = ("enforced_tls", "tracking", "mail_settings", "ip_access", "api_keys")
+# What the documentation says a field left out of ip_access and api_keys means (the other sections: not managed).
+BASELINE_DEFAULTS = {"ip_access": {"entries": [], "state": "present", "purge": False, "allow_lockout": False,
+                                   "client_addresses": None},
+                     "api_keys": {"allowed_scopes": None, "allowed_control_keys": []}}
+# The parent's key holds every scope the servers serve: surely those the collection's modules document, besides the
+# ones FRESH_KEY_SCOPES names (so a list of allowed scopes without these leaves one of them beyond it).
+BASELINE_KEY_SCOPES = FRESH_KEY_SCOPES + ("tracking_settings.read", "mail_settings.read", "subusers.read")
+
+SAMPLES.update({
+    "enforced_tls.min_tls_version": ["1.2"],
+    # one sample per settings section: with enabled alone (the summary), with text (a GET of its own), empty (read
+    # whole, nothing written), a value in its API form ("" is none, a list of addresses)
+    "tracking.click": [{"enabled": False}],
+    "tracking.open": [{"enabled": True}],
+    "tracking.subscription": [{"enabled": True, "plain_content": "Unsubscribe: <% %>"}],
+    "tracking.google_analytics": [{"utm_source": "sendgrid", "utm_medium": "email"}],
+    "mail_settings.bounce_purge": [{"enabled": True, "soft_bounces": 30, "hard_bounces": 0}],
+    "mail_settings.forward_spam": [{"email": ["abuse@example.com", "Postmaster@Example.com "]}],
+    "mail_settings.forward_bounce": [{"enabled": False, "email": ""}],
+    "mail_settings.footer": [{"enabled": True, "plain_content": "Example Ltd"}],
+    "mail_settings.template": [{}],
+    "mail_settings.address_whitelist": [{"enabled": True}],
+    # this machine first, so the lockout guard lets the list through; a network given with host bits
+    "ip_access.entries": [[CLIENT_ADDRESS, "203.0.113.9/24"]],
+    "ip_access.client_addresses": [[CLIENT_ADDRESS]],
+    "ip_access.state": ["absent", "disabled"],
+    "api_keys.allowed_scopes": [["mail.send", "user.settings.*"]],
+    "api_keys.allowed_control_keys": [[FRESH_PARENT_KEYS[0]["name"]]],
+    # whole sections, for the role variables that take them without typed suboptions
+    "enforced_tls": [{"require_tls": True, "min_tls_version": "1.2"}],
+    "ip_access": [{"entries": [CLIENT_ADDRESS, "203.0.113.0/24"], "purge": True}],
+    "api_keys": [{"allowed_scopes": ["mail.send", "user.settings.*"], "allowed_control_keys": ["start key 1"]}],
+})
+INVALID_SAMPLES.update({
+    "enforced_tls.min_tls_version": ["1.0"],
+    "ip_access.entries": [[CLIENT_ADDRESS, "203.*.113.*"]],
+    "api_keys.allowed_scopes": [["mail send"]],
+})
+# accounts overrides are sections of the policy, not Enforced TLS fields: a plain name, an EU account overriding one
+# tracking section, a customer account through on_behalf_of overriding Enforced TLS
+MODULE_SAMPLES[("sendgrid_baseline", "accounts")] = [
+    ["marketing", {"name": "eu-newsletter", "region": "eu", "tracking": {"open": {"enabled": False}}},
+     {"on_behalf_of": "account-id 777", "enforced_tls": {"require_valid_cert": True}}]]
+ROLE_ONLY.update({
+    "baseline_report_dir": "baseline report (test_integration_baseline.py reads it)",
+    "baseline_fail_on_drift": "drift gate, in check mode only (test_integration_baseline.py)",
+    "enforced_tls_fail_on_drift": "drift gate, in check mode only (test_integration_baseline.py)",
+})
+NOT_AS_EXTRA_VAR.update({"baseline_api_key": NOT_AS_EXTRA_VAR["enforced_tls_api_key"]}, **{
+    name: "a dictionary: -e key=value cannot write one (the role's README says to give it as JSON)"
+    for name in ("baseline_enforced_tls", "baseline_ip_access", "baseline_api_keys")})
+
+
+def baseline_merged(section: str, policy, override):
+    """An account's section: the override's fields on the policy's, field by field (a list replaces the policy's
+    whole), then the documented meaning of a field left out; null when neither gives the section."""
+    def merged(policy, override):
+        if policy is None and override is None:
+            return None
+        policy, override = policy or {}, override or {}
+        result = {}
+        for name in list(policy) + [name for name in override if name not in policy]:
+            if isinstance(policy.get(name), dict) or isinstance(override.get(name), dict):
+                result[name] = merged(policy.get(name), override.get(name))
+            else:
+                result[name] = override[name] if override.get(name) is not None else policy.get(name)
+        return result
+
+    values = merged(policy, override)
+    if values is None or section not in BASELINE_DEFAULTS:
+        return values
+    return {name: default if values.get(name) is None else values[name]
+            for name, default in BASELINE_DEFAULTS[section].items()}
+
+
+def model_baseline(params, env, known) -> Expectation:
+    """The accounts as sendgrid_enforced_tls_accounts takes them (the parent, the listed ones in order, the discovered
+    ones not listed, not excluded); each one's sections the policy with its overrides merged field by field; per
+    account the documented floor of each section given, as the module managing that section alone sends it (Enforced
+    TLS, each family's summary and sections, the allow list with its guard, the key list and each key), on its
+    region's host. Returns the summary and the drift: a setting changed when something is written for it, the keys
+    flagged as sendgrid_api_key_info flags them."""
+    listed = []
+    for item in params["accounts"] or []:
+        item = {"on_behalf_of": item} if isinstance(item, str) else dict(item)
+        if "name" in item:
+            item["on_behalf_of"] = item.pop("name")
+        listed.append(item)
+    calls, discovered = [], []
+    if params["discover_subusers"]:
+        calls += listing_calls(host_for(params["region"], params, env), DISCOVERY_PAGE_SIZE, "all", len(known))
+        regions = {s.name: s.region for s in known}
+        names = {item["on_behalf_of"] for item in listed}
+        for item in listed:
+            item.setdefault("region", regions.get(item["on_behalf_of"]))
+        discovered = [{"on_behalf_of": s.name, "region": s.region} for s in known
+                      if s.name not in names and not any(fnmatch.fnmatchcase(s.name, p) for p in params["exclude"] or [])
+                      and (params["include_disabled"] or not s.disabled)]
+    entries = ([{"on_behalf_of": None}] if params["include_parent"] else []) + listed + discovered
+    summary = dict(accounts=len(entries), compliant=0, changed=0, would_change=0, failed=0, flagged=0)
+    drift, accounts = [], []
+    for entry in entries:
+        one = dict(params, region=entry.get("region") or params["region"], on_behalf_of=entry["on_behalf_of"])
+        desired = {section: baseline_merged(section, params.get(section), entry.get(section))
+                   for section in BASELINE_SECTIONS}
+        account_calls, changed, flagged = baseline_account(one, env, desired)
+        calls += account_calls
+        accounts.append(entry["on_behalf_of"] or "parent")
+        for status, settings in (("changed", changed), ("flagged", flagged)):
+            summary[status] += bool(settings)
+        summary["compliant"] += not (changed or flagged)
+        if changed or flagged:
+            drift.append({"account": entry["on_behalf_of"] or "parent", "settings": changed + flagged})
+    returned = {"summary": summary, "drift": drift, "check_mode": False,
+                "discovered": len(known) if params["discover_subusers"] else None}
+    return Expectation(calls, accounts=accounts, returned=comparable_result(returned))
+
+
+def baseline_account(params, env, desired) -> tuple:
+    """(calls, settings changed, settings flagged) of one account, each section as the module managing it alone."""
+    calls, changed, flagged = [], [], []
+    host = host_for(params["region"], params, env)
+    obo = params["on_behalf_of"]
+    if desired["enforced_tls"] is not None:
+        tls = settings_calls(host, obo, desired["enforced_tls"])
+        calls += tls
+        changed += ["enforced_tls"] if len(tls) > 1 else []
+    for option, family in BASELINE_FAMILIES.items():
+        if desired[option] is not None:
+            expected = model_section_settings(family, family, dict(params, **desired[option]), env)
+            calls += expected.calls
+            changed += ["%s.%s" % (option, section) for section in FRESH_SECTIONS[family]
+                        if section in expected.returned["changes"]]
+    if desired["api_keys"] is not None:
+        keys = [dict(key) for key in FRESH_PARENT_KEYS] if obo is None else []
+        calls += [call(host, "GET", API_KEYS_PATH, obo, query={"limit": str(API_KEYS_LIMIT)})]
+        calls += [call(host, "GET", "%s/%s" % (API_KEYS_PATH, key["api_key_id"]), obo) for key in keys]
+        allowed = desired["api_keys"]["allowed_scopes"]
+        control = [s for s in BASELINE_KEY_SCOPES if any(fnmatch.fnmatchcase(s, p) for p in ACCOUNT_CONTROL_SCOPES)]
+        excess = allowed is not None and any(not any(fnmatch.fnmatchcase(s, p) for p in allowed)
+                                             for s in BASELINE_KEY_SCOPES if s not in control)
+        flagged += ["api_keys"] if any(
+            excess or (control and key["name"] not in desired["api_keys"]["allowed_control_keys"]) for key in keys) else []
+    if desired["ip_access"] is not None:
+        expected = model_ip_access(dict(params, **desired["ip_access"]), env, None)
+        calls += expected.calls
+        changed += ["ip_access"] if expected.changed else []
+    return calls, changed, flagged
+
+
+MODELS["sendgrid_baseline"] = model_baseline
