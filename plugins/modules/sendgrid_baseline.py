@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: sendgrid_baseline
 short_description: Apply one security baseline to a SendGrid parent account and many subusers in one task
-version_added: 1.2.0
+version_added: 1.1.0
 description:
   - Makes the parent account (O(include_parent)), the accounts in O(accounts) and, with O(discover_subusers), every
     subuser the parent has, look like one policy, in one module run. The policy has a section per setting family,
