@@ -505,14 +505,13 @@ def generate_cases(sources: list) -> list:
             refused.add(shared)
         if in_sections:
             cases += riding(in_sections, others)
-        elif source.kind == "module" and any(case.kind == "alone" and case.option not in CONNECTION_OPTIONS
-                                             for case in others):
-            # A module's own options given alone are the bases; its connection options and nulls ride on them
-            # (see riding()): each is still given once at least, beside one other option it does not touch.
-            bases = [case for case in others if case.kind == "alone" and case.option not in CONNECTION_OPTIONS]
-            cases += riding(bases, [case for case in others if case not in bases])
         else:
-            cases += others
+            # A module's (a role's) own options given alone are the bases; its connection options, role-only
+            # variables and nulls ride on them (see riding()): each is still given once at least, beside one other
+            # option it does not touch. The documented defaults always run alone.
+            bases = [case for case in others if case.kind == "alone"
+                     and module_option(source, case.option) not in CONNECTION_OPTIONS | {None}]
+            cases += riding(bases, [case for case in others if case not in bases]) if bases else others
     return cases
 
 
@@ -523,9 +522,9 @@ def riding(bases: list, riders: list) -> list:
     is not a section, given alone, would show nothing, and a section null only what the defaults show, so each such
     case (a rider) rides on a case of another section's suboption (a base), whose requests it must then steer (host,
     key, account, certificate checks) or leave alone (the null section: nothing read or sent for it while another
-    section is), as the model says. Every other module's connection options and nulls ride likewise on its own
-    options given alone: the request model still sees each value's effect, and the matrix, the suite's largest
-    cost (each case is a module run), is about a third smaller. Every base runs once at least, alone when riders run
+    section is), as the model says. Every other module's (and role's) connection options and nulls ride likewise on
+    its own options given alone: the request model still sees each value's effect, and the matrix, the suite's
+    largest cost (each case is a module run), is about a third smaller. Every base runs once at least, alone when riders run
     short; riders beyond the bases take one again.
     """
     def fits(base, rider):
