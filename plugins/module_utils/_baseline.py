@@ -50,7 +50,7 @@ IP_ACCESS_SPEC = dict(
 )
 API_KEYS_SPEC = dict(
     allowed_scopes=dict(type="list", elements="str"),
-    allowed_control_keys=dict(type="list", elements="str", default=[]),
+    allowed_control_keys=dict(type="list", elements="str", default=[], no_log=False),
 )
 SECTIONS = ("enforced_tls", "tracking", "mail_settings", "ip_access", "api_keys")
 
@@ -75,7 +75,7 @@ def policy_argument_spec() -> dict:
         tracking=dict(type="dict", options=family(TRACKING_SETTINGS)),
         mail_settings=dict(type="dict", options=family(MAIL_SETTINGS)),
         ip_access=dict(type="dict", options=IP_ACCESS_SPEC),
-        api_keys=dict(type="dict", options=API_KEYS_SPEC),
+        api_keys=dict(type="dict", options=API_KEYS_SPEC, no_log=False),
     )
 
 

@@ -1,9 +1,10 @@
 """The role mailops.sendgrid.baseline (and sendgrid_baseline under it) against a global and an EU server.
 
-Four ansible-playbook runs in all (each costs about a second of CPU before any task): the edge cases are unit tests
-(tests/unit/plugins/module_utils/test_baseline.py) and option matrix cases. Each run is judged on the task results,
-the servers' request logs (every account's requests in order: within an account they are sequential, accounts run
-concurrently), the servers' state and the report.
+Four cases, run together in ONE ansible-playbook (conftest.run_cases: each on a host and servers of its own; a start
+costs about a CPU-second before any task): the edge cases are unit tests (tests/unit/plugins/module_utils/
+test_baseline.py) and option matrix cases. Each case is judged on its task results, its servers' request logs (every
+account's requests in order: within an account they are sequential, accounts run concurrently), the servers' state and
+the report.
 
 The full baseline used throughout: Enforced TLS, click and open tracking and spam forwarding by ``enabled`` alone (one
 summary GET per family), a footer with text (a GET of its own), the allow list, and the API key audit. Its floor per
@@ -14,8 +15,16 @@ list.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from conftest import DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, assert_clear_failure, calls, run_playbook
+import pytest
+
+from conftest import (
+    DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, assert_clear_failure, calls,
+)
+
+pytestmark = pytest.mark.xdist_group("baseline")   # one worker runs this file's cases, once
+CASES = Cases()
 
 APPLY = "Apply the baseline to every account in one run"
 GATE = "Fail the dry run on drift"
@@ -128,15 +137,81 @@ def read_report(directory):
     return report, markdown, {(row[0], row[2]): row for row in rows}
 
 
-# ----------------------------------------------------------------------------- the runs
+# ----------------------------------------------------------------------------- the cases
 
-def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_one_failing_setting_stops_nothing(
-        server, eu_server, tmp_path, tally):
+class Start:
+    """The file's start_server, with a directory of its own for each case's reports."""
+
+    def __init__(self, start_server, directory: Path):
+        self.start_server = start_server
+        self.directory = directory
+
+    def __call__(self, **options):
+        return self.start_server(**options)
+
+    def reports(self, name: str) -> Path:
+        return self.directory / name
+
+
+@pytest.fixture(name="runs", scope="module")
+def fixture_runs(module_start_server, tmp_path_factory):
+    """{case: (run, (server, EU server, report directory))}: every case of this file, run once."""
+    return CASES.run(Start(module_start_server, tmp_path_factory.mktemp("baseline-reports")))
+
+
+@CASES.add("failing setting")
+def _failing_setting(start):
+    server, eu_server = start(), start(region="eu")
     server.set_state("marketing", [CI_KEY], setting="api_keys")
     # one setting of one account fails: the EU host refuses the footer (a 400 is not retried)
     eu_server.add_fault("error", status=400, method="PATCH", path=FOOTER_PATH, message="footer refused for the test")
+    reports = start.reports("failing-setting")
+    return (server, eu_server, reports), PlaybookCase(
+        "baseline.yml", dict(role(server, eu_server), sg_first_report=str(reports)), diff=True)
 
-    run = run_playbook("baseline.yml", dict(role(server, eu_server), sg_first_report=str(tmp_path / "first")), diff=True)
+
+@CASES.add("second run")
+def _second_run(start):
+    server, eu_server = start(), start(region="eu")
+    into_baseline(server, ["parent", "billing", "marketing"])
+    into_baseline(eu_server, ["eu-newsletter"])
+    eu_server.set_state("eu-newsletter", {"enabled": False}, setting="mail_settings/footer")   # what a failure left
+    reports = start.reports("second-run")
+    return (server, eu_server, reports), PlaybookCase(
+        "baseline.yml", dict(role(server, eu_server), sg_second_report=str(reports), sg_check_again=True))
+
+
+@CASES.add("drift gate")
+def _drift_gate(start):
+    server, eu_server = start(), start(region="eu")
+    into_baseline(server, ["parent", "billing", "marketing"])
+    into_baseline(eu_server, ["eu-newsletter"])
+    # behind the role's back: marketing tracks opens again, billing got an over-privileged key
+    server.set_state("marketing", {"enabled": True}, setting="tracking_settings/open")
+    server.set_state("billing", [{"name": "legacy", "api_key_id": "legacy-1", "scopes": ["mail.send", "teammates.read"]}],
+                     setting="api_keys")
+    reports = start.reports("drift-gate")
+    # (test_pipeline.py passes the gate as a pipeline does, an -e string)
+    return (server, eu_server, reports), PlaybookCase(
+        "baseline.yml", dict(role(server, eu_server), sg_first_report=str(reports), baseline_fail_on_drift=True),
+        check=True)
+
+
+@CASES.add("enforced_tls gate")
+def _enforced_tls_gate(start):
+    server = start()
+    server.set_state("billing", {"require_tls": True, "version": 1.2})
+    reports = start.reports("enforced-tls-gate")
+    return (server, None, reports), PlaybookCase("role.yml", dict(
+        enforced_tls_api_url=server.url, enforced_tls_subusers=["marketing", "billing"], enforced_tls_min_tls_version="1.2",
+        enforced_tls_report_dir=str(reports), enforced_tls_fail_on_drift=True), check=True)
+
+
+# ----------------------------------------------------------------------------- the tests
+
+def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_one_failing_setting_stops_nothing(
+        runs, tally):
+    run, (server, eu_server, reports) = runs["failing setting"]
 
     # the role fails at the end, after every other account and setting was handled and the report written
     message = assert_clear_failure(run, APPLY)
@@ -184,12 +259,12 @@ def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_
     assert server.state()["billing"] == {"require_tls": True, "require_valid_cert": False, "version": 1.1}
     assert server.state("mail_settings/footer")["billing"]["plain_content"] == BILLING_FOOTER
     assert server.state()["support"] == DEFAULT_SETTINGS
-    assert eu_server.state("mail_settings/footer")["eu-newsletter"] == {"enabled": False, "html_content": "",
-                                                                         "plain_content": ""}
+    fresh_footer = {"enabled": False, "html_content": "", "plain_content": ""}
+    assert eu_server.state("mail_settings/footer")["eu-newsletter"] == fresh_footer
     assert eu_server.state("tracking_settings/open")["eu-newsletter"] == {"enabled": False}
 
     # the report, written although the run failed: the module's accounts for tools, a row per setting for people
-    report, markdown, rows = read_report(tmp_path / "first")
+    report, markdown, rows = read_report(reports)
     assert (report["dry_run"], report["failed"], report["summary"], report["drift"]) == (
         False, True, result["summary"], result["drift"])
     assert report["msg"] == message and report["accounts"] == result["accounts"]
@@ -206,14 +281,8 @@ def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_
     assert "footer refused for the test" in rows[("eu-newsletter", "mail_settings.footer")][5]
 
 
-def test_a_second_run_writes_only_what_still_differs_and_a_run_in_sync_sends_only_gets_and_passes_the_gate(
-        server, eu_server, tmp_path):
-    into_baseline(server, ["parent", "billing", "marketing"])
-    into_baseline(eu_server, ["eu-newsletter"])
-    eu_server.set_state("eu-newsletter", {"enabled": False}, setting="mail_settings/footer")   # what a failure left
-
-    run = run_playbook("baseline.yml", dict(role(server, eu_server), sg_second_report=str(tmp_path / "second"),
-                                                            sg_check_again=True))
+def test_a_second_run_writes_only_what_still_differs_and_a_run_in_sync_sends_only_gets_and_passes_the_gate(runs):
+    run, (server, eu_server, reports) = runs["second run"]
 
     assert run.rc == 0, run.explain()
     apply, check = (task["result"] for task in module_results(run))
@@ -234,38 +303,27 @@ def test_a_second_run_writes_only_what_still_differs_and_a_run_in_sync_sends_onl
     assert by_account(eu_server) == {"eu-newsletter": reads() + [
         ("PATCH", FOOTER_PATH, {"enabled": True}, 200)] + keys() + [("GET", ALLOW_LIST, None, 200)] + in_sync()}
 
-    report, markdown, rows = read_report(tmp_path / "second")
+    report, markdown, rows = read_report(reports)
     assert (report["dry_run"], report["failed"], report["drift"]) == (True, False, [])
     assert "- **Dry run (check mode): nothing was written.**" in markdown and "- Drift: none" in markdown
     assert {row[3] for row in rows.values()} == {"compliant"}
 
 
-def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_account_and_setting(
-        server, eu_server, tmp_path):
-    into_baseline(server, ["parent", "billing", "marketing"])
-    into_baseline(eu_server, ["eu-newsletter"])
-    # behind the role's back: marketing tracks opens again, billing got an over-privileged key
-    server.set_state("marketing", {"enabled": True}, setting="tracking_settings/open")
-    server.set_state("billing", [{"name": "legacy", "api_key_id": "legacy-1", "scopes": ["mail.send", "teammates.read"]}],
-                     setting="api_keys")
-    before = server.state("tracking_settings/open")
-
-    # the gate as a pipeline passes it: an -e string
-    run = run_playbook("baseline.yml", dict(role(server, eu_server), sg_first_report=str(tmp_path / "first")), check=True,
-                       args=("-e", "baseline_fail_on_drift=true"))
+def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_account_and_setting(runs):
+    run, (server, eu_server, reports) = runs["drift gate"]
 
     message = assert_clear_failure(run, GATE)
     assert message == ("Drift (baseline_fail_on_drift): 2 of 4 account(s) would change or have a flagged API key: "
-                       "billing (api_keys); marketing (tracking.open). The report is in %s/first." % tmp_path)
+                       "billing (api_keys); marketing (tracking.open). The report is in %s." % reports)
     result = run.result(APPLY)
     assert result["summary"] == {"accounts": 4, "compliant": 2, "changed": 0, "would_change": 1, "failed": 0, "flagged": 1}
     assert result["accounts"][2]["settings"]["tracking.open"] == {
         "status": "would_change", "before": {"enabled": True}, "after": {"enabled": False}, "changes": {"enabled": False}}
     # a dry run: nothing written anywhere
     assert {call.method for call in calls(server) + calls(eu_server)} == {"GET"}
-    assert server.state("tracking_settings/open") == before
+    assert server.state("tracking_settings/open")["marketing"] == {"enabled": True}
 
-    report, markdown, rows = read_report(tmp_path / "first")
+    report, markdown, rows = read_report(reports)
     assert (report["dry_run"], report["failed"], report["drift"]) == (True, False, result["drift"])
     assert report["accounts"][1]["settings"]["api_keys"]["flagged"] == [
         {"name": "legacy", "api_key_id": "legacy-1", "excess_scopes": [], "control_scopes": ["teammates.read"]}]
@@ -274,16 +332,12 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     assert rows[("marketing", "tracking.open")][3:5] == ["would change", "enabled: yes → no"]
 
 
-def test_the_enforced_tls_role_s_drift_gate_fails_a_dry_run_naming_the_accounts_and_settings(server, tmp_path):
-    server.set_state("billing", {"require_tls": True, "version": 1.2})
-
-    run = run_playbook("role.yml", dict(
-        enforced_tls_api_url=server.url, enforced_tls_subusers=["marketing", "billing"], enforced_tls_min_tls_version="1.2",
-        enforced_tls_report_dir=str(tmp_path), enforced_tls_fail_on_drift=True), check=True)
+def test_the_enforced_tls_role_s_drift_gate_fails_a_dry_run_naming_the_accounts_and_settings(runs):
+    run, (server, _none, reports) = runs["enforced_tls gate"]
 
     message = assert_clear_failure(run, GATE)
     assert message == ("Drift (enforced_tls_fail_on_drift): 2 of 3 account(s) would change: parent (require_tls, "
-                       "min_tls_version); marketing (require_tls, min_tls_version). The report is in %s." % tmp_path)
-    assert json.loads((tmp_path / "enforced_tls_report.json").read_text(encoding="utf-8"))["dry_run"] is True
+                       "min_tls_version); marketing (require_tls, min_tls_version). The report is in %s." % reports)
+    assert json.loads((reports / "enforced_tls_report.json").read_text(encoding="utf-8"))["dry_run"] is True
     assert sorted((call.method, call.path, call.on_behalf_of or "") for call in calls(server)) == [
         ("GET", TLS_PATH, ""), ("GET", TLS_PATH, "billing"), ("GET", TLS_PATH, "marketing")]
