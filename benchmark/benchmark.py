@@ -8,7 +8,12 @@ It starts tools/sendgrid_api_server.py with a latency added to every API answer 
 2. the TCP connections each run opened (``/__control__/connections``);
 3. the wall time of ``ansible-playbook`` for N accounts (subusers) with the role mailops.sendgrid.enforced_tls
    and with the uri pair, accounts in sync and drifted, and their ratio;
-4. the time per account as N grows, and the requests each run sent against the minimum.
+4. the time per account as N grows, and the requests each run sent against the minimum;
+5. the full security baseline (every section of the role mailops.sendgrid.baseline: Enforced TLS, tracking, mail
+   settings, IP allow list, API keys) on N accounts (the parent and N - 1 subusers, default 100), in sync and
+   drifted, against its hand-written uri equivalent (a GET per setting per account, a PATCH or POST when it
+   differs): requests against the documented floor (exactly), wall time above an empty play against the bound
+   2 x (requests / concurrency x latency), and the ratio to the uri equivalent.
 
 Every playbook runs the same way: ``ansible-playbook -i localhost, --forks F PLAYBOOK -e @vars.json``, local
 connection, the venv's Python as interpreter, against the same server. Times for N accounts are medians of up
@@ -48,7 +53,25 @@ DRIFTED = {"require_tls": False, "require_valid_cert": False, "version": 1.1}
 TARGET_RATIO = 0.5
 TARGET_N = 100
 
-LABELS = {"role": "role", "module": "sendgrid_enforced_tls", "uri": "uri pair", "empty": "empty play"}
+LABELS = {"role": "role", "module": "sendgrid_enforced_tls", "uri": "uri pair", "empty": "empty play",
+          "baseline": "baseline role", "baseline_uri": "uri equivalent"}
+
+# The full baseline (playbooks/vars/baseline_policy.yml) as the API stores it: what every account has in sync and after
+# an apply run. Drifted is the server's start state (TLS not required, TLS 1.1, open tracking on, an empty allow
+# list) with spam forwarding switched on, and a key that can make keys on every FLAGGED_EVERY-th account.
+BASELINE_SETTINGS = {
+    None: POLICY,   # Enforced TLS (the control endpoint's default setting)
+    "tracking_settings/open": {"enabled": False},
+    "mail_settings/forward_spam": {"enabled": False},
+}
+BASELINE_ALLOW_LIST = ["127.0.0.1/32", "203.0.113.0/24"]
+DRIFTED_FORWARD_SPAM = {"enabled": True, "email": "abuse@example.com"}
+FLAGGED_KEY = {"name": "deploy-bot", "scopes": ["mail.send", "api_keys.create"]}
+FLAGGED_EVERY = 10
+BASELINE_BOUND_FACTOR = 2
+TLS_API = "/v3/user/settings/enforced_tls"
+WHITELIST_API = "/v3/access_settings/whitelist"
+KEYS_API = "/v3/api_keys"
 
 
 def parse_args(argv=None):
@@ -65,16 +88,27 @@ def parse_args(argv=None):
                         help="enforced_tls_concurrency given to the role (default 8, the role's default)")
     parser.add_argument("--output", type=Path, default=RESULTS, metavar="DIR",
                         help="where to write latest.json and latest.md (default benchmark/results)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: sizes 1,10 and one run each")
+    parser.add_argument("--baseline-accounts", type=int, default=100, metavar="N",
+                        help="accounts of the full-baseline measurement: the parent and N - 1 subusers (default 100)")
+    parser.add_argument("--baseline-only", action="store_true",
+                        help="measure the full baseline (and the empty play) only, not the enforced_tls scenarios")
+    parser.add_argument("--skip-baseline", action="store_true", help="leave the full-baseline measurement out")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: sizes 1,10, a baseline of 10 accounts, one run each")
     parser.add_argument("--render", action="store_true",
                         help="measure nothing: write latest.md again from the latest.json in --output, and print it")
     args = parser.parse_args(argv)
     args.sizes = sorted({int(n) for n in args.sizes.split(",") if n.strip()})
     if args.quick:
         args.sizes = [n for n in args.sizes if n <= 10] or [1]
+        args.baseline_accounts = min(args.baseline_accounts, 10)
         args.repeat = 1
     if not args.sizes or min(args.sizes) < 1 or args.repeat < 1:
         parser.error("--sizes needs numbers >= 1 and --repeat a number >= 1")
+    if args.baseline_accounts < 1:
+        parser.error("--baseline-accounts needs a number >= 1 (the parent alone)")
+    if args.baseline_only and args.skip_baseline:
+        parser.error("--baseline-only and --skip-baseline exclude each other")
     return args
 
 
@@ -116,6 +150,31 @@ class Server:
                 self.control("PUT", "state", {"account": account, "settings": POLICY})
         self.control("DELETE", "requests")
 
+    def prepare_baseline(self, accounts: list, drifted: bool) -> None:
+        """Start state of a full-baseline run (see BASELINE_SETTINGS) for the accounts ("parent" included)."""
+        self.control("POST", "reset")
+        for number, account in enumerate(accounts):
+            if drifted:
+                self.control("PUT", "state", {"account": account, "setting": "mail_settings/forward_spam",
+                                              "settings": DRIFTED_FORWARD_SPAM})
+                if number % FLAGGED_EVERY == 0:
+                    self.control("PUT", "state", {"account": account, "setting": "api_keys", "settings": [FLAGGED_KEY]})
+                continue
+            for setting, settings in BASELINE_SETTINGS.items():
+                self.control("PUT", "state", {"account": account, "setting": setting, "settings": settings})
+            self.control("PUT", "state", {"account": account, "setting": "access_settings/whitelist",
+                                          "settings": BASELINE_ALLOW_LIST, "replace": True})
+        self.control("DELETE", "requests")
+
+    def baseline_state_ok(self, accounts: list) -> bool:
+        """Whether every account has the baseline's settings and exactly its allow list."""
+        for setting, wanted in BASELINE_SETTINGS.items():
+            state = self.control("GET", "state" + ("?setting=" + setting if setting else ""))
+            if not all({k: state[a].get(k) for k in wanted} == wanted for a in accounts):
+                return False
+        lists = self.control("GET", "state?setting=access_settings/whitelist")
+        return all(sorted(rule["ip"] for rule in lists[a]) == sorted(BASELINE_ALLOW_LIST) for a in accounts)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -151,6 +210,44 @@ class Runner:
         return ([self.ansible_playbook, "-i", "localhost,", "--forks", str(self.args.forks), str(PLAYBOOKS / playbook),
                  "-e", "@" + str(self.workdir / "vars.json")] + (["--check"] if check else []))
 
+    def execute(self, playbook: str, check: bool = False):
+        """Run one playbook with the vars.json in place: (completed process, wall seconds, CPU seconds)."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run(self.command(playbook, check), env=self.env, cwd=self.workdir, capture_output=True,
+                              text=True, check=False)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.runs += 1
+        return proc, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+    def run_baseline(self, variant: str, subusers: list, drifted: bool) -> dict:
+        """One measured run of the full baseline on the parent and the subusers ("baseline" or "baseline_uri")."""
+        playbook = {"baseline": "baseline_role.yml", "baseline_uri": "baseline_uri.yml"}[variant]
+        accounts = ["parent"] + list(subusers)
+        extra = {"api_url": self.server.url, "api_key": API_KEY, "accounts": list(subusers),
+                 "concurrency": self.args.concurrency}
+        (self.workdir / "vars.json").write_text(json.dumps(extra), encoding="utf-8")
+        self.server.prepare_baseline(accounts, drifted)
+        proc, wall, cpu = self.execute(playbook)
+        sent = collections.Counter(request_key(entry) for entry in self.server.control("GET", "requests"))
+        floor = baseline_floor(variant, accounts, drifted)
+        recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
+        sample = dict(
+            variant=variant, accounts=len(accounts), state="drifted" if drifted else "in sync",
+            wall_s=round(wall, 3), cpu_s=round(cpu, 3), rc=proc.returncode,
+            changed_tasks=int(recap.group(2)) if recap else None,
+            requests=sum(sent.values()), by_method=dict(collections.Counter(m for m, dummy, dummy2 in sent.elements())),
+            floor=sum(floor.values()), floor_by_method=dict(collections.Counter(m for m, dummy, dummy2 in floor.elements())),
+            at_floor=sent == floor, floor_difference=floor_difference(sent, floor),
+            connections=self.server.control("GET", "connections")["opened"],
+            state_ok=self.server.baseline_state_ok(accounts),
+        )
+        if proc.returncode != 0 or recap is None:
+            raise SystemExit("%s run failed (rc %s):\n%s\n%s"
+                             % (variant, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+        return sample
+
     def run(self, variant: str, accounts: list, drifted: bool, check: bool = False, fail_hard: bool = True) -> dict:
         """One measured run; returns wall and CPU seconds, requests, connections and the checks."""
         playbook = {"role": self.many_playbook, "module": "single_module.yml", "uri": "uri_pair.yml",
@@ -159,13 +256,7 @@ class Runner:
                  "account_items": [{"name": a} for a in accounts], "concurrency": self.args.concurrency}
         (self.workdir / "vars.json").write_text(json.dumps(extra), encoding="utf-8")
         self.server.prepare(accounts, drifted)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        proc = subprocess.run(self.command(playbook, check), env=self.env, cwd=self.workdir, capture_output=True,
-                              text=True, check=False)
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self.runs += 1
+        proc, wall, cpu = self.execute(playbook, check)
         log = self.server.control("GET", "requests")
         opened = self.server.control("GET", "connections")["opened"]
         state = self.server.control("GET", "state")
@@ -184,9 +275,7 @@ class Runner:
         changed = int(recap.group(2)) if recap else None
         sample = dict(
             variant=variant, accounts=n, state="drifted" if drifted else "in sync", check_mode=check,
-            wall_s=round(wall, 3),
-            cpu_s=round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 3),
-            rc=proc.returncode, changed_tasks=changed, get=methods.get("GET", 0), patch=methods.get("PATCH", 0),
+            wall_s=round(wall, 3), cpu_s=round(cpu, 3), rc=proc.returncode, changed_tasks=changed, get=methods.get("GET", 0), patch=methods.get("PATCH", 0),
             other_requests=sum(v for k, v in methods.items() if k not in ("GET", "PATCH")),
             minimum_get=minimum["GET"], minimum_patch=minimum["PATCH"], requests_minimal=exact,
             connections=opened, state_ok=state_ok,
@@ -216,6 +305,68 @@ def summarize(samples: list) -> dict:
         requests_same_every_run=len({(s["get"], s["patch"], s["other_requests"]) for s in samples}) == 1,
         connections=first["connections"], state_ok=all(s["state_ok"] for s in samples),
         idempotent=None if first["idempotent"] is None else all(s["idempotent"] for s in samples),
+    )
+
+
+def request_key(entry: dict) -> tuple:
+    """(method, path without query and with a key's id as {id}, account) of a logged request."""
+    path = entry["path"].split("?", 1)[0]
+    if path.startswith(KEYS_API + "/"):
+        path = KEYS_API + "/{id}"
+    return entry["method"], path, entry["account"]
+
+
+def baseline_floor(variant: str, accounts: list, drifted: bool) -> collections.Counter:
+    """The requests the full baseline must send, each (method, path, account) counted.
+
+    The role, as sendgrid_baseline documents its floor: per account one GET of Enforced TLS, one of
+    /v3/tracking_settings and one of /v3/mail_settings (sections given with enabled alone read the summary), one of
+    the allow list, one of the key list and one per key; then one PATCH per setting that differs and one POST of the
+    missing networks (no activity GET: the policy gives client_addresses). The uri equivalent: a GET of each
+    setting itself instead of the summaries, the same writes.
+    """
+    summaries = ["/v3/tracking_settings", "/v3/mail_settings"]
+    settings = ["/v3/tracking_settings/open", "/v3/mail_settings/forward_spam"]
+    reads = [TLS_API] + (summaries if variant == "baseline" else settings) + [WHITELIST_API, KEYS_API]
+    floor = collections.Counter()
+    for number, account in enumerate(accounts):
+        for path in reads:
+            floor[("GET", path, account)] += 1
+        # the parent lists the server's one start key; drifted, every FLAGGED_EVERY-th account holds one more
+        keys = (account == "parent") + (drifted and number % FLAGGED_EVERY == 0)
+        if keys:
+            floor[("GET", KEYS_API + "/{id}", account)] += keys
+        if drifted:
+            for path in [TLS_API] + settings:
+                floor[("PATCH", path, account)] += 1
+            floor[("POST", WHITELIST_API, account)] += 1
+    return floor
+
+
+def floor_difference(sent: collections.Counter, floor: collections.Counter) -> str:
+    """What a run sent beyond the floor and what it left out, by method and path ("" when exactly the floor)."""
+    def by_path(counter):
+        out = collections.Counter()
+        for (method, path, dummy), count in counter.items():
+            out[(method, path)] += count
+        return out
+
+    extra, missing = by_path(sent - floor), by_path(floor - sent)
+    return "; ".join(["%d more %s %s" % (n, m, p) for (m, p), n in sorted(extra.items())]
+                     + ["%d fewer %s %s" % (n, m, p) for (m, p), n in sorted(missing.items())])
+
+
+def summarize_baseline(samples: list) -> dict:
+    walls = [s["wall_s"] for s in samples]
+    first = samples[0]
+    return dict(
+        runs=len(samples), wall_median_s=round(median(walls), 3), wall_samples_s=walls,
+        cpu_median_s=round(median([s["cpu_s"] for s in samples]), 3),
+        requests=first["requests"], by_method=first["by_method"], floor=first["floor"],
+        floor_by_method=first["floor_by_method"], at_floor=all(s["at_floor"] for s in samples),
+        floor_difference=next((s["floor_difference"] for s in samples if s["floor_difference"]), ""),
+        connections=first["connections"], state_ok=all(s["state_ok"] for s in samples),
+        changed_tasks=[s["changed_tasks"] for s in samples],
     )
 
 
@@ -288,6 +439,41 @@ class Benchmark:
                 role, uri = summarize(samples["role"]), summarize(samples["uri"])
                 rows.append(dict(accounts=n, state=state, role=role, uri=uri,
                                  ratio=round(role["wall_median_s"] / uri["wall_median_s"], 3)))
+        return rows
+
+    def baseline(self, empty_s: float) -> list:
+        """Scenario 5: the full baseline on the parent and N - 1 subusers, role and uri equivalent interleaved."""
+        subusers = self.accounts[:self.args.baseline_accounts - 1]
+        n = len(subusers) + 1
+        latency_s = self.args.latency / 1000.0
+        # not measured: the first run of a role pays for caches the others find warm
+        self.runner.run_baseline("baseline", subusers[:1], drifted=True)
+        rows = []
+        for state, drifted in (("in sync", False), ("drifted", True)):
+            samples = {"baseline": [], "baseline_uri": []}
+            for dummy in range(self.args.repeat):
+                for variant, runs in samples.items():
+                    if runs and sum(s["wall_s"] for s in runs) + runs[-1]["wall_s"] > self.args.max_seconds:
+                        continue
+                    sample = self.runner.run_baseline(variant, subusers, drifted)
+                    runs.append(sample)
+                    self.say("baseline %3d accounts %-8s %-14s run %d: %6.2f s  cpu %6.2f s  %d requests (floor %d%s)%s"
+                             % (n, state, LABELS[variant], len(runs), sample["wall_s"], sample["cpu_s"],
+                                sample["requests"], sample["floor"],
+                                "" if sample["at_floor"] else ": NOT THE FLOOR, " + sample["floor_difference"],
+                                "" if sample["state_ok"] else "  (WRONG STATE AFTER THE RUN)"))
+            role, uri = summarize_baseline(samples["baseline"]), summarize_baseline(samples["baseline_uri"])
+            above = role["wall_median_s"] - empty_s
+            bound = BASELINE_BOUND_FACTOR * role["floor"] / self.args.concurrency * latency_s
+            rows.append(dict(accounts=n, state=state, role=role, uri=uri, above_empty_s=round(above, 3),
+                             bound_s=round(bound, 3), bound_met=above <= bound,
+                             requests_met=role["at_floor"] and role["state_ok"],
+                             ratio=round(role["wall_median_s"] / uri["wall_median_s"], 3)))
+            self.say("baseline %d accounts %s: requests %d, floor %d (%s); %.2f s above an empty play, bound "
+                     "%g x (%d requests / %d x %g ms) = %.2f s (%s); role / uri = %.3f"
+                     % (n, state, role["requests"], role["floor"], "exact" if role["at_floor"] else "NOT EXACT",
+                        above, BASELINE_BOUND_FACTOR, role["floor"], self.args.concurrency, self.args.latency, bound,
+                        "holds" if above <= bound else "MISSED", rows[-1]["ratio"]))
         return rows
 
     def empty_play(self) -> dict:
@@ -390,13 +576,21 @@ def markdown(result: dict) -> str:
         "Times are the wall time of the whole ansible-playbook run, **median** of up to %d runs (role and uri runs "
         "interleaved); CPU is user+sys of ansible-playbook and all its processes. An empty play takes %.2f s."
         % (cfg["forks"], cfg["repeat"], result["empty_play"]["wall_median_s"]),
-        "- Many accounts: %s, concurrency %d, against a loop of uri GET and a loop of uri PATCH `when:` the "
-        "settings differ (benchmark/playbooks/)." % (result["many_accounts_via"], cfg["concurrency"]),
-        "- Total benchmark time: %.0f s, %d ansible-playbook runs." % (result["total_seconds"], result["playbook_runs"]),
-        "",
-        "### One account: requests and TCP connections per run (one run each; times indicative)",
-        "",
     ]
+    if result["many_accounts"]:
+        out.append("- Many accounts: %s, concurrency %d, against a loop of uri GET and a loop of uri PATCH `when:` the "
+                   "settings differ (benchmark/playbooks/)." % (result["many_accounts_via"], cfg["concurrency"]))
+    out.append("- Total benchmark time: %.0f s, %d ansible-playbook runs."
+               % (result["total_seconds"], result["playbook_runs"]))
+    if result["one_account"] or result["many_accounts"]:
+        out += enforced_tls_markdown(result)
+    if result.get("baseline"):
+        out += baseline_markdown(result)
+    return "\n".join(out) + "\n"
+
+
+def enforced_tls_markdown(result: dict) -> list:
+    out = ["", "### One account: requests and TCP connections per run (one run each; times indicative)", ""]
     rows = []
     for row in result["one_account"]:
         module, uri = row["module"], row["uri"]
@@ -435,7 +629,43 @@ def markdown(result: dict) -> str:
         out.append("- %s: role / uri = %.2f (%s); requests %s, minimum %s (%s)" % (
             t["state"], t["ratio"], "met" if t["ratio_met"] else "MISSED", t["role_requests"], t["minimum"],
             "met" if t["requests_met"] else "MISSED"))
-    return "\n".join(out) + "\n"
+    return out
+
+
+def methods_text(by_method: dict) -> str:
+    order = ("GET", "PATCH", "POST", "PUT", "DELETE")
+    return " + ".join("%d %s" % (by_method[m], m)
+                      for m in sorted(by_method, key=lambda m: order.index(m) if m in order else len(order)))
+
+
+def baseline_markdown(result: dict) -> list:
+    cfg = result["config"]
+    rows = result["baseline"]
+    n = rows[0]["accounts"]
+    out = ["", "### The full baseline: %d accounts (the parent and %d subusers), every section" % (n, n - 1), "",
+           "The role `mailops.sendgrid.baseline` (playbooks/baseline_role.yml: one sendgrid_baseline run, concurrency %d, "
+           "no report) against its hand-written `uri` equivalent (playbooks/baseline_uri.yml: a GET per setting per "
+           "account, a PATCH or POST when it differs, each key read), with one setting in each section "
+           "(playbooks/vars/baseline_policy.yml): Enforced TLS, open tracking, spam forwarding, the IP allow list (with "
+           "`client_addresses`), the API key audit. Drifted: every setting differs on every account and every %dth "
+           "account holds a key that can make keys (flagged, read, never changed). The floor is the module's documented "
+           "one; the bound is %g x (requests / concurrency x latency) for the wall time above an empty play (%.2f s)."
+           % (cfg["concurrency"], FLAGGED_EVERY, BASELINE_BOUND_FACTOR, result["empty_play"]["wall_median_s"]), ""]
+    table_rows = []
+    for row in rows:
+        role, uri = row["role"], row["uri"]
+        table_rows.append([
+            row["state"], "%d%s" % (role["requests"], "" if row["requests_met"] else " (NOT the floor)"),
+            "%d (%s)" % (role["floor"], methods_text(role["floor_by_method"])),
+            seconds_text(role), "%.2f" % row["above_empty_s"], "%.2f" % row["bound_s"],
+            "yes" if row["bound_met"] else "NO", seconds_text(uri),
+            "%d%s" % (uri["requests"], "" if uri["at_floor"] else " (not its floor)"),
+            "%.3f" % row["ratio"], "%.2f / %.2f" % (role["cpu_median_s"], uri["cpu_median_s"]),
+            "%d / %d" % (role["connections"], uri["connections"]), "%d / %d" % (role["runs"], uri["runs"])])
+    out.append(table(["accounts", "role requests", "floor", "role s (min-max)", "above empty play s", "bound s",
+                      "bound holds", "uri s", "uri requests", "role / uri", "CPU s role / uri",
+                      "connections role / uri", "runs role / uri"], table_rows))
+    return out
 
 
 def main(argv=None) -> int:
@@ -448,17 +678,22 @@ def main(argv=None) -> int:
     started = time.monotonic()
     load_start = loadavg()
     workdir = Path(tempfile.mkdtemp(prefix="mailops-benchmark."))
-    server = Server(workdir, args.latency, max(args.sizes))
+    server = Server(workdir, args.latency, max(args.sizes + [args.baseline_accounts - 1]))
     try:
         runner = Runner(args, server, workdir)
         bench = Benchmark(args, runner)
         bench.say("server %s, %g ms latency, %d subusers; sizes %s, repeat %d (median), forks %d"
                   % (server.url, args.latency, len(server.accounts), args.sizes, args.repeat, args.forks))
-        via = bench.choose_many_playbook()
-        runner.run("uri", server.accounts[:1], drifted=True)  # warm-up of the baseline, not measured
+        via, one, many, baseline = dict(via=None, playbook=None), [], [], []
+        if not args.baseline_only:
+            via = bench.choose_many_playbook()
+            runner.run("uri", server.accounts[:1], drifted=True)  # warm-up of the baseline, not measured
         empty = bench.empty_play()
-        one = bench.one_account()
-        many = bench.many_accounts()
+        if not args.baseline_only:
+            one = bench.one_account()
+            many = bench.many_accounts()
+        if not args.skip_baseline:
+            baseline = bench.baseline(empty["wall_median_s"])
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -466,9 +701,10 @@ def main(argv=None) -> int:
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         machine=machine(), load_start=load_start, load_end=loadavg(),
         config=dict(latency_ms=args.latency, sizes=args.sizes, repeat=args.repeat, max_seconds=args.max_seconds,
-                    forks=args.forks, concurrency=args.concurrency, statistic="median"),
+                    forks=args.forks, concurrency=args.concurrency, statistic="median",
+                    baseline_accounts=None if args.skip_baseline else args.baseline_accounts),
         many_accounts_via=via["via"], many_accounts_playbook=via["playbook"], empty_play=empty,
-        one_account=one, many_accounts=many, growth=growth(many), targets=targets(many),
+        one_account=one, many_accounts=many, growth=growth(many), targets=targets(many), baseline=baseline,
         total_seconds=round(time.monotonic() - started, 1), playbook_runs=runner.runs,
     )
     args.output.mkdir(parents=True, exist_ok=True)
@@ -478,6 +714,7 @@ def main(argv=None) -> int:
     print("\n" + text)
     print("written: %s, %s" % (args.output / "latest.json", args.output / "latest.md"))
     missed = [t for t in result["targets"] if not (t["ratio_met"] and t["requests_met"])]
+    missed += [row for row in baseline if not (row["requests_met"] and row["bound_met"])]
     return 1 if missed else 0
 
 
