@@ -394,22 +394,24 @@ class Cases:
     """The cases of one test file, run together (run_cases) the first time a test of the file asks for them.
 
     Register each case's setup with ``@CASES.add(name)``: ``setup(start_server)`` starts and prepares its server(s)
-    and returns ``(context, PlaybookCase)``; a test then takes ``run, context = batch[name]``. The file marks its
-    tests ``pytest.mark.xdist_group`` so that one worker runs them all, and the batch once.
+    and returns ``(context, PlaybookCase)``; a test then takes ``run, context = batch[name]``. A setup shared by
+    several cases takes their parameters: ``CASES.add(name, status=503)(setup)`` calls ``setup(start_server,
+    status=503)``. The file marks its tests ``pytest.mark.xdist_group`` so that one worker runs them all, and the
+    batch once.
     """
 
     def __init__(self):
         self.setups = {}
 
-    def add(self, name: str):
+    def add(self, name: str, **params):
         def register(setup):
             assert name not in self.setups, name
-            self.setups[name] = setup
+            self.setups[name] = (setup, params)
             return setup
         return register
 
     def run(self, start_server) -> dict:
-        prepared = {name: setup(start_server) for name, setup in self.setups.items()}
+        prepared = {name: setup(start_server, **params) for name, (setup, params) in self.setups.items()}
         runs = run_cases({name: case for name, (_context, case) in prepared.items()})
         return {name: (runs[name], context) for name, (context, _case) in prepared.items()}
 

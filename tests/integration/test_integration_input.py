@@ -44,11 +44,13 @@ BAD_VALUES = {
     "tls-version-1.0": dict(sg_min_tls_version="1.0"),
     "negative-retries": dict(sg_retries=-1),
 }
+def _bad_value(start, options):
+    server = start()
+    return server, PlaybookCase("enforced_tls.yml", dict(sg_api_url=server.url, **options))
+
+
 for _name, _options in BAD_VALUES.items():
-    @CASES.add("bad value: " + _name)
-    def _bad_value(start, options=_options):
-        server = start()
-        return server, PlaybookCase("enforced_tls.yml", dict(sg_api_url=server.url, **options))
+    CASES.add("bad value: " + _name, options=_options)(_bad_value)
 
 
 @pytest.mark.parametrize("name, expected", [

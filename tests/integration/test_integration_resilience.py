@@ -52,12 +52,14 @@ RATE_LIMITS = {
     "x-ratelimit-reset-seconds": dict(reset="seconds", wait=1),
     "retry-after": dict(reset="seconds", wait=30, retry_after=1),
 }
+def _rate_limited(start, fault):
+    server = start()
+    server.add_fault("rate_limit", count=1, method="GET", **fault)
+    return apply(server)
+
+
 for _name, _fault in RATE_LIMITS.items():
-    @CASES.add("rate limited: " + _name)
-    def _rate_limited(start, fault=_fault):
-        server = start()
-        server.add_fault("rate_limit", count=1, method="GET", **fault)
-        return apply(server)
+    CASES.add("rate limited: " + _name, fault=_fault)(_rate_limited)
 
 
 @pytest.mark.parametrize("name", RATE_LIMITS)
@@ -89,12 +91,14 @@ def test_rate_limited_request_waits_as_asked_then_succeeds_with_a_warning(runs, 
 
 
 TRANSIENT = [500, 502, 503, 504]
+def _transient(start, status):
+    server = start()
+    server.add_fault("error", count=1, method="GET", status=status)
+    return apply(server)
+
+
 for _status in TRANSIENT:
-    @CASES.add("transient %d" % _status)
-    def _transient(start, status=_status):
-        server = start()
-        server.add_fault("error", count=1, method="GET", status=status)
-        return apply(server)
+    CASES.add("transient %d" % _status, status=_status)(_transient)
 
 
 @pytest.mark.parametrize("status", TRANSIENT)
@@ -220,13 +224,15 @@ def test_rejected_api_key_says_the_key_was_rejected(runs, tally):
     tally("failure_reported")
 
 
+def _read_only_key(start, on_behalf_of):
+    server = start()
+    extra = {"sg_on_behalf_of": on_behalf_of} if on_behalf_of else {}
+    return server, PlaybookCase("enforced_tls.yml", dict(sg_api_url=server.url, **APPLY, **extra),
+                                api_key=READ_ONLY_KEY)
+
+
 for _on_behalf_of in (None, "marketing"):
-    @CASES.add("read-only key: %s" % _on_behalf_of)
-    def _read_only_key(start, on_behalf_of=_on_behalf_of):
-        server = start()
-        extra = {"sg_on_behalf_of": on_behalf_of} if on_behalf_of else {}
-        return server, PlaybookCase("enforced_tls.yml", dict(sg_api_url=server.url, **APPLY, **extra),
-                                    api_key=READ_ONLY_KEY)
+    CASES.add("read-only key: %s" % _on_behalf_of, on_behalf_of=_on_behalf_of)(_read_only_key)
 
 
 @pytest.mark.parametrize("on_behalf_of", [None, "marketing"], ids=["parent", "on-behalf-of"])
