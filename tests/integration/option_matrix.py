@@ -7,8 +7,8 @@ Sources, read when the tests are collected (so a new option gets cases without e
 
 Cases per source: the documented defaults alone (only the API key, from the environment), every option alone with
 a value generated from its spec (or, where the type cannot give a valid value, from SAMPLES), null for every option
-documented as nullable, and invalid generated values (bool, choices, numbers) that must be refused naming the
-option before anything is sent. A ``type: dict`` option with suboptions (a settings section: click, bounce_purge...)
+documented as nullable whose documented default is not already null (that null is the defaults case), and invalid
+generated values (bool, choices, numbers) that must be refused naming the option before anything is sent. A ``type: dict`` option with suboptions (a settings section: click, bounce_purge...)
 is given with each suboption alone instead (section.suboption in ids and in SAMPLES): a bool the value that differs
 from a fresh account, a str a generated text, an int a value, a list of str generated items or a sample, and every
 literal value the suboption's description documents (V([]), V(""), V(0): "none", the API's null). Such a module reads
@@ -215,6 +215,12 @@ class Option:
     def nullable(self) -> bool:
         """Documented as "not managed" when null: no default (or null), or V(null) in its description."""
         return not self.required and (self.default is MISSING or self.default is None or "V(null)" in self.description)
+
+    @property
+    def null_differs(self) -> bool:
+        """Nullable, and null is not already what the documented defaults give: only then is a null case news (null
+        where the default is null, or there is none, is the defaults case again, which runs anyway)."""
+        return self.nullable and self.default is not MISSING and self.default is not None
 
     @property
     def documented_range(self):
@@ -474,7 +480,7 @@ def generate_cases(sources: list) -> list:
         cases.append(Case("%s:defaults" % prefix, prefix, "defaults", None, ()))
         in_sections, others = [], []
         for section in source.options.values():
-            if section.suboptions and section.nullable:
+            if section.suboptions and section.null_differs:
                 # a section null is not managed: nothing of it is read or sent
                 others.append(Case("%s:%s=null:not-managed" % (prefix, section.name), prefix, "null", section.name,
                                    ((section.name, None),)))
@@ -490,7 +496,7 @@ def generate_cases(sources: list) -> list:
             for value in generated_values(source, option) or []:
                 accepted.append(Case("%s:%s=%s:alone" % (prefix, option.name, value_text(value)), prefix, "alone",
                                      option.name, (given_value(option, value),)))
-            if option.nullable and option.section is None:
+            if option.null_differs and option.section is None:
                 accepted.append(Case("%s:%s=null:not-managed" % (prefix, option.name), prefix, "null", option.name,
                                      ((option.name, None),)))
             # An option that several modules document alike (a doc fragment) is refused by the same AnsibleModule
