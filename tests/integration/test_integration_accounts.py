@@ -1,21 +1,40 @@
-"""sendgrid_enforced_tls_accounts (many accounts, two regions) and sendgrid_subuser_info (paging)."""
+"""sendgrid_enforced_tls_accounts (many accounts, two regions) and sendgrid_subuser_info (paging).
+
+The cases run together in one ansible-playbook (conftest.run_cases: each on a host and servers of its own).
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from conftest import (
-    DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, assert_clear_failure, assert_nothing_sent, calls, query, run_playbook,
+    DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, assert_clear_failure, assert_nothing_sent, calls,
+    query,
 )
 
+pytestmark = pytest.mark.xdist_group("accounts")   # one worker runs this file's cases, once
+CASES = Cases()
 
-def test_accounts_module_applies_the_policy_to_parent_and_subusers_and_routes_eu_to_the_eu_host(server, eu_server):
+
+@pytest.fixture(name="runs", scope="module")
+def fixture_runs(module_start_server):
+    """{case: (run, server or (server, eu_server))}: every case of this file, run once."""
+    return CASES.run(module_start_server)
+
+
+@CASES.add("two regions")
+def _two_regions(start):
+    server, eu_server = start(), start(region="eu")
     server.set_state("billing", {"require_tls": True, "version": 1.2})  # already compliant
-    run = run_playbook("accounts.yml", dict(
+    return (server, eu_server), PlaybookCase("accounts.yml", dict(
         sg_api_url=server.url, sg_eu_api_url=eu_server.url, sg_require_tls=True, sg_min_tls_version="1.2",
         sg_accounts=[{"name": "marketing", "require_valid_cert": True}, {"name": "billing"},
                      {"name": "eu-newsletter", "region": "eu"}],
     ))
+
+
+def test_accounts_module_applies_the_policy_to_parent_and_subusers_and_routes_eu_to_the_eu_host(runs):
+    run, (server, eu_server) = runs["two regions"]
 
     result = run.result("enforce accounts")
     assert run.rc == 0, run.explain()
@@ -55,11 +74,17 @@ def test_accounts_module_applies_the_policy_to_parent_and_subusers_and_routes_eu
     assert eu_server.state()["parent"] == DEFAULT_SETTINGS
 
 
-def test_accounts_module_in_check_mode_reads_every_account_and_sends_no_patch(server, eu_server):
-    run = run_playbook("accounts.yml", dict(
+@CASES.add("check mode")
+def _check_mode(start):
+    server, eu_server = start(), start(region="eu")
+    return (server, eu_server), PlaybookCase("accounts.yml", dict(
         sg_api_url=server.url, sg_eu_api_url=eu_server.url, sg_require_tls=True,
         sg_accounts=[{"name": "marketing"}, {"name": "eu-newsletter", "region": "eu"}],
     ), check=True, diff=True)
+
+
+def test_accounts_module_in_check_mode_reads_every_account_and_sends_no_patch(runs):
+    run, (server, eu_server) = runs["check mode"]
 
     result = run.result("enforce accounts")
     assert run.rc == 0, run.explain()
@@ -70,11 +95,17 @@ def test_accounts_module_in_check_mode_reads_every_account_and_sends_no_patch(se
     assert server.state()["parent"] == server.state()["marketing"] == eu_server.state()["eu-newsletter"] == DEFAULT_SETTINGS
 
 
-def test_accounts_module_reports_which_account_failed_and_still_handles_the_others(server, tally):
-    run = run_playbook("accounts.yml", dict(
+@CASES.add("one account fails")
+def _one_account_fails(start):
+    server = start()
+    return server, PlaybookCase("accounts.yml", dict(
         sg_api_url=server.url, sg_include_parent=False, sg_require_tls=True,
         sg_accounts=[{"name": "marketing"}, {"name": "ghost"}, {"name": "billing"}],
     ))
+
+
+def test_accounts_module_reports_which_account_failed_and_still_handles_the_others(runs, tally):
+    run, server = runs["one account fails"]
 
     result = run.result("enforce accounts")
     assert run.rc == 2, run.explain()
@@ -90,26 +121,40 @@ def test_accounts_module_reports_which_account_failed_and_still_handles_the_othe
     tally("failure_reported")
 
 
-@pytest.mark.parametrize("options, expected", [
-    pytest.param(dict(sg_concurrency=0, sg_accounts=[{"name": "marketing"}]), "concurrency must be from 1 to 32, got 0.",
-                 id="concurrency-0"),
-    pytest.param(dict(sg_accounts=[{"name": "marketing"}, {"name": "marketing", "require_tls": False}]),
+BAD_INPUT = {
+    "concurrency-0": dict(sg_concurrency=0, sg_accounts=[{"name": "marketing"}]),
+    "duplicate-account": dict(sg_accounts=[{"name": "marketing"}, {"name": "marketing", "require_tls": False}]),
+}
+for _name, _options in BAD_INPUT.items():
+    @CASES.add("bad input: " + _name)
+    def _bad_input(start, options=_options):
+        server = start()
+        return server, PlaybookCase("accounts.yml", dict(sg_api_url=server.url, sg_require_tls=True, **options))
+
+
+@pytest.mark.parametrize("name, expected", [
+    pytest.param("concurrency-0", "concurrency must be from 1 to 32, got 0.", id="concurrency-0"),
+    pytest.param("duplicate-account",
                  "accounts lists 'marketing' more than once; give each account once, with its overrides.",
                  id="duplicate-account"),
 ])
-def test_accounts_module_bad_input_fails_naming_the_option_and_sends_nothing(server, tally, options, expected):
-    run = run_playbook("accounts.yml", dict(sg_api_url=server.url, sg_require_tls=True, **options))
+def test_accounts_module_bad_input_fails_naming_the_option_and_sends_nothing(runs, tally, name, expected):
+    run, server = runs["bad input: " + name]
 
     assert assert_clear_failure(run, "enforce accounts") == expected
     assert_nothing_sent(server)
     tally("bad_input_rejected")
 
 
-def test_subuser_info_follows_every_page_and_filters(start_server):
-    server = start_server(subusers=["alpha", "beta", "gamma:disabled", "delta:eu", "test-one", "test-two", "omega"])
-
-    run = run_playbook("subuser_info.yml", dict(
+@CASES.add("subuser_info: pages and filters")
+def _pages_and_filters(start):
+    server = start(subusers=["alpha", "beta", "gamma:disabled", "delta:eu", "test-one", "test-two", "omega"])
+    return server, PlaybookCase("subuser_info.yml", dict(
         sg_api_url=server.url, sg_page_size=3, sg_exclude=["test-*"], sg_disabled=False))
+
+
+def test_subuser_info_follows_every_page_and_filters(runs):
+    run, server = runs["subuser_info: pages and filters"]
 
     result = run.result("list subusers")
     assert run.rc == 0, run.explain()
@@ -124,11 +169,15 @@ def test_subuser_info_follows_every_page_and_filters(start_server):
         {"limit": "3", "offset": offset, "region": "all", "include_region": "true"} for offset in ("0", "3", "6", "7")]
 
 
-def test_subuser_info_covers_every_subuser_when_the_server_answers_shorter_pages_than_asked(start_server):
-    """Defect: a server capping pages at 2 while 500 were asked for made discovery stop after the first page."""
-    server = start_server(subusers=["s%d" % i for i in range(1, 8)], max_page_size=2)
+@CASES.add("subuser_info: short pages")
+def _short_pages(start):
+    server = start(subusers=["s%d" % i for i in range(1, 8)], max_page_size=2)
+    return server, PlaybookCase("subuser_info.yml", dict(sg_api_url=server.url))
 
-    run = run_playbook("subuser_info.yml", dict(sg_api_url=server.url))
+
+def test_subuser_info_covers_every_subuser_when_the_server_answers_shorter_pages_than_asked(runs):
+    """Defect: a server capping pages at 2 while 500 were asked for made discovery stop after the first page."""
+    run, server = runs["subuser_info: short pages"]
 
     result = run.result("list subusers")
     assert run.rc == 0, run.explain()
@@ -137,10 +186,14 @@ def test_subuser_info_covers_every_subuser_when_the_server_answers_shorter_pages
         ("500", "0"), ("500", "2"), ("500", "4"), ("500", "6"), ("500", "7")]
 
 
-def test_subuser_info_asks_for_one_more_page_when_the_last_one_is_full(start_server):
-    server = start_server(subusers=["s1", "s2", "s3", "s4"])
+@CASES.add("subuser_info: full last page")
+def _full_last_page(start):
+    server = start(subusers=["s1", "s2", "s3", "s4"])
+    return server, PlaybookCase("subuser_info.yml", dict(sg_api_url=server.url, sg_page_size=2, sg_names=["s[13]"]))
 
-    run = run_playbook("subuser_info.yml", dict(sg_api_url=server.url, sg_page_size=2, sg_names=["s[13]"]))
+
+def test_subuser_info_asks_for_one_more_page_when_the_last_one_is_full(runs):
+    run, server = runs["subuser_info: full last page"]
 
     result = run.result("list subusers")
     assert run.rc == 0, run.explain()

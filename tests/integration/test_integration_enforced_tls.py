@@ -1,15 +1,41 @@
 """sendgrid_enforced_tls and sendgrid_enforced_tls_info, run by ansible-playbook against the local API server.
 
 Check mode, apply, idempotence and diff; several accounts kept apart; module_defaults; the environment.
+
+Most cases run together in one ansible-playbook (conftest.run_cases: each on a host and a server of its own). Two
+keep a run of their own: the second apply needs the state the first left, and the key from the environment must be
+in the environment of ansible-playbook itself (as a play's environment, -vvvv would print it).
 """
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from conftest import (
-    DEFAULT_SETTINGS, KEY, TLS_PATH, calls, header, run_playbook,
+    DEFAULT_SETTINGS, KEY, TLS_PATH, Cases, PlaybookCase, calls, header, run_playbook,
 )
 
+pytestmark = pytest.mark.xdist_group("enforced_tls")   # one worker runs this file's cases, once
+CASES = Cases()
+
 GET = ("GET", TLS_PATH)
+
+
+@pytest.fixture(name="runs", scope="module")
+def fixture_runs(module_start_server):
+    """{case: (run, server)}: every batched case of this file, run once."""
+    return CASES.run(module_start_server)
+
+
+def own_output(run, name: str) -> str:
+    """What the plays of the case ``name`` printed: its part of the batch's stdout (run_cases names each play
+    "<case>: <play>"; the plays run one after another)."""
+    sections = re.split(r"(?m)^(?=PLAY (?:\[|RECAP))", run.stdout)
+    own = "".join(section for section in sections if section.startswith("PLAY [%s: " % name))
+    assert own, run.explain()
+    return own
 
 
 def connection(server, **more):
@@ -20,8 +46,14 @@ def connection(server, **more):
 POLICY = dict(sg_require_tls=True, sg_require_valid_cert=False, sg_min_tls_version="1.2")
 
 
-def test_check_mode_reads_once_reports_the_change_and_sends_no_patch(server):
-    run = run_playbook("enforced_tls.yml", connection(server, **POLICY), check=True, diff=True)
+@CASES.add("check mode")
+def _check_mode(start):
+    server = start()
+    return server, PlaybookCase("enforced_tls.yml", connection(server, **POLICY), check=True, diff=True)
+
+
+def test_check_mode_reads_once_reports_the_change_and_sends_no_patch(runs):
+    run, server = runs["check mode"]
 
     task = run.task("enforce")
     assert run.rc == 0, run.explain()
@@ -36,8 +68,14 @@ def test_check_mode_reads_once_reports_the_change_and_sends_no_patch(server):
     assert server.state()["parent"] == DEFAULT_SETTINGS
 
 
-def test_apply_sends_one_get_then_one_patch_with_only_the_differences(server):
-    run = run_playbook("enforced_tls.yml", connection(server, **POLICY))
+@CASES.add("apply")
+def _apply(start):
+    server = start()
+    return server, PlaybookCase("enforced_tls.yml", connection(server, **POLICY))
+
+
+def test_apply_sends_one_get_then_one_patch_with_only_the_differences(runs):
+    run, server = runs["apply"]
 
     task = run.task("enforce")
     assert run.rc == 0, run.explain()
@@ -52,8 +90,14 @@ def test_apply_sends_one_get_then_one_patch_with_only_the_differences(server):
     assert server.state()["parent"] == {"require_tls": True, "require_valid_cert": False, "version": 1.2}
 
 
-def test_min_tls_version_is_sent_as_the_json_number_1_2(server):
-    run_playbook("enforced_tls.yml", connection(server, sg_min_tls_version="1.2"))
+@CASES.add("min_tls_version 1.2")
+def _min_tls_version(start):
+    server = start()
+    return server, PlaybookCase("enforced_tls.yml", connection(server, sg_min_tls_version="1.2"))
+
+
+def test_min_tls_version_is_sent_as_the_json_number_1_2(runs):
+    _run, server = runs["min_tls_version 1.2"]
 
     patch = server.requests()[-1]
     assert patch["method"] == "PATCH" and patch["body_is_json"]
@@ -77,30 +121,43 @@ def test_second_apply_is_idempotent_one_get_and_ok(server):
     assert calls(server) == [GET + (None, None)]
 
 
-def test_diff_mode_on_apply_shows_before_and_after(server):
+@CASES.add("diff on apply")
+def _diff_on_apply(start):
+    server = start()
     server.set_state("parent", {"require_valid_cert": True})
-    run = run_playbook("enforced_tls.yml", connection(server, sg_require_valid_cert=False, sg_min_tls_version="1.3"),
-                       diff=True)
+    return server, PlaybookCase("enforced_tls.yml", connection(server, sg_require_valid_cert=False,
+                                                               sg_min_tls_version="1.3"), diff=True)
+
+
+def test_diff_mode_on_apply_shows_before_and_after(runs):
+    run, server = runs["diff on apply"]
 
     result = run.result("enforce")
     assert result["diff"] == {
         "before": {"require_tls": False, "require_valid_cert": True, "min_tls_version": "1.1"},
         "after": {"require_tls": False, "require_valid_cert": False, "min_tls_version": "1.3"},
     }
-    # the default callback shows the diff to the person running the playbook
-    assert '-    "require_valid_cert": true' in run.stdout, run.explain()
-    assert '+    "require_valid_cert": false' in run.stdout, run.explain()
+    # the default callback shows the diff to the person running the playbook (in this case's part of the output)
+    output = own_output(run, "diff on apply")
+    assert '-    "require_valid_cert": true' in output, run.explain()
+    assert '+    "require_valid_cert": false' in output, run.explain()
     assert calls(server) == [GET + (None, None), ("PATCH", TLS_PATH, None, {"require_valid_cert": False, "version": 1.3})]
 
 
-def test_parent_subusers_and_customer_account_are_kept_apart(server):
+@CASES.add("several accounts")
+def _several_accounts(start):
+    server = start()
     accounts = [
         {"on_behalf_of": None, "require_tls": True},
         {"on_behalf_of": "marketing", "min_tls_version": "1.3"},
         {"on_behalf_of": "billing", "require_valid_cert": True},
         {"on_behalf_of": "account-id 777", "require_tls": True, "min_tls_version": "1.2"},
     ]
-    run = run_playbook("several_accounts.yml", dict(sg_api_url=server.url, sg_accounts=accounts))
+    return server, PlaybookCase("several_accounts.yml", dict(sg_api_url=server.url, sg_accounts=accounts))
+
+
+def test_parent_subusers_and_customer_account_are_kept_apart(runs):
+    run, server = runs["several accounts"]
 
     assert run.rc == 0, run.explain()
     items = run.result("enforce each")["results"]
@@ -126,8 +183,14 @@ def test_parent_subusers_and_customer_account_are_kept_apart(server):
     }
 
 
-def test_module_defaults_group_gives_every_module_its_connection(server):
-    run = run_playbook("module_defaults.yml", dict(sg_api_url=server.url))
+@CASES.add("module_defaults")
+def _module_defaults(start):
+    server = start()
+    return server, PlaybookCase("module_defaults.yml", dict(sg_api_url=server.url))
+
+
+def test_module_defaults_group_gives_every_module_its_connection(runs):
+    run, server = runs["module_defaults"]
 
     assert run.rc == 0, run.explain()
     assert run.task("enforce parent")["status"] == "changed"
@@ -158,10 +221,15 @@ def test_api_key_and_url_come_from_the_environment(server):
     assert calls(server) == [GET + (None, None), ("PATCH", TLS_PATH, None, {"require_valid_cert": True}), GET + (None, None)]
 
 
-def test_info_module_reads_one_account_with_one_get_and_changes_nothing(server):
+@CASES.add("info module")
+def _info_module(start):
+    server = start()
     server.set_state("marketing", {"require_tls": True, "version": 1.3})
+    return server, PlaybookCase("info.yml", dict(sg_api_url=server.url, sg_on_behalf_of="marketing"), check=True)
 
-    run = run_playbook("info.yml", dict(sg_api_url=server.url, sg_on_behalf_of="marketing"), check=True)
+
+def test_info_module_reads_one_account_with_one_get_and_changes_nothing(runs):
+    run, server = runs["info module"]
 
     task = run.task("read")
     assert run.rc == 0, run.explain()
