@@ -125,11 +125,15 @@ BAD_INPUT = {
     "concurrency-0": dict(sg_concurrency=0, sg_accounts=[{"name": "marketing"}]),
     "duplicate-account": dict(sg_accounts=[{"name": "marketing"}, {"name": "marketing", "require_tls": False}]),
 }
+
+
+def _bad_input(start, options):
+    server = start()
+    return server, PlaybookCase("accounts.yml", dict(sg_api_url=server.url, sg_require_tls=True, **options))
+
+
 for _name, _options in BAD_INPUT.items():
-    @CASES.add("bad input: " + _name)
-    def _bad_input(start, options=_options):
-        server = start()
-        return server, PlaybookCase("accounts.yml", dict(sg_api_url=server.url, sg_require_tls=True, **options))
+    CASES.add("bad input: " + _name, options=_options)(_bad_input)
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -313,7 +313,7 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     run, (server, eu_server, reports) = runs["drift gate"]
 
     message = assert_clear_failure(run, GATE)
-    assert message == ("Drift (baseline_fail_on_drift): 2 of 4 account(s) would change or have a flagged API key: "
+    assert message == ("Drift (baseline_fail_on_drift): 2 of 4 accounts would change or have a flagged API key: "
                        "billing (api_keys); marketing (tracking.open). The report is in %s." % reports)
     result = run.result(APPLY)
     assert result["summary"] == {"accounts": 4, "compliant": 2, "changed": 0, "would_change": 1, "failed": 0, "flagged": 1}
@@ -336,7 +336,7 @@ def test_the_enforced_tls_role_s_drift_gate_fails_a_dry_run_naming_the_accounts_
     run, (server, _none, reports) = runs["enforced_tls gate"]
 
     message = assert_clear_failure(run, GATE)
-    assert message == ("Drift (enforced_tls_fail_on_drift): 2 of 3 account(s) would change: parent (require_tls, "
+    assert message == ("Drift (enforced_tls_fail_on_drift): 2 of 3 accounts would change: parent (require_tls, "
                        "min_tls_version); marketing (require_tls, min_tls_version). The report is in %s." % reports)
     assert json.loads((reports / "enforced_tls_report.json").read_text(encoding="utf-8"))["dry_run"] is True
     assert sorted((call.method, call.path, call.on_behalf_of or "") for call in calls(server)) == [

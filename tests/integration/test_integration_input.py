@@ -44,6 +44,8 @@ BAD_VALUES = {
     "tls-version-1.0": dict(sg_min_tls_version="1.0"),
     "negative-retries": dict(sg_retries=-1),
 }
+
+
 def _bad_value(start, options):
     server = start()
     return server, PlaybookCase("enforced_tls.yml", dict(sg_api_url=server.url, **options))

@@ -364,13 +364,18 @@ def test_defect_6_a_missing_ca_path_file_fails_clearly_before_any_request(runs, 
 # ----------------------------------------------------------------------------- 7. the rate limit across resets
 
 RESETS = [("epoch", 8), ("seconds", 32)]
+
+
+def _rate_limit_resets(start, reset, concurrency):
+    names = ["acct-%02d" % i for i in range(1, 13)]
+    server = start(subusers=names, account_ids=[], rate_limit=5, rate_window=1.0, rate_reset=reset)
+    return server, PlaybookCase("accounts.yml", dict(sg_api_url=server.url, sg_require_tls=True, sg_accounts=names,
+                                                     sg_concurrency=concurrency))
+
+
 for _reset, _concurrency in RESETS:
-    @CASES.add("defect 7: %s reset, concurrency %d" % (_reset, _concurrency))
-    def _rate_limit_resets(start, reset=_reset, concurrency=_concurrency):
-        names = ["acct-%02d" % i for i in range(1, 13)]
-        server = start(subusers=names, account_ids=[], rate_limit=5, rate_window=1.0, rate_reset=reset)
-        return server, PlaybookCase("accounts.yml", dict(sg_api_url=server.url, sg_require_tls=True, sg_accounts=names,
-                                                         sg_concurrency=concurrency))
+    CASES.add("defect 7: %s reset, concurrency %d" % (_reset, _concurrency), reset=_reset,
+              concurrency=_concurrency)(_rate_limit_resets)
 
 
 @pytest.mark.parametrize("reset, concurrency", RESETS)

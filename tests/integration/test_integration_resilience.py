@@ -52,6 +52,8 @@ RATE_LIMITS = {
     "x-ratelimit-reset-seconds": dict(reset="seconds", wait=1),
     "retry-after": dict(reset="seconds", wait=30, retry_after=1),
 }
+
+
 def _rate_limited(start, fault):
     server = start()
     server.add_fault("rate_limit", count=1, method="GET", **fault)
