@@ -82,7 +82,9 @@ DEMO_HOST = "127.0.0.1"
 INVENTORY = {
     "all": {
         "hosts": {"localhost": {"ansible_connection": "local"}},
-        "vars": {"vault_sendgrid_api_key": "{{ lookup('ansible.builtin.env', 'IT_API_KEY') }}"},
+        "vars": {"vault_sendgrid_api_key": "{{ lookup('ansible.builtin.env', 'IT_API_KEY') }}",
+                 # the name the local server gives the first key it was started with (the examples' key)
+                 "vault_sendgrid_api_key_name": "start key 1"},
     },
 }
 
