@@ -6,6 +6,8 @@
 #   scripts/benchmark.sh                    # latency 50 ms, 1/10/100 accounts, median of 3
 #   scripts/benchmark.sh --latency 100      # any option of benchmark/benchmark.py (see --help)
 #   scripts/benchmark.sh --quick            # smoke run: 1 and 10 accounts, one run each
+#   scripts/benchmark.sh --baseline-only    # the full security baseline on 100 accounts against its uri equivalent
+#   scripts/benchmark.sh --skip-baseline    # the Enforced TLS scenarios alone
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -68,7 +68,9 @@ stage_installed_artifact() {
     local artifacts collections="$TMP/installed" result
     artifacts=("$ROOT"/build/mailops-sendgrid-*.tar.gz)
     [[ -f "${artifacts[0]}" ]] || { stage_build && artifacts=("$ROOT"/build/mailops-sendgrid-*.tar.gz); } || return
-    ansible-galaxy collection install --offline -p "$collections" "${artifacts[0]}" || return
+    # only the empty path: a copy installed in ~/.ansible/collections must not make galaxy skip the install
+    ANSIBLE_COLLECTIONS_PATH="$collections" ansible-galaxy collection install --offline -p "$collections" \
+        "${artifacts[0]}" || return
     start_api_server "$TMP" || return
     result=0
     (
@@ -95,7 +97,8 @@ stage_docs_lint() {
     return "$status"
 }
 
-# (f) the role's molecule scenario: two local API servers, dry run, converge, idempotence, verify
+# (f) the roles' molecule scenario (enforced_tls and baseline): two local API servers, dry run, converge,
+#     idempotence, verify, and the baseline's drift gate
 stage_molecule() {
     molecule test
 }

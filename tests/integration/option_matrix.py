@@ -8,8 +8,9 @@ Sources, read when the tests are collected (so a new option gets cases without e
 Cases per source: the documented defaults alone (only the API key, from the environment), every option alone with
 a value generated from its spec (or, where the type cannot give a valid value, from SAMPLES), null for every option
 documented as nullable whose documented default is not already null (that null is the defaults case), and invalid
-generated values (bool, choices, numbers) that must be refused naming the option before anything is sent. A ``type: dict`` option with suboptions (a settings section: click, bounce_purge...)
-is given with each suboption alone instead (section.suboption in ids and in SAMPLES): a bool the value that differs
+generated values (bool, choices, numbers) that must be refused naming the option before anything is sent. A
+``type: dict`` option with suboptions (a settings section: click, bounce_purge...) is given with each suboption alone
+instead (section.suboption in ids and in SAMPLES): a bool the value that differs
 from a fresh account, a str a generated text, an int a value, a list of str generated items or a sample, and every
 literal value the suboption's description documents (V([]), V(""), V(0): "none", the API's null). Such a module reads
 and sends nothing when every section is left out, so its other options (connection, account) and its sections null

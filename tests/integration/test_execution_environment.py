@@ -96,8 +96,9 @@ def test_readme_execution_environment_puts_the_artifact_and_requests_into_the_bu
     image_build = tmp_path / "image" / "build"
     shutil.copytree(context / "_build", image_build)
     image_collections = tmp_path / "image" / "usr-share-ansible-collections"
+    # the image has no other collection path: one in this machine's home must not make galaxy skip the install
     run([BIN / "ansible-galaxy", "collection", "install", "-r", "requirements.yml", "--collections-path", image_collections],
-        cwd=image_build, env={"ANSIBLE_GALAXY_DISABLE_GPG_VERIFY": "1"})
+        cwd=image_build, env={"ANSIBLE_GALAXY_DISABLE_GPG_VERIFY": "1", "ANSIBLE_COLLECTIONS_PATH": str(image_collections)})
     manifest = json.loads((image_collections / "ansible_collections" / "mailops" / "sendgrid" / "MANIFEST.json")
                           .read_text(encoding="utf-8"))
     assert (manifest["collection_info"]["namespace"], manifest["collection_info"]["name"],

@@ -93,6 +93,8 @@ def test_rate_limited_request_waits_as_asked_then_succeeds_with_a_warning(runs, 
 
 
 TRANSIENT = [500, 502, 503, 504]
+
+
 def _transient(start, status):
     server = start()
     server.add_fault("error", count=1, method="GET", status=status)
