@@ -35,8 +35,10 @@ stage_pytest() {
         if [[ -d "$dir" ]]; then dirs+=("$dir"); else echo "($dir does not exist yet: skipped)"; fi
     done
     ((${#dirs[@]})) || return "$SKIP"
-    # loadgroup: the tests of a file that runs its cases in one ansible-playbook (xdist_group) share one worker
-    pytest "${dirs[@]}" -q -n 2 --dist loadgroup 2>&1 | tee "$TMP/pytest.log" || status=$?
+    # loadfile: a file's tests share one worker, so that a file running its cases in one ansible-playbook
+    # (conftest.run_cases) runs them once, and the option matrix's runs are made once, without the other worker
+    # waiting for them
+    pytest "${dirs[@]}" -q -n 2 --dist loadfile 2>&1 | tee "$TMP/pytest.log" || status=$?
     PYTEST_CLOSING_LINE="$(grep -v '^[[:space:]]*$' "$TMP/pytest.log" | tail -n 1)"
     return "$status"
 }

@@ -36,3 +36,9 @@ def _collections_root() -> str:
 
 # Integration tests hand this to ansible-playbook as ANSIBLE_COLLECTIONS_PATH.
 COLLECTIONS_ROOT = _collections_root()
+
+
+def pytest_collection_modifyitems(items):
+    """The option matrix first: under pytest-xdist --dist loadfile (scripts/test.sh) it is one work unit, the
+    longest, whose runs go on in a thread pool of their own; started last, it would leave a worker idle at the end."""
+    items.sort(key=lambda item: os.path.basename(str(item.path)) != "test_option_matrix.py")

@@ -268,11 +268,6 @@ def _mark_integration_test(request):
     request.node.user_properties.append(("integration_test", True))
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "xdist_group(name): the file's tests share one run_cases batch; under "
-                            "pytest-xdist, --dist loadgroup gives them one worker (scripts/test.sh does)")
-
-
 _counts = {category: 0 for category in TALLY}
 _seen = {"integration_tests": 0}
 
@@ -396,8 +391,8 @@ class Cases:
     Register each case's setup with ``@CASES.add(name)``: ``setup(start_server)`` starts and prepares its server(s)
     and returns ``(context, PlaybookCase)``; a test then takes ``run, context = batch[name]``. A setup shared by
     several cases takes their parameters: ``CASES.add(name, status=503)(setup)`` calls ``setup(start_server,
-    status=503)``. The file marks its tests ``pytest.mark.xdist_group`` so that one worker runs them all, and the
-    batch once.
+    status=503)``. Under pytest-xdist, ``--dist loadfile`` (scripts/test.sh) gives a file's tests one worker, so
+    that the batch runs once (the module-scoped fixture that runs it lives in one process).
     """
 
     def __init__(self):

@@ -12,7 +12,6 @@ from conftest import (
     query,
 )
 
-pytestmark = pytest.mark.xdist_group("accounts")   # one worker runs this file's cases, once
 CASES = Cases()
 
 

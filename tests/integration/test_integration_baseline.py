@@ -23,7 +23,6 @@ from conftest import (
     DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, assert_clear_failure, calls,
 )
 
-pytestmark = pytest.mark.xdist_group("baseline")   # one worker runs this file's cases, once
 CASES = Cases()
 
 APPLY = "Apply the baseline to every account in one run"

@@ -17,7 +17,6 @@ from conftest import (
     DEFAULT_SETTINGS, KEY, TLS_PATH, Cases, PlaybookCase, calls, header, run_playbook,
 )
 
-pytestmark = pytest.mark.xdist_group("enforced_tls")   # one worker runs this file's cases, once
 CASES = Cases()
 
 GET = ("GET", TLS_PATH)

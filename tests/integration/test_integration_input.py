@@ -9,7 +9,6 @@ import pytest
 
 from conftest import Cases, PlaybookCase, assert_clear_failure, assert_nothing_sent
 
-pytestmark = pytest.mark.xdist_group("input")   # one worker runs this file's cases, once
 CASES = Cases()
 
 

@@ -21,7 +21,6 @@ from conftest import (
     calls, run_playbook, sg,
 )
 
-pytestmark = pytest.mark.xdist_group("real_use")   # one worker runs this file's cases, once
 CASES = Cases()
 
 APPLY_TASK = "Apply the policy to every account in one run"

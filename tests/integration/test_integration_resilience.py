@@ -16,7 +16,6 @@ from conftest import (
     DEFAULT_SETTINGS, READ_ONLY_KEY, REVOKED_KEY, TLS_PATH, Cases, PlaybookCase, assert_clear_failure, calls,
 )
 
-pytestmark = pytest.mark.xdist_group("resilience")   # one worker runs this file's cases, once
 CASES = Cases()
 
 APPLY = dict(sg_require_tls=True, sg_min_tls_version="1.2")
