@@ -5,7 +5,7 @@
 #   scripts/test.sh stage_build ...       # setup, then only the named stages
 #
 # Every stage runs even when an earlier one failed; the script exits non-zero if any failed.
-# stage_sanity_units runs in the background beside the others when more than one stage is run.
+# When more than one stage is run, every stage but stage_pytest runs in the background beside it.
 # Output ends with a per-stage summary (PASS/FAIL/SKIP + seconds) followed by pytest's own
 # closing line from stage_pytest, which CI reads.
 #
@@ -155,24 +155,29 @@ for stage in "${STAGES[@]}"; do
     fi
 done
 
-# ansible-test spends much of its time in single-threaded linters and venv builds, the integration tests much of
-# theirs waiting for servers and rate-limit windows: on 2 cores, running sanity beside the rest saves minutes.
-# Its output is shown in one piece after the foreground stages.
-BACKGROUND=""
-if ((${#STAGES[@]} > 1)) && [[ " ${STAGES[*]} " == *" stage_sanity_units "* ]]; then
-    BACKGROUND=stage_sanity_units
-    header "$BACKGROUND (started in the background; its output follows the other stages)"
-    BACKGROUND_START=$SECONDS
+# The suite is CPU-bound and pytest (the integration tests, the option matrix) is by far its longest stage: when
+# more than one stage is run, stage_pytest runs in the foreground and every other stage, one after another, in the
+# background beside it (ansible-test spends much of its time in single-threaded linters, molecule and the linters
+# in single playbooks): on 2 cores that saves minutes. Their output is shown stage by stage after pytest's.
+BACKGROUND=()
+if ((${#STAGES[@]} > 1)) && [[ " ${STAGES[*]} " == *" stage_pytest "* ]]; then
+    for stage in "${STAGES[@]}"; do
+        [[ "$stage" == stage_pytest ]] || BACKGROUND+=("$stage")
+    done
+    header "${BACKGROUND[*]} (started in the background, one after another; their output follows pytest's)"
     (
-        status=0
-        stage_sanity_units >"$TMP/background.log" 2>&1 || status=$?
-        echo "$status" >"$TMP/background.status"
+        for stage in "${BACKGROUND[@]}"; do
+            start=$SECONDS
+            status=0
+            "$stage" >"$TMP/$stage.log" 2>&1 || status=$?
+            echo "$status $((SECONDS - start))" >"$TMP/$stage.status"
+        done
     ) &
     BACKGROUND_PID=$!
 fi
 
 for stage in "${STAGES[@]}"; do
-    [[ "$stage" == "$BACKGROUND" ]] && continue
+    [[ " ${BACKGROUND[*]} " == *" $stage "* ]] && continue
     header "$stage"
     start=$SECONDS
     status=0
@@ -180,11 +185,14 @@ for stage in "${STAGES[@]}"; do
     record "$stage" "$status" $((SECONDS - start))
 done
 
-if [[ -n "$BACKGROUND" ]]; then
+if ((${#BACKGROUND[@]})); then
     wait "$BACKGROUND_PID" || true
-    header "$BACKGROUND (ran in the background)"
-    cat "$TMP/background.log"
-    record "$BACKGROUND" "$(cat "$TMP/background.status" 2>/dev/null || echo 1)" $((SECONDS - BACKGROUND_START))
+    for stage in "${BACKGROUND[@]}"; do
+        header "$stage (ran in the background)"
+        cat "$TMP/$stage.log" 2>/dev/null
+        read -r status seconds 2>/dev/null <"$TMP/$stage.status" || { status=1; seconds=0; }
+        record "$stage" "$status" "$seconds"
+    done
 fi
 
 header "summary"
