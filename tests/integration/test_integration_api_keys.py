@@ -11,14 +11,24 @@ input refused with nothing sent, and the secrecy of every key (every run is -vvv
 a key shows).
 
 Playbook: api_keys.yml (one loop item per case, in order, a failing case stopping nothing; then one task in check
-mode and one from module_defaults). Two runs in all: the audit, and the failures.
+mode and one from module_defaults). Two runs in all: the audit, a case of the file's batch (conftest.run_cases: a host
+and servers of its own), and the failures, in a run of their own: their read-only key comes from the environment of
+ansible-playbook (key_from, read by a lookup on the controller), which a play's environment is not.
 """
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 
-from conftest import CRASH_MARKERS, KEY, READ_ONLY_KEY, SERVER_KEYS, calls, case_outcomes, explained, query, run_playbook, sg
+import pytest
+
+from conftest import (
+    CRASH_MARKERS, KEY, READ_ONLY_KEY, SERVER_KEYS, Cases, PlaybookCase, calls, case_outcomes, explained, query,
+    run_playbook, sg,
+)
+
+CASES = Cases()
 
 API_KEYS = "/v3/api_keys"
 SETTING = "api_keys"
@@ -62,10 +72,28 @@ def plant(server, account: str, keys: list) -> None:
     server.set_state(account, keys, setting=SETTING, replace=True)
 
 
-def keys_run(server, cases=(), **extra_vars):
+@pytest.fixture(name="runs", scope="module")
+def fixture_runs(module_start_server):
+    """{case: (run, context)}: every batched case of this file, run once."""
+    return CASES.run(module_start_server)
+
+
+def own_output(run, name: str) -> str:
+    """What the plays of the case ``name`` printed: its part of the batch's stdout (run_cases names each play
+    "<case>: <play>"; the plays run one after another)."""
+    sections = re.split(r"(?m)^(?=PLAY (?:\[|RECAP))", run.stdout)
+    own = "".join(section for section in sections if section.startswith("PLAY [%s: " % name))
+    assert own, run.explain()
+    return own
+
+
+def keys_extra_vars(server, cases=(), **extra_vars) -> dict:
     variables = {"sg_" + name: value for name, value in extra_vars.items()}
-    run = run_playbook("api_keys.yml", dict(sg_api_url=server.url, sg_cases=list(cases), **variables),
-                       env={"IT_READ_ONLY_KEY": READ_ONLY_KEY})
+    return dict(sg_api_url=server.url, sg_cases=list(cases), **variables)
+
+
+def keys_run(server, cases=(), **extra_vars):
+    run = run_playbook("api_keys.yml", keys_extra_vars(server, cases, **extra_vars), env={"IT_READ_ONLY_KEY": READ_ONLY_KEY})
     assert run.rc == 0, run.explain()
     for marker in CRASH_MARKERS:
         assert marker not in run.stdout + run.stderr, "%r in the output\n%s" % (marker, run.explain())
@@ -79,11 +107,11 @@ def audited(item: dict) -> tuple:
     return item["api_keys"], item["flagged"]
 
 
-def test_the_audit_reads_each_account_at_the_documented_floor_in_both_answer_shapes_and_flags_over_privileged_keys(
-        start_server):
-    server = start_server()                                   # the single key wrapped in result: [...], as the spec has it
-    bare = start_server(api_key_answer="object")              # the bare object
-    eu_server = start_server(region="eu")
+@CASES.add("audit")
+def _audit(start):
+    server = start()                                          # the single key wrapped in result: [...], as the spec has it
+    bare = start(api_key_answer="object")                     # the bare object
+    eu_server = start(region="eu")
     plant(server, "marketing", MARKETING)
     plant(server, "account-id 777", [{"name": "billing app", "api_key_id": "billing-app-1", "scopes": ["mail.send"]}])
     spaced = {"name": "My API Key", "api_key_id": "my-api-key-1", "scopes": ["mail.send", "access_settings.whitelist.read"]}
@@ -92,17 +120,27 @@ def test_the_audit_reads_each_account_at_the_documented_floor_in_both_answer_sha
     plant(eu_server, "eu-newsletter", [eu_sender])
     sending = ["mail.send", "2fa_required"]
 
-    run = keys_run(server, eu_api_url=eu_server.url, cases=[
-        {"case": "parent"},
-        {"case": "marketing", "on_behalf_of": "marketing", "allowed_scopes": sending,
-         "allowed_control_keys": ["marketing-admin"]},
-        {"case": "customer account, nothing allowed", "on_behalf_of": "account-id 777", "allowed_scopes": []},
-        {"case": "bare answers", "api_url": bare.url, "on_behalf_of": "billing", "allowed_scopes": ["mail.*"],
-         "allowed_control_keys": ["my api key"]},
-        {"case": "eu", "region": "eu", "on_behalf_of": "eu-newsletter", "allowed_scopes": ["mail.send"]},
-        {"case": "no keys", "on_behalf_of": "support", "allowed_scopes": []},
-    ], check={"on_behalf_of": "marketing", "allowed_scopes": ["mail.send"]},
-        defaults={"on_behalf_of": "marketing", "allowed_control_keys": ["ci-deploy", "marketing-admin"]})
+    # no case takes its key from elsewhere (key_from): the key of the case is the one it needs
+    return (server, bare, eu_server, spaced, eu_sender), PlaybookCase("api_keys.yml", keys_extra_vars(
+        server, eu_api_url=eu_server.url, cases=[
+            {"case": "parent"},
+            {"case": "marketing", "on_behalf_of": "marketing", "allowed_scopes": sending,
+             "allowed_control_keys": ["marketing-admin"]},
+            {"case": "customer account, nothing allowed", "on_behalf_of": "account-id 777", "allowed_scopes": []},
+            {"case": "bare answers", "api_url": bare.url, "on_behalf_of": "billing", "allowed_scopes": ["mail.*"],
+             "allowed_control_keys": ["my api key"]},
+            {"case": "eu", "region": "eu", "on_behalf_of": "eu-newsletter", "allowed_scopes": ["mail.send"]},
+            {"case": "no keys", "on_behalf_of": "support", "allowed_scopes": []},
+        ], check={"on_behalf_of": "marketing", "allowed_scopes": ["mail.send"]},
+        defaults={"on_behalf_of": "marketing", "allowed_control_keys": ["ci-deploy", "marketing-admin"]}))
+
+
+def test_the_audit_reads_each_account_at_the_documented_floor_in_both_answer_shapes_and_flags_over_privileged_keys(
+        runs):
+    run, (server, bare, eu_server, spaced, eu_sender) = runs["audit"]
+    assert run.rc == 0, run.explain()
+    for marker in CRASH_MARKERS:
+        assert marker not in own_output(run, "audit") + run.stderr, "%r in the output\n%s" % (marker, run.explain())
 
     # exactly the floor of each task, in order, each with its account's header; nothing written anywhere
     assert calls(server) == (floor(start_keys()) + floor(listed(*MARKETING), "marketing")

@@ -18,11 +18,16 @@ NAT is played for real: the modules cannot add headers, so a small forwarding HT
 given to the modules as HTTP_PROXY the way a proxy is configured in production, adds ``X-Forwarded-For: 203.0.113.7``
 to every request, and the server, started with trust_forwarded_for, sees the playbook come from 203.0.113.7 while
 it runs on 127.0.0.1.
+
+The cases run together in one ansible-playbook (conftest.run_cases: each on a host, a server and, for NAT, a proxy of
+its own, so each server's activity log holds its own case's accesses only); checks of the output that only this
+case's output may satisfy look at its own plays (own_output).
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import threading
 import urllib.error
@@ -33,9 +38,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import (
-    CRASH_MARKERS, KEY, REVOKED_KEY, SECRETS, assert_clear_failure, assert_nothing_sent, calls, case_outcomes, explained, header, query,
-    run_playbook, sg,
+    CRASH_MARKERS, KEY, REVOKED_KEY, Cases, PlaybookCase, assert_clear_failure, assert_nothing_sent, calls, case_outcomes,
+    explained, header, query, sg,
 )
+
+CASES = Cases()
 
 WHITELIST = "/v3/access_settings/whitelist"
 ACTIVITY = "/v3/access_settings/activity"
@@ -176,32 +183,67 @@ class ForwardingProxy(ThreadingHTTPServer):
         self.thread.join(5)
 
 
-@pytest.fixture(name="nat")
-def fixture_nat():
-    proxy = ForwardingProxy(EGRESS)
-    yield proxy
-    proxy.stop()
+class Start:
+    """module_start_server, plus forwarding proxies (NAT) that live as long as the servers."""
+
+    def __init__(self, start_server):
+        self.start_server = start_server
+        self.proxies = []
+
+    def __call__(self, **options):
+        return self.start_server(**options)
+
+    def nat(self) -> ForwardingProxy:
+        proxy = ForwardingProxy(EGRESS)
+        self.proxies.append(proxy)
+        return proxy
 
 
-# ----------------------------------------------------------------------------- playbook runs
+@pytest.fixture(name="runs", scope="module")
+def fixture_runs(module_start_server):
+    """{case: (run, context)}: every case of this file, run once."""
+    start = Start(module_start_server)
+    try:
+        yield CASES.run(start)
+    finally:
+        for proxy in start.proxies:
+            proxy.stop()
 
-def access_run(server, check: bool = False, diff: bool = False, env: dict | None = None, **extra_vars):
+
+def own_output(run, name: str) -> str:
+    """What the plays of the case ``name`` printed: its part of the batch's stdout (run_cases names each play
+    "<case>: <play>"; the plays run one after another)."""
+    sections = re.split(r"(?m)^(?=PLAY (?:\[|RECAP))", run.stdout)
+    own = "".join(section for section in sections if section.startswith("PLAY [%s: " % name))
+    assert own, run.explain()
+    return own
+
+
+# ----------------------------------------------------------------------------- playbook cases
+
+def access_case(server, check: bool = False, diff: bool = False, **extra_vars) -> PlaybookCase:
     """ip_access.yml against this server; extra_vars are its sg_* variables without the prefix."""
     variables = {"sg_" + name: value for name, value in extra_vars.items()}
-    return run_playbook("ip_access.yml", dict(sg_api_url=server.url, **variables), check=check, diff=diff, env=env)
+    return PlaybookCase("ip_access.yml", dict(sg_api_url=server.url, **variables), check=check, diff=diff)
 
 
-def cases_run(server, access_cases=(), info_cases=(), api_key: str = KEY, secrets: tuple = SECRETS, env: dict | None = None,
-              **extra_vars):
+def cases_case(server, access_cases=(), info_cases=(), api_key: str = KEY, env: dict | None = None) -> PlaybookCase:
     """ip_access_cases.yml: each case one loop item, in order; a case that fails stops neither the others nor the play."""
-    variables = {"sg_" + name: value for name, value in extra_vars.items()}
-    run = run_playbook("ip_access_cases.yml", dict(
-        sg_api_url=server.url, sg_access_cases=list(access_cases), sg_info_cases=list(info_cases), **variables),
-        api_key=api_key, secrets=secrets, env=env)
-    assert run.rc == 0, run.explain()
+    return PlaybookCase("ip_access_cases.yml", dict(
+        sg_api_url=server.url, sg_access_cases=list(access_cases), sg_info_cases=list(info_cases)),
+        env=dict(env or {}), api_key=api_key)
+
+
+def cases_ran(runs, name: str):
+    """(run, context) of an ip_access_cases.yml case, after checking that the play went through and nothing crashed."""
+    run, context = runs[name]
+    # as rc 0 said of a run of its own: the play went through its two tasks, whose failed items it ignores (the
+    # batch's rc of a case is 2 when one of its tasks failed, ignored or not)
+    assert run.rc in (0, 2), run.explain()
+    assert [task["task"] for task in run.tasks] == ["access", "info"], run.explain()
     for marker in CRASH_MARKERS:
-        assert marker not in run.stdout + run.stderr, "%r in the output\n%s" % (marker, run.explain())
-    return run
+        assert marker not in own_output(run, name) + run.stderr, "%r in the output\n%s" % (marker, run.explain())
+    return run, context
 
 
 def outcome(item: dict) -> dict:
@@ -225,12 +267,18 @@ def ip_refusal(server, address: str = "127.0.0.1", path: str = WHITELIST, operat
 
 # ----------------------------------------------------------------------------- the request floor, check and diff mode
 
-def test_purge_preview_apply_and_rerun_cost_get_activity_then_one_post_before_one_delete_then_one_get(server):
+@CASES.add("purge, preview, apply and rerun")
+def _purge_preview_apply_and_rerun(start):
+    server = start()
     ids = seed(server, ["127.0.0.1", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.5"])
-
-    run = access_run(server, preview=True, twice=True, diff=True, info={}, access={
+    return (server, ids), access_case(server, preview=True, twice=True, diff=True, info={}, access={
         # 198.51.100.* is the stored /24, 127.0.0.1 the stored /32; the two 10/8 forms are one network
         "entries": ["198.51.100.*", "127.0.0.1", "2001:DB8::/32", "10.1.2.3/8", "10.0.0.0/8"], "purge": True})
+
+
+def test_purge_preview_apply_and_rerun_cost_get_activity_then_one_post_before_one_delete_then_one_get(runs):
+    run, (server, ids) = runs["purge, preview, apply and rerun"]
+    output = own_output(run, "purge, preview, apply and rerun")
 
     assert run.rc == 0, run.explain()
     assert calls(server) == [
@@ -260,8 +308,8 @@ def test_purge_preview_apply_and_rerun_cost_get_activity_then_one_post_before_on
     again = run.result("apply again")
     assert outcome(again) == {"changed": False, "entries": after, "added": [], "removed": [], "client_addresses": None}
     assert again["diff"] == {"before": {"entries": after}, "after": {"entries": after}}
-    # the default callback shows the diff to the person running the playbook
-    assert '-        "192.0.2.0/24",\n' in run.stdout and '+        "2001:db8::/32"\n' in run.stdout, run.explain()
+    # the default callback shows the diff to the person running the playbook (in this case's output)
+    assert '-        "192.0.2.0/24",\n' in output and '+        "2001:db8::/32"\n' in output, run.explain()
     # the kept rules keep their ids; the new ones come after
     state = server.state(SETTING)["parent"]
     assert [rule["ip"] for rule in state] == ["127.0.0.1/32", "198.51.100.0/24", "2001:db8::/32", "10.0.0.0/8"]
@@ -272,14 +320,15 @@ def test_purge_preview_apply_and_rerun_cost_get_activity_then_one_post_before_on
     assert [(item["ip"], item["allowed"]) for item in info["activity"]] == [("127.0.0.1", True)]
     assert info["refused"] == []
     # -vvvv printed the arguments of the four tasks, the key hidden (run_playbook checks it shows nowhere)
-    assert run.stdout.count('"api_key": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"') == 4, run.explain()
+    assert output.count('"api_key": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"') == 4, run.explain()
     assert {header(entry, "Authorization") for entry in server.requests()} == {"Bearer " + KEY}
 
 
-def test_entries_are_compared_as_networks_and_only_the_missing_ones_are_posted_in_canonical_form(server):
+@CASES.add("networks")
+def _networks(start):
+    server = start()
     ids = seed(server, ["192.168.1.1", "10.0.0.0/8", "172.16.0.0/12", "2001:db8::/32", "2001:db8:1::5", "127.0.0.0/8"])
-
-    run = cases_run(server, access_cases=[
+    return (server, ids), cases_case(server, access_cases=[
         {"case": "in sync in other forms",
          "entries": ["192.168.1.1", "10.*.*.*", "172.16.5.4/12", "2001:DB8:0:0::/32", "2001:db8:1:0:0:0:0:5", " 127.1.2.3/8 "]},
         {"case": "add", "entries": ["192.168.1.1/32", "192.168.2.*", "203.0.113.9/24", "2001:DB8:2::1", "203.0.113.0/24"]},
@@ -287,6 +336,10 @@ def test_entries_are_compared_as_networks_and_only_the_missing_ones_are_posted_i
         {"case": "absent", "state": "absent", "entries": ["10.1.2.3/8", "192.168.1.0/24", "198.51.100.1"]},
         {"case": "client_addresses given", "entries": ["198.51.100.0/24"], "client_addresses": ["127.0.0.1"]},
     ])
+
+
+def test_entries_are_compared_as_networks_and_only_the_missing_ones_are_posted_in_canonical_form(runs):
+    run, (server, ids) = cases_ran(runs, "networks")
 
     assert calls(server) == [
         get(),
@@ -312,10 +365,11 @@ def test_entries_are_compared_as_networks_and_only_the_missing_ones_are_posted_i
 
 # ----------------------------------------------------------------------------- the lockout guard
 
-def test_lockout_guard_refuses_unless_allowed_and_after_an_allowed_lockout_the_server_refuses_the_next_task(server, tally):
+@CASES.add("lockout guard")
+def _lockout_guard(start):
+    server = start()
     ids = seed(server, ["127.0.0.1", "192.0.2.0/24"])
-
-    run = cases_run(server, access_cases=[
+    return (server, ids), cases_case(server, access_cases=[
         {"case": "purge leaving this machine out", "entries": ["192.0.2.0/24", "198.51.100.0/24"], "purge": True},
         {"case": "the same in check mode", "check": True, "entries": ["192.0.2.0/24", "198.51.100.0/24"], "purge": True},
         # the activity would say 127.0.0.1, which the list covers; the address given is what counts
@@ -324,6 +378,10 @@ def test_lockout_guard_refuses_unless_allowed_and_after_an_allowed_lockout_the_s
     ], info_cases=[
         {"case": "the next task"},
     ])
+
+
+def test_lockout_guard_refuses_unless_allowed_and_after_an_allowed_lockout_the_server_refuses_the_next_task(runs, tally):
+    run, (server, ids) = cases_ran(runs, "lockout guard")
 
     results = case_outcomes(run, "access")
     assert explained(results["purge leaving this machine out"]) == lockout_message(
@@ -349,15 +407,21 @@ def test_lockout_guard_refuses_unless_allowed_and_after_an_allowed_lockout_the_s
     tally("failure_reported")
 
 
-def test_behind_nat_the_guard_protects_the_address_sendgrid_sees_not_the_local_one(start_server, nat):
-    server = start_server(trust_forwarded_for=True)
+@CASES.add("behind NAT")
+def _behind_nat(start):
+    server = start(trust_forwarded_for=True)
     ids = seed(server, ["203.0.113.0/24"])
-
-    run = cases_run(server, env=nat.environment(), access_cases=[
+    nat = start.nat()
+    # the proxy's address, for the modules only: as the play's environment (the key is not in it)
+    return (server, ids, nat), cases_case(server, env=nat.environment(), access_cases=[
         # covers this machine's own address, but SendGrid sees the gateway's
         {"case": "only the local address", "entries": ["127.0.0.1"], "purge": True},
         {"case": "the egress address kept", "entries": [EGRESS, "198.51.100.0/24"], "purge": True},
     ], info_cases=[{"case": "activity", "activity": True}])
+
+
+def test_behind_nat_the_guard_protects_the_address_sendgrid_sees_not_the_local_one(runs):
+    run, (server, ids, nat) = cases_ran(runs, "behind NAT")
 
     results = case_outcomes(run, "access")
     assert explained(results["only the local address"]) == lockout_message(["127.0.0.1/32"], [EGRESS])
@@ -377,16 +441,20 @@ def test_behind_nat_the_guard_protects_the_address_sendgrid_sees_not_the_local_o
     assert allow_list(server) == [EGRESS + "/32", "198.51.100.0/24"]
 
 
-def test_accesses_from_two_addresses_within_a_minute_make_the_guard_ask_for_client_addresses(start_server, tally):
-    server = start_server(trust_forwarded_for=True)
-    # another client of the same account, a moment ago
+@CASES.add("two addresses")
+def _two_addresses(start):
+    server = start(trust_forwarded_for=True)
+    # another client of the same account, a moment ago (the batch reaches this case within seconds, not a minute)
     assert visit(server, forwarded_for="198.51.100.9") == 200
     server.clear_requests()
-
-    run = cases_run(server, access_cases=[
+    return server, cases_case(server, access_cases=[
         {"case": "ambiguous", "entries": ["127.0.0.1", "192.0.2.0/24"]},
         {"case": "client_addresses given", "entries": ["127.0.0.1", "192.0.2.0/24"], "client_addresses": ["127.0.0.1"]},
     ])
+
+
+def test_accesses_from_two_addresses_within_a_minute_make_the_guard_ask_for_client_addresses(runs, tally):
+    run, server = cases_ran(runs, "two addresses")
 
     results = case_outcomes(run, "access")
     assert explained(results["ambiguous"]) == (
@@ -402,16 +470,21 @@ def test_accesses_from_two_addresses_within_a_minute_make_the_guard_ask_for_clie
 
 # ----------------------------------------------------------------------------- emptying the list
 
-def test_only_state_disabled_empties_the_list_in_one_delete_with_a_warning(server):
+@CASES.add("disabled")
+def _disabled(start):
+    server = start()
     ids = seed(server, ["127.0.0.1", "192.0.2.0/24"])
-
-    run = cases_run(server, access_cases=[
+    return (server, ids), cases_case(server, access_cases=[
         {"case": "purge to nothing", "entries": [], "purge": True},
         {"case": "absent of every entry", "state": "absent", "entries": ["192.0.2.*", "127.0.0.1"]},
         {"case": "disabled in check mode", "check": True, "state": "disabled"},
         {"case": "disabled", "state": "disabled"},
         {"case": "disabled again", "state": "disabled"},
     ])
+
+
+def test_only_state_disabled_empties_the_list_in_one_delete_with_a_warning(runs):
+    run, (server, ids) = cases_ran(runs, "disabled")
 
     results = case_outcomes(run, "access")
     refusal = ("This would remove every entry (127.0.0.1/32, 192.0.2.0/24) from the allow list, and an empty list switches "
@@ -437,13 +510,18 @@ def test_only_state_disabled_empties_the_list_in_one_delete_with_a_warning(serve
 
 # ----------------------------------------------------------------------------- accounts, hosts, module_defaults
 
-def test_module_defaults_act_for_the_subuser_named_and_leave_the_parent_and_other_lists_alone(server):
+@CASES.add("module_defaults")
+def _module_defaults(start):
+    server = start()
     parent = seed(server, ["127.0.0.1", "192.0.2.0/24"])
     marketing = seed(server, ["198.51.100.0/24", "127.0.0.0/8"], "marketing")
     billing = seed(server, ["127.0.0.1", "10.0.0.0/8"], "billing")
-
-    run = run_playbook("ip_access_module_defaults.yml", dict(
+    return (server, parent, marketing, billing), PlaybookCase("ip_access_module_defaults.yml", dict(
         sg_api_url=server.url, sg_on_behalf_of="marketing", sg_other_subuser="billing"))
+
+
+def test_module_defaults_act_for_the_subuser_named_and_leave_the_parent_and_other_lists_alone(runs):
+    run, (server, parent, marketing, billing) = runs["module_defaults"]
 
     assert run.rc == 0, run.explain()
     assert calls(server) == [
@@ -470,9 +548,16 @@ def test_module_defaults_act_for_the_subuser_named_and_leave_the_parent_and_othe
     assert others == {"support": [], "eu-newsletter": [], "account-id 777": []}
 
 
-def test_region_eu_sends_both_modules_to_the_eu_host_for_an_eu_subuser(server, eu_server):
-    run = access_run(server, eu_api_url=eu_server.url, region="eu", on_behalf_of="eu-newsletter", twice=True,
-                     access={"entries": ["127.0.0.1", "192.0.2.*"]}, info={"activity": False})
+@CASES.add("region eu")
+def _region_eu(start):
+    server, eu_server = start(), start(region="eu")
+    return (server, eu_server), access_case(server, eu_api_url=eu_server.url, region="eu", on_behalf_of="eu-newsletter",
+                                            twice=True, access={"entries": ["127.0.0.1", "192.0.2.*"]},
+                                            info={"activity": False})
+
+
+def test_region_eu_sends_both_modules_to_the_eu_host_for_an_eu_subuser(runs):
+    run, (server, eu_server) = runs["region eu"]
 
     assert run.rc == 0, run.explain()
     assert calls(eu_server) == [
@@ -490,20 +575,24 @@ def test_region_eu_sends_both_modules_to_the_eu_host_for_an_eu_subuser(server, e
 
 # ----------------------------------------------------------------------------- sendgrid_ip_access_info
 
-def test_info_returns_canonical_sorted_entries_rules_activity_newest_first_and_the_refused_accesses(start_server, tally):
-    server = start_server(trust_forwarded_for=True)
+@CASES.add("info")
+def _info(start):
+    server = start(trust_forwarded_for=True)
     ids = seed(server, ["192.0.2.0/24", "2001:db8::/32", "127.0.0.1", "10.0.0.0/8"])
     # refused: a client the list does not cover, then a revoked key from this machine
     assert visit(server, forwarded_for="198.51.100.66") == 403
     assert visit(server, key=REVOKED_KEY) == 401
     server.clear_requests()
-
-    run = cases_run(server, info_cases=[
+    return (server, ids), cases_case(server, info_cases=[
         {"case": "defaults"},
         {"case": "limit", "activity_limit": 1},
         {"case": "no activity, empty list", "on_behalf_of": "support", "activity": False},
         {"case": "limit 1001", "activity_limit": 1001},
     ])
+
+
+def test_info_returns_canonical_sorted_entries_rules_activity_newest_first_and_the_refused_accesses(runs, tally):
+    run, (server, ids) = cases_ran(runs, "info")
 
     requests = server.requests()
     assert calls(server) == [get(), get(ACTIVITY), get(), get(ACTIVITY), get(WHITELIST, "support")]
@@ -532,14 +621,20 @@ def test_info_returns_canonical_sorted_entries_rules_activity_newest_first_and_t
 
 # ----------------------------------------------------------------------------- faults
 
-def test_transient_faults_on_every_ip_access_endpoint_are_retried_and_the_change_goes_through(server, tally):
+@CASES.add("transient faults")
+def _transient_faults(start):
+    server = start()
     ids = seed(server, ["127.0.0.1", "192.0.2.0/24"])
     server.add_fault("rate_limit", method="GET", path=WHITELIST, reset="seconds", wait=1)
     server.add_fault("drop", method="GET", path=ACTIVITY)
     server.add_fault("error", method="POST", path=WHITELIST, status=503)
     server.add_fault("html", method="DELETE", path=WHITELIST, status=502)
 
-    run = access_run(server, access={"entries": ["127.0.0.1", "10.0.0.0/8"], "purge": True})
+    return (server, ids), access_case(server, access={"entries": ["127.0.0.1", "10.0.0.0/8"], "purge": True})
+
+
+def test_transient_faults_on_every_ip_access_endpoint_are_retried_and_the_change_goes_through(runs, tally):
+    run, (server, ids) = runs["transient faults"]
 
     assert run.rc == 0, run.explain()
     assert log_with_faults(server) == [
@@ -562,7 +657,9 @@ def test_transient_faults_on_every_ip_access_endpoint_are_retried_and_the_change
     tally("fault_survived")
 
 
-def test_faults_that_do_not_pass_fail_clearly_and_an_unconfirmed_post_is_never_followed_by_a_delete(server, tally):
+@CASES.add("faults that do not pass")
+def _faults_that_do_not_pass(start):
+    server = start()
     seed(server, ["127.0.0.1", "192.0.2.0/24"])
     # consumed in case order: each fault meets the first request of its kind
     server.add_fault("html", method="GET", path=WHITELIST, status=502)
@@ -575,7 +672,7 @@ def test_faults_that_do_not_pass_fail_clearly_and_an_unconfirmed_post_is_never_f
     server.add_fault("error", count=2, method="DELETE", path=WHITELIST, status=503)
     purge = {"entries": ["127.0.0.1", "10.0.0.0/8"], "purge": True, "client_addresses": ["127.0.0.1"]}
 
-    run = cases_run(server, access_cases=[
+    return server, cases_case(server, access_cases=[
         {"case": "proxy page", "entries": ["10.0.0.0/8"], "retries": 0},
         {"case": "rate limit beyond retry_max_wait", "entries": ["10.0.0.0/8"], "retry_max_wait": 2},
         {"case": "malformed activity", "entries": ["10.0.0.0/8"], "retries": 0},
@@ -584,6 +681,10 @@ def test_faults_that_do_not_pass_fail_clearly_and_an_unconfirmed_post_is_never_f
         dict(purge, case="post without the entry"),
         dict(purge, case="delete 503 until the retries run out", retries=1),
     ])
+
+
+def test_faults_that_do_not_pass_fail_clearly_and_an_unconfirmed_post_is_never_followed_by_a_delete(runs, tally):
+    run, server = cases_ran(runs, "faults that do not pass")
 
     url = server.url
     messages = {case: explained(item) for case, item in case_outcomes(run, "access").items()}
@@ -629,13 +730,18 @@ def test_faults_that_do_not_pass_fail_clearly_and_an_unconfirmed_post_is_never_f
     tally("failure_reported")
 
 
-def test_a_post_answered_with_a_bare_array_fails_clearly_and_sends_no_delete(server, tally):
+@CASES.add("bare array")
+def _bare_array(start):
+    server = start()
     # An answer in another shape than {"result": [...]}: the rules as a bare array (a proxy or an API change).
     ids = seed(server, ["127.0.0.1", "192.0.2.0/24"])
     server.add_fault("malformed_json", method="POST", path=WHITELIST, status=201, body='[{"id": 99, "ip": "10.0.0.0/8"}]')
+    return (server, ids), access_case(server, access={"entries": ["127.0.0.1", "10.0.0.0/8"], "purge": True,
+                                                      "client_addresses": ["127.0.0.1"]}, retries=0)
 
-    run = access_run(server, access={"entries": ["127.0.0.1", "10.0.0.0/8"], "purge": True,
-                                     "client_addresses": ["127.0.0.1"]}, retries=0)
+
+def test_a_post_answered_with_a_bare_array_fails_clearly_and_sends_no_delete(runs, tally):
+    run, (server, ids) = runs["bare array"]
 
     message = assert_clear_failure(run, "apply")
     # the module's own explanation, not a Python error passed on by Ansible
@@ -648,11 +754,11 @@ def test_a_post_answered_with_a_bare_array_fails_clearly_and_sends_no_delete(ser
 
 # ----------------------------------------------------------------------------- scopes
 
-def test_key_without_a_scope_fails_naming_the_scope_it_lacks(start_server, tally):
-    server = start_server(keys={NARROW_KEY: NARROW_SCOPES})
+@CASES.add("key without a scope")
+def _key_without_a_scope(start):
+    server = start(keys={NARROW_KEY: NARROW_SCOPES})
     seed(server, ["127.0.0.1", "192.0.2.0/24"])
-
-    run = cases_run(server, api_key=NARROW_KEY, secrets=SECRETS + (NARROW_KEY,), access_cases=[
+    return server, cases_case(server, api_key=NARROW_KEY, access_cases=[
         {"case": "add", "entries": ["10.0.0.0/8"], "client_addresses": ["127.0.0.1"]},
         {"case": "remove", "state": "absent", "entries": ["192.0.2.0/24"], "client_addresses": ["127.0.0.1"]},
         {"case": "guard", "entries": ["10.0.0.0/8"]},
@@ -660,6 +766,13 @@ def test_key_without_a_scope_fails_naming_the_scope_it_lacks(start_server, tally
     ], info_cases=[
         {"case": "activity"},
     ])
+
+
+def test_key_without_a_scope_fails_naming_the_scope_it_lacks(runs, tally):
+    run, server = cases_ran(runs, "key without a scope")
+    # run_cases looks for the keys of SECRETS; this case's own key must not show either
+    for text in (run.stdout, run.stderr, json.dumps(run.tasks)):
+        assert NARROW_KEY not in text, "the narrow API key appeared in the output\n" + run.explain()
 
     url = server.url
     results = case_outcomes(run, "access")
@@ -689,10 +802,11 @@ def test_key_without_a_scope_fails_naming_the_scope_it_lacks(start_server, tally
 
 # ----------------------------------------------------------------------------- bad input
 
-def test_bad_input_fails_naming_the_option_and_sends_nothing(server, tally):
+@CASES.add("bad input")
+def _bad_input(start):
+    server = start()
     seed(server, ["127.0.0.1"])
-
-    run = cases_run(server, access_cases=[
+    return server, cases_case(server, access_cases=[
         {"case": "invalid entries", "entries": ["10.0.0.1", "10.0.0.300", "10.*.1.*", "example.com"]},
         {"case": "network as client address", "entries": ["10.0.0.0/8"], "client_addresses": ["127.0.0.1", "203.0.113.0/24"]},
         {"case": "disabled with entries", "state": "disabled", "entries": ["127.0.0.1"]},
@@ -701,6 +815,10 @@ def test_bad_input_fails_naming_the_option_and_sends_nothing(server, tally):
     ], info_cases=[
         {"case": "limit 0", "activity_limit": 0},
     ])
+
+
+def test_bad_input_fails_naming_the_option_and_sends_nothing(runs, tally):
+    run, server = cases_ran(runs, "bad input")
 
     messages = {case: explained(item) for task in ("access", "info") for case, item in case_outcomes(run, task).items()}
     assert messages == {
@@ -717,13 +835,18 @@ def test_bad_input_fails_naming_the_option_and_sends_nothing(server, tally):
     tally("bad_input_rejected")
 
 
-def test_an_entry_with_an_ipv6_zone_id_is_refused_as_invalid_before_any_request(server, tally):
+@CASES.add("zone id")
+def _zone_id(start):
+    server = start()
     # fe80::1%eth0 names an interface of this machine: no allow list can hold it (SendGrid's API refuses zone ids).
     seed(server, ["127.0.0.1"])
-
-    run = cases_run(server, access_cases=[
+    return server, cases_case(server, access_cases=[
         {"case": "zone id", "entries": ["fe80::1%eth0"], "client_addresses": ["127.0.0.1"]},
     ])
+
+
+def test_an_entry_with_an_ipv6_zone_id_is_refused_as_invalid_before_any_request(runs, tally):
+    run, server = cases_ran(runs, "zone id")
 
     message = explained(case_outcomes(run, "access")["zone id"])
     assert message.startswith("value of entries must hold IPv4 or IPv6 addresses"), message

@@ -4,18 +4,25 @@ Issue 8, done when: the role, pointed at the local server with a few hundred sub
 one of them into policy with the minimum number of requests, and the report shows each account.
 
 Both servers read one accounts file (one definition of the subusers, as SendGrid's two hosts share one list), and
-each test starts its own pair. EU subusers may only be managed on the EU host; the global host only lists them.
+each case starts its own pair. EU subusers may only be managed on the EU host; the global host only lists them.
+
+The cases run together in one ansible-playbook (conftest.run_cases: each on a host and a pair of servers of its own);
+the second run keeps a run of its own, since it needs the state the first run left.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter, namedtuple
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, calls, query, run_playbook
+from conftest import DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, calls, query, run_playbook
+
+CASES = Cases()
 
 APPLY_TASK = "Apply the policy to every account in one run"
 PAGE_SIZE = 500  # sendgrid_subuser_info's default page; the role does not change it
@@ -54,13 +61,37 @@ def test_the_shared_definition_is_what_the_tests_say():
     assert "tests-101" in COVERED and PAGES == 2
 
 
-@pytest.fixture(name="hosts")
-def fixture_hosts(start_server, tmp_path):
+def start_hosts(start_server, directory: Path) -> Hosts:
     """A global and an EU server started from one accounts file: the same subusers, each pinned to its region."""
-    accounts_file = tmp_path / "accounts.json"
+    accounts_file = directory / "accounts.json"
     accounts_file.write_text(json.dumps({"subusers": DEFINITION}), encoding="utf-8")
     options = dict(accounts_file=str(accounts_file), subusers=[], account_ids=[])
     return Hosts(start_server(**options), start_server(region="eu", **options))
+
+
+@pytest.fixture(name="hosts")
+def fixture_hosts(start_server, tmp_path):
+    """A pair of servers for a test of its own."""
+    return start_hosts(start_server, tmp_path)
+
+
+class Start:
+    """module_start_server, plus a fresh directory of the file's own for a case's files (accounts file, reports)."""
+
+    def __init__(self, start_server, base: Path):
+        self.start_server, self.base = start_server, base
+
+    def __call__(self, **options):
+        return self.start_server(**options)
+
+    def directory(self) -> Path:
+        return Path(tempfile.mkdtemp(dir=str(self.base)))
+
+
+@pytest.fixture(name="runs", scope="module")
+def fixture_runs(module_start_server, tmp_path_factory):
+    """{case: (run, context)}: every batched case of this file, run once."""
+    return CASES.run(Start(module_start_server, tmp_path_factory.mktemp("role")))
 
 
 def role(hosts, **more):
@@ -118,19 +149,24 @@ def read_report(directory):
     return report, markdown, rows
 
 
-def test_role_brings_every_discovered_account_into_policy_with_the_minimum_requests_each_on_its_own_host(hosts):
+@CASES.add("apply")
+def _apply(start):
+    hosts = start_hosts(start, start.directory())
     # some accounts start partly or wholly in policy: only what differs is sent, and nothing to the compliant ones
     hosts.global_.set_state("parent", {"require_valid_cert": True})
     hosts.global_.set_state("acct-002", {"require_tls": True})
     hosts.global_.set_state("acct-011", IN_POLICY)
     hosts.eu.set_state("acct-010", IN_POLICY)
     hosts.eu.set_state("acct-025", {"version": 1.2})
+    return hosts, PlaybookCase("role.yml", role(hosts))
+
+
+def test_role_brings_every_discovered_account_into_policy_with_the_minimum_requests_each_on_its_own_host(runs):
+    run, hosts = runs["apply"]
     patches = dict({name: FULL_PATCH for name in COVERED}, **{
         "parent": {"require_tls": True, "version": 1.2}, "acct-002": {"require_valid_cert": True, "version": 1.2},
         "acct-011": None, "acct-010": None, "acct-025": {"require_tls": True, "require_valid_cert": True},
     })
-
-    run = run_playbook("role.yml", role(hosts))
 
     result = run.result(APPLY_TASK)
     assert run.rc == 0, run.explain()
@@ -168,10 +204,15 @@ def test_role_second_run_changes_nothing_and_sends_one_get_per_account(hosts):
     assert settings_requests(hosts.eu) == {name: [("GET", None, 200)] for name in EU_COVERED}
 
 
-def test_role_in_check_mode_sends_no_patch_and_reports_a_dry_run_where_every_account_would_change(hosts, tmp_path):
-    report_dir = tmp_path / "reports"
+@CASES.add("check mode")
+def _check_mode(start):
+    hosts = start_hosts(start, start.directory())
+    report_dir = start.directory() / "reports"
+    return (hosts, report_dir), PlaybookCase("role.yml", role(hosts, enforced_tls_report_dir=str(report_dir)), check=True)
 
-    run = run_playbook("role.yml", role(hosts, enforced_tls_report_dir=str(report_dir)), check=True)
+
+def test_role_in_check_mode_sends_no_patch_and_reports_a_dry_run_where_every_account_would_change(runs):
+    run, (hosts, report_dir) = runs["check mode"]
 
     result = run.result(APPLY_TASK)
     assert run.rc == 0, run.explain()
@@ -197,10 +238,15 @@ def test_role_in_check_mode_sends_no_patch_and_reports_a_dry_run_where_every_acc
     assert [(row[0], row[1], row[6]) for row in rows] == [(name, region, "yes") for name, region in accounts_in_order()]
 
 
-def test_role_report_lists_every_account_once_with_its_region_in_json_and_one_markdown_row_each(hosts, tmp_path):
-    report_dir = tmp_path / "reports"
+@CASES.add("report")
+def _report(start):
+    hosts = start_hosts(start, start.directory())
+    report_dir = start.directory() / "reports"
+    return (hosts, report_dir), PlaybookCase("role.yml", role(hosts, enforced_tls_report_dir=str(report_dir)))
 
-    run = run_playbook("role.yml", role(hosts, enforced_tls_report_dir=str(report_dir)))
+
+def test_role_report_lists_every_account_once_with_its_region_in_json_and_one_markdown_row_each(runs):
+    run, (hosts, report_dir) = runs["report"]
 
     assert run.rc == 0, run.explain()
     report, markdown, rows = read_report(report_dir)
@@ -220,11 +266,16 @@ def test_role_report_lists_every_account_once_with_its_region_in_json_and_one_ma
     assert {tuple(row[3:7]) for row in rows} == {("yes", "yes", "1.2", "yes")}
 
 
-def test_role_gives_a_listed_subuser_its_override_while_discovering_the_rest(hosts):
+@CASES.add("listed subusers")
+def _listed_subusers(start):
+    hosts = start_hosts(start, start.directory())
     # acct-042 (global) keeps TLS 1.1; acct-045 (EU, region from discovery) does not require a valid certificate
     listed = [{"name": "acct-042", "min_tls_version": "1.1"}, {"name": "acct-045", "require_valid_cert": False}]
+    return hosts, PlaybookCase("role.yml", role(hosts, enforced_tls_subusers=listed))
 
-    run = run_playbook("role.yml", role(hosts, enforced_tls_subusers=listed))
+
+def test_role_gives_a_listed_subuser_its_override_while_discovering_the_rest(runs):
+    run, hosts = runs["listed subusers"]
 
     result = run.result(APPLY_TASK)
     assert run.rc == 0, run.explain()

@@ -6,6 +6,10 @@ check and diff mode, idempotence, subusers, customer accounts, the EU host, modu
 input, per-endpoint rate limits and the secrecy of the key. Each run serves several checks of one behaviour: the
 playbooks settings.yml (one task per module, optionally run twice) and settings_cases.yml (one loop item per case,
 every case runs even when one fails) take their sections as extra vars.
+
+The cases run together in one ansible-playbook (conftest.run_cases: each on a host and a server of its own); checks
+of the output that only this case's output may satisfy look at its own plays (own_output). The bad input runs on its
+own: one of its values, postmaster@localhost, names localhost, which no batched case's play may.
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from conftest import (
-    CRASH_MARKERS, KEY, SECRETS, assert_clear_failure, assert_nothing_sent, calls, case_outcomes, explained, header, run_playbook, sg,
+    CRASH_MARKERS, KEY, SECRETS, Cases, PlaybookCase, assert_clear_failure, assert_nothing_sent, calls, case_outcomes,
+    explained, header, run_playbook, sg,
 )
+
+CASES = Cases()
 
 TRACKING = "/v3/tracking_settings"
 MAIL = "/v3/mail_settings"
@@ -57,25 +66,60 @@ def log_with_faults(server) -> list:
             for call, entry in zip(calls(server, with_status=True), server.requests())]
 
 
-def settings_run(server, check: bool = False, diff: bool = False, **extra_vars):
+@pytest.fixture(name="runs", scope="module")
+def fixture_runs(module_start_server):
+    """{case: (run, context)}: every case of this file, run once."""
+    return CASES.run(module_start_server)
+
+
+def own_output(run, name: str) -> str:
+    """What the plays of the case ``name`` printed: its part of the batch's stdout (run_cases names each play
+    "<case>: <play>"; the plays run one after another)."""
+    sections = re.split(r"(?m)^(?=PLAY (?:\[|RECAP))", run.stdout)
+    own = "".join(section for section in sections if section.startswith("PLAY [%s: " % name))
+    assert own, run.explain()
+    return own
+
+
+def settings_case(server, check: bool = False, diff: bool = False, **extra_vars) -> PlaybookCase:
     """settings.yml against this server; extra_vars are its sg_* variables without the prefix."""
     variables = {"sg_" + name: value for name, value in extra_vars.items()}
-    return run_playbook("settings.yml", dict(sg_api_url=server.url, **variables), check=check, diff=diff)
+    return PlaybookCase("settings.yml", dict(sg_api_url=server.url, **variables), check=check, diff=diff)
 
 
-def cases_run(server, api_key: str = KEY, secrets: tuple = SECRETS, tracking_cases=(), mail_cases=(), info_cases=()):
+def cases_case(server, api_key: str = KEY, tracking_cases=(), mail_cases=(), info_cases=()) -> PlaybookCase:
     """settings_cases.yml: each case one loop item; a case that fails stops neither the others nor the play."""
-    run = run_playbook("settings_cases.yml", dict(
+    return PlaybookCase("settings_cases.yml", dict(
         sg_api_url=server.url, sg_tracking_cases=list(tracking_cases), sg_mail_cases=list(mail_cases),
-        sg_info_cases=list(info_cases)), api_key=api_key, secrets=secrets)
+        sg_info_cases=list(info_cases)), api_key=api_key)
+
+
+def cases_run(server, tracking_cases=(), mail_cases=(), info_cases=()):
+    """settings_cases.yml in a run of its own (run_playbook), checked as cases_ran checks a batched case."""
+    case = cases_case(server, tracking_cases=tracking_cases, mail_cases=mail_cases, info_cases=info_cases)
+    run = run_playbook(case.playbook, case.extra_vars)
     assert run.rc == 0, run.explain()
     for marker in CRASH_MARKERS:
         assert marker not in run.stdout + run.stderr, "%r in the output\n%s" % (marker, run.explain())
     return run
 
 
-def test_enabled_only_sections_cost_one_summary_get_per_module_then_one_patch_per_differing_section(server):
-    run = settings_run(server, twice=True, tracking={
+def cases_ran(runs, name: str):
+    """(run, context) of a settings_cases.yml case, after checking that the play went through and nothing crashed."""
+    run, context = runs[name]
+    # as rc 0 said of a run of its own: the play went through its three tasks, whose failed items it ignores (the
+    # batch's rc of a case is 2 when one of its tasks failed, ignored or not)
+    assert run.rc in (0, 2), run.explain()
+    assert [task["task"] for task in run.tasks] == ["tracking", "mail", "info"], run.explain()
+    for marker in CRASH_MARKERS:
+        assert marker not in own_output(run, name) + run.stderr, "%r in the output\n%s" % (marker, run.explain())
+    return run, context
+
+
+@CASES.add("enabled only")
+def _enabled_only(start):
+    server = start()
+    return server, settings_case(server, twice=True, tracking={
         "click": {"enabled": False},                    # default true: differs
         "open": {"enabled": True},
         "subscription": {"enabled": True},              # default false: differs
@@ -88,6 +132,10 @@ def test_enabled_only_sections_cost_one_summary_get_per_module_then_one_patch_pe
         "template": {"enabled": False},
         "address_whitelist": {"enabled": False},
     })
+
+
+def test_enabled_only_sections_cost_one_summary_get_per_module_then_one_patch_per_differing_section(runs):
+    run, server = runs["enabled only"]
 
     assert run.rc == 0, run.explain()
     assert calls(server) == [
@@ -122,8 +170,10 @@ def test_enabled_only_sections_cost_one_summary_get_per_module_then_one_patch_pe
     assert state["mail_settings/footer"] == {"enabled": True, "html_content": "", "plain_content": ""}
 
 
-def test_section_with_other_fields_gets_its_own_get_beside_the_summary_and_diff_shows_each_section(server):
-    run = settings_run(server, twice=True, diff=True, tracking={
+@CASES.add("other fields")
+def _other_fields(start):
+    server = start()
+    return server, settings_case(server, twice=True, diff=True, tracking={
         "click": {"enabled": False},
         "subscription": {"enabled": True, "plain_content": "Unsubscribe: <% %>", "html_content": "<p><% Unsubscribe %></p>"},
     }, mail={
@@ -132,6 +182,10 @@ def test_section_with_other_fields_gets_its_own_get_beside_the_summary_and_diff_
         "forward_bounce": {"enabled": False},           # enabled only, in sync: read from the summary, not sent
         "footer": {"plain_content": "Example Ltd, 1 Main Street"},
     })
+
+
+def test_section_with_other_fields_gets_its_own_get_beside_the_summary_and_diff_shows_each_section(runs):
+    run, server = runs["other fields"]
 
     assert run.rc == 0, run.explain()
     assert calls(server) == [
@@ -183,16 +237,17 @@ def test_section_with_other_fields_gets_its_own_get_beside_the_summary_and_diff_
         again = run.result(task)
         assert again["changed"] is False and again["changes"] == {}
         assert again["diff"]["before"] == again["diff"]["after"]
-    # the default callback shows each section's diff to the person running the playbook
-    assert '\n-        "soft_bounces": 0\n+        "soft_bounces": 30\n' in run.stdout, run.explain()
+    # the default callback shows each section's diff to the person running the playbook (in this case's output)
+    assert '\n-        "soft_bounces": 0\n+        "soft_bounces": 30\n' in own_output(run, "other fields"), run.explain()
     assert server.state("mail_settings/forward_spam")["parent"] == {
         "enabled": True, "email": "abuse@example.com, noc@example.com"}
 
 
-def test_check_mode_reads_sends_no_patch_and_reports_the_would_be_settings(server):
+@CASES.add("check mode")
+def _check_mode(start):
+    server = start()
     before = settings_state(server)
-
-    run = settings_run(server, check=True, diff=True, tracking={
+    return (server, before), settings_case(server, check=True, diff=True, tracking={
         "click": {"enabled": False},
         "subscription": {"enabled": True, "plain_content": "Unsubscribe: <% %>"},
     }, mail={
@@ -201,6 +256,10 @@ def test_check_mode_reads_sends_no_patch_and_reports_the_would_be_settings(serve
         "forward_bounce": {"email": ""},                # "" is the API's null: in sync
         "footer": {"enabled": False},
     })
+
+
+def test_check_mode_reads_sends_no_patch_and_reports_the_would_be_settings(runs):
+    run, (server, before) = runs["check mode"]
 
     assert run.rc == 0, run.explain()
     assert calls(server) == [
@@ -238,13 +297,19 @@ def test_check_mode_reads_sends_no_patch_and_reports_the_would_be_settings(serve
     }
 
 
-def test_check_mode_reports_the_settings_that_applying_the_same_task_then_leaves(server):
+@CASES.add("preview then apply")
+def _preview_then_apply(start):
+    server = start()
     # the mail task runs twice: first in check mode, then for real, with the same options
-    run = settings_run(server, preview=True, mail={
+    return server, settings_case(server, preview=True, mail={
         "forward_spam": {"enabled": True, "email": [" Abuse@Example.com ", "noc@example.com"]},
         "forward_bounce": {"enabled": True, "email": " Bounces@Example.com "},
         "address_whitelist": {"enabled": True, "list": ["example.org ", " ops@example.com"]},
     })
+
+
+def test_check_mode_reports_the_settings_that_applying_the_same_task_then_leaves(runs):
+    run, server = runs["preview then apply"]
 
     assert run.rc == 0, run.explain()
     reads = [get(mail("forward_spam")), get(mail("forward_bounce")), get(mail("address_whitelist"))]
@@ -264,11 +329,17 @@ def test_check_mode_reports_the_settings_that_applying_the_same_task_then_leaves
     }
 
 
-def test_settings_info_reads_every_setting_with_11_gets_or_exactly_the_ones_named(server):
-    run = cases_run(server, info_cases=[
+@CASES.add("info")
+def _info(start):
+    server = start()
+    return server, cases_case(server, info_cases=[
         {"case": "all"},
         {"case": "some", "on_behalf_of": "support", "settings": ["mail_settings.footer", "tracking_settings"]},
     ])
+
+
+def test_settings_info_reads_every_setting_with_11_gets_or_exactly_the_ones_named(runs):
+    run, server = cases_ran(runs, "info")
 
     assert calls(server) == [
         get("/v3/user/settings/enforced_tls"),
@@ -308,7 +379,9 @@ def test_settings_info_reads_every_setting_with_11_gets_or_exactly_the_ones_name
 
 # ----------------------------------------------------------------------------- values as SendGrid means them
 
-def test_values_are_compared_and_sent_in_the_api_forms_and_read_back_in_the_options_forms(server):
+@CASES.add("values")
+def _values(start):
+    server = start()
     server.set_state("parent", {"enabled": True, "email": "abuse@example.com,Postmaster@Example.com"},
                      setting="mail_settings/forward_spam")
     server.set_state("parent", {"enabled": True, "list": ["ops@example.com", "example.org"]},
@@ -317,13 +390,17 @@ def test_values_are_compared_and_sent_in_the_api_forms_and_read_back_in_the_opti
     server.set_state("parent", {"enabled": True, "email": "bounces@example.com"}, setting="mail_settings/forward_bounce")
     server.set_state("parent", {"enabled": True, "enable_text": True}, setting="tracking_settings/click")
 
-    run = settings_run(server, twice=True, tracking={"click": {"enabled": False}}, mail={
+    return server, settings_case(server, twice=True, tracking={"click": {"enabled": False}}, mail={
         "bounce_purge": {"soft_bounces": 0, "hard_bounces": 0},                 # 0 is the API's null
         # the same set as the stored string: other order, case and spaces
         "forward_spam": {"enabled": True, "email": [" postmaster@example.com ", "ABUSE@example.com"]},
         "forward_bounce": {"email": ""},                                       # "" is the API's null
         "address_whitelist": {"list": ["EXAMPLE.org", "ops@example.com", "new@example.net"]},
     }, info={"settings": ["tracking_settings.click", "mail_settings"]})
+
+
+def test_values_are_compared_and_sent_in_the_api_forms_and_read_back_in_the_options_forms(runs):
+    run, server = runs["values"]
 
     assert run.rc == 0, run.explain()
     assert calls(server) == [
@@ -367,9 +444,15 @@ def test_values_are_compared_and_sent_in_the_api_forms_and_read_back_in_the_opti
 
 # ----------------------------------------------------------------------------- accounts, hosts, module_defaults
 
-def test_readme_baseline_with_module_defaults_acts_for_the_subuser_and_the_customer_account_named(server):
-    run = run_playbook("settings_module_defaults.yml", dict(
+@CASES.add("module_defaults")
+def _module_defaults(start):
+    server = start()
+    return server, PlaybookCase("settings_module_defaults.yml", dict(
         sg_api_url=server.url, sg_on_behalf_of="marketing", sg_customer_account="account-id 777"))
+
+
+def test_readme_baseline_with_module_defaults_acts_for_the_subuser_and_the_customer_account_named(runs):
+    run, server = runs["module_defaults"]
 
     assert run.rc == 0, run.explain()
     template = "<html><body><% body %></body></html>"
@@ -399,11 +482,18 @@ def test_readme_baseline_with_module_defaults_acts_for_the_subuser_and_the_custo
         assert {account: accounts[account] for account in untouched} == {account: fresh for account in untouched}, key
 
 
-def test_region_eu_sends_every_module_to_the_eu_host(server, eu_server):
-    run = settings_run(server, eu_api_url=eu_server.url, region="eu", on_behalf_of="eu-newsletter",
-                       tracking={"open": {"enabled": False}},
-                       mail={"footer": {"enabled": True, "plain_content": "Example GmbH, Berlin"}},
-                       info={"settings": ["tracking_settings.open", "mail_settings.footer"]})
+@CASES.add("region eu")
+def _region_eu(start):
+    server, eu_server = start(), start(region="eu")
+    return (server, eu_server), settings_case(
+        server, eu_api_url=eu_server.url, region="eu", on_behalf_of="eu-newsletter",
+        tracking={"open": {"enabled": False}},
+        mail={"footer": {"enabled": True, "plain_content": "Example GmbH, Berlin"}},
+        info={"settings": ["tracking_settings.open", "mail_settings.footer"]})
+
+
+def test_region_eu_sends_every_module_to_the_eu_host(runs):
+    run, (server, eu_server) = runs["region eu"]
 
     assert run.rc == 0, run.explain()
     assert calls(eu_server) == [
@@ -420,15 +510,21 @@ def test_region_eu_sends_every_module_to_the_eu_host(server, eu_server):
 
 # ----------------------------------------------------------------------------- faults
 
-def test_transient_faults_on_the_settings_endpoints_are_retried_and_the_run_recovers(server, tally):
+@CASES.add("transient faults")
+def _transient_faults(start):
+    server = start()
     server.add_fault("rate_limit", method="GET", path=TRACKING, reset="seconds", wait=1)
     server.add_fault("error", method="PATCH", path=tracking("click"), status=503)
     server.add_fault("drop", method="GET", path=mail("footer"))
     # the PATCH is stored, but its answer is cut off mid-body
     server.add_fault("truncated", method="PATCH", path=mail("bounce_purge"))
 
-    run = settings_run(server, tracking={"click": {"enabled": False}, "open": {"enabled": False}}, mail={
+    return server, settings_case(server, tracking={"click": {"enabled": False}, "open": {"enabled": False}}, mail={
         "bounce_purge": {"enabled": True, "soft_bounces": 30}, "footer": {"enabled": True, "plain_content": "Example Ltd"}})
+
+
+def test_transient_faults_on_the_settings_endpoints_are_retried_and_the_run_recovers(runs, tally):
+    run, server = runs["transient faults"]
 
     assert run.rc == 0, run.explain()
     bounce_purge = {"enabled": True, "soft_bounces": 30}
@@ -461,7 +557,12 @@ def test_transient_faults_on_the_settings_endpoints_are_retried_and_the_run_reco
     tally("fault_survived")
 
 
-def test_faults_that_do_not_pass_fail_each_task_with_a_message_naming_the_request_and_what_to_do(server, tally):
+FAULT_TEMPLATE = "<html><% body %></html>"
+
+
+@CASES.add("faults that do not pass")
+def _faults_that_do_not_pass(start):
+    server = start()
     server.add_fault("html", method="GET", path=TRACKING, status=502)
     server.add_fault("rate_limit", method="GET", path=tracking("google_analytics"), reset="seconds", wait=60)
     server.add_fault("malformed_json", method="GET", path=mail("footer"), body='{"enabled": false, "html_content": ')
@@ -469,9 +570,9 @@ def test_faults_that_do_not_pass_fail_each_task_with_a_message_naming_the_reques
     server.add_fault("error", count=2, method="PATCH", path=mail("template"), status=503)
     server.add_fault("not_applied", path=mail("bounce_purge"))
     before = settings_state(server)
-    template = "<html><% body %></html>"
+    template = FAULT_TEMPLATE
 
-    run = cases_run(server, tracking_cases=[
+    return (server, before), cases_case(server, tracking_cases=[
         {"case": "proxy page", "click": {"enabled": False}, "retries": 0},
         {"case": "eu subuser on the global host", "on_behalf_of": "eu-newsletter", "open": {"enabled": False}},
         {"case": "rate limit beyond retry_max_wait", "google_analytics": {"enabled": True, "utm_source": "sendgrid"},
@@ -482,6 +583,11 @@ def test_faults_that_do_not_pass_fail_each_task_with_a_message_naming_the_reques
         {"case": "503 until the retries run out", "template": {"enabled": True, "html_content": template}, "retries": 1},
         {"case": "not applied", "bounce_purge": {"enabled": True, "soft_bounces": 30}},
     ])
+
+
+def test_faults_that_do_not_pass_fail_each_task_with_a_message_naming_the_request_and_what_to_do(runs, tally):
+    run, (server, before) = cases_ran(runs, "faults that do not pass")
+    template = FAULT_TEMPLATE
 
     url = server.url
     messages = {case: explained(item) for task in ("tracking", "mail") for case, item in case_outcomes(run, task).items()}
@@ -535,10 +641,10 @@ def test_faults_that_do_not_pass_fail_each_task_with_a_message_naming_the_reques
 
 # ----------------------------------------------------------------------------- scopes
 
-def test_key_without_a_scope_fails_naming_the_summary_or_per_setting_scope_it_lacks(start_server, tally):
-    server = start_server(keys={NARROW_KEY: NARROW_SCOPES})
-
-    run = cases_run(server, api_key=NARROW_KEY, secrets=SECRETS + (NARROW_KEY,), tracking_cases=[
+@CASES.add("key without a scope")
+def _key_without_a_scope(start):
+    server = start(keys={NARROW_KEY: NARROW_SCOPES})
+    return server, cases_case(server, api_key=NARROW_KEY, tracking_cases=[
         {"case": "summary scope", "click": {"enabled": False}},
         # a section with other fields is read on its own: the summary scope is not needed
         {"case": "no summary needed", "subscription": {"enabled": True, "url": "https://example.com/unsubscribe"}},
@@ -549,6 +655,13 @@ def test_key_without_a_scope_fails_naming_the_summary_or_per_setting_scope_it_la
     ], info_cases=[
         {"case": "per-setting read scopes suffice", "settings": ["mail_settings"]},
     ])
+
+
+def test_key_without_a_scope_fails_naming_the_summary_or_per_setting_scope_it_lacks(runs, tally):
+    run, server = cases_ran(runs, "key without a scope")
+    # run_cases looks for the keys of SECRETS; this case's own key must not show either
+    for text in (run.stdout, run.stderr, json.dumps(run.tasks)):
+        assert NARROW_KEY not in text, "the narrow API key appeared in the output\n" + run.explain()
 
     url = server.url
     tracking_cases, mail_cases = case_outcomes(run, "tracking"), case_outcomes(run, "mail")
@@ -581,6 +694,8 @@ def test_key_without_a_scope_fails_naming_the_summary_or_per_setting_scope_it_la
 # ----------------------------------------------------------------------------- bad input
 
 def test_bad_input_fails_naming_the_option_and_sends_nothing(server, tally):
+    # a run of its own: the whitelist entry postmaster@localhost would fail run_cases' check that no case's play names
+    # localhost (each case has a host of its own)
     run = cases_run(server, tracking_cases=[
         {"case": "not a boolean", "click": {"enabled": "maybe"}},
         {"case": "read-only suboption", "click": {"enable_text": True}},
@@ -627,14 +742,21 @@ def test_bad_input_fails_naming_the_option_and_sends_nothing(server, tally):
     tally("bad_input_rejected")
 
 
-def test_a_section_that_is_not_a_dict_fails_naming_it_without_showing_the_api_key(server, tally):
+@CASES.add("section not a dict")
+def _section_not_a_dict(start):
+    server = start()
     # A plausible slip: the address list given as the section itself, or a flag as a word.
-    run = run_playbook("settings_cases.yml", dict(
+    return server, PlaybookCase("settings_cases.yml", dict(
         sg_api_url=server.url,
         sg_tracking_cases=[{"case": "word", "click": "off"}],
         sg_mail_cases=[{"case": "list", "forward_spam": ["abuse@example.com"]}],
-    ), secrets=())  # checked below, after saying where it showed
+    ))
 
+
+def test_a_section_that_is_not_a_dict_fails_naming_it_without_showing_the_api_key(runs, tally):
+    run, server = runs["section not a dict"]
+
+    # (run_cases checks the whole run for the keys too; this says where one showed)
     shown = [where for where, text in (("stdout", run.stdout), ("stderr", run.stderr), ("results", json.dumps(run.tasks)))
              if any(secret in text for secret in SECRETS)]
     assert shown == [], "the API key was shown in %s\n%s" % (", ".join(shown), run.explain())
@@ -646,17 +768,21 @@ def test_a_section_that_is_not_a_dict_fails_naming_it_without_showing_the_api_ke
 
 # ----------------------------------------------------------------------------- rate limits and secrecy
 
-def test_one_spent_endpoint_budget_holds_back_only_its_own_requests_and_nothing_is_refused(start_server, tally):
+@CASES.add("spent endpoint budget")
+def _spent_endpoint_budget(start):
     # Every endpoint has 2 requests per 2-second window; bounce purge has 1, so its PATCH must wait for a new window.
-    server = start_server(rate_limit=2, rate_window=2.0, endpoint_rate_limits={mail("bounce_purge"): 1})
-
-    run = settings_run(server, mail={
+    server = start(rate_limit=2, rate_window=2.0, endpoint_rate_limits={mail("bounce_purge"): 1})
+    return server, settings_case(server, mail={
         "bounce_purge": {"enabled": True, "soft_bounces": 30},
         "forward_spam": {"enabled": True, "email": ["abuse@example.com"]},
         "forward_bounce": {"enabled": True},
         "footer": {"enabled": True, "plain_content": "Example Ltd"},
         "template": {"enabled": True},
     })
+
+
+def test_one_spent_endpoint_budget_holds_back_only_its_own_requests_and_nothing_is_refused(runs, tally):
+    run, server = runs["spent endpoint budget"]
 
     assert run.rc == 0, run.explain()
     assert run.task("mail")["warnings"] == []
@@ -676,24 +802,38 @@ def test_one_spent_endpoint_budget_holds_back_only_its_own_requests_and_nothing_
     tally("fault_survived")
 
 
-def test_api_key_never_appears_in_vvvv_output_of_the_three_modules_with_diff(server):
-    run = settings_run(server, diff=True, on_behalf_of="marketing",
-                       tracking={"open": {"enabled": False}, "subscription": {"enabled": True, "landing": "<p>Bye</p>"}},
-                       mail={"forward_spam": {"enabled": True, "email": ["abuse@example.com"]}},
-                       info={})
+@CASES.add("secrecy with diff")
+def _secrecy_with_diff(start):
+    server = start()
+    return server, settings_case(
+        server, diff=True, on_behalf_of="marketing",
+        tracking={"open": {"enabled": False}, "subscription": {"enabled": True, "landing": "<p>Bye</p>"}},
+        mail={"forward_spam": {"enabled": True, "email": ["abuse@example.com"]}},
+        info={})
+
+
+def test_api_key_never_appears_in_vvvv_output_of_the_three_modules_with_diff(runs):
+    run, server = runs["secrecy with diff"]
 
     assert run.rc == 0, run.explain()
     assert [run.task(task)["status"] for task in ("tracking", "mail", "info")] == ["changed", "changed", "ok"]
-    # -vvvv did print each module's arguments, with the key hidden
-    assert run.stdout.count('"api_key": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"') == 3, run.explain()
+    # -vvvv did print each module's arguments, with the key hidden (in this case's own output)
+    output = own_output(run, "secrecy with diff")
+    assert output.count('"api_key": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"') == 3, run.explain()
     requests = server.requests()
     assert [header(entry, "Authorization") for entry in requests] == ["Bearer " + KEY] * len(requests)
     assert len(requests) == 3 + 3 + 11
     assert not any(secret in run.stdout + run.stderr + json.dumps(run.tasks) for secret in SECRETS)
 
 
-def test_unknown_subuser_fails_naming_it_and_the_failure_report_at_vvvv_hides_the_key(server, tally):
-    run = settings_run(server, mail={"footer": {"enabled": True}}, on_behalf_of="ghost")
+@CASES.add("unknown subuser")
+def _unknown_subuser(start):
+    server = start()
+    return server, settings_case(server, mail={"footer": {"enabled": True}}, on_behalf_of="ghost")
+
+
+def test_unknown_subuser_fails_naming_it_and_the_failure_report_at_vvvv_hides_the_key(runs, tally):
+    run, server = runs["unknown subuser"]
 
     message = assert_clear_failure(run, "mail")
     assert message == ("Reading the mail settings GET %s%s failed (HTTP 404: subuser 'ghost' not found). SendGrid does "
