@@ -510,6 +510,7 @@ def generate_cases(sources: list) -> list:
                 cases.append(Case("%s:%s=%s:rejected" % (prefix, option.name, value_text(value)), prefix, "rejected",
                                   option.name, (given_value(option, value),)))
             refused.add(shared)
+        others = patience_together(source, others)
         if in_sections:
             cases += riding(in_sections, others)
         else:
@@ -520,6 +521,21 @@ def generate_cases(sources: list) -> list:
                      and module_option(source, case.option) not in CONNECTION_OPTIONS | {None}]
             cases += riding(bases, [case for case in others if case not in bases]) if bases else others
     return cases
+
+
+# Connection options that change no request unless a request fails: how long to wait and how often to retry.
+PATIENCE = ("timeout", "retries", "retry_max_wait")
+
+
+def patience_together(source: Source, cases: list) -> list:
+    """The cases that give a PATIENCE option alone, made one case giving them all (the cases run no fault, so none of
+    the three can show in the requests or stand in another's way: each is still given, and must still be taken)."""
+    patience = [case for case in cases if case.kind == "alone" and module_option(source, case.option) in PATIENCE]
+    if len(patience) < 2:
+        return cases
+    joined = Case("%s:%s:alone" % (source.label, "+".join(case.id.split(":")[1] for case in patience)), source.label,
+                  "alone", patience[0].option, tuple(value for case in patience for value in case.values))
+    return [case for case in cases if case not in patience] + [joined]
 
 
 def riding(bases: list, riders: list) -> list:
