@@ -500,10 +500,11 @@ def generate_cases(sources: list) -> list:
             if option.null_differs and option.section is None:
                 accepted.append(Case("%s:%s=null:not-managed" % (prefix, option.name), prefix, "null", option.name,
                                      ((option.name, None),)))
-            # An option that several modules document alike (a doc fragment) is refused by the same AnsibleModule
-            # check in each: such values run once, on the first module. A role's checks are its own. Likewise a
-            # suboption named alike (every section's enabled): AnsibleModule checks each suboption's type the same way.
-            shared = ("." + option.short_name if option.section else option.name, option.type, option.choices)
+            # A value AnsibleModule refuses for its type (a bool, an int...) or its choices is refused by the same
+            # check, naming the option, whatever the option and the module, before the module's own code runs (so
+            # nothing can be sent): such a value runs once per type and choices, on the first module that has one.
+            # A role's checks are its own, and so are a module's own checks (by_ansible false): those run everywhere.
+            shared = (option.type, option.choices)
             for value, by_ansible in invalid_values(source, option):
                 if source.kind == "module" and by_ansible and shared in refused:
                     continue
