@@ -411,6 +411,20 @@ class Cases:
         return {name: (runs[name], context) for name, (context, _case) in prepared.items()}
 
 
+class Start:
+    """module_start_server, plus a fresh directory of the file's own for a case's files (reports, accounts files,
+    certificates): what a case setup is given in a file whose cases need files."""
+
+    def __init__(self, start_server, base: Path):
+        self.start_server, self.base = start_server, base
+
+    def __call__(self, **options):
+        return self.start_server(**options)
+
+    def directory(self) -> Path:
+        return Path(tempfile.mkdtemp(dir=str(self.base)))
+
+
 @pytest.fixture(name="module_start_server", scope="module")
 def fixture_module_start_server():
     """start_server for a whole test file: the servers of its batched cases live until its last test."""

@@ -10,33 +10,19 @@ Most cases run together in one ansible-playbook (conftest.run_cases: each on a h
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import pytest
 import trustme
 
 from conftest import (
-    DEFAULT_SETTINGS, KEY, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, assert_clear_failure, assert_nothing_sent,
-    calls, run_playbook, sg,
+    DEFAULT_SETTINGS, KEY, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, Start, assert_clear_failure,
+    assert_nothing_sent, calls, run_playbook, sg,
 )
 
 CASES = Cases()
 
 APPLY_TASK = "Apply the policy to every account in one run"
-
-
-class Start:
-    """module_start_server, plus a fresh directory of the file's own for a case's files (reports, certificates)."""
-
-    def __init__(self, start_server, base: Path):
-        self.start_server, self.base = start_server, base
-
-    def __call__(self, **options):
-        return self.start_server(**options)
-
-    def directory(self) -> Path:
-        return Path(tempfile.mkdtemp(dir=str(self.base)))
 
 
 @pytest.fixture(name="runs", scope="module")

@@ -13,14 +13,13 @@ the second run keeps a run of its own, since it needs the state the first run le
 from __future__ import annotations
 
 import json
-import tempfile
 from collections import Counter, namedtuple
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, calls, query, run_playbook
+from conftest import DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, Start, calls, query, run_playbook
 
 CASES = Cases()
 
@@ -73,19 +72,6 @@ def start_hosts(start_server, directory: Path) -> Hosts:
 def fixture_hosts(start_server, tmp_path):
     """A pair of servers for a test of its own."""
     return start_hosts(start_server, tmp_path)
-
-
-class Start:
-    """module_start_server, plus a fresh directory of the file's own for a case's files (accounts file, reports)."""
-
-    def __init__(self, start_server, base: Path):
-        self.start_server, self.base = start_server, base
-
-    def __call__(self, **options):
-        return self.start_server(**options)
-
-    def directory(self) -> Path:
-        return Path(tempfile.mkdtemp(dir=str(self.base)))
 
 
 @pytest.fixture(name="runs", scope="module")
