@@ -10,7 +10,6 @@ Most cases run together in one ansible-playbook (conftest.run_cases: each on a h
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import trustme
