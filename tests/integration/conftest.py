@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -383,6 +384,15 @@ def run_cases(cases: dict, timeout: float = 300, secrets: tuple = SECRETS) -> di
         rc = run.rc if run.rc not in (0, 2) else (2 if failed else 0)
         runs[name] = PlaybookRun(rc=rc, stdout=run.stdout, stderr=run.stderr, tasks=tasks, command=run.command)
     return runs
+
+
+def own_output(run, name: str) -> str:
+    """What the plays of the case ``name`` printed: its part of the batch's stdout (run_cases names each play
+    "<case>: <play>"; the plays run one after another)."""
+    sections = re.split(r"(?m)^(?=PLAY (?:\[|RECAP))", run.stdout)
+    own = "".join(section for section in sections if section.startswith("PLAY [%s: " % name))
+    assert own, run.explain()
+    return own
 
 
 class Cases:

@@ -18,14 +18,13 @@ ansible-playbook (key_from, read by a lookup on the controller), which a play's 
 
 from __future__ import annotations
 
-import re
 from fnmatch import fnmatchcase
 
 import pytest
 
 from conftest import (
-    CRASH_MARKERS, KEY, READ_ONLY_KEY, SERVER_KEYS, Cases, PlaybookCase, calls, case_outcomes, explained, query,
-    run_playbook, sg,
+    CRASH_MARKERS, KEY, READ_ONLY_KEY, SERVER_KEYS, Cases, PlaybookCase, calls, case_outcomes, explained, own_output,
+    query, run_playbook, sg,
 )
 
 CASES = Cases()
@@ -76,15 +75,6 @@ def plant(server, account: str, keys: list) -> None:
 def fixture_runs(module_start_server):
     """{case: (run, context)}: every batched case of this file, run once."""
     return CASES.run(module_start_server)
-
-
-def own_output(run, name: str) -> str:
-    """What the plays of the case ``name`` printed: its part of the batch's stdout (run_cases names each play
-    "<case>: <play>"; the plays run one after another)."""
-    sections = re.split(r"(?m)^(?=PLAY (?:\[|RECAP))", run.stdout)
-    own = "".join(section for section in sections if section.startswith("PLAY [%s: " % name))
-    assert own, run.explain()
-    return own
 
 
 def keys_extra_vars(server, cases=(), **extra_vars) -> dict:

@@ -9,12 +9,10 @@ in the environment of ansible-playbook itself (as a play's environment, -vvvv wo
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from conftest import (
-    DEFAULT_SETTINGS, KEY, TLS_PATH, Cases, PlaybookCase, calls, header, run_playbook,
+    DEFAULT_SETTINGS, KEY, TLS_PATH, Cases, PlaybookCase, calls, header, own_output, run_playbook,
 )
 
 CASES = Cases()
@@ -26,15 +24,6 @@ GET = ("GET", TLS_PATH)
 def fixture_runs(module_start_server):
     """{case: (run, server)}: every batched case of this file, run once."""
     return CASES.run(module_start_server)
-
-
-def own_output(run, name: str) -> str:
-    """What the plays of the case ``name`` printed: its part of the batch's stdout (run_cases names each play
-    "<case>: <play>"; the plays run one after another)."""
-    sections = re.split(r"(?m)^(?=PLAY (?:\[|RECAP))", run.stdout)
-    own = "".join(section for section in sections if section.startswith("PLAY [%s: " % name))
-    assert own, run.explain()
-    return own
 
 
 def connection(server, **more):

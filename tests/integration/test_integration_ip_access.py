@@ -38,8 +38,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import (
-    CRASH_MARKERS, KEY, REVOKED_KEY, Cases, PlaybookCase, assert_clear_failure, assert_nothing_sent, calls, case_outcomes,
-    explained, header, query, sg,
+    CRASH_MARKERS, KEY, REVOKED_KEY, Cases, PlaybookCase, assert_clear_failure, assert_nothing_sent, calls,
+    case_outcomes, explained, header, own_output, query, sg,
 )
 
 CASES = Cases()
@@ -208,15 +208,6 @@ def fixture_runs(module_start_server):
     finally:
         for proxy in start.proxies:
             proxy.stop()
-
-
-def own_output(run, name: str) -> str:
-    """What the plays of the case ``name`` printed: its part of the batch's stdout (run_cases names each play
-    "<case>: <play>"; the plays run one after another)."""
-    sections = re.split(r"(?m)^(?=PLAY (?:\[|RECAP))", run.stdout)
-    own = "".join(section for section in sections if section.startswith("PLAY [%s: " % name))
-    assert own, run.explain()
-    return own
 
 
 # ----------------------------------------------------------------------------- playbook cases

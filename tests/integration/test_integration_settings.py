@@ -21,7 +21,7 @@ import pytest
 
 from conftest import (
     CRASH_MARKERS, KEY, SECRETS, Cases, PlaybookCase, assert_clear_failure, assert_nothing_sent, calls, case_outcomes,
-    explained, header, run_playbook, sg,
+    explained, header, own_output, run_playbook, sg,
 )
 
 CASES = Cases()
@@ -70,15 +70,6 @@ def log_with_faults(server) -> list:
 def fixture_runs(module_start_server):
     """{case: (run, context)}: every case of this file, run once."""
     return CASES.run(module_start_server)
-
-
-def own_output(run, name: str) -> str:
-    """What the plays of the case ``name`` printed: its part of the batch's stdout (run_cases names each play
-    "<case>: <play>"; the plays run one after another)."""
-    sections = re.split(r"(?m)^(?=PLAY (?:\[|RECAP))", run.stdout)
-    own = "".join(section for section in sections if section.startswith("PLAY [%s: " % name))
-    assert own, run.explain()
-    return own
 
 
 def settings_case(server, check: bool = False, diff: bool = False, **extra_vars) -> PlaybookCase:
