@@ -105,6 +105,8 @@ def test_the_tables_name_documented_options_only():
 def test_every_source_is_read_and_has_a_model():
     """Guards the matrix against passing vacuously: every module and role is a source with options and a model."""
     assert sorted(s.name for s in SOURCES.values() if s.kind == "module") == om.module_names(REPO_ROOT)
+    assert set(om.NOT_IN_MATRIX) <= set(om.all_module_names(REPO_ROOT)), "NOT_IN_MATRIX names no module"
+    assert all((REPO_ROOT / test_file).is_file() for test_file, _why in om.NOT_IN_MATRIX.values()), om.NOT_IN_MATRIX
     assert sorted(r.name for r in ROLES) == sorted(p.name for p in (REPO_ROOT / "roles").iterdir() if p.is_dir())
     assert all(source.options for source in SOURCES.values())
     assert sorted(set(s.module for s in SOURCES.values()) - set(om.MODELS)) == [], "a module has no model"

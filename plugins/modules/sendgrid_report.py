@@ -1,0 +1,96 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sendgrid_report
+short_description: Write a compliance report (JSON and Markdown) on the controller
+version_added: 1.1.0
+description:
+  - Writes O(report) as C(<name>.json) and, when given, O(markdown) as C(<name>.md) into the directory O(path) on
+    the Ansible controller, creating the directory when it is missing. Each file is replaced whole (written beside
+    it, then renamed), with mode C(0644).
+  - An action plugin that runs on the controller for whichever host the task runs for, without a module process;
+    it takes milliseconds where C(ansible.builtin.copy) and C(ansible.builtin.template) take four module runs.
+    Use it with C(run_once) to write one report for a play.
+  - The report is an artifact, not managed state. It is written in check mode too, so that a dry run (a pipeline's
+    plan job) produces it, and writing it is never a change, so that a second run stays at C(changed=0).
+  - The roles C(mailops.sendgrid.enforced_tls) and C(mailops.sendgrid.baseline) write their reports with it. It
+    sends nothing to SendGrid and takes no API key.
+author:
+  - Mailops maintainers (@mailops)
+options:
+  path:
+    description:
+      - The directory on the controller, created when missing (with its parents, mode C(0755)).
+      - A relative path is relative to the directory ansible-playbook runs in.
+    type: path
+    required: true
+  name:
+    description:
+      - The files' name without extension, such as V(baseline_report). A file name, not a path.
+    type: str
+    required: true
+  report:
+    description:
+      - The report, written as indented JSON in the order given, with a final newline.
+    type: dict
+    required: true
+  markdown:
+    description:
+      - The report for people, written as given. Render a template with P(ansible.builtin.template#lookup).
+      - V(null) writes no Markdown file.
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: partial
+    details: Writes the report in check mode too; it is an artifact on the controller, never a change.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  action:
+    description: Runs on the controller as an action plugin.
+    support: full
+seealso:
+  - module: mailops.sendgrid.sendgrid_baseline
+  - module: mailops.sendgrid.sendgrid_enforced_tls_accounts
+"""
+
+EXAMPLES = r"""
+- name: Check every account against the baseline
+  mailops.sendgrid.sendgrid_baseline:
+    api_key: "{{ vault_sendgrid_api_key }}"
+    discover_subusers: true
+    enforced_tls:
+      require_tls: true
+  register: baseline
+
+- name: Write what it found, also in check mode
+  mailops.sendgrid.sendgrid_report:
+    path: reports
+    name: sendgrid_baseline
+    report:
+      summary: "{{ baseline.summary }}"
+      drift: "{{ baseline.drift }}"
+    markdown: |
+      # SendGrid baseline
+
+      {{ baseline.summary.accounts }} accounts, {{ baseline.drift | length }} drifted.
+  run_once: true
+"""
+
+RETURN = r"""
+files:
+  description: The files written, as absolute paths on the controller (the JSON file first).
+  returned: success
+  type: list
+  elements: str
+  sample:
+    - /home/ops/reports/sendgrid_baseline.json
+    - /home/ops/reports/sendgrid_baseline.md
+"""
