@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, as_text, base_url_for, check_header_value,
+    ClientPool, SendGridError, as_text, base_url_for, check_header_value, client_from_module,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import select
+from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers, select
 
 REGIONS = ["global", "eu"]
+MAX_CONCURRENCY = 32
+PAGE_SIZE = 500
 
 
 def account_argument_spec(policy_spec: dict) -> dict:
@@ -107,3 +109,38 @@ def plan(params: dict, accounts: list, policy_fields) -> list:
             desired={name: policy[name] if entry.get(name) is None else entry[name] for name in policy_fields},
         ))
     return planned
+
+
+def check_concurrency(module, **failure) -> None:
+    """Refuse a concurrency out of range first, before the policy and the accounts are checked."""
+    if not 1 <= module.params["concurrency"] <= MAX_CONCURRENCY:
+        module.fail_json(msg="concurrency must be from 1 to %d, got %d." % (MAX_CONCURRENCY, module.params["concurrency"]),
+                         **failure)
+
+
+def discover_and_plan(module, listed: list, policy_fields, **failure) -> tuple:
+    """The client pool, the listed accounts with the discovered ones, every account to handle (see plan) and how many
+    subusers discovery found (None without it); ``failure`` is the module's other results should any of it fail.
+
+    Both hosts' URLs are checked first and one client per host is made here, in the main thread, so that a bad option
+    fails before any settings request, whichever accounts discovery finds.
+    """
+    params = module.params
+    try:
+        hosts = {region: base_url_for(region, params["api_url"], params["eu_api_url"]) for region in REGIONS}
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc), **failure)
+    pool = ClientPool(lambda base_url, rate_limits: client_from_module(module, base_url, rate_limits))
+    discovered = None
+    if params["discover_subusers"]:
+        try:
+            subusers = list_subusers(pool.client(hosts[params["region"]]), PAGE_SIZE)
+        except SendGridError as exc:
+            module.fail_json(msg="Discovering the subusers failed, so no account was handled: %s" % exc,
+                             status=exc.status, **failure)
+        discovered = len(subusers)
+        listed = add_discovered(listed, subusers, params["exclude"], params["include_disabled"])
+    accounts = plan(params, listed, policy_fields)
+    for base_url in sorted({account["base_url"] for account in accounts}):
+        pool.client(base_url)  # a bad option fails here, in the main thread, before any settings request
+    return pool, listed, accounts, discovered

@@ -22,22 +22,17 @@ from ansible.module_utils.common.validation import (
     check_type_bool, check_type_dict, check_type_int, check_type_list, check_type_str,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
-    REGIONS, add_discovered, discovery_argument_spec, parse_accounts, plan,
+    check_concurrency, discover_and_plan, discovery_argument_spec, parse_accounts,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import audit, check_patterns, read_keys
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    ClientPool, SendGridError, as_text, base_url_for, client_from_module, connection_argument_spec, plural,
-    sendgrid_module,
+    SendGridError, as_text, connection_argument_spec, plural, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
 from ansible_collections.mailops.sendgrid.plugins.module_utils import _ip_access
 from ansible_collections.mailops.sendgrid.plugins.module_utils._mail_settings import MAIL_SETTINGS
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import for_each_account, reconcile
-from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers
 from ansible_collections.mailops.sendgrid.plugins.module_utils._tracking_settings import TRACKING_SETTINGS
-
-MAX_CONCURRENCY = 32
-PAGE_SIZE = 500
 
 # The policy's sections that are families of engine settings: {option: settings}, one suboption per setting.
 FAMILIES = {"tracking": TRACKING_SETTINGS, "mail_settings": MAIL_SETTINGS}
@@ -385,9 +380,7 @@ def run_module() -> None:
     policy = {section: params[section] for section in SECTIONS}
     outcome = dict(changed=False, accounts=[], summary=summarize([]), drift=[], policy=policy, discovered=None,
                    check_mode=module.check_mode)
-    if not 1 <= params["concurrency"] <= MAX_CONCURRENCY:
-        module.fail_json(msg="concurrency must be from 1 to %d, got %d." % (MAX_CONCURRENCY, params["concurrency"]),
-                         **outcome)
+    check_concurrency(module, **outcome)
     sections_spec = policy_argument_spec()
     try:
         check(desired_for(policy))
@@ -398,26 +391,12 @@ def run_module() -> None:
                 account[section] = conform(sections_spec[section]["options"], account[section],
                                            "accounts[%d].%s" % (index, section))
             check(desired_for(policy, account), "accounts[%d]." % index)
-        # both hosts' URLs are checked now, before any request, whichever accounts discovery finds later
-        hosts = {region: base_url_for(region, params["api_url"], params["eu_api_url"]) for region in REGIONS}
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **outcome)
-
-    pool = ClientPool(lambda base_url, rate_limits: client_from_module(module, base_url, rate_limits))
-    if params["discover_subusers"]:
-        try:
-            subusers = list_subusers(pool.client(hosts[params["region"]]), PAGE_SIZE)
-        except SendGridError as exc:
-            module.fail_json(msg="Discovering the subusers failed, so no account was handled: %s" % exc,
-                             status=exc.status, **outcome)
-        outcome["discovered"] = len(subusers)
-        listed = add_discovered(listed, subusers, params["exclude"], params["include_disabled"])
+    pool, listed, accounts, outcome["discovered"] = discover_and_plan(module, listed, [], **outcome)
     overrides = {account["on_behalf_of"]: account for account in listed}
-    accounts = plan(params, listed, [])
     for account in accounts:
         account["desired"] = desired_for(policy, overrides.get(account["on_behalf_of"]))
-    for base_url in sorted({account["base_url"] for account in accounts}):
-        pool.client(base_url)  # a bad option fails here, in the main thread, before any settings request
 
     def one(account_client, account: dict) -> dict:
         return dict(settings=apply(account_client, account["desired"], module.check_mode))

@@ -226,17 +226,13 @@ summary:
 """
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
-    REGIONS, add_discovered, discovery_argument_spec, parse_accounts, plan,
+    check_concurrency, discover_and_plan, discovery_argument_spec, parse_accounts,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    ClientPool, SendGridError, base_url_for, client_from_module, connection_argument_spec, plural, sendgrid_module,
+    SendGridError, connection_argument_spec, plural, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import for_each_account, reconcile
-from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers
-
-MAX_CONCURRENCY = 32
-PAGE_SIZE = 500
 
 
 def main():
@@ -256,31 +252,15 @@ def main():
     policy = {name: params[name] for name in fields}
     summary = dict(accounts=0, changed=0, in_sync=0, failed=0)
     fail = dict(changed=False, accounts=[], summary=summary, policy=policy, discovered=None, check_mode=module.check_mode)
-    if not 1 <= params["concurrency"] <= MAX_CONCURRENCY:
-        module.fail_json(msg="concurrency must be from 1 to %d, got %d." % (MAX_CONCURRENCY, params["concurrency"]), **fail)
+    check_concurrency(module, **fail)
     try:
         ENFORCED_TLS.check(policy)
         listed = parse_accounts(params["accounts"], ENFORCED_TLS.argument_spec())
         for index, account in enumerate(listed):
             ENFORCED_TLS.check(account, "accounts[%d]." % index)
-        # both hosts' URLs are checked now, before any request, whichever accounts discovery finds later
-        hosts = {region: base_url_for(region, params["api_url"], params["eu_api_url"]) for region in REGIONS}
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **fail)
-
-    pool = ClientPool(lambda base_url, rate_limits: client_from_module(module, base_url, rate_limits))
-    discovered = None
-    if params["discover_subusers"]:
-        try:
-            subusers = list_subusers(pool.client(hosts[params["region"]]), PAGE_SIZE)
-        except SendGridError as exc:
-            module.fail_json(msg="Discovering the subusers failed, so no account was handled: %s" % exc, status=exc.status,
-                             **fail)
-        discovered = len(subusers)
-        listed = add_discovered(listed, subusers, params["exclude"], params["include_disabled"])
-    accounts = plan(params, listed, fields)
-    for base_url in sorted({account["base_url"] for account in accounts}):
-        pool.client(base_url)  # a bad option fails here, in the main thread, before any settings request
+    pool, listed, accounts, discovered = discover_and_plan(module, listed, fields, **fail)
 
     def reconcile_one(account_client, account: dict) -> dict:
         desired = {ENFORCED_TLS: ENFORCED_TLS.desired(account["desired"])}
