@@ -31,7 +31,7 @@ GET_PIP_ONLY_OPTIONS = frozenset(('--no-setuptools', '--no-wheel'))
 
 def snapshot_path(args: list) -> str:
     """Where the site-packages of a bootstrap with these arguments, on this interpreter version, is kept."""
-    key = hashlib.sha256(repr((sys.implementation.cache_tag, sys.version_info[:2], args)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(repr(args).encode()).hexdigest()[:16]
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), 'pip-bootstrap-%s-%s.tar' % (sys.implementation.cache_tag, key))
 
 
@@ -41,29 +41,28 @@ def main() -> int:
     args = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY_OPTIONS]
     site_packages = sysconfig.get_paths()['purelib']
     snapshot = snapshot_path(args)
+    # Only an empty virtual environment (what ansible-test bootstraps) is filled from a snapshot or snapshotted.
+    empty = sys.prefix != sys.base_prefix and not os.listdir(site_packages)
 
-    # Only an empty environment (what ansible-test bootstraps) may be filled from a snapshot.
-    if os.path.isfile(snapshot) and sys.prefix != sys.base_prefix and not os.listdir(site_packages):
+    if empty and os.path.isfile(snapshot):
         with tarfile.open(snapshot) as archive:
             # the 'data' filter where this Python has it (3.11.4 and later): nothing lands outside site-packages
             archive.extractall(site_packages, **({'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}))
         return 0
 
-    empty_before = sys.prefix != sys.base_prefix and not os.listdir(site_packages)
     subprocess.run([python, '-m', 'ensurepip', '--default-pip'], check=True, stdout=subprocess.DEVNULL)
 
     if args:
         subprocess.run([python, '-m', 'pip', 'install'] + args, check=True)
 
-    if empty_before:
+    if empty:
         # written under a temporary name and renamed: a concurrent bootstrap never reads half a file
         handle, partial = tempfile.mkstemp(dir=os.path.dirname(snapshot), suffix='.partial')
         os.close(handle)
         with tarfile.open(partial, 'w') as archive:
             for name in sorted(os.listdir(site_packages)):
-                if name != '__pycache__':
-                    archive.add(os.path.join(site_packages, name), arcname=name,
-                                filter=lambda info: None if '__pycache__' in info.name.split('/') else info)
+                archive.add(os.path.join(site_packages, name), arcname=name,
+                            filter=lambda info: None if '__pycache__' in info.name.split('/') else info)
         os.replace(partial, snapshot)
 
     return 0
