@@ -30,11 +30,10 @@ DIRECTORY_MODE = 0o755
 FILE_MODE = 0o644
 
 
-def report_files(path: str, name: str, report: dict, markdown) -> dict:
-    """{absolute file path: text} of a report: <name>.json always, <name>.md when there is Markdown."""
+def report_files(directory: str, name: str, report: dict, markdown) -> dict:
+    """{file path: text} of a report: <name>.json always, <name>.md when there is Markdown."""
     if not name or name in ('.', '..') or os.sep in name or (os.altsep and os.altsep in name):
         raise AnsibleActionFail("name must be a file name without a directory, such as baseline_report; got %r" % name)
-    directory = os.path.abspath(path)
     files = {os.path.join(directory, name + '.json'):
              json.dumps(report, cls=AnsibleJSONEncoder, indent=2, separators=(',', ': ')) + '\n'}
     if markdown is not None:
@@ -76,11 +75,10 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         if not args['path']:
             raise AnsibleActionFail('path must name a directory; got an empty string')
-        files = report_files(args['path'], args['name'], args['report'], args['markdown'])
-        directory = os.path.dirname(next(iter(files)))
+        directory = os.path.abspath(args['path'])
+        files = report_files(directory, args['name'], args['report'], args['markdown'])
         try:
-            if not os.path.isdir(directory):
-                os.makedirs(directory, mode=DIRECTORY_MODE)
+            os.makedirs(directory, mode=DIRECTORY_MODE, exist_ok=True)
             for path, text in files.items():
                 write_whole(path, text)
         except (OSError, UnicodeError) as exc:
