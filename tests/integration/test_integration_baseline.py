@@ -15,12 +15,11 @@ list.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from conftest import (
-    DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, assert_clear_failure, calls,
+    DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, Start, assert_clear_failure, calls,
 )
 
 CASES = Cases()
@@ -138,24 +137,10 @@ def read_report(directory):
 
 # ----------------------------------------------------------------------------- the cases
 
-class Start:
-    """The file's start_server, with a directory of its own for each case's reports."""
-
-    def __init__(self, start_server, directory: Path):
-        self.start_server = start_server
-        self.directory = directory
-
-    def __call__(self, **options):
-        return self.start_server(**options)
-
-    def reports(self, name: str) -> Path:
-        return self.directory / name
-
-
 @pytest.fixture(name="runs", scope="module")
 def fixture_runs(module_start_server, tmp_path_factory):
     """{case: (run, (server, EU server, report directory))}: every case of this file, run once."""
-    return CASES.run(Start(module_start_server, tmp_path_factory.mktemp("baseline-reports")))
+    return CASES.run(Start(module_start_server, tmp_path_factory.mktemp("baseline")))
 
 
 @CASES.add("failing setting")
@@ -164,7 +149,7 @@ def _failing_setting(start):
     server.set_state("marketing", [CI_KEY], setting="api_keys")
     # one setting of one account fails: the EU host refuses the footer (a 400 is not retried)
     eu_server.add_fault("error", status=400, method="PATCH", path=FOOTER_PATH, message="footer refused for the test")
-    reports = start.reports("failing-setting")
+    reports = start.directory() / "failing-setting"
     return (server, eu_server, reports), PlaybookCase(
         "baseline.yml", dict(role(server, eu_server), sg_first_report=str(reports)), diff=True)
 
@@ -175,7 +160,7 @@ def _second_run(start):
     into_baseline(server, ["parent", "billing", "marketing"])
     into_baseline(eu_server, ["eu-newsletter"])
     eu_server.set_state("eu-newsletter", {"enabled": False}, setting="mail_settings/footer")   # what a failure left
-    reports = start.reports("second-run")
+    reports = start.directory() / "second-run"
     return (server, eu_server, reports), PlaybookCase(
         "baseline.yml", dict(role(server, eu_server), sg_second_report=str(reports), sg_check_again=True))
 
@@ -189,7 +174,7 @@ def _drift_gate(start):
     server.set_state("marketing", {"enabled": True}, setting="tracking_settings/open")
     server.set_state("billing", [{"name": "legacy", "api_key_id": "legacy-1", "scopes": ["mail.send", "teammates.read"]}],
                      setting="api_keys")
-    reports = start.reports("drift-gate")
+    reports = start.directory() / "drift-gate"
     # (test_pipeline.py passes the gate as a pipeline does, an -e string)
     return (server, eu_server, reports), PlaybookCase(
         "baseline.yml", dict(role(server, eu_server), sg_first_report=str(reports), baseline_fail_on_drift=True),
@@ -200,7 +185,7 @@ def _drift_gate(start):
 def _enforced_tls_gate(start):
     server = start()
     server.set_state("billing", {"require_tls": True, "version": 1.2})
-    reports = start.reports("enforced-tls-gate")
+    reports = start.directory() / "enforced-tls-gate"
     return (server, None, reports), PlaybookCase("role.yml", dict(
         enforced_tls_api_url=server.url, enforced_tls_subusers=["marketing", "billing"], enforced_tls_min_tls_version="1.2",
         enforced_tls_report_dir=str(reports), enforced_tls_fail_on_drift=True), check=True)
