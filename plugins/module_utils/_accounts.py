@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    ClientPool, SendGridError, as_text, base_url_for, check_header_value, client_from_module,
+    ClientPool, SendGridError, as_text, base_url_for, check_header_value, client_from_module, shape_problems,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers, select
 
@@ -64,6 +64,9 @@ def parse_accounts(items: list, policy_spec: dict) -> list:
             raise SendGridError("%s has the unknown %s; %s." % (where, keys, shape))
         if "name" in item and "on_behalf_of" in item:
             raise SendGridError("%s gives both name and on_behalf_of; they are the same, give one." % where)
+        problems = shape_problems(spec, item, where + ".")
+        if problems:
+            raise SendGridError("; ".join(problem for dummy, problem in problems) + ".")
         result = validator.validate(item)
         if result.error_messages:
             raise SendGridError("%s (%s): %s." % (where, as_text(item), "; ".join(result.error_messages)))

@@ -17,16 +17,13 @@ For internal use by this collection's modules only: names here may change withou
 
 from __future__ import annotations
 
-from ansible.module_utils import basic
-from ansible.module_utils.common.validation import (
-    check_type_bool, check_type_dict, check_type_int, check_type_list, check_type_str,
-)
+from ansible.module_utils.common.validation import check_type_bool, check_type_dict, check_type_int, check_type_list
 from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
     check_concurrency, discover_and_plan, discovery_argument_spec, parse_accounts,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import audit, check_patterns, read_keys
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, as_text, connection_argument_spec, plural, sendgrid_module,
+    SendGridError, as_text, check_text, connection_argument_spec, plural, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
 from ansible_collections.mailops.sendgrid.plugins.module_utils import _ip_access
@@ -54,7 +51,7 @@ DRIFT = (CHANGED, WOULD_CHANGE, FLAGGED)
 TYPE_CHECKS = {
     "bool": (check_type_bool, "true or false"),
     "int": (check_type_int, "a whole number"),
-    "str": (check_type_str, "text"),
+    "str": (check_text, "text"),
     "list": (check_type_list, "a list"),
     "dict": (check_type_dict, "a dictionary"),
 }
@@ -113,10 +110,12 @@ def conform(spec: dict, value, where: str):
 def _typed(option: dict, value, where: str):
     check, wanted = TYPE_CHECKS[option["type"]]
     try:
+        split = option["type"] == "list" and isinstance(value, str)
         value = check(value)
         if option["type"] == "list":
             element_check = TYPE_CHECKS[option.get("elements", "str")][0]
-            value = [element_check(item) for item in value]
+            # "a, b" (as -e gives it) is two items, not "a" and " b"
+            value = [element_check(item.strip() if split else item) for item in value if not split or item.strip()]
     except (TypeError, ValueError):
         if option["type"] == "list":
             wanted = "a list of %s" % TYPE_CHECKS[option.get("elements", "str")][1]
@@ -152,16 +151,18 @@ def desired_for(policy: dict, overrides: dict | None = None) -> dict:
     return {section: merge(spec[section]["options"], policy.get(section), overrides.get(section)) for section in SECTIONS}
 
 
-def check(desired: dict, where: str = "") -> None:
+def check(desired: dict, where: str = "") -> list:
     """Refuse, before any request, a value SendGrid would refuse or that would do harm; the message names the
-    option's path (``where`` is "" for the policy, "accounts[2]." for an account's overrides)."""
+    option's path (``where`` is "" for the policy, "accounts[2]." for an account's overrides). Returns the warnings on
+    what would do nothing, each naming its option's path."""
+    warnings = []
     if desired.get("enforced_tls") is not None:
-        ENFORCED_TLS.check(ENFORCED_TLS.desired(desired["enforced_tls"]), where + "enforced_tls.")
+        warnings += ENFORCED_TLS.check(ENFORCED_TLS.desired(desired["enforced_tls"]), where + "enforced_tls.")
     for option, settings in FAMILIES.items():
         for setting in settings:
             values = (desired.get(option) or {}).get(setting.section)
             if values is not None:
-                setting.check(setting.desired(values), "%s%s.%s." % (where, option, setting.section))
+                warnings += setting.check(setting.desired(values), "%s%s.%s." % (where, option, setting.section))
     ip_access = desired.get("ip_access")
     if ip_access is not None:
         prefix = where + "ip_access."
@@ -175,6 +176,7 @@ def check(desired: dict, where: str = "") -> None:
     api_keys = desired.get("api_keys")
     if api_keys is not None:
         check_patterns(api_keys["allowed_scopes"], where + "api_keys.allowed_scopes")
+    return warnings
 
 
 def engine_desired(desired: dict) -> dict:
@@ -336,46 +338,9 @@ def failure_message(accounts: list) -> str:
 
 # ----------------------------------------------------------------------------- the module
 
-def nested_not_dicts(spec: dict, params, path: str = "") -> dict:
-    """The settings sections inside a section (tracking.click) given a value that cannot be read as a dictionary.
-
-    sendgrid_module() guards the top-level sections; AnsibleModule fails the same way on these, losing the API key's
-    no_log protection, so they are found first.
-    """
-    found = {}
-    for name, option in spec.items():
-        value = params.get(name) if isinstance(params, dict) else None
-        if option.get("type") != "dict" or not option.get("options") or value is None:
-            continue
-        try:
-            value = check_type_dict(value)
-        except TypeError:
-            if path:
-                found[path + name] = value
-            continue
-        found.update(nested_not_dicts(option["options"], value, path + name + "."))
-    return found
-
-
-def _module():
-    spec = argument_spec()
-    try:
-        not_dicts = nested_not_dicts(spec, basic._load_params())  # cached by Ansible; AnsibleModule reads the same
-    except Exception:  # pylint: disable=broad-exception-caught
-        not_dicts = {}  # AnsibleModule reports unreadable parameters itself
-    if not_dicts:
-        sections = {path.split(".")[0] for path in not_dicts}
-        module = sendgrid_module(argument_spec=dict(spec, **{name: dict(type="raw") for name in sections}),
-                                 supports_check_mode=True)
-        module.fail_json(msg="; ".join(
-            "value of %s must be a dictionary of its fields (such as enabled: true), got: %s" % (path, as_text(value))
-            for path, value in sorted(not_dicts.items())))
-    return sendgrid_module(argument_spec=spec, supports_check_mode=True)
-
-
 def run_module() -> None:
     """The whole of sendgrid_baseline: check everything, discover, apply to every account, report."""
-    module = _module()
+    module = sendgrid_module(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     policy = {section: params[section] for section in SECTIONS}
     outcome = dict(changed=False, accounts=[], summary=summarize([]), drift=[], policy=policy, discovered=None,
@@ -383,16 +348,21 @@ def run_module() -> None:
     check_concurrency(module, **outcome)
     sections_spec = policy_argument_spec()
     try:
-        check(desired_for(policy))
+        warnings = check(desired_for(policy))
         # the overrides are typed here, naming their paths; parse_accounts checks the rest of each item
         listed = parse_accounts(params["accounts"], {section: dict(type="raw") for section in SECTIONS})
         for index, account in enumerate(listed):
             for section in SECTIONS:
                 account[section] = conform(sections_spec[section]["options"], account[section],
                                            "accounts[%d].%s" % (index, section))
-            check(desired_for(policy, account), "accounts[%d]." % index)
+            where = "accounts[%d]." % index
+            # an account warns only of what its overrides make idle: the policy's own were said once, above
+            warnings += [warning for warning in check(desired_for(policy, account), where)
+                         if warning[len(where):] not in warnings]
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **outcome)
+    for warning in dict.fromkeys(warnings):
+        module.warn(warning)
     pool, listed, accounts, outcome["discovered"] = discover_and_plan(module, listed, [], **outcome)
     overrides = {account["on_behalf_of"]: account for account in listed}
     for account in accounts:

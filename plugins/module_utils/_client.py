@@ -74,44 +74,113 @@ def connection_argument_spec(on_behalf_of: bool = True) -> dict:
 
 
 def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
-    """The AnsibleModule of every module here: a connection option set to null falls back to its environment variable.
+    """The AnsibleModule of every module here: every value's shape checked first, and a connection option set to null
+    falls back to its environment variable.
 
+    AnsibleModule turns a list given for a text option into its Python text (``['a@example.com']``) and a dict into
+    its repr, and would send that to SendGrid; such a value is refused here, naming the option, before any request.
     Ansible applies a fallback only to an option left out; the documentation says "if not set", and null is not set
     (module_defaults and role variables often pass null).
     """
-    not_dicts = _sections_not_dicts(argument_spec)
-    if not_dicts:
-        # AnsibleModule would fail on them while listing the no_log values, and so show the API key in the failure's
-        # invocation: take them as they are, so the key is hidden, and fail naming them.
-        relaxed = dict(argument_spec, **{name: dict(type="raw") for name in not_dicts})
+    try:
+        params = basic._load_params()  # cached by Ansible; AnsibleModule reads the same
+    except Exception:  # pylint: disable=broad-exception-caught
+        params = None  # AnsibleModule reports unreadable parameters itself
+    problems = shape_problems(argument_spec, params) if isinstance(params, dict) else []
+    if problems:
+        # AnsibleModule would fail on some of them while listing the no_log values, and so show the API key in the
+        # failure's invocation: take the options holding them as they are, so the key is hidden, and fail naming them.
+        relaxed = dict(argument_spec, **{root: _as_raw(argument_spec[root]) for root, dummy in problems})
         module = AnsibleModule(argument_spec=relaxed, **arguments)
-        module.fail_json(msg="; ".join(
-            "value of %s must be a dictionary of its fields (such as enabled: true), got: %s" % (name, as_text(value))
-            for name, value in sorted(not_dicts.items())))
+        module.fail_json(msg="; ".join(problem for dummy, problem in problems))
     module = AnsibleModule(argument_spec=argument_spec, **arguments)
     for name, variable in ENVIRONMENT.items():
         if name in module.params and module.params[name] is None:
             module.params[name] = os.environ.get(variable) or None
     if module.params.get("api_key") is None:
         module.fail_json(msg="missing required arguments: api_key (or the environment variable %s)" % ENVIRONMENT["api_key"])
+    strip_split_lists(argument_spec, params, module.params)
     return module
 
 
-def _sections_not_dicts(argument_spec: dict) -> dict:
-    """The dict options with suboptions given a value that cannot be read as a dictionary: {name: value}."""
-    try:
-        params = basic._load_params()  # cached by Ansible; AnsibleModule reads the same
-    except Exception:  # pylint: disable=broad-exception-caught
-        return {}  # AnsibleModule reports unreadable parameters itself
-    not_dicts = {}
-    for name, spec in argument_spec.items():
-        value = params.get(name) if isinstance(params, dict) else None
-        if spec.get("type") == "dict" and spec.get("options") and value is not None and not isinstance(value, dict):
+# What a text option or element may be given as: text, or a number written without quotes (min_tls_version: 1.2).
+TEXT_TYPES = ("str", "path")
+
+
+def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = None) -> list:
+    """[(top-level option, message)] for every value whose shape its option cannot take without turning it into something
+    else: a list, dict or boolean for text, an element of those shapes in a list of texts, a value that is not a
+    dictionary for a dict of fields. Nested dictionaries (settings sections) and lists of dictionaries are walked.
+    """
+    problems = []
+    aliases = {alias: name for name, option in spec.items() for alias in option.get("aliases", ())}
+    for given, value in params.items():
+        name = aliases.get(given, given)
+        option = spec.get(name)
+        if option is None or value is None:
+            continue
+        where, top = path + given, root or name
+        kind = option.get("type", "str")
+        if kind in TEXT_TYPES and not _is_text(value):
+            shown = "(hidden: no_log)" if option.get("no_log") else as_text(value)
+            problems.append((top, "value of %s must be text, got %s: %s" % (where, _shape(value), shown)))
+        elif kind == "list" and isinstance(value, (list, tuple)):
+            elements = option.get("elements")
+            for index, item in enumerate(value):
+                item_where = "%s[%d]" % (where, index)
+                if elements in TEXT_TYPES and not _is_text(item):
+                    problems.append((top, "value of %s must be text, got %s: %s"
+                                     % (item_where, _shape(item), as_text(item))))
+                elif elements == "dict" and option.get("options") and isinstance(item, dict):
+                    problems += shape_problems(option["options"], item, item_where + ".", top)
+        elif kind == "list" and isinstance(value, dict):
+            problems.append((top, "value of %s must be a list, got a dictionary: %s" % (where, as_text(value))))
+        elif kind == "dict" and option.get("options"):
             try:
-                check_type_dict(value)
+                value = check_type_dict(value)
             except TypeError:
-                not_dicts[name] = value
-    return not_dicts
+                problems.append((top, "value of %s must be a dictionary of its fields (such as enabled: true), got: %s"
+                                 % (where, as_text(value))))
+                continue
+            problems += shape_problems(option["options"], value, where + ".", top)
+    return problems
+
+
+def _as_raw(option: dict) -> dict:
+    """An option taken as given, its no_log and fallback kept."""
+    return dict({key: value for key, value in option.items() if key in ("no_log", "fallback", "aliases")}, type="raw")
+
+
+def check_text(value) -> str:
+    """A text option's value as text; TypeError for a list, dict or boolean, which AnsibleModule would turn into their
+    Python text. A number becomes its text (min_tls_version: 1.2 is "1.2")."""
+    if not _is_text(value):
+        raise TypeError("%s is not text" % _shape(value))
+    return value if isinstance(value, str) else str(value)
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def _shape(value) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a dictionary" if isinstance(value, dict) else "a list"
+
+
+def strip_split_lists(spec: dict, given, params: dict) -> None:
+    """A list of texts given as one comma-separated text ("team-*, sandbox-*", as -e gives it) is split by
+    AnsibleModule but keeps the spaces after the commas: strip them, so that the second pattern is not " sandbox-*"."""
+    if not isinstance(given, dict) or not isinstance(params, dict):
+        return
+    for name, option in spec.items():
+        value, raw = params.get(name), given.get(name)
+        if option.get("type") == "list" and option.get("elements") in TEXT_TYPES and isinstance(raw, str) \
+                and isinstance(value, list):
+            params[name] = [item.strip() for item in value if item.strip()]
+        elif option.get("type") == "dict" and option.get("options") and isinstance(value, dict):
+            strip_split_lists(option["options"], raw if isinstance(raw, dict) else None, value)
 
 
 class SendGridError(Exception):

@@ -11,15 +11,20 @@ For internal use by this collection's modules only: names here may change withou
 from __future__ import annotations
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import (
-    Field, Setting, Summary, at_least, check_addresses_or_domains, check_email, check_emails, email_key, email_set_key,
+    Field, Setting, Summary, check_addresses_or_domains, check_email, check_emails, email_key, email_set_key, stripped,
+    stripped_items, within,
 )
 
 SUMMARY = Summary("/v3/mail_settings", "mail_settings.read", "the mail settings")
+# SendGrid's spec and docs give the purge ages as integers without bounds. Ten years is ours: an age beyond it purges
+# nothing a person will ever look for, and 5000 is more likely a typo for 500 than a policy.
+MAX_PURGE_DAYS = 3650
+BODY_TAG = "<% body %>"
 
 
-def _setting(name: str, title: str, fields: list) -> Setting:
+def _setting(name: str, title: str, fields: list, idle=None) -> Setting:
     return Setting("mail_settings." + name, title, "/v3/mail_settings/" + name, "mail_settings." + name,
-                   [Field("enabled", dict(type="bool"))] + fields, SUMMARY)
+                   [Field("enabled", dict(type="bool"))] + fields, SUMMARY, idle=idle)
 
 
 def _text(name: str) -> Field:
@@ -28,12 +33,37 @@ def _text(name: str) -> Field:
 
 def _days(name: str) -> Field:
     # The API's null (no purge by age) is the option's 0, so that null keeps meaning "not managed".
-    return Field(name, dict(type="int"), check=at_least(0, " (0 for none)"),
+    return Field(name, dict(type="int"), check=within(0, MAX_PURGE_DAYS, " days (0 for none)"),
                  to_api=lambda days: days or None, from_api=lambda days: days or 0)
 
 
-def _address_list(addresses: list) -> list:
-    return [address.strip() for address in addresses]
+def _enabled_with(field: str, empty, reason: str):
+    """An idle rule: enabled: true with ``field`` given as ``empty`` does nothing."""
+    return lambda desired: {field: reason} if desired.get("enabled") is True and desired.get(field) == empty else {}
+
+
+def _bounce_purge_idle(desired: dict) -> dict:
+    if desired.get("enabled") is not True:
+        return {}
+    if desired.get("soft_bounces") == 0 and desired.get("hard_bounces") == 0:
+        return {"": "enabled: true with soft_bounces and hard_bounces 0 (none): it purges nothing"}
+    return {name: "0 (none) with enabled: true: %s bounces are never purged; give the days after which to purge them"
+            % name.split("_")[0] for name in ("soft_bounces", "hard_bounces") if desired.get(name) == 0}
+
+
+def _footer_idle(desired: dict) -> dict:
+    if desired.get("enabled") is True and desired.get("html_content") == "" and desired.get("plain_content") == "":
+        return {"": "enabled: true with html_content and plain_content empty: it adds nothing"}
+    return {}
+
+
+def _template_idle(desired: dict) -> dict:
+    content = desired.get("html_content")
+    if desired.get("enabled") is True and content == "":
+        return {"html_content": "empty with enabled: true: the template wraps nothing around the message"}
+    if content and BODY_TAG not in content.replace("<%body%>", BODY_TAG):
+        return {"html_content": "has no %s tag, where SendGrid puts the message's own content" % BODY_TAG}
+    return {}
 
 
 def _split_addresses(text) -> list:
@@ -41,23 +71,24 @@ def _split_addresses(text) -> list:
     return [address.strip() for address in (text or "").split(",") if address.strip()]
 
 
-BOUNCE_PURGE = _setting("bounce_purge", "the bounce purge settings", [_days("soft_bounces"), _days("hard_bounces")])
+BOUNCE_PURGE = _setting("bounce_purge", "the bounce purge settings", [_days("soft_bounces"), _days("hard_bounces")],
+                        idle=_bounce_purge_idle)
 FORWARD_SPAM = _setting("forward_spam", "the spam report forwarding settings", [
     # One string of comma-separated addresses in the API; a list here, compared as a set of addresses.
-    Field("email", dict(type="list", elements="str"), check=check_emails,
-          to_api=lambda addresses: ", ".join(_address_list(addresses)), from_api=_split_addresses, key=email_set_key),
-])
+    Field("email", dict(type="list", elements="str"), check=check_emails, normal=stripped_items,
+          to_api=", ".join, from_api=_split_addresses, key=email_set_key),
+], idle=_enabled_with("email", [], "empty with enabled: true: no spam report is forwarded"))
 FORWARD_BOUNCE = _setting("forward_bounce", "the bounce forwarding settings", [
     # "" is no address: the API's null.
-    Field("email", dict(type="str"), check=check_email, to_api=lambda address: address.strip() or None,
+    Field("email", dict(type="str"), check=check_email, normal=stripped, to_api=lambda address: address or None,
           from_api=lambda address: address or "", key=email_key),
-])
-FOOTER = _setting("footer", "the footer settings", [_text("html_content"), _text("plain_content")])
-TEMPLATE = _setting("template", "the legacy template settings", [_text("html_content")])
+], idle=_enabled_with("email", "", "\"\" (none) with enabled: true: no bounce is forwarded"))
+FOOTER = _setting("footer", "the footer settings", [_text("html_content"), _text("plain_content")], idle=_footer_idle)
+TEMPLATE = _setting("template", "the legacy template settings", [_text("html_content")], idle=_template_idle)
 ADDRESS_WHITELIST = _setting("address_whitelist", "the address whitelist settings", [
     # SendGrid replaces the whole list with any list it is sent, so the list always goes whole.
-    Field("list", dict(type="list", elements="str"), check=check_addresses_or_domains,
-          to_api=_address_list, from_api=lambda entries: list(entries or []), key=email_set_key),
-])
+    Field("list", dict(type="list", elements="str"), check=check_addresses_or_domains, normal=stripped_items,
+          from_api=lambda entries: list(entries or []), key=email_set_key),
+], idle=_enabled_with("list", [], "empty with enabled: true: no address or domain is whitelisted"))
 
 MAIL_SETTINGS = [BOUNCE_PURGE, FORWARD_SPAM, FORWARD_BOUNCE, FOOTER, TEMPLATE, ADDRESS_WHITELIST]

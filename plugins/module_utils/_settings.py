@@ -21,9 +21,13 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     Operation, SendGridError, account_from_module, as_text, connection_argument_spec, result_list, sendgrid_module,
 )
 
-# Loose on purpose: SendGrid has the last word; this only catches typos before any request is sent.
-EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
-DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
+# An address as mail systems accept it: an RFC 5322 dot-atom local part (letters, digits, !#$%&'*+/=?^_`{|}~- and dots
+# between them) and a host name. Quoted local parts and address literals are left out: no SendGrid setting needs them,
+# and their brackets and quotes are what a list written as text (['a@example.com']) is made of.
+LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+EMAIL = re.compile(r"^[a-z0-9!#$%%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%%&'*+/=?^_`{|}~-]+)*@(?=.{1,253}$)(?:%s\.)+[a-z]{2,63}$"
+                   % LABEL, re.IGNORECASE)
+DOMAIN = re.compile(r"^(?=.{1,253}$)(?:%s\.)+[a-z]{2,63}$" % LABEL, re.IGNORECASE)
 
 
 def _same(value):
@@ -34,16 +38,19 @@ class Field:
     """One field of a setting: its option, its API name, how a value is checked, sent, read back and compared.
 
     ``spec`` is the option's argument spec entry (never a default: an option left out is not managed). ``check``
-    returns a problem (text) for a bad value. ``to_api``/``from_api`` translate between the option's value and the
-    API's; ``key`` gives the form two values are compared in. A ``read_only`` field is returned, never sent.
+    returns a problem (text) for a bad value. ``normal`` gives the one form a value is kept in from then on (in
+    ``changes``, diffs and results alike: addresses without the spaces a comma-separated text leaves). ``to_api`` and
+    ``from_api`` translate between the option's value and the API's; ``key`` gives the form two values are compared
+    in. A ``read_only`` field is returned, never sent.
     """
 
     def __init__(self, option: str, spec: dict, api: str | None = None, check=None, to_api=_same, from_api=_same,
-                 key=_same, read_only: bool = False):
+                 key=_same, read_only: bool = False, normal=_same):
         self.option = option
         self.api = api or option
         self.spec = spec
         self.check = check
+        self.normal = normal
         self.to_api = to_api
         self.from_api = from_api
         self.key = key
@@ -60,14 +67,20 @@ class Summary:
 
 
 class Setting:
-    """One settings object SendGrid keeps per account: read with GET, changed with a partial PATCH."""
+    """One settings object SendGrid keeps per account: read with GET, changed with a partial PATCH.
 
-    def __init__(self, name: str, title: str, path: str, scope: str, fields: list, summary: Summary | None = None):
+    ``idle`` says, for the managed fields, why the setting as asked would do nothing ({field: reason}, "" for the
+    setting as a whole), such as forwarding switched on with no address to forward to: a warning, not a refusal.
+    """
+
+    def __init__(self, name: str, title: str, path: str, scope: str, fields: list, summary: Summary | None = None,
+                 idle=None):
         self.name = name
         self.title = title
         self.path = path
         self.fields = fields
         self.summary = summary
+        self.idle = idle
         self.read = Operation("Reading %s" % title, scope + ".read")
         self.update = Operation("Updating %s" % title, scope + ".update")
 
@@ -84,18 +97,23 @@ class Setting:
         return {field.option: dict(field.spec) for field in self.writable()}
 
     def desired(self, values: dict | None) -> dict:
-        """The managed fields of a section or policy: the options given and not null."""
+        """The managed fields of a section or policy: the options given and not null, each in its normal form."""
         values = values or {}
-        return {field.option: values[field.option] for field in self.writable() if values.get(field.option) is not None}
+        return {field.option: field.normal(values[field.option]) for field in self.writable()
+                if values.get(field.option) is not None}
 
-    def check(self, desired: dict, where: str = "") -> None:
-        """Refuse a value SendGrid would refuse, before any request; the message names the option and what is allowed."""
+    def check(self, desired: dict, where: str = "") -> list:
+        """Refuse a value SendGrid would refuse, before any request; the message names the option and what is allowed.
+        Returns the warnings on what would do nothing (see ``idle``), each naming its option."""
         for field in self.writable():
             value = desired.get(field.option)
             problem = None if value is None or field.check is None else field.check(value)
             if problem:
                 raise SendGridError("value of %s%s %s, got: %s (leave it out, or null, to leave the setting alone)."
                                     % (where, field.option, problem, as_text(value)))
+        idle = self.idle(desired) if self.idle and desired else {}
+        return ["%s: %s" % ((where + field if field else where.rstrip(".")) or self.name, reason)
+                for field, reason in idle.items()]
 
     def from_api(self, body, only: list | None = None) -> dict:
         """The API's object in option names; fields SendGrid added that we do not know are dropped, never sent back."""
@@ -129,6 +147,10 @@ def at_least(minimum: int, meaning: str = ""):
     return lambda value: None if value >= minimum else "must be %d or more%s" % (minimum, meaning)
 
 
+def within(minimum: int, maximum: int, meaning: str = ""):
+    return lambda value: None if minimum <= value <= maximum else "must be from %d to %d%s" % (minimum, maximum, meaning)
+
+
 def email_key(address):
     """An e-mail address in the form SendGrid compares: no surrounding spaces, case-insensitive."""
     return (address or "").strip().lower() or None
@@ -139,17 +161,27 @@ def email_set_key(addresses):
 
 
 def check_emails(addresses) -> str | None:
-    bad = [address for address in addresses if not EMAIL.match(address.strip())]
+    bad = [address for address in addresses if not EMAIL.match(address)]
     return "must hold e-mail addresses only (%s is not one)" % ", ".join(repr(address) for address in bad) if bad else None
 
 
 def check_email(address) -> str | None:
-    return None if address == "" or EMAIL.match(address.strip()) else "must be an e-mail address, or \"\" for none"
+    return None if address == "" or EMAIL.match(address) else "must be an e-mail address, or \"\" for none"
 
 
 def check_addresses_or_domains(entries) -> str | None:
-    bad = [entry for entry in entries if not (EMAIL.match(entry.strip()) or DOMAIN.match(entry.strip()))]
+    bad = [entry for entry in entries if not (EMAIL.match(entry) or DOMAIN.match(entry))]
     return "must hold e-mail addresses or domains only (%s is neither)" % ", ".join(repr(entry) for entry in bad) if bad else None
+
+
+def stripped(text: str) -> str:
+    return text.strip()
+
+
+def stripped_items(items: list) -> list:
+    """Each item without surrounding spaces, empty ones dropped: "a@example.com, b@example.com" split at the comma
+    is two addresses, not "a@example.com" and " b@example.com"."""
+    return [item.strip() for item in items if item.strip()]
 
 
 def read(account, settings: list, enabled_only: frozenset = frozenset(), failures: dict | None = None) -> dict:
@@ -282,14 +314,17 @@ def run_module(settings: list, result: str, sections: bool = True) -> None:
         policy_spec = settings[0].argument_spec()
     module = sendgrid_module(argument_spec=dict(connection_argument_spec(), **policy_spec), supports_check_mode=True)
     desired = {}
+    warnings = []
     try:
         for setting in settings:
             values = module.params[setting.section] if sections else module.params
             if values is not None:
                 desired[setting] = setting.desired(values)
-                setting.check(desired[setting], setting.section + "." if sections else "")
+                warnings += setting.check(desired[setting], setting.section + "." if sections else "")
     except SendGridError as exc:
         module.fail_json(msg=str(exc))
+    for warning in warnings:
+        module.warn(warning)
     account = account_from_module(module)
     try:
         outcomes = reconcile(account, desired, module.check_mode) if desired else {}

@@ -16,9 +16,9 @@ import responses
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils import _baseline
 from ansible_collections.mailops.sendgrid.plugins.module_utils._baseline import (
-    apply, check, conform, desired_for, diffs, drift, merge, nested_not_dicts, policy_argument_spec, summarize,
+    apply, check, conform, desired_for, diffs, drift, merge, policy_argument_spec, summarize,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridError
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridError, shape_problems
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import reconcile
 from ansible_collections.mailops.sendgrid.plugins.module_utils._mail_settings import FOOTER, FORWARD_SPAM
 from ansible_collections.mailops.sendgrid.plugins.module_utils._tracking_settings import CLICK, OPEN
@@ -197,7 +197,10 @@ def test_a_settings_section_inside_a_section_that_is_not_a_dictionary_is_found_b
     spec = _baseline.argument_spec()
     params = {"api_key": KEY, "tracking": {"click": "off", "open": {"enabled": False}}, "mail_settings": "footer=x",
               "enforced_tls": None}
-    assert nested_not_dicts(spec, params) == {"tracking.click": "off", "mail_settings.footer": "x"}
+    assert shape_problems(spec, params) == [
+        ("tracking", "value of tracking.click must be a dictionary of its fields (such as enabled: true), got: off"),
+        ("mail_settings", "value of mail_settings.footer must be a dictionary of its fields (such as enabled: true), "
+                          "got: x")]
 
 
 # ----------------------------------------------------------------------------- one account's requests

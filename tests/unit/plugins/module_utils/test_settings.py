@@ -15,7 +15,7 @@ from hypothesis import given, strategies as st
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridError
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
 from ansible_collections.mailops.sendgrid.plugins.module_utils._mail_settings import (
-    ADDRESS_WHITELIST, BOUNCE_PURGE, FORWARD_BOUNCE, FORWARD_SPAM, MAIL_SETTINGS,
+    ADDRESS_WHITELIST, BOUNCE_PURGE, FOOTER, FORWARD_BOUNCE, FORWARD_SPAM, MAIL_SETTINGS, TEMPLATE,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import read, reconcile, select
 from ansible_collections.mailops.sendgrid.plugins.module_utils._tracking_settings import (
@@ -162,7 +162,8 @@ def test_bounce_purge_days_zero_is_the_apis_null():
     (FORWARD_SPAM, {"email": ["abuse@example.com", "not an address"]}, "forward_spam.",
      "value of forward_spam.email must hold e-mail addresses only ('not an address' is not one)"),
     (FORWARD_BOUNCE, {"email": "bounces"}, "forward_bounce.", "value of forward_bounce.email must be an e-mail address"),
-    (BOUNCE_PURGE, {"soft_bounces": -1}, "bounce_purge.", "value of bounce_purge.soft_bounces must be 0 or more (0 for none)"),
+    (BOUNCE_PURGE, {"soft_bounces": -1}, "bounce_purge.",
+     "value of bounce_purge.soft_bounces must be from 0 to 3650 days (0 for none), got: -1"),
     (ADDRESS_WHITELIST, {"list": ["example.com", "@@"]}, "address_whitelist.",
      "value of address_whitelist.list must hold e-mail addresses or domains only ('@@' is neither)"),
     (ENFORCED_TLS, {"min_tls_version": "1.0"}, "", "value of min_tls_version must be one of: 1.1, 1.2, 1.3, got: 1.0"),
@@ -171,6 +172,98 @@ def test_bad_values_are_refused_naming_the_option_and_what_is_allowed(setting, v
     with pytest.raises(SendGridError) as failure:
         setting.check(setting.desired(values), where)
     assert str(failure.value).startswith(message)
+
+
+# ----------------------------------------------------------------------------- issue 20: values of the wrong shape
+
+@pytest.mark.parametrize("setting, values, where, message", [
+    # what AnsibleModule makes of a list given for the text option forward_bounce.email
+    (FORWARD_BOUNCE, {"email": "['a@example.com']"}, "forward_bounce.",
+     "value of forward_bounce.email must be an e-mail address"),
+    (FORWARD_SPAM, {"email": ["['a@example.com']"]}, "forward_spam.",
+     "value of forward_spam.email must hold e-mail addresses only (\"['a@example.com']\" is not one)"),
+    (ADDRESS_WHITELIST, {"list": ["[example.com]"]}, "address_whitelist.",
+     "value of address_whitelist.list must hold e-mail addresses or domains only ('[example.com]' is neither)"),
+    (FORWARD_BOUNCE, {"email": "a@example.com'"}, "forward_bounce.",
+     "value of forward_bounce.email must be an e-mail address"),
+])
+def test_an_address_holding_brackets_or_quotes_of_a_list_written_as_text_is_refused(setting, values, where, message):
+    with pytest.raises(SendGridError) as failure:
+        setting.check(setting.desired(values), where)
+    assert str(failure.value).startswith(message), str(failure.value)
+
+
+@pytest.mark.parametrize("address", ["o'brien@example.com", "first.last+tag@mail.example.co.uk", "x_y@example.io"])
+def test_real_addresses_with_quotes_and_plus_signs_are_accepted(address):
+    assert FORWARD_BOUNCE.check(FORWARD_BOUNCE.desired({"email": address}), "forward_bounce.") == []
+
+
+@pytest.mark.parametrize("days, message", [
+    (5000, "value of bounce_purge.soft_bounces must be from 0 to 3650 days (0 for none), got: 5000"),
+    (-1, "value of bounce_purge.soft_bounces must be from 0 to 3650 days (0 for none), got: -1"),
+])
+def test_bounce_purge_days_beyond_the_documented_bounds_are_refused(days, message):
+    with pytest.raises(SendGridError) as failure:
+        BOUNCE_PURGE.check(BOUNCE_PURGE.desired({"soft_bounces": days}), "bounce_purge.")
+    assert str(failure.value).startswith(message), str(failure.value)
+
+
+def test_bounce_purge_days_at_the_bounds_are_accepted():
+    assert BOUNCE_PURGE.check(BOUNCE_PURGE.desired({"soft_bounces": 3650, "hard_bounces": 1}), "bounce_purge.") == []
+
+
+@pytest.mark.parametrize("setting, values, warnings", [
+    (BOUNCE_PURGE, {"enabled": True, "soft_bounces": 0, "hard_bounces": 30},
+     ["mail_settings.bounce_purge.soft_bounces: 0 (none) with enabled: true: soft bounces are never purged; give the "
+      "days after which to purge them"]),
+    (BOUNCE_PURGE, {"enabled": True, "soft_bounces": 0, "hard_bounces": 0},
+     ["mail_settings.bounce_purge: enabled: true with soft_bounces and hard_bounces 0 (none): it purges nothing"]),
+    (FORWARD_SPAM, {"enabled": True, "email": []},
+     ["mail_settings.forward_spam.email: empty with enabled: true: no spam report is forwarded"]),
+    (FORWARD_BOUNCE, {"enabled": True, "email": " "},
+     ["mail_settings.forward_bounce.email: \"\" (none) with enabled: true: no bounce is forwarded"]),
+    (ADDRESS_WHITELIST, {"enabled": True, "list": []},
+     ["mail_settings.address_whitelist.list: empty with enabled: true: no address or domain is whitelisted"]),
+    (FOOTER, {"enabled": True, "html_content": "", "plain_content": ""},
+     ["mail_settings.footer: enabled: true with html_content and plain_content empty: it adds nothing"]),
+    (TEMPLATE, {"enabled": True, "html_content": "<p>hello</p>"},
+     ["mail_settings.template.html_content: has no <% body %> tag, where SendGrid puts the message's own content"]),
+    (SUBSCRIPTION, {"enabled": True, "plain_content": "Unsubscribe here", "html_content": "<% click here %>"},
+     ["tracking.subscription.plain_content: has no <% %> tag: SendGrid puts the unsubscribe link there, so without it "
+      "plain-text mail carries none"]),
+])
+def test_a_setting_that_would_do_nothing_warns_naming_the_option(setting, values, warnings):
+    where = ("mail_settings." if setting in MAIL_SETTINGS else "tracking.") + setting.section + "."
+    assert setting.check(setting.desired(values), where) == warnings
+
+
+@pytest.mark.parametrize("setting, values", [
+    (BOUNCE_PURGE, {"enabled": False, "soft_bounces": 0}),
+    (BOUNCE_PURGE, {"enabled": True, "soft_bounces": 7, "hard_bounces": 30}),
+    (FORWARD_SPAM, {"enabled": False, "email": []}),
+    (FORWARD_SPAM, {"enabled": True, "email": ["abuse@example.com"]}),
+    (TEMPLATE, {"enabled": True, "html_content": "<html><% body %></html>"}),
+    (SUBSCRIPTION, {"enabled": True, "html_content": "<% Unsubscribe %>", "plain_content": "Unsubscribe: <% %>"}),
+])
+def test_a_setting_that_does_something_does_not_warn(setting, values):
+    assert setting.check(setting.desired(values), "x.") == []
+
+
+def test_subscription_url_must_be_an_http_url():
+    with pytest.raises(SendGridError, match=r"value of subscription.url must be an http:// or https:// URL, or \"\" "
+                                            r"for none, got: \['https://example.com'\]"):
+        SUBSCRIPTION.check(SUBSCRIPTION.desired({"url": "['https://example.com']"}), "subscription.")
+    assert SUBSCRIPTION.check(SUBSCRIPTION.desired({"url": "https://example.com/unsubscribe?x=1"}), "s.") == []
+
+
+def test_a_comma_separated_email_is_kept_without_spaces_in_changes_diff_and_body():
+    account = FakeAccount()
+    wanted = FORWARD_SPAM.desired({"email": "security@example.com, abuse@example.com".split(",")})
+    outcome = reconcile(account, {FORWARD_SPAM: wanted}, check_mode=False)["mail_settings.forward_spam"]
+    assert outcome["changes"] == {"email": ["security@example.com", "abuse@example.com"]}
+    assert outcome["after"]["email"] == ["security@example.com", "abuse@example.com"]
+    assert account.sent[-1] == ("PATCH", "/v3/mail_settings/forward_spam",
+                                {"email": "security@example.com, abuse@example.com"})
 
 
 def test_null_fields_are_not_managed():
