@@ -11,11 +11,15 @@ Everything here runs before the first settings request, so a bad account list se
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    ClientPool, SendGridError, as_text, base_url_for, check_header_value, client_from_module, shape_problems,
+    ClientPool, SendGridError, as_text, base_url_for, check_header_value, client_from_module, option_name,
+    region_advice, shape_problems,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers, select
+from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers
 
 REGIONS = ["global", "eu"]
 MAX_CONCURRENCY = 32
@@ -53,7 +57,7 @@ def parse_accounts(items: list, policy_spec: dict) -> list:
     validator = ArgumentSpecValidator(spec)
     accounts, seen = [], set()
     for index, item in enumerate(items):
-        where = "accounts[%d]" % index
+        where = option_name("accounts[%d]" % index)
         if isinstance(item, str):
             item = dict(on_behalf_of=item)
         if not isinstance(item, dict):
@@ -62,6 +66,7 @@ def parse_accounts(items: list, policy_spec: dict) -> list:
         if unknown:
             keys = "key%s %s" % ("s" if len(unknown) > 1 else "", ", ".join(unknown))
             raise SendGridError("%s has the unknown %s; %s." % (where, keys, shape))
+        item = dict(item)  # the caller's item stays as given
         if "name" in item and "on_behalf_of" in item:
             raise SendGridError("%s gives both name and on_behalf_of; they are the same, give one." % where)
         problems = shape_problems(spec, item, where + ".")
@@ -73,25 +78,45 @@ def parse_accounts(items: list, policy_spec: dict) -> list:
         account = {name: result.validated_parameters.get(name) for name in spec}
         check_header_value("%s.name" % where, account["on_behalf_of"])
         if account["on_behalf_of"] in seen:
-            raise SendGridError("accounts lists %r more than once; give each account once, with its overrides."
-                                % account["on_behalf_of"])
+            raise SendGridError("%s lists %r more than once; give each account once, with its overrides."
+                                % (option_name("accounts"), account["on_behalf_of"]))
         seen.add(account["on_behalf_of"])
         accounts.append(account)
     return accounts
 
 
-def add_discovered(listed: list, subusers: list, exclude: list, include_disabled: bool) -> list:
-    """The listed accounts, then every discovered subuser not listed, not excluded (and enabled, unless asked).
+def add_discovered(listed: list, subusers: list, exclude: list, include_disabled: bool) -> tuple:
+    """The listed accounts, then every discovered subuser not listed, not excluded (and enabled, unless asked); and
+    what the selection left out: {"exclude": [{"pattern", "subusers"}], "disabled": [names]}.
 
-    A listed subuser keeps its overrides and takes its discovered region unless it gives one; exclusions apply to
-    discovery only, never to an account listed by name.
+    A listed subuser keeps its overrides and takes its discovered region (and disabled flag) unless it gives one;
+    exclusions apply to discovery only, never to an account listed by name. A listed name that discovery did not find
+    is refused: the parent's subusers are all known by then (a customer account, "account-id N", is not a subuser).
     """
-    regions = {subuser["username"]: subuser["region"] for subuser in subusers}
-    accounts = [dict(account, region=account["region"] or regions.get(account["on_behalf_of"])) for account in listed]
+    found = {subuser["username"]: subuser for subuser in subusers}
+    for index, account in enumerate(listed):
+        name = account["on_behalf_of"]
+        if name not in found and not name.startswith("account-id "):
+            close = difflib.get_close_matches(name, list(found), n=3)
+            raise SendGridError("%s names %r, which is not a subuser of this parent: discovery found %d subuser%s%s. "
+                                "Nothing was sent beyond the subuser list." % (
+                                    option_name("accounts[%d]" % index), name, len(found), "" if len(found) == 1 else "s",
+                                    " (did you mean %s?)" % " or ".join(close) if close else ""))
+    accounts = [dict(account, region=account["region"] or found.get(account["on_behalf_of"], {}).get("region"),
+                     disabled=found.get(account["on_behalf_of"], {}).get("disabled")) for account in listed]
     names = {account["on_behalf_of"] for account in listed}
-    found = select(subusers, ["*"], exclude, None if include_disabled else False)
-    return accounts + [dict(on_behalf_of=subuser["username"], region=subuser["region"])
-                       for subuser in found if subuser["username"] not in names]
+    left_out = dict(exclude=[dict(pattern=pattern, subusers=sorted(
+        subuser["username"] for subuser in subusers if subuser["username"] not in names
+        and fnmatch.fnmatchcase(subuser["username"], pattern))) for pattern in exclude], disabled=[])
+    excluded = {name for item in left_out["exclude"] for name in item["subusers"]}
+    for subuser in subusers:
+        if subuser["username"] in names or subuser["username"] in excluded:
+            continue
+        if not include_disabled and subuser["disabled"] is not False:
+            left_out["disabled"].append(subuser["username"])
+            continue
+        accounts.append(dict(on_behalf_of=subuser["username"], region=subuser["region"], disabled=subuser["disabled"]))
+    return accounts, left_out
 
 
 def plan(params: dict, accounts: list, policy_fields) -> list:
@@ -109,6 +134,8 @@ def plan(params: dict, accounts: list, policy_fields) -> list:
             on_behalf_of=entry["on_behalf_of"],
             region=region,
             base_url=base_url_for(region, params["api_url"], params["eu_api_url"]),
+            region_advice=region_advice(region, params["api_url"], params["eu_api_url"]),
+            disabled=entry.get("disabled"),
             desired={name: policy[name] if entry.get(name) is None else entry[name] for name in policy_fields},
         ))
     return planned
@@ -117,13 +144,15 @@ def plan(params: dict, accounts: list, policy_fields) -> list:
 def check_concurrency(module, **failure) -> None:
     """Refuse a concurrency out of range first, before the policy and the accounts are checked."""
     if not 1 <= module.params["concurrency"] <= MAX_CONCURRENCY:
-        module.fail_json(msg="concurrency must be from 1 to %d, got %d." % (MAX_CONCURRENCY, module.params["concurrency"]),
-                         **failure)
+        module.fail_json(msg="%s must be from 1 to %d, got %d." % (option_name("concurrency"), MAX_CONCURRENCY,
+                                                                  module.params["concurrency"]), **failure)
 
 
 def discover_and_plan(module, listed: list, policy_fields, **failure) -> tuple:
-    """The client pool, the listed accounts with the discovered ones, every account to handle (see plan) and how many
-    subusers discovery found (None without it); ``failure`` is the module's other results should any of it fail.
+    """The client pool, the listed accounts with the discovered ones, every account to handle (see plan), how many
+    subusers discovery found (None without it) and what it left out (see add_discovered; None without discovery);
+    ``failure`` is the module's other results should any of it fail. An exclusion pattern that matches no subuser
+    is warned about: it is most likely a typo, and the subuser it meant is handled.
 
     Both hosts' URLs are checked first and one client per host is made here, in the main thread, so that a bad option
     fails before any settings request, whichever accounts discovery finds.
@@ -134,7 +163,7 @@ def discover_and_plan(module, listed: list, policy_fields, **failure) -> tuple:
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **failure)
     pool = ClientPool(lambda base_url, rate_limits: client_from_module(module, base_url, rate_limits))
-    discovered = None
+    discovered = left_out = None
     if params["discover_subusers"]:
         try:
             subusers = list_subusers(pool.client(hosts[params["region"]]), PAGE_SIZE)
@@ -142,8 +171,15 @@ def discover_and_plan(module, listed: list, policy_fields, **failure) -> tuple:
             module.fail_json(msg="Discovering the subusers failed, so no account was handled: %s" % exc,
                              status=exc.status, **failure)
         discovered = len(subusers)
-        listed = add_discovered(listed, subusers, params["exclude"], params["include_disabled"])
+        try:
+            listed, left_out = add_discovered(listed, subusers, params["exclude"], params["include_disabled"])
+        except SendGridError as exc:
+            module.fail_json(msg=str(exc), **failure)
+        for item in left_out["exclude"]:
+            if not item["subusers"]:
+                module.warn("The pattern %r of %s matches none of the %d subusers, so it excludes nothing: check it for "
+                            "a typo." % (item["pattern"], option_name("exclude"), discovered))
     accounts = plan(params, listed, policy_fields)
     for base_url in sorted({account["base_url"] for account in accounts}):
         pool.client(base_url)  # a bad option fails here, in the main thread, before any settings request
-    return pool, listed, accounts, discovered
+    return pool, listed, accounts, discovered, left_out

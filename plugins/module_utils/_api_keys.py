@@ -119,6 +119,28 @@ def check_names(names, option: str) -> None:
                             % (option, ", ".join(repr(item) for item in bad)))
 
 
+def why(flagged_key: dict) -> str:
+    """One flagged key, and why, as a person reads it: ci-deploy (id qfTQ...): control scopes api_keys.create..."""
+    reasons = []
+    if flagged_key["control_scopes"]:
+        reasons.append("account-control scopes %s (allowed_control_keys does not name it)"
+                       % ", ".join(flagged_key["control_scopes"]))
+    if flagged_key["excess_scopes"]:
+        reasons.append("scopes beyond allowed_scopes: %s" % ", ".join(flagged_key["excess_scopes"]))
+    return "%s (id %s) holds %s" % (flagged_key["name"], flagged_key["api_key_id"], "; and ".join(reasons))
+
+
+def audit_message(keys: list, flagged: list) -> str:
+    """The audit's verdict in words, naming each flagged key and why: what a failed_when on it shows."""
+    if not flagged:
+        return "%s, none beyond the policy." % _count(len(keys))
+    return "%d of %s beyond the policy: %s." % (len(flagged), _count(len(keys)), " | ".join(why(key) for key in flagged))
+
+
+def _count(count: int) -> str:
+    return "1 API key" if count == 1 else "%d API keys" % count
+
+
 def _matching(scopes, patterns) -> list:
     return sorted({scope for scope in scopes if any(fnmatchcase(scope, pattern) for pattern in patterns)})
 

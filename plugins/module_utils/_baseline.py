@@ -21,10 +21,14 @@ from ansible.module_utils.common.validation import check_type_bool, check_type_d
 from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
     check_concurrency, discover_and_plan, discovery_argument_spec, parse_accounts,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import audit, check_patterns, read_keys
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, as_text, check_text, connection_argument_spec, plural, sendgrid_module,
+from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import (
+    audit, check_names, check_patterns, read_keys, why,
 )
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    SendGridError, as_text, check_text, connection_argument_spec, option_name, option_names_argument_spec, plural,
+    sendgrid_module,
+)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._scopes import KeyScopes
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
 from ansible_collections.mailops.sendgrid.plugins.module_utils import _ip_access
 from ansible_collections.mailops.sendgrid.plugins.module_utils._mail_settings import MAIL_SETTINGS
@@ -74,6 +78,7 @@ def policy_argument_spec() -> dict:
 def argument_spec() -> dict:
     return dict(
         connection_argument_spec(on_behalf_of=False),
+        **option_names_argument_spec(),
         include_parent=dict(type="bool", default=True),
         accounts=dict(type="list", elements="raw", default=[]),
         concurrency=dict(type="int", default=8),
@@ -93,7 +98,7 @@ def conform(spec: dict, value, where: str):
     unknown = sorted(set(value) - set(spec))
     if unknown:
         raise SendGridError("%s has the unknown key%s %s; it may hold %s." % (
-            where, "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(spec)))
+            option_name(where), "s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(spec)))
     typed = {}
     for name, option in spec.items():
         path = "%s.%s" % (where, name)
@@ -119,9 +124,10 @@ def _typed(option: dict, value, where: str):
     except (TypeError, ValueError):
         if option["type"] == "list":
             wanted = "a list of %s" % TYPE_CHECKS[option.get("elements", "str")][1]
-        raise SendGridError("value of %s must be %s, got: %s." % (where, wanted, as_text(value)))
+        raise SendGridError("value of %s must be %s, got: %s." % (option_name(where), wanted, as_text(value)))
     if option.get("choices") and value not in option["choices"]:
-        raise SendGridError("value of %s must be one of: %s, got: %s." % (where, ", ".join(option["choices"]), as_text(value)))
+        raise SendGridError("value of %s must be one of: %s, got: %s."
+                            % (option_name(where), ", ".join(option["choices"]), as_text(value)))
     return value
 
 
@@ -157,15 +163,16 @@ def check(desired: dict, where: str = "") -> list:
     what would do nothing, each naming its option's path."""
     warnings = []
     if desired.get("enforced_tls") is not None:
-        warnings += ENFORCED_TLS.check(ENFORCED_TLS.desired(desired["enforced_tls"]), where + "enforced_tls.")
+        warnings += ENFORCED_TLS.check(ENFORCED_TLS.desired(desired["enforced_tls"]), option_name(where + "enforced_tls."))
     for option, settings in FAMILIES.items():
         for setting in settings:
             values = (desired.get(option) or {}).get(setting.section)
             if values is not None:
-                warnings += setting.check(setting.desired(values), "%s%s.%s." % (where, option, setting.section))
+                warnings += setting.check(setting.desired(values),
+                                          option_name("%s%s.%s." % (where, option, setting.section)))
     ip_access = desired.get("ip_access")
     if ip_access is not None:
-        prefix = where + "ip_access."
+        prefix = option_name(where + "ip_access.")
         _ip_access.check_entries(ip_access["entries"] or [], prefix + "entries")
         _ip_access.check_addresses(ip_access["client_addresses"] or [], prefix + "client_addresses")
         if ip_access["state"] == "disabled" and ip_access["entries"]:
@@ -175,7 +182,9 @@ def check(desired: dict, where: str = "") -> list:
             raise SendGridError("%spurge applies to state: present only (state is %s)." % (prefix, ip_access["state"]))
     api_keys = desired.get("api_keys")
     if api_keys is not None:
-        check_patterns(api_keys["allowed_scopes"], where + "api_keys.allowed_scopes")
+        check_patterns(api_keys["allowed_scopes"], option_name(where + "api_keys.allowed_scopes"))
+        # the same check as sendgrid_api_key_info's: an empty name allows no key, and says the policy was mistyped
+        check_names(api_keys["allowed_control_keys"], option_name(where + "api_keys.allowed_control_keys"))
     return warnings
 
 
@@ -202,12 +211,15 @@ def setting_key(setting) -> str:
 
 # ----------------------------------------------------------------------------- one account
 
-def apply(account, desired: dict, check_mode: bool) -> dict:
+def apply(account, desired: dict, check_mode: bool, key_scopes: KeyScopes | None = None) -> dict:
     """Bring one account to its desired sections; {setting key: outcome}, in the policy's order.
 
     Every setting stands alone: one that fails is reported as failed and the others go on. The engine's settings come
     first (their reads, the families' summaries shared, then their writes), then the API keys (read only), and the
     allow list last, since a change to it is the only one that may end this machine's access.
+
+    In check mode, given ``key_scopes``, a setting that would change is checked against the calling key's scopes: one
+    the key could not write fails the plan now, naming the missing scopes, instead of the apply later.
     """
     outcomes = {}
     engine = engine_desired(desired)
@@ -224,7 +236,25 @@ def apply(account, desired: dict, check_mode: bool) -> dict:
         outcomes["ip_access"] = _isolated(account, lambda: _allow_list(account, desired["ip_access"], check_mode),
                                           _setting_failure)
     order = [setting_key(setting) for setting in engine] + ["ip_access", "api_keys"]
-    return {key: outcomes[key] for key in order if key in outcomes}
+    outcomes = {key: outcomes[key] for key in order if key in outcomes}
+    if check_mode and key_scopes is not None:
+        needed = {key: _write_scopes(key, outcome, engine) for key, outcome in outcomes.items()
+                  if outcome["status"] == WOULD_CHANGE}
+        if needed:
+            for key, missing in key_scopes.missing(account, needed).items():
+                outcomes[key] = dict(outcomes[key], status=FAILED, missing_scopes=missing, msg=(
+                    "would change, but the API key lacks %s, which the apply needs to write it (SendGrid would answer "
+                    "403): give the key %s, or leave the setting out of the policy." % (
+                        " and ".join(missing), "these scopes" if len(missing) > 1 else "this scope")))
+    return outcomes
+
+
+def _write_scopes(key: str, outcome: dict, engine: dict) -> list:
+    """The scopes writing this setting's changes needs."""
+    if key == "ip_access":
+        return ([_ip_access.ADD.scope] if outcome["changes"].get("added") else []) + (
+            [_ip_access.REMOVE.scope] if outcome["changes"].get("removed") else [])
+    return [setting.update.scope for setting in engine if setting_key(setting) == key]
 
 
 def status(changed: bool, check_mode: bool) -> str:
@@ -280,7 +310,8 @@ def _failure(account, exc: Exception) -> dict:
 # ----------------------------------------------------------------------------- results
 
 def account_result(account: dict, outcome: dict) -> dict:
-    """One account's entry of the result: who, where, its settings' outcomes, whether it changed or failed."""
+    """One account's entry of the result: who, where, its settings' outcomes, whether it changed or failed, which
+    sections its own overrides give, and whether it is a disabled subuser (null when not known)."""
     settings = outcome.get("settings", {})
     failures = ["%s: %s" % (key, setting["msg"]) for key, setting in settings.items() if setting["status"] == FAILED]
     if outcome["failed"]:
@@ -288,7 +319,8 @@ def account_result(account: dict, outcome: dict) -> dict:
     result = dict(name=account["name"], on_behalf_of=account["on_behalf_of"], region=account["region"],
                   api_url=account["base_url"],
                   changed=any(setting["status"] in (CHANGED, WOULD_CHANGE) for setting in settings.values()),
-                  failed=bool(failures), settings=settings)
+                  failed=bool(failures), settings=settings, overrides=account.get("overrides", []),
+                  disabled=account.get("disabled"))
     if failures:
         result["msg"] = "; ".join(failures)
     return result
@@ -308,13 +340,37 @@ def summarize(accounts: list) -> dict:
 
 
 def drift(accounts: list) -> list:
-    """[{account, settings}] of every account with a setting that changed, would change or has a flagged key."""
+    """[{account, settings, flagged_keys}] of every account with a setting that changed, would change or has a flagged
+    key; flagged_keys names those keys ([] when none is)."""
     drifted = []
     for account in accounts:
         settings = [key for key, setting in account["settings"].items() if setting["status"] in DRIFT]
         if settings:
-            drifted.append(dict(account=account["name"], settings=settings))
+            keys = account["settings"].get("api_keys", {}).get("flagged") or []
+            drifted.append(dict(account=account["name"], settings=settings, flagged_keys=[key["name"] for key in keys]))
     return drifted
+
+
+def written(accounts: list) -> list:
+    """[{account, settings}] of every account with a setting written in this run: what an apply that failed part-way
+    did write, and the play recap does not count."""
+    return [dict(account=account["name"], settings=[key for key, setting in account["settings"].items()
+                                                    if setting["status"] == CHANGED])
+            for account in accounts if any(setting["status"] == CHANGED for setting in account["settings"].values())]
+
+
+def outcome_message(accounts: list, check_mode: bool) -> str:
+    """The run's verdict in one line, naming each flagged API key (account, key, why) and each failure."""
+    summary = summarize(accounts)
+    changing = summary[WOULD_CHANGE if check_mode else CHANGED]
+    parts = ["%s: %d compliant, %d %s, %d with a flagged API key, %d failed" % (
+        plural(summary["accounts"], "account"), summary["compliant"], changing,
+        "would change" if check_mode else "changed", summary["flagged"], summary["failed"])]
+    flagged = ["%s: %s" % (account["name"], why(key)) for account in accounts
+               for key in account["settings"].get("api_keys", {}).get("flagged") or []]
+    if flagged:
+        parts.append("flagged API keys: " + " | ".join(flagged))
+    return ". ".join(parts) + "."
 
 
 def diffs(accounts: list) -> list:
@@ -331,9 +387,23 @@ def diffs(accounts: list) -> list:
 
 
 def failure_message(accounts: list) -> str:
+    """Which accounts failed and why (the first few: every one is in the result), then what the run wrote before or
+    beside the failures."""
     failed = [account for account in accounts if account["failed"]]
-    return "%d of %s failed: %s" % (len(failed), plural(len(accounts), "account"),
-                                    " | ".join("%s: %s" % (account["name"], account["msg"]) for account in failed))
+    message = "%d of %s failed: %s" % (len(failed), plural(len(accounts), "account"), first_few(
+        ["%s: %s" % (account["name"], account["msg"]) for account in failed], " | ", "in accounts[].msg"))
+    done = written(accounts)
+    if done:
+        message += " || Written before or beside the failures (the play recap does not count a failed task's " \
+                   "changes): %s." % first_few(["%s (%s)" % (item["account"], ", ".join(item["settings"]))
+                                                for item in done], "; ", "in written")
+    return message
+
+
+def first_few(items: list, separator: str, rest: str, shown: int = 5) -> str:
+    """The first items joined, and how many more there are and where: a message stays short at 200 accounts."""
+    text = separator.join(items[:shown])
+    return text if len(items) <= shown else "%s%s... and %d more (%s)" % (text, separator, len(items) - shown, rest)
 
 
 # ----------------------------------------------------------------------------- the module
@@ -344,7 +414,7 @@ def run_module() -> None:
     params = module.params
     policy = {section: params[section] for section in SECTIONS}
     outcome = dict(changed=False, accounts=[], summary=summarize([]), drift=[], policy=policy, discovered=None,
-                   check_mode=module.check_mode)
+                   excluded=None, written=[], check_mode=module.check_mode)
     check_concurrency(module, **outcome)
     sections_spec = policy_argument_spec()
     try:
@@ -363,13 +433,16 @@ def run_module() -> None:
         module.fail_json(msg=str(exc), **outcome)
     for warning in dict.fromkeys(warnings):
         module.warn(warning)
-    pool, listed, accounts, outcome["discovered"] = discover_and_plan(module, listed, [], **outcome)
+    pool, listed, accounts, outcome["discovered"], outcome["excluded"] = discover_and_plan(module, listed, [], **outcome)
     overrides = {account["on_behalf_of"]: account for account in listed}
     for account in accounts:
-        account["desired"] = desired_for(policy, overrides.get(account["on_behalf_of"]))
+        own = overrides.get(account["on_behalf_of"]) or {}
+        account["desired"] = desired_for(policy, own)
+        account["overrides"] = [section for section in SECTIONS if own.get(section) is not None]
+    key_scopes = KeyScopes() if module.check_mode else None
 
     def one(account_client, account: dict) -> dict:
-        return dict(settings=apply(account_client, account["desired"], module.check_mode))
+        return dict(settings=apply(account_client, account["desired"], module.check_mode, key_scopes))
 
     results = [account_result(account, done) for account, done in zip(
         accounts, for_each_account(pool.client, accounts, one, params["concurrency"]))]
@@ -381,10 +454,13 @@ def run_module() -> None:
                         % ("about to be switched" if module.check_mode else "now",
                            "the subuser or account %s" % account["on_behalf_of"] if account["on_behalf_of"]
                            else "the parent account"))
+    for host, reason in sorted((key_scopes.unreadable if key_scopes else {}).items()):
+        module.warn("The plan could not read the API key's scopes on %s, so it did not check that the key may write "
+                    "what would change: %s" % (host, reason))
     outcome.update(changed=any(result["changed"] for result in results), accounts=results, summary=summarize(results),
-                   drift=drift(results))
+                   drift=drift(results), written=written(results))
     if module._diff:
         outcome["diff"] = diffs(results)
     if any(result["failed"] for result in results):
         module.fail_json(msg=failure_message(results), **outcome)
-    module.exit_json(**outcome)
+    module.exit_json(msg=outcome_message(results, module.check_mode), **outcome)

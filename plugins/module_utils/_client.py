@@ -48,6 +48,26 @@ BACKOFF_BASE_SECONDS = 1.0
 EXCERPT_LENGTH = 200
 
 
+# How messages name options, {option: name}: a role sets it (option_names) to its variables' names, so that a message
+# points at what the person wrote (baseline_timeout, baseline_subusers[0]); a module run on its own names its options.
+# One module runs per process, so this is set once, before any message is made.
+OPTION_NAMES: dict = {}
+OPTION_HEAD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def option_name(path: str) -> str:
+    """An option's path (timeout, accounts[2].tracking.click) as messages name it."""
+    head = OPTION_HEAD.match(path or "")
+    if head is None or head.group(0) not in OPTION_NAMES:
+        return path
+    return OPTION_NAMES[head.group(0)] + path[head.end():]
+
+
+def option_names_argument_spec() -> dict:
+    """The option of the modules a role runs: how its messages name the options (documented in each module)."""
+    return dict(option_names=dict(type="dict"))
+
+
 # Connection options and the environment variables that stand in for them.
 ENVIRONMENT = {"api_key": "SENDGRID_API_KEY", "api_url": "SENDGRID_API_URL", "eu_api_url": "SENDGRID_EU_API_URL"}
 
@@ -86,6 +106,9 @@ def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
         params = basic._load_params()  # cached by Ansible; AnsibleModule reads the same
     except Exception:  # pylint: disable=broad-exception-caught
         params = None  # AnsibleModule reports unreadable parameters itself
+    names = params.get("option_names") if isinstance(params, dict) and "option_names" in argument_spec else None
+    if isinstance(names, dict):
+        OPTION_NAMES.update({str(key): str(value) for key, value in names.items() if isinstance(value, str) and value})
     problems = shape_problems(argument_spec, params) if isinstance(params, dict) else []
     if problems:
         # AnsibleModule would fail on some of them while listing the no_log values, and so show the API key in the
@@ -98,7 +121,8 @@ def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
         if name in module.params and module.params[name] is None:
             module.params[name] = os.environ.get(variable) or None
     if module.params.get("api_key") is None:
-        module.fail_json(msg="missing required arguments: api_key (or the environment variable %s)" % ENVIRONMENT["api_key"])
+        module.fail_json(msg="missing required arguments: %s (or the environment variable %s)"
+                         % (option_name("api_key"), ENVIRONMENT["api_key"]))
     strip_split_lists(argument_spec, params, module.params)
     return module
 
@@ -119,7 +143,7 @@ def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = 
         option = spec.get(name)
         if option is None or value is None:
             continue
-        where, top = path + given, root or name
+        where, top = option_name(path + given), root or name
         kind = option.get("type", "str")
         if kind in TEXT_TYPES and not _is_text(value):
             shown = "(hidden: no_log)" if option.get("no_log") else as_text(value)
@@ -127,10 +151,10 @@ def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = 
         elif kind == "list" and isinstance(value, (list, tuple)):
             elements = option.get("elements")
             for index, item in enumerate(value):
-                item_where = "%s[%d]" % (where, index)
+                item_where = "%s[%d]" % (path + given, index)
                 if elements in TEXT_TYPES and not _is_text(item):
                     problems.append((top, "value of %s must be text, got %s: %s"
-                                     % (item_where, _shape(item), as_text(item))))
+                                     % (option_name(item_where), _shape(item), as_text(item))))
                 elif elements == "dict" and option.get("options") and isinstance(item, dict):
                     problems += shape_problems(option["options"], item, item_where + ".", top)
         elif kind == "list" and isinstance(value, dict):
@@ -142,7 +166,7 @@ def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = 
                 problems.append((top, "value of %s must be a dictionary of its fields (such as enabled: true), got: %s"
                                  % (where, as_text(value))))
                 continue
-            problems += shape_problems(option["options"], value, where + ".", top)
+            problems += shape_problems(option["options"], value, path + given + ".", top)
     return problems
 
 
@@ -202,6 +226,7 @@ class Operation:
 def check_base_url(url: str, option: str = "api_url") -> str:
     """Return the URL without a trailing slash, refusing to send a key in clear text off this host."""
     match = re.match(r"^(https?)://(\[[^\]]+\]|[^/:?#]+)(:\d+)?(/[^?#]*)?$", url or "", re.IGNORECASE)
+    option = option_name(option)
     if not match:
         raise SendGridError("%s must be an http:// or https:// URL such as https://api.sendgrid.com, got %r." % (option, url))
     scheme, host, path = match.group(1).lower(), match.group(2).strip("[]"), (match.group(4) or "").rstrip("/")
@@ -229,6 +254,7 @@ def check_header_value(option: str, value: str | None) -> None:
     """Refuse, before any request, header values that requests or SendGrid would refuse with a traceback or a 404."""
     if value is None:
         return
+    option = option_name(option)
     if not value.strip() or re.search(r"[\x00-\x1f\x7f]", value):
         raise SendGridError("%s must be a non-empty value without line breaks or control characters." % option)
     if value != value.strip():
@@ -295,9 +321,10 @@ class RateLimit:
             if waited + delay > max_wait:
                 raise SendGridError(
                     "SendGrid's rate limit for this API key is spent for another %.0f seconds%s (until %s), longer than "
-                    "retry_max_wait (%s seconds) allows: raise retry_max_wait, lower concurrency, or run again later."
+                    "%s (%s seconds) allows: raise %s, lower %s, or run again later."
                     % (delay, " on %s" % self.endpoint if self.endpoint else "", _utc_time(self._clock() + delay),
-                       _number_text(max_wait + waited)), 429)
+                       option_name("retry_max_wait"), _number_text(max_wait + waited), option_name("retry_max_wait"),
+                       option_name("concurrency")), 429)
             self._sleep(delay)
             waited += delay
 
@@ -413,7 +440,8 @@ class SendGridClient:
                  sleep=time.sleep, clock=time.time):
         check_header_value("api_key", api_key)
         if retries < 0 or retry_max_wait < 0 or timeout <= 0:
-            raise SendGridError("retries and retry_max_wait must be zero or more, and timeout more than zero.")
+            raise SendGridError("%s and %s must be zero or more, and %s more than zero."
+                                % (option_name("retries"), option_name("retry_max_wait"), option_name("timeout")))
         self.base_url = check_base_url(base_url)
         self.timeout = timeout
         self.retries = retries
@@ -424,7 +452,7 @@ class SendGridClient:
         self._sleep = sleep
         self._clock = clock
         if validate_certs and ca_path and not os.path.isfile(ca_path):
-            raise SendGridError("ca_path %s is not a readable file: give the PEM file of the CA certificates that sign "
+            raise SendGridError(option_name("ca_path") + " %s is not a readable file: give the PEM file of the CA certificates that sign "
                                 "the API host's certificate (a TLS-inspecting proxy's CA, say)." % ca_path)
         # Passed with every request, not set on the session: requests lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE
         # override Session.verify, and the task's validate_certs and ca_path must decide.
@@ -437,14 +465,16 @@ class SendGridClient:
                           % (COLLECTION_VERSION, requests.__version__),
         })
 
-    def account(self, on_behalf_of: str | None = None) -> "Account":
+    def account(self, on_behalf_of: str | None = None, region_advice: str | None = None) -> "Account":
         """This client acting for the parent account (None) or for a subuser or customer account."""
         check_header_value("on_behalf_of", on_behalf_of)
-        return Account(self, on_behalf_of)
+        return Account(self, on_behalf_of, region_advice)
 
     def request(self, method: str, path: str, operation: Operation, body: dict | None = None, params: dict | None = None,
-                on_behalf_of: str | None = None):
-        """Send one API request, retrying transient failures, and return the decoded JSON answer."""
+                on_behalf_of: str | None = None, region_advice: str | None = None):
+        """Send one API request, retrying transient failures, and return the decoded JSON answer.
+
+        ``region_advice`` replaces the generic advice of a 403 for the wrong region (see region_advice())."""
         url = self.base_url + path
         headers = {"on-behalf-of": on_behalf_of} if on_behalf_of else None
         rate_limit = self.rate_limits.endpoint(path)
@@ -456,37 +486,42 @@ class SendGridClient:
                 response = self._send(rate_limit, method, url, json=body, params=params, headers=headers)
             except requests.exceptions.Timeout:
                 response, reason = None, "gave no answer within %s seconds" % self.timeout
-                failure = SendGridError("%s %s %s: SendGrid gave no answer within the timeout of %s seconds (option "
-                                        "timeout); raise timeout, or run again later."
-                                        % (operation.description, method, url, self.timeout))
+                failure = SendGridError("%s %s %s: SendGrid gave no answer within the timeout of %s seconds (option %s); "
+                                        "raise %s, or run again later."
+                                        % (operation.description, method, url, self.timeout, option_name("timeout"),
+                                           option_name("timeout")))
             except requests.exceptions.SSLError as exc:
-                raise SendGridError("%s %s %s: the TLS connection failed (%s). Check validate_certs and ca_path."
-                                    % (operation.description, method, url, self.redact(str(exc))))
+                raise SendGridError("%s %s %s: the TLS connection failed (%s). Check %s and %s."
+                                    % (operation.description, method, url, self.redact(str(exc)),
+                                       option_name("validate_certs"), option_name("ca_path")))
             except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 # ChunkedEncodingError is an answer cut off mid-body (IncompleteRead): as transient as a dropped connection.
                 response, reason = None, "failed with a connection error"
-                failure = SendGridError("%s %s %s: the connection to the API was lost or refused (%s). Check api_url, "
+                failure = SendGridError("%s %s %s: the connection to the API was lost or refused (%s). Check %s, "
                                         "the network and any proxy between this host and SendGrid, then run again."
-                                        % (operation.description, method, url, self.redact(str(exc))))
+                                        % (operation.description, method, url, self.redact(str(exc)),
+                                           option_name("api_url")))
             except requests.exceptions.RequestException as exc:
                 raise SendGridError("%s %s %s: the request could not be sent (%s: %s)."
                                     % (operation.description, method, url, type(exc).__name__, self.redact(str(exc))))
             else:
                 if response.status_code not in RETRY_STATUSES:
-                    return self._decode(response, method, url, operation, on_behalf_of)
+                    return self._decode(response, method, url, operation, on_behalf_of, region_advice)
                 reason = "answered HTTP %s" % response.status_code
-                failure = self._error(response, method, url, operation, on_behalf_of)
+                failure = self._error(response, method, url, operation, on_behalf_of, region_advice)
 
             delay = self._retry_delay(rate_limit, response, attempt)
             if response is not None and response.status_code == 429 and waited + delay > self.retry_max_wait:
-                raise SendGridError("%s SendGrid's rate limit resets in %.0f seconds (at %s), beyond retry_max_wait (%s "
-                                    "seconds): raise retry_max_wait, lower concurrency, or run again later."
+                raise SendGridError("%s SendGrid's rate limit resets in %.0f seconds (at %s), beyond %s (%s seconds): "
+                                    "raise %s, lower %s, or run again later."
                                     % (str(failure).rstrip(".") + ".", delay, _utc_time(self._clock() + delay),
-                                       _number_text(self.retry_max_wait)), 429)
+                                       option_name("retry_max_wait"), _number_text(self.retry_max_wait),
+                                       option_name("retry_max_wait"), option_name("concurrency")), 429)
             if attempt >= self.retries or waited + delay > self.retry_max_wait:
                 if attempt:
-                    failure = SendGridError("%s (gave up after %d retries and %.1f seconds of waiting; options retries and "
-                                            "retry_max_wait)" % (str(failure).rstrip("."), attempt, waited), failure.status)
+                    failure = SendGridError("%s (gave up after %d retries and %.1f seconds of waiting; options %s and %s)"
+                                            % (str(failure).rstrip("."), attempt, waited, option_name("retries"),
+                                               option_name("retry_max_wait")), failure.status)
                 raise failure
             attempt += 1
             # Retrying a PATCH is safe: it sets absolute values, so sending it twice has the effect of once.
@@ -513,31 +548,37 @@ class SendGridClient:
         backoff = BACKOFF_BASE_SECONDS * (2 ** attempt)
         return backoff / 2 + random.uniform(0, backoff / 2)
 
-    def _decode(self, response, method: str, url: str, operation: Operation, on_behalf_of: str | None):
+    def _decode(self, response, method: str, url: str, operation: Operation, on_behalf_of: str | None,
+                region_advice: str | None = None):
         if response.status_code >= 400:
-            raise self._error(response, method, url, operation, on_behalf_of)
+            raise self._error(response, method, url, operation, on_behalf_of, region_advice)
         if response.status_code == 204 or not response.content:
             return None
         try:
             return response.json()
         except ValueError:
             raise SendGridError("%s %s %s: SendGrid answered HTTP %s with a body that is not JSON: %s. A proxy may have "
-                                "answered instead of SendGrid, or the answer was cut off: check api_url (the API's base URL, "
+                                "answered instead of SendGrid, or the answer was cut off: check %s (the API's base URL, "
                                 "such as https://api.sendgrid.com) and any proxy, then run again."
-                                % (operation.description, method, url, response.status_code, self._excerpt(response)),
-                                response.status_code)
+                                % (operation.description, method, url, response.status_code, self._excerpt(response),
+                                   option_name("api_url")), response.status_code)
 
-    def _error(self, response, method: str, url: str, operation: Operation, on_behalf_of: str | None) -> SendGridError:
+    def _error(self, response, method: str, url: str, operation: Operation, on_behalf_of: str | None,
+               region_advice: str | None = None) -> SendGridError:
         """Turn an error answer into a message that says what to do about it."""
         status = response.status_code
         api_messages = self._api_messages(response)
         said = ("HTTP %s: %s" % (status, api_messages)) if api_messages else ("HTTP %s, body %s" % (status, self._excerpt(response)))
         prefix = "%s %s %s failed (%s)." % (operation.description, method, url, said)
         if status == 401:
-            advice = "SendGrid rejected the API key: check api_key (or SENDGRID_API_KEY) and that the key is not revoked."
+            advice = "SendGrid rejected the API key: check %s (or %s) and that the key is not revoked." % (
+                option_name("api_key"), ENVIRONMENT["api_key"])
+        elif status == 403 and "region" in api_messages.lower() and region_advice:
+            advice = region_advice
         elif status == 403 and "region" in api_messages.lower():
-            advice = ("The account is pinned to another SendGrid region than the host asked: set region (accounts[].region "
-                      "for many accounts) to the account's region, or api_url to that region's host.")
+            advice = ("The account is pinned to another SendGrid region than the host asked: set %s (%s for many "
+                      "accounts) to the account's region, or %s to that region's host."
+                      % (option_name("region"), option_name("accounts[].region"), option_name("api_url")))
         elif status == 403 and "ip address" in api_messages.lower():
             advice = ("SendGrid's IP Access Management refused this machine's address: the account's allow list does not "
                       "cover it. Add it to the list from an address the list allows, or in the SendGrid web app.")
@@ -551,8 +592,8 @@ class SendGridClient:
             advice = "SendGrid does not know the subuser or account %r given in on_behalf_of for this parent account." \
                      % on_behalf_of
         elif status == 404:
-            advice = ("Nothing answers at %s: check that api_url is the API's base URL, such as https://api.sendgrid.com "
-                      "(without /v3 or any other path SendGrid does not have)." % url)
+            advice = ("Nothing answers at %s: check that %s is the API's base URL, such as https://api.sendgrid.com "
+                      "(without /v3 or any other path SendGrid does not have)." % (url, option_name("api_url")))
         elif status == 429:
             advice = "SendGrid is rate limiting this API key."
         elif status >= 500:
@@ -587,12 +628,25 @@ class SendGridClient:
 class Account:
     """A client seen as one account: every request carries that account's on-behalf-of header."""
 
-    def __init__(self, client: SendGridClient, on_behalf_of: str | None):
+    def __init__(self, client: SendGridClient, on_behalf_of: str | None, region_advice: str | None = None):
         self.client = client
         self.on_behalf_of = on_behalf_of
+        self.region_advice = region_advice
 
     def request(self, method: str, path: str, operation: Operation, body: dict | None = None, params: dict | None = None):
-        return self.client.request(method, path, operation, body=body, params=params, on_behalf_of=self.on_behalf_of)
+        return self.client.request(method, path, operation, body=body, params=params, on_behalf_of=self.on_behalf_of,
+                                   region_advice=self.region_advice)
+
+
+def region_advice(region: str, api_url: str | None, eu_api_url: str | None) -> str | None:
+    """What to do when SendGrid refuses an EU regional account's request for its region, when that request went to
+    api_url only because eu_api_url is not set: set eu_api_url, not region (which is already right)."""
+    if region != "eu" or not api_url or eu_api_url:
+        return None
+    return ("The account is an EU regional subuser, and its requests went to %s (%s) because %s is not set: set %s (or "
+            "%s) to the EU API host, such as %s; %s serves the global region."
+            % (option_name("api_url"), api_url, option_name("eu_api_url"), option_name("eu_api_url"),
+               ENVIRONMENT["eu_api_url"], BASE_URLS["eu"], option_name("api_url")))
 
 
 def base_url_for(region: str, api_url: str | None = None, eu_api_url: str | None = None) -> str:
@@ -650,7 +704,9 @@ def client_from_module(module, base_url: str | None = None, rate_limits: RateLim
 def account_from_module(module) -> Account:
     """The one account a single-account module manages: the parent, or on_behalf_of."""
     client = client_from_module(module)
+    params = module.params
     try:
-        return client.account(module.params["on_behalf_of"])
+        return client.account(params["on_behalf_of"], region_advice(params["region"], params["api_url"],
+                                                                      params["eu_api_url"]))
     except SendGridError as exc:
         module.fail_json(msg=str(exc))

@@ -288,7 +288,7 @@ def for_each_account(client_for, accounts: list, work, concurrency: int) -> list
     def one(item: dict) -> dict:
         client = client_for(item["base_url"])
         try:
-            return dict(work(client.account(item["on_behalf_of"]), item), failed=False)
+            return dict(work(client.account(item["on_behalf_of"], item.get("region_advice")), item), failed=False)
         except SendGridError as exc:
             return dict(changed=False, failed=True, msg=str(exc), status=exc.status)
         except Exception as exc:  # pylint: disable=broad-exception-caught

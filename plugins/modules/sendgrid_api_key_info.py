@@ -134,9 +134,19 @@ flagged:
       elements: str
   sample: [{"name": "ci-deploy", "api_key_id": "qfTQ6KG0QBiwWdJ0-pCLCA", "excess_scopes": [],
             "control_scopes": ["api_keys.create"]}]
+msg:
+  description:
+    - The audit's verdict in words, naming each flagged key, its id and why it is flagged, so that a C(failed_when)
+      on RV(flagged) fails with a message that says which keys and why.
+  returned: success
+  type: str
+  sample: "1 of 2 API keys beyond the policy: ci-deploy (id qfTQ6KG0QBiwWdJ0-pCLCA) holds account-control scopes
+    api_keys.create (allowed_control_keys does not name it)."
 """
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import audit, check_names, check_patterns, read_keys
+from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import (
+    audit, audit_message, check_names, check_patterns, read_keys,
+)
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
 )
@@ -159,7 +169,9 @@ def main():
         keys = read_keys(account)
     except SendGridError as exc:
         module.fail_json(msg=str(exc), status=exc.status)
-    module.exit_json(changed=False, api_keys=keys, flagged=audit(keys, allowed_scopes, allowed_control_keys))
+    flagged = audit(keys, allowed_scopes, allowed_control_keys)
+    # msg names every flagged key and why, so that a failed_when on RV(flagged) says more than "Unknown error"
+    module.exit_json(changed=False, api_keys=keys, flagged=flagged, msg=audit_message(keys, flagged))
 
 
 if __name__ == "__main__":

@@ -260,7 +260,7 @@ def main():
             ENFORCED_TLS.check(account, "accounts[%d]." % index)
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **fail)
-    pool, listed, accounts, discovered = discover_and_plan(module, listed, fields, **fail)
+    pool, listed, accounts, discovered, dummy = discover_and_plan(module, listed, fields, **fail)
 
     def reconcile_one(account_client, account: dict) -> dict:
         desired = {ENFORCED_TLS: ENFORCED_TLS.desired(account["desired"])}
