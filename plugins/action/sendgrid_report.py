@@ -6,7 +6,8 @@
 """Write a report (JSON, and Markdown when given) into a directory on the controller, without a module run.
 
 Written with ansible.builtin.copy and template, a report cost four module runs (a stat and a copy per file): about
-two CPU-seconds per role call, more than the SendGrid work of a small account list.
+two CPU-seconds per role call, more than the SendGrid work of a small account list. With layout: baseline, the
+Markdown and a JUnit file are rendered here, in Python, from the report itself (plugin_utils._baseline_report).
 """
 
 from __future__ import annotations
@@ -19,25 +20,44 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.json import AnsibleJSONEncoder
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
+from ansible_collections.mailops.sendgrid.plugins.plugin_utils import _baseline_report
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
     name=dict(type='str', required=True),
     report=dict(type='dict', required=True),
     markdown=dict(type='str'),
+    # no choices: the argument spec would refuse null, which means "no layout"; report_files() checks the name
+    layout=dict(type='str'),
 )
+# What each layout renders from the report: its verdict first in the JSON, and {extension: text}.
+LAYOUTS = {
+    'baseline': (_baseline_report.with_verdict, {'md': _baseline_report.markdown, 'xml': _baseline_report.junit}),
+}
 DIRECTORY_MODE = 0o755
 FILE_MODE = 0o644
 
 
-def report_files(directory: str, name: str, report: dict, markdown) -> dict:
-    """{file path: text} of a report: <name>.json always, <name>.md when there is Markdown."""
+def report_files(directory: str, name: str, report: dict, markdown, layout=None) -> dict:
+    """{file path: text} of a report: <name>.json always, <name>.md when there is Markdown (given, or rendered by the
+    layout), and whatever else the layout renders (<name>.xml, JUnit, for the baseline)."""
     if not name or name in ('.', '..') or os.sep in name or (os.altsep and os.altsep in name):
         raise AnsibleActionFail("name must be a file name without a directory, such as baseline_report; got %r" % name)
+    if layout is not None and markdown is not None:
+        raise AnsibleActionFail("give markdown or layout, not both: layout %s renders the Markdown itself" % layout)
+    rendered = {}
+    if layout is not None and layout not in LAYOUTS:
+        raise AnsibleActionFail("value of layout must be one of: %s, got: %s" % (", ".join(LAYOUTS), layout))
+    if layout is not None:
+        complete, renderers = LAYOUTS[layout]
+        report = complete(report)
+        rendered = {extension: render(report) for extension, render in renderers.items()}
     files = {os.path.join(directory, name + '.json'):
              json.dumps(report, cls=AnsibleJSONEncoder, indent=2, separators=(',', ': ')) + '\n'}
     if markdown is not None:
         files[os.path.join(directory, name + '.md')] = markdown
+    for extension, text in rendered.items():
+        files[os.path.join(directory, name + '.' + extension)] = text
     return files
 
 
@@ -76,7 +96,7 @@ class ActionModule(ActionBase):
         if not args['path']:
             raise AnsibleActionFail('path must name a directory; got an empty string')
         directory = os.path.abspath(args['path'])
-        files = report_files(directory, args['name'], args['report'], args['markdown'])
+        files = report_files(directory, args['name'], args['report'], args['markdown'], args['layout'])
         try:
             os.makedirs(directory, mode=DIRECTORY_MODE, exist_ok=True)
             for path, text in files.items():

@@ -85,3 +85,16 @@ options:
       - A subuser's username, or C(account-id <id>) for a customer account.
     type: str
 """
+
+    # The modules a role runs: how their messages name the options.
+    OPTION_NAMES = r"""
+options:
+  option_names:
+    description:
+      - How this module's messages name its options, as V({option: name}); an option left out is named as itself.
+      - The roles pass their variables' names (V({timeout: baseline_timeout, accounts: baseline_subusers, ...})), so
+        that an error points at what the person wrote, such as C(baseline_subusers[0].tracking.click.enabled). Leave
+        it out when you call the module yourself.
+    type: dict
+    version_added: 1.1.0
+"""

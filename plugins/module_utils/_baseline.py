@@ -25,8 +25,8 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import 
     audit, check_names, check_patterns, read_keys, why,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, as_text, check_text, connection_argument_spec, option_name, option_names_argument_spec, plural,
-    sendgrid_module,
+    SendGridError, as_text, check_text, connection_argument_spec, first_few, option_name, option_names_argument_spec,
+    plural, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._scopes import KeyScopes
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
@@ -369,7 +369,7 @@ def outcome_message(accounts: list, check_mode: bool) -> str:
     flagged = ["%s: %s" % (account["name"], why(key)) for account in accounts
                for key in account["settings"].get("api_keys", {}).get("flagged") or []]
     if flagged:
-        parts.append("flagged API keys: " + " | ".join(flagged))
+        parts.append("flagged API keys: " + first_few(flagged, " | ", "in accounts[].settings.api_keys.flagged"))
     return ". ".join(parts) + "."
 
 
@@ -398,12 +398,6 @@ def failure_message(accounts: list) -> str:
                    "changes): %s." % first_few(["%s (%s)" % (item["account"], ", ".join(item["settings"]))
                                                 for item in done], "; ", "in written")
     return message
-
-
-def first_few(items: list, separator: str, rest: str, shown: int = 5) -> str:
-    """The first items joined, and how many more there are and where: a message stays short at 200 accounts."""
-    text = separator.join(items[:shown])
-    return text if len(items) <= shown else "%s%s... and %d more (%s)" % (text, separator, len(items) - shown, rest)
 
 
 # ----------------------------------------------------------------------------- the module

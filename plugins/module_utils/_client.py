@@ -266,6 +266,12 @@ def plural(count: int, noun: str) -> str:
     return "%d %s%s" % (count, noun, "" if count == 1 else "s")
 
 
+def first_few(items: list, separator: str, rest: str, shown: int = 5) -> str:
+    """The first items joined, and how many more there are and where: a message stays short at 200 accounts."""
+    text = separator.join(items[:shown])
+    return text if len(items) <= shown else "%s%s... and %d more (%s)" % (text, separator, len(items) - shown, rest)
+
+
 def as_text(value) -> str:
     """A value as a playbook author writes it: true, false, null, 1.2 (not Python's True and None)."""
     return json.dumps(value) if value is None or isinstance(value, (bool, dict, list)) else str(value)

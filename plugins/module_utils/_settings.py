@@ -18,7 +18,8 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    Operation, SendGridError, account_from_module, as_text, connection_argument_spec, result_list, sendgrid_module,
+    Operation, SendGridError, account_from_module, as_text, connection_argument_spec, option_name, result_list,
+    sendgrid_module,
 )
 
 # An address as mail systems accept it: an RFC 5322 dot-atom local part (letters, digits, !#$%&'*+/=?^_`{|}~- and dots
@@ -109,10 +110,10 @@ class Setting:
             value = desired.get(field.option)
             problem = None if value is None or field.check is None else field.check(value)
             if problem:
-                raise SendGridError("value of %s%s %s, got: %s (leave it out, or null, to leave the setting alone)."
-                                    % (where, field.option, problem, as_text(value)))
+                raise SendGridError("value of %s %s, got: %s (leave it out, or null, to leave the setting alone)."
+                                    % (option_name(where + field.option), problem, as_text(value)))
         idle = self.idle(desired) if self.idle and desired else {}
-        return ["%s: %s" % ((where + field if field else where.rstrip(".")) or self.name, reason)
+        return ["%s: %s" % (option_name(where + field if field else where.rstrip(".")) or self.name, reason)
                 for field, reason in idle.items()]
 
     def from_api(self, body, only: list | None = None) -> dict:

@@ -50,6 +50,7 @@ author:
 extends_documentation_fragment:
   - mailops.sendgrid.attributes
   - mailops.sendgrid.connection
+  - mailops.sendgrid.connection.option_names
 options:
   include_parent:
     description:

@@ -28,6 +28,7 @@ author:
 extends_documentation_fragment:
   - mailops.sendgrid.attributes
   - mailops.sendgrid.connection
+  - mailops.sendgrid.connection.option_names
 options:
   include_parent:
     description:
@@ -229,7 +230,8 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import 
     check_concurrency, discover_and_plan, discovery_argument_spec, parse_accounts,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, connection_argument_spec, plural, sendgrid_module,
+    SendGridError, connection_argument_spec, first_few, option_names_argument_spec, plural,
+    sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import for_each_account, reconcile
@@ -239,6 +241,7 @@ def main():
     module = sendgrid_module(
         argument_spec=dict(
             connection_argument_spec(on_behalf_of=False),
+            **option_names_argument_spec(),
             include_parent=dict(type="bool", default=True),
             accounts=dict(type="list", elements="raw", default=[]),
             concurrency=dict(type="int", default=8),
@@ -286,9 +289,13 @@ def main():
     outcome = dict(changed=bool(changed), accounts=results, summary=summary, policy=policy, discovered=discovered,
                    check_mode=module.check_mode, **(dict(diff=diffs) if module._diff else {}))
     if failed:
-        module.fail_json(msg="%d of %s failed: %s" % (len(failed), plural(len(results), "account"),
-                                                      " | ".join("%s: %s" % (r["name"], r["msg"]) for r in failed)),
-                         **outcome)
+        message = "%d of %s failed: %s" % (len(failed), plural(len(results), "account"), first_few(
+            ["%s: %s" % (r["name"], r["msg"]) for r in failed], " | ", "in accounts[].msg"))
+        written = [r["name"] for r in results if r["changed"] and not module.check_mode]
+        if written:
+            # the play recap does not count a failed task's changes: say what was written
+            message += " || Written beside the failures: %s." % first_few(written, ", ", "in accounts[].changed")
+        module.fail_json(msg=message, **outcome)
     module.exit_json(**outcome)
 
 

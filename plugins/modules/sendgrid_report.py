@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: sendgrid_report
-short_description: Write a compliance report (JSON and Markdown) on the controller
+short_description: Write a compliance report (JSON, Markdown, JUnit) on the controller
 version_added: 1.1.0
 description:
   - Writes O(report) as C(<name>.json) and, when given, O(markdown) as C(<name>.md) into the directory O(path) on
@@ -43,8 +43,22 @@ options:
   markdown:
     description:
       - The report for people, written as given. Render a template with P(ansible.builtin.template#lookup).
-      - V(null) writes no Markdown file.
+      - V(null) writes no Markdown file. Mutually exclusive with O(layout).
     type: str
+  layout:
+    description:
+      - Render the report's other files from O(report) itself, in Python, instead of from O(markdown).
+      - V(baseline) takes the report the role C(mailops.sendgrid.baseline) gathers (a result of
+        M(mailops.sendgrid.sendgrid_baseline) with C(generated_at) and C(dry_run)). The JSON starts with the
+        verdict, C(outcome) (V(in_sync), V(drift), V(failed) when an account or setting failed, V(incomplete) when
+        the run stopped before any account) and C(complete). C(<name>.md) says that verdict first, then the counts,
+        one line per account that drifted or failed, then a table of every account and setting. C(<name>.xml) is
+        JUnit XML with a test case per account and setting, a drift (would change, flagged API key) a C(failure)
+        and anything that failed an C(error), and a run that stopped before any account one test case in error.
+      - V(null) renders nothing: only the JSON, and O(markdown) when given.
+    type: str
+    choices: [baseline]
+    version_added: 1.1.0
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -93,4 +107,5 @@ files:
   sample:
     - /home/ops/reports/sendgrid_baseline.json
     - /home/ops/reports/sendgrid_baseline.md
+    - /home/ops/reports/sendgrid_baseline.xml
 """

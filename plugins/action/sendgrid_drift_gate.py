@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The drift gate of a plan: one exit code per verdict, so that a pipeline tells drift from a run that did not run.
+
+ansible-playbook exits 2 for any failed task, 4 when a host is unreachable, and other codes for its own errors. The
+gate makes a drift the one failed task (exit 2) and a plan that did not complete an unreachable host (exit 4): a
+failed task before it already failed the host, and a host that is also unreachable exits 4, so no failure other than
+drift can exit 2.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import first_few, plural
+from ansible_collections.mailops.sendgrid.plugins.plugin_utils import _baseline_report
+
+ARGUMENT_SPEC = dict(
+    result=dict(type='dict', required=True),
+    variable=dict(type='str', required=True),
+    report_dir=dict(type='path'),
+)
+NOT_RUN = "the role stopped before the module ran; see the failed task above"
+EXCERPT = 300
+
+
+def drifted(result: dict) -> list:
+    """[(account, [setting, ...])]: a baseline's drift (flagged keys named), or the accounts of an Enforced TLS run
+    that changed or would change, with the fields that differ."""
+    if 'drift' in result:
+        return _baseline_report.drifted(result)
+    return [(account['name'], list(account.get('changes') or {})) for account in result.get('accounts') or []
+            if account.get('changed')]
+
+
+def verdict(result: dict, variable: str, report_dir: str | None) -> dict:
+    """The gate's task result: ok (in sync), failed (drift) or unreachable (no verdict: the run failed)."""
+    where = " The report is in %s." % report_dir if report_dir else ""
+    if result.get('failed'):
+        reason = str(result.get('msg') or NOT_RUN)
+        reason = reason if len(reason) <= EXCERPT else reason[:EXCERPT] + "..."
+        return dict(unreachable=True, changed=False, msg=(
+            "No verdict (%s): the plan did not complete, so it cannot say whether any account drifted (exit code 4, "
+            "not 2). %s%s" % (variable, reason, where)))
+    found = drifted(result)
+    total = (result.get('summary') or {}).get('accounts', len(result.get('accounts') or []))
+    what = "would change or have a flagged API key" if 'drift' in result else "would change"
+    if found:
+        return dict(failed=True, changed=False, msg="Drift (%s): %d of %s %s: %s.%s" % (
+            variable, len(found), plural(total, "account"), what,
+            first_few(["%s (%s)" % (account, ", ".join(settings)) for account, settings in found], "; ",
+                      "every one in the report" if report_dir else "every one in the task's result"), where))
+    return dict(changed=False, msg="In sync (%s): none of the %s %s." % (variable, plural(total, "account"), what))
+
+
+class ActionModule(ActionBase):
+    """Decides the plan's exit code from the module's registered result; sends nothing, writes nothing."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        result.update(verdict(args['result'], args['variable'], args['report_dir']))
+        return result
