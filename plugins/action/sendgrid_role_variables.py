@@ -4,7 +4,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Warn on variables that look like a role's (its prefix) but are none of its options: a misspelled
-baseline_exlude is otherwise silently ignored, and the subusers it meant to leave out are changed."""
+baseline_exlude is otherwise silently ignored, and the subusers it meant to leave out are changed. Also on words an
+-e key=value string lost: ansible-playbook splits it at spaces, so in -e 'baseline_exclude=team-*, sandbox-*' the
+variable holds "team-*," and "sandbox-*" lands in _raw_params, a variable no role reads."""
 
 from __future__ import annotations
 
@@ -25,10 +27,24 @@ def unknown_variables(names, prefix: str, known: list) -> list:
     return sorted(name for name in names if isinstance(name, str) and name.startswith(prefix) and name not in known)
 
 
+def lost_words(task_vars: dict, prefix: str) -> str | None:
+    """The warning on words -e key=value put in _raw_params, naming the role's variables that end with a comma."""
+    words = task_vars.get('_raw_params')
+    if not isinstance(words, str) or not words.strip():
+        return None
+    cut = sorted(name for name, value in task_vars.items()
+                 if isinstance(name, str) and name.startswith(prefix) and isinstance(value, str) and value.endswith(','))
+    return ("An -e key=value string held words without a variable name (%s): ansible-playbook splits key=value at "
+            "spaces, so they are in no variable%s. Write a list without spaces (-e %s=a,b) or as JSON "
+            "(-e '{\"%s\": [\"a\", \"b\"]}')." % (
+                words.strip(), ", and %s was cut at the first space" % " and ".join(cut) if cut else "",
+                cut[0] if cut else prefix + "...", cut[0] if cut else prefix + "..."))
+
+
 def warning(name: str, known: list, role: str) -> str:
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-    return "%s is not a variable of the role %s, so it has no effect%s." % (
-        name, role, ": did you mean %s?" % close[0] if close else " (see the role's argument specs for its variables)")
+    return "%s is not a variable of the role %s, so it has no effect%s" % (
+        name, role, ": did you mean %s?" % close[0] if close else " (see the role's argument specs for its variables).")
 
 
 class ActionModule(ActionBase):
@@ -43,8 +59,13 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        unknown = unknown_variables(task_vars or {}, args['prefix'], args['known'])
+        task_vars = task_vars or {}
+        unknown = unknown_variables(task_vars, args['prefix'], args['known'])
         result.update(changed=False, unknown=unknown)
-        if unknown:
-            result['warnings'] = [warning(name, args['known'], args['role']) for name in unknown]
+        warnings = [warning(name, args['known'], args['role']) for name in unknown]
+        lost = lost_words(task_vars, args['prefix'])
+        if lost:
+            warnings.append(lost)
+        if warnings:
+            result['warnings'] = warnings
         return result

@@ -15,6 +15,9 @@ description:
     C(baseline_exclude)) silently changes nothing, and the subusers it meant to exclude are changed. This warns on
     every variable the task sees whose name starts with O(prefix) and is not in O(known), suggesting the closest
     known name.
+  - It also warns when an C(-e key=value) string held words without a name. ansible-playbook splits such a string
+    at spaces, so C(-e 'baseline_exclude=team-*, sandbox-*') sets C(baseline_exclude) to V(team-*,) and puts
+    C(sandbox-*) in no variable; the warning names the variable that was cut and how to write the list.
   - The roles C(mailops.sendgrid.baseline) and C(mailops.sendgrid.enforced_tls) run it first, with their argument
     specs' options as O(known).
   - An action plugin that runs on the controller; it sends nothing and changes nothing.

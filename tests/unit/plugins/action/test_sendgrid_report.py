@@ -102,7 +102,7 @@ def test_markdown_and_layout_together_fail_naming_both_and_write_nothing(workdir
 
 def test_a_layout_that_is_not_a_choice_fails_naming_the_choices(workdir):
     with pytest.raises(AnsibleActionFail, match="value of layout must be one of: baseline"):
-        run(dict(FULL, layout="terraform"))
+        run(dict({name: VALID[name] for name in REQUIRED}, layout="terraform"))
     assert os.listdir(workdir) == []
 
 
