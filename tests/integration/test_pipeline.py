@@ -7,12 +7,15 @@ variables; those commands then run as a pipeline would run them, each job in a f
 policy file, against a fresh global and EU server standing for SendGrid's two hosts:
 
 1. plan on fresh accounts: exits 2, naming every drifted account and its settings; the report and the JUnit file
-   (naming the failed task) written where the jobs keep their artifacts; nothing written to SendGrid;
+   (a failure per drifted setting, no error) written where the jobs keep their artifacts; nothing written to SendGrid;
 2. apply: exits 0, changed, every account in policy;
-3. plan again: exits 0, in sync; not one PATCH, POST or DELETE sent.
+3. plan again: exits 0, in sync; not one PATCH, POST or DELETE sent;
+4. the plan that did not run, each exiting 4, never 2, with only errors in its JUnit file and a report that says so
+   first: a key SendGrid rejects (401), a key without the update scopes (the plan's scope check), an API that is
+   down, a plain http:// URL to another host.
 
-Three ansible-playbook runs in all: the lines installing ansible-core and the collection are the only ones not run
-(the collections path is this checkout), and any other line fails the extraction test.
+The lines installing ansible-core and the collection are the only ones not run (the collections path is this
+checkout), and any other line fails the extraction test.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 import doc_examples
-from conftest import COLLECTIONS_ROOT, KEY, REPO_ROOT, SECRETS, header
+from conftest import COLLECTIONS_ROOT, KEY, REPO_ROOT, SECRETS, header, sg
 
 POLICY_BLOCK = "README.md:in-a-pipeline"
 GITHUB_BLOCK = "README.md:github-actions"
@@ -51,8 +55,8 @@ EXPRESSION = re.compile(r"^\$\{\{\s*(secrets|vars)\.([A-Za-z_][A-Za-z0-9_]*)\s*\
 ACCOUNTS_BY_HOST = (["parent", "marketing", "billing", "support"], ["eu-newsletter"])
 ACCOUNTS = [account for accounts in ACCOUNTS_BY_HOST for account in accounts]
 DRIFTED_SETTINGS = ["enforced_tls", "tracking.click", "tracking.open"]
-DRIFT_TASK = "Fail the dry run on drift"
 WRITES = ("PATCH", "POST", "PUT", "DELETE")
+DRIFT, NO_VERDICT = 2, 4
 
 
 @dataclass
@@ -150,7 +154,10 @@ def test_both_pipelines_run_the_same_commands_with_the_same_variables():
     plan, apply = github["plan"].commands[0], github["apply"].commands[0]
     assert {"--check", "--diff", "baseline_fail_on_drift=true", "@" + POLICY_FILE} <= set(plan), plan
     assert "--check" not in apply and "baseline_fail_on_drift=true" not in apply, apply
-    assert github["plan"].env["ANSIBLE_CALLBACKS_ENABLED"] == "ansible.builtin.junit"
+    # the JUnit file is the report's: ansible-core's junit callback records the drift gate as an error, like any
+    # other failed task, since 2.19
+    assert gitlab["plan"].junit == ["reports/baseline_report.xml"]
+    assert "ANSIBLE_CALLBACKS_ENABLED" not in github["plan"].env and "ANSIBLE_CALLBACKS_ENABLED" not in gitlab["plan"].env
 
 
 def test_the_key_is_never_on_a_command_line():
@@ -166,14 +173,16 @@ def test_the_key_is_never_on_a_command_line():
 
 @pytest.fixture(name="pipeline")
 def fixture_pipeline(start_server, tmp_path):
-    """Run a README job in a fresh checkout (the policy file alone) against a fresh global and EU server."""
+    """Run a README job in a fresh checkout (the policy file alone) against a fresh global and EU server, or the
+    servers and environment given."""
     servers = (start_server(), start_server(region="eu"))
     jobs = github_jobs()
     policy = block(POLICY_BLOCK).text
     bin_dir = str(Path(sys.executable).parent)
     counter = iter(range(1, 100))
 
-    def run(name: str):
+    def run(name: str, on=None, **environment):
+        on = on or servers
         job = jobs[name]
         checkout = tmp_path / ("%d-%s" % (next(counter), name))
         checkout.mkdir()
@@ -182,14 +191,15 @@ def fixture_pipeline(start_server, tmp_path):
         env.update(job.env)
         env.update(PATH=bin_dir + os.pathsep + env.get("PATH", ""),
                    ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT,   # what the job's ansible-galaxy line does
-                   SENDGRID_API_URL=servers[0].url, SENDGRID_EU_API_URL=servers[1].url)
-        seen = [len(server.requests()) for server in servers]
+                   SENDGRID_API_URL=on[0].url, SENDGRID_EU_API_URL=on[1].url)
+        env.update(environment)
+        seen = [len(server.requests()) for server in on]
         (argv,) = job.commands
         completed = subprocess.run(argv, cwd=checkout, env=env, capture_output=True, text=True, timeout=300,
                                    check=False)
         result = Result(job, checkout, completed,
-                        [entry for server, count in zip(servers, seen) for entry in server.requests()[count:]])
-        for secret in SECRETS:
+                        [entry for server, count in zip(on, seen) for entry in server.requests()[count:]])
+        for secret in SECRETS + tuple(value for value in environment.values() if "SECRET" in value):
             for path in checkout.rglob("*"):
                 if path.is_file():
                     assert secret not in path.read_text(encoding="utf-8"), "the key is in %s" % path
@@ -220,18 +230,23 @@ class Result:
         return any(relative.startswith(kept.rstrip("/") + "/") or relative == kept for kept in self.job.artifacts)
 
     def junit_cases(self) -> dict:
-        """{test case name: failure or error message, or None} of the one JUnit file the run wrote."""
-        files = sorted((self.checkout / self.job.env["JUNIT_OUTPUT_DIR"]).glob("*.xml"))
+        """{(account, setting): (failure or error, message) or None} of the JUnit file GitLab reads."""
+        (pattern,) = gitlab_jobs()["plan"].junit
+        files = [path for path in self.checkout.rglob("*.xml") if fnmatch(path.relative_to(self.checkout).as_posix(),
+                                                                           pattern)]
         assert len(files) == 1, files
         assert self.kept(files[0]), "%s is not among the artifacts %s" % (files[0], self.job.artifacts)
-        for pattern in gitlab_jobs()[self.job.name].junit:
-            assert fnmatch(files[0].relative_to(self.checkout).as_posix(), pattern), pattern
         cases = {}
         for case in ET.parse(files[0]).getroot().iter("testcase"):
-            problem = case.find("failure")
-            problem = problem if problem is not None else case.find("error")
-            cases[case.get("name")] = None if problem is None else problem.get("message")
+            problems = [(problem.tag, problem.get("message")) for problem in case if problem.tag in ("failure", "error")]
+            assert len(problems) <= 1, problems
+            cases[(case.get("classname"), case.get("name"))] = problems[0] if problems else None
         return cases
+
+    def first_line(self) -> str:
+        """The Markdown report's verdict, the first line after its title."""
+        text = (self.checkout / "reports" / "baseline_report.md").read_text(encoding="utf-8")
+        return text.split("\n")[2]
 
     def recap(self) -> dict:
         match = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
@@ -251,13 +266,15 @@ def test_plan_fails_on_drift_then_apply_then_plan_is_clean(pipeline):
     assert {entry["method"] for entry in plan.sent} == {"GET"}, plan.sent
     report = plan.report()
     assert report["dry_run"] is True
-    assert report["drift"] == [{"account": a, "settings": DRIFTED_SETTINGS} for a in ACCOUNTS]
+    assert report["drift"] == [{"account": a, "settings": DRIFTED_SETTINGS, "flagged_keys": []} for a in ACCOUNTS]
     assert "Dry run" in (plan.checkout / "reports" / "baseline_report.md").read_text(encoding="utf-8")
     for path in (plan.checkout / "reports").iterdir():
         assert plan.kept(path), path
-    failed = {name: message for name, message in plan.junit_cases().items() if message is not None}
-    assert len(failed) == 1 and next(iter(failed)).endswith(": " + DRIFT_TASK), failed
-    assert "marketing (%s)" % ", ".join(DRIFTED_SETTINGS) in next(iter(failed.values()))
+    cases = plan.junit_cases()
+    assert {case: problem[0] for case, problem in cases.items() if problem} == {
+        (account, setting): "failure" for account in ACCOUNTS for setting in DRIFTED_SETTINGS}, cases
+    assert cases[("marketing", "tracking.open")] == ("failure", "would change: enabled: yes → no")
+    assert plan.report()["outcome"] == "drift" and plan.first_line().startswith("**Drift: 5 of 5 accounts")
 
     # 2. apply: exit 0, changed, every account in policy on its own host
     apply = pipeline("apply")
@@ -280,4 +297,53 @@ def test_plan_fails_on_drift_then_apply_then_plan_is_clean(pipeline):
     assert [e for e in again.sent if e["method"] in WRITES] == []
     assert again.sent, "the second plan read nothing"
     assert again.report()["drift"] == [] and again.report()["dry_run"] is True
-    assert all(message is None for message in again.junit_cases().values()), again.junit_cases()
+    assert all(problem is None for problem in again.junit_cases().values()), again.junit_cases()
+    assert again.report()["outcome"] == "in_sync"
+
+
+# ----------------------------------------------------------------------------- the plan that did not run
+
+def assert_no_verdict(result: "Result", reason: str) -> None:
+    """Exit 4, never 2; the gate says there is no verdict; the report says so first; the JUnit file holds errors
+    only; nothing written to SendGrid."""
+    assert result.completed.returncode == NO_VERDICT, result.explain()
+    assert "No verdict (baseline_fail_on_drift): the plan did not complete" in result.completed.stdout, result.explain()
+    assert reason in result.completed.stdout, result.explain()
+    assert "Drift (baseline_fail_on_drift)" not in result.completed.stdout
+    report = result.report()
+    assert (report["outcome"], list(report)[:2]) in (("incomplete", ["outcome", "complete"]),
+                                                     ("failed", ["outcome", "complete"])), report["outcome"]
+    assert result.first_line().startswith("**This run did not complete"), result.first_line()
+    cases = result.junit_cases()
+    assert cases and {problem[0] for problem in cases.values() if problem} == {"error"}, cases
+    assert [entry for entry in result.sent if entry["method"] in WRITES] == []
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("rejected key", "HTTP 401"),
+    ("no server", "the connection to the API was lost or refused"),
+    ("plain http to another host", "uses plain http:// to a host that is not this machine"),
+])
+def test_a_plan_that_could_not_run_exits_4_never_2_with_errors_only(pipeline, case, reason):
+    environment = {
+        "rejected key": dict(SENDGRID_API_KEY="SG.pipeline-SECRET-revoked-0000"),
+        "no server": dict(SENDGRID_API_URL="http://127.0.0.1:9", SENDGRID_EU_API_URL="http://127.0.0.1:9"),
+        "plain http to another host": dict(SENDGRID_API_URL="http://192.0.2.10:8080"),
+    }[case]
+    result = pipeline("plan", **environment)
+    assert_no_verdict(result, reason)
+    assert result.report()["outcome"] == "incomplete" and result.report()["complete"] is False
+    assert list(result.junit_cases()) == [("baseline", "run")]
+
+
+def test_a_plan_with_a_key_that_may_read_but_not_write_fails_naming_the_missing_scopes(pipeline, start_server):
+    read_only = [scope for scope in sg.ALL_SCOPES if not scope.endswith((".update", ".create", ".delete"))]
+    servers = tuple(start_server(keys={KEY: read_only}, **region) for region in ({}, {"region": "eu"}))
+    result = pipeline("plan", on=servers)
+    assert_no_verdict(result, "lacks user.settings.enforced_tls.update")
+    cases = result.junit_cases()
+    assert cases[("marketing", "tracking.open")][0] == "error"
+    assert "the API key lacks tracking_settings.open.update, which the apply needs" in cases[("marketing", "tracking.open")][1]
+    # one GET of the key's scopes per host, whatever the number of accounts
+    assert sorted(urlsplit(entry["path"]).path for entry in result.sent if "/v3/scopes" in entry["path"]) == [
+        "/v3/scopes", "/v3/scopes"]
