@@ -91,10 +91,11 @@ options:
 options:
   option_names:
     description:
-      - How this module's messages name its options, as V({option: name}); an option left out is named as itself.
-      - The roles pass their variables' names (V({timeout: baseline_timeout, accounts: baseline_subusers, ...})), so
-        that an error points at what the person wrote, such as C(baseline_subusers[0].tracking.click.enabled). Leave
-        it out when you call the module yourself.
+      - How this module's messages name its options, a dictionary of option to name; an option left out is named as
+        itself.
+      - The roles pass their variables' names (C(timeout) is C(baseline_timeout), C(accounts) is
+        C(baseline_subusers)), so that an error points at what the person wrote, such as
+        C(baseline_subusers[0].tracking.click.enabled). Leave it out when you call the module yourself.
     type: dict
     version_added: 1.1.0
 """

@@ -369,7 +369,7 @@ def outcome_message(accounts: list, check_mode: bool) -> str:
     flagged = ["%s: %s" % (account["name"], why(key)) for account in accounts
                for key in account["settings"].get("api_keys", {}).get("flagged") or []]
     if flagged:
-        parts.append("flagged API keys: " + first_few(flagged, " | ", "in accounts[].settings.api_keys.flagged"))
+        parts.append("Flagged API keys: " + first_few(flagged, " | ", "in accounts[].settings.api_keys.flagged"))
     return ". ".join(parts) + "."
 
 

@@ -230,7 +230,8 @@ def reconcile(account, desired: dict, check_mode: bool, isolated: bool = False) 
     written, or that would be in check mode), ``before`` and ``after`` (the fields read).
 
     The first failure stops the account, unless ``isolated``: then a setting that cannot be read or written is that
-    setting's failure (``failed``, ``msg``, ``status``; ``before`` and ``after`` null) and the others go on.
+    setting's failure (``failed``, ``msg``, ``status``; ``before`` and ``after`` null) and the others go on. A failure
+    that stops the account after some settings were written is a PartlyWritten naming them.
     """
     settings = list(desired)
     enabled_only = frozenset(setting.name for setting in settings if set(desired[setting]) == {"enabled"})
@@ -248,11 +249,22 @@ def reconcile(account, desired: dict, check_mode: bool, isolated: bool = False) 
                 after = _write(account, setting, before[setting.name], changes)
         except SendGridError as exc:
             if not isolated:
-                raise
+                written = {name: outcome for name, outcome in outcomes.items() if outcome["changed"] and not check_mode}
+                raise PartlyWritten(exc, written) if written else exc
             outcomes[setting.name] = failed(exc)
             continue
         outcomes[setting.name] = dict(changed=bool(changes), changes=changes, before=before[setting.name], after=after)
     return outcomes
+
+
+class PartlyWritten(SendGridError):
+    """A failure after some settings were written: the play recap does not count a failed task's changes, so the
+    message names them, and ``written`` ({setting name: outcome}) gives them to the module's result."""
+
+    def __init__(self, cause: SendGridError, written: dict):
+        super().__init__("%s. Written before the failure: %s." % (str(cause).rstrip("."), "; ".join(
+            "%s (%s)" % (name, ", ".join(outcome["changes"])) for name, outcome in written.items())), cause.status)
+        self.written = written
 
 
 def failed(exc: SendGridError) -> dict:
@@ -329,6 +341,11 @@ def run_module(settings: list, result: str, sections: bool = True) -> None:
     account = account_from_module(module)
     try:
         outcomes = reconcile(account, desired, module.check_mode) if desired else {}
+    except PartlyWritten as exc:
+        changes = {setting.section: exc.written[setting.name]["changes"] for setting in settings
+                   if setting.name in exc.written}
+        module.fail_json(msg=str(exc), status=exc.status, changed=True,
+                         changes=changes[settings[0].section] if not sections and changes else changes)
     except SendGridError as exc:
         module.fail_json(msg=str(exc), status=exc.status)
 

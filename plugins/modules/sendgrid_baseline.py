@@ -20,7 +20,11 @@ description:
     entries, replaces the policy's list whole.
   - Everything is checked before the first request. A bad value, in the policy or in an account's overrides, fails
     the task naming its place, such as C(tracking.click.enabled) or C(accounts[2].mail_settings.footer.enabled), and
-    nothing is sent.
+    nothing is sent; so does a value of the wrong shape (a list given for text) at any depth. A value that would make
+    a setting do nothing (forwarding switched on with no address) is applied with a warning naming it.
+  - With O(discover_subusers), an account of O(accounts) that discovery did not find is refused before any settings
+    request (a misspelled override would otherwise be an account of its own), and an O(exclude) pattern that
+    matches no subuser is warned about; RV(excluded) says what discovery left out.
   - Up to O(concurrency) accounts are handled at a time, all within SendGrid's rate limit, each through its own
     region's host. Within an account, the settings are read, then only what differs is written; the allow list comes
     last, as the only change that may end this machine's access.
@@ -38,13 +42,15 @@ description:
     C(GET /v3/api_keys/ID) per key.
     So the whole baseline, with C(enabled) alone in each tracking and mail section, costs 5 GETs plus one per API
     key for an account in sync. Discovery adds one C(GET /v3/subusers) per page, and one for the empty page that ends
-    the list.'
+    the list. In check mode, when a setting would change, one C(GET /v3/scopes) per API host checks that the key may
+    write it (a setting it may not write fails the plan, naming the missing scopes, instead of the apply later).'
   - 'The API key needs the scopes of each section given: C(user.settings.enforced_tls.read) and C(.update);
     C(tracking_settings.read), C(mail_settings.read), and C(tracking_settings.NAME.read), C(.update) (and the same for
     C(mail_settings.NAME)) for each section NAME given with more than C(enabled) or that differs;
     C(access_settings.whitelist.read), C(.create), C(.delete) and C(access_settings.activity.read); C(api_keys.read);
     and C(subusers.read) for discovery.'
-  - The role C(mailops.sendgrid.baseline) wraps this module with a report (JSON and Markdown) and a drift gate.
+  - The role C(mailops.sendgrid.baseline) wraps this module with a report (JSON, Markdown and JUnit) and a drift gate
+    (M(mailops.sendgrid.sendgrid_drift_gate)).
 author:
   - Mailops maintainers (@mailops)
 extends_documentation_fragment:
@@ -434,6 +440,9 @@ accounts:
           and C(after), the fields read before and after the task (for C(ip_access) the entries as networks; V(null)
           when it failed); C(changes), the fields written or that would be (for C(ip_access), C(added) and
           C(removed)); and C(msg) when it failed.
+        - In check mode, a setting that would change but that the API key may not write (its scopes, read once per
+          host with C(GET /v3/scopes)) is V(failed), keeps C(before), C(after) and C(changes), and has
+          C(missing_scopes), the scopes the apply would need.
         - C(api_keys) has C(status), V(compliant), V(flagged) or V(failed); C(keys), how many keys the account has;
           C(flagged), each flagged key's C(name), C(api_key_id), C(excess_scopes) and C(control_scopes); and C(msg)
           when it failed.
@@ -446,6 +455,20 @@ accounts:
         tracking.open: {"status": "compliant", "before": {"enabled": false}, "after": {"enabled": false}, "changes": {}}
         api_keys: {"status": "flagged", "keys": 2, "flagged": [{"name": "ci", "api_key_id": "k1",
                    "excess_scopes": [], "control_scopes": ["api_keys.create"]}]}
+    overrides:
+      description: The sections this account's own item of O(accounts) overrides, in the policy's order; V([]) when none.
+      type: list
+      elements: str
+      returned: always
+      sample: [tracking]
+      version_added: 1.1.0
+    disabled:
+      description: Whether the account is a disabled subuser, as discovery found it; V(null) when not known (the
+        parent, an account not discovered).
+      type: bool
+      returned: always
+      sample: false
+      version_added: 1.1.0
 summary:
   description:
     - How many accounts were handled, and how many of them changed, would change (check mode), failed or have a
@@ -454,11 +477,40 @@ summary:
   type: dict
   sample: {"accounts": 4, "compliant": 2, "changed": 1, "would_change": 0, "failed": 0, "flagged": 1}
 drift:
-  description: Every account with a setting that changed, would change or has a flagged key, and those settings.
+  description:
+    - Every account with a setting that changed, would change or has a flagged key, and those settings;
+      C(flagged_keys) names the account's flagged keys (V([]) when none is).
   returned: always
   type: list
   elements: dict
-  sample: [{"account": "marketing", "settings": ["tracking.open", "api_keys"]}]
+  sample: [{"account": "marketing", "settings": ["tracking.open", "api_keys"], "flagged_keys": ["ci-deploy"]}]
+written:
+  description:
+    - Every account with a setting written by this run, and those settings; V([]) in check mode. When the task fails
+      part-way, this is what it wrote before or beside the failures, which the play recap does not count.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"account": "parent", "settings": ["tracking.click"]}]
+  version_added: 1.1.0
+excluded:
+  description:
+    - What discovery left out. C(exclude) has each pattern of O(exclude) with the subusers it left out (V([]) for a
+      pattern that matched none, which is also warned about); C(disabled) the disabled subusers left out by
+      O(include_disabled=false). V(null) without O(discover_subusers).
+  returned: always
+  type: dict
+  sample: {"exclude": [{"pattern": "sandbox-*", "subusers": ["sandbox-trial"]}], "disabled": []}
+  version_added: 1.1.0
+msg:
+  description:
+    - The verdict in one line, the counts, then each flagged API key with its account, id and why (the first five).
+      When the task fails, which accounts failed and why, then what was written.
+  returned: always
+  type: str
+  sample: "4 accounts: 2 compliant, 1 would change, 1 with a flagged API key, 0 failed. flagged API keys: marketing:
+    ci-deploy (id k1) holds account-control scopes api_keys.create (allowed_control_keys does not name it)."
+  version_added: 1.1.0
 policy:
   description: The policy applied, as the module understood it (V(null) for a section not managed).
   returned: always

@@ -17,7 +17,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls imp
 from ansible_collections.mailops.sendgrid.plugins.module_utils._mail_settings import (
     ADDRESS_WHITELIST, BOUNCE_PURGE, FOOTER, FORWARD_BOUNCE, FORWARD_SPAM, MAIL_SETTINGS, TEMPLATE,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import read, reconcile, select
+from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import PartlyWritten, read, reconcile, select
 from ansible_collections.mailops.sendgrid.plugins.module_utils._tracking_settings import (
     CLICK, GOOGLE_ANALYTICS, OPEN, SUBSCRIPTION, TRACKING_SETTINGS,
 )
@@ -307,3 +307,19 @@ def test_reconcile_then_reconcile_again_changes_nothing(current, enabled, wanted
     second = reconcile(account, desired((FORWARD_SPAM, wanted)), check_mode=False)["mail_settings.forward_spam"]
     assert second["changed"] is False
     assert all(method == "GET" for method, _path, _body in account.sent)
+
+
+def test_a_failure_after_a_write_names_what_was_written_before_it():
+    class RefusingOpen(FakeAccount):
+        def request(self, method, path, operation, body=None, params=None):
+            if method == "PATCH" and path.endswith("/open"):
+                raise SendGridError("Updating the open tracking settings PATCH ... failed (HTTP 403).", 403)
+            return super().request(method, path, operation, body=body, params=params)
+
+    account = RefusingOpen()
+    with pytest.raises(PartlyWritten) as failure:
+        reconcile(account, desired((CLICK, {"enabled": False}), (OPEN, {"enabled": False})), check_mode=False)
+    assert str(failure.value) == ("Updating the open tracking settings PATCH ... failed (HTTP 403). Written before the "
+                                  "failure: tracking_settings.click (enabled).")
+    assert failure.value.status == 403 and list(failure.value.written) == ["tracking_settings.click"]
+    assert ("PATCH", "/v3/tracking_settings/click", {"enabled": False}) in account.sent
