@@ -289,8 +289,7 @@ RATE_RESET_FORMATS = ("epoch", "seconds")
 DEMO_KEY = "SG.local-demo-key"
 DEMO_SUBUSERS = ({"username": "marketing"}, {"username": "billing"}, {"username": "eu-newsletter", "region": "eu"})
 
-FAULT_KINDS = ("rate_limit", "error", "html", "malformed_json", "drop", "delay", "not_applied", "truncated")
-# Parameters each fault kind accepts, with their defaults.
+# Parameters each fault kind accepts, with their defaults: the one table of fault kinds.
 FAULT_PARAMS = {
     # reset None: the server's rate_reset format
     "rate_limit": {"reset": None, "wait": 1, "retry_after": None},
@@ -303,6 +302,7 @@ FAULT_PARAMS = {
     # bytes None: half the body
     "truncated": {"bytes": None},
 }
+FAULT_KINDS = tuple(FAULT_PARAMS)
 HTML_PAGE = ("<html>\r\n<head><title>{code} {phrase}</title></head>\r\n<body>\r\n<center><h1>{code} {phrase}</h1></center>\r\n"
              "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 
@@ -1479,12 +1479,18 @@ def running_server(**options):
 
 # ----------------------------------------------------------------------------- command line
 
+def fault_kinds_help():
+    """The fault kinds the server accepts, with their parameters, from FAULT_PARAMS (for --help)."""
+    kinds = ", ".join(f"{kind} ({', '.join(params)})" if params else kind for kind, params in FAULT_PARAMS.items())
+    return f"KIND (NAME=VALUE parameters): {kinds}; or an HTTP status: 429 for rate_limit, another for error"
+
+
 def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(description="Local SendGrid-compatible API server (enforced TLS, subusers, "
                                                  "tracking settings, mail settings, IP access management, API keys, "
                                                  "scopes).",
-                                     epilog="See the module docstring for the /__control__/ endpoint and fault kinds.")
+                                     epilog="See the module docstring for the /__control__/ endpoint and what each fault kind does.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
     parser.add_argument("--region", choices=REGIONS, default="global", help="host to play: global (api.sendgrid.com) or eu")
@@ -1514,7 +1520,7 @@ def parse_args(argv=None):
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
     parser.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert (if not in that file)")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:COUNT[:METHOD]][,NAME=VALUE...]",
-                        help="inject a fault (repeatable)")
+                        help=f"inject a fault (repeatable). {fault_kinds_help()}")
     parser.add_argument("--ready-file", metavar="PATH", help="write the URL there once listening")
     parser.add_argument("--verbose", action="store_true", help="access log on stderr (never headers or keys)")
     return parser.parse_args(argv)

@@ -1381,6 +1381,22 @@ def test_cli_help_lists_the_options():
         assert option in result.stdout
 
 
+def test_cli_help_names_every_fault_kind_the_server_accepts():
+    result = subprocess.run([sys.executable, str(TOOL), "--help"], capture_output=True, text=True, timeout=10, check=False)
+    assert result.returncode == 0
+    # the option's own help, after the usage line, words joined again across argparse's line breaks
+    fault_help = " ".join(result.stdout.split("\n  --fault ", 1)[1].split("\n  --ready-file", 1)[0].split())
+    assert len(sg.FAULT_KINDS) == 8
+    for kind in sg.FAULT_KINDS:
+        assert sg.make_fault(kind)["kind"] == kind
+        assert re.search(rf"\b{kind}\b", fault_help), kind
+    for kind, params in sg.FAULT_PARAMS.items():
+        for param in params:
+            assert param in fault_help, (kind, param)
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        sg.make_fault("timeout")
+
+
 def test_cli_starts_from_another_directory_with_a_ready_file_and_endpoint_rate_limits(tmp_path):
     ready = tmp_path / "server.url"
     command = [sys.executable, str(TOOL), "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready),
