@@ -322,6 +322,24 @@ def _utc_time(epoch: float) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(epoch))
 
 
+def iso_utc(epoch) -> str | None:
+    """Epoch seconds as UTC ISO 8601 text (2026-12-07T15:08:29Z, fractions dropped); None for null or a non-number."""
+    if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+        return None
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return None  # beyond what the platform's clock can express: no text rather than a traceback
+
+
+def with_iso_times(item: dict, fields) -> dict:
+    """A copy of an API item with a <field>_iso sibling (iso_utc) next to each epoch field; the epoch stays as it is."""
+    copied = dict(item)
+    for field in fields:
+        copied[field + "_iso"] = iso_utc(item.get(field))
+    return copied
+
+
 def _number_text(value: float) -> str:
     return ("%.1f" % value).rstrip("0").rstrip(".")
 

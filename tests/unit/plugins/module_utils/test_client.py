@@ -14,7 +14,9 @@ import pytest
 import requests
 import responses
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import RateLimit, SendGridClient, SendGridError
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    RateLimit, SendGridClient, SendGridError, iso_utc, with_iso_times,
+)
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
 
 PATH, READ, UPDATE = ENFORCED_TLS.path, ENFORCED_TLS.read, ENFORCED_TLS.update
@@ -535,3 +537,21 @@ def test_a_missing_ca_path_file_is_refused_before_any_request(tmp_path):
     with pytest.raises(SendGridError) as failure:
         make_client(ca_path=missing)
     assert str(failure.value).startswith("ca_path %s is not a readable file: give the PEM file" % missing)
+
+
+# ----------------------------------------------------------------------------- epoch seconds as ISO 8601 text
+
+@pytest.mark.parametrize("epoch, text", [
+    (1796656109, "2026-12-07T15:08:29Z"), (0, "1970-01-01T00:00:00Z"), (1764547260.9, "2025-12-01T00:01:00Z"),
+    (None, None), ("1796656109", None), (True, None), (10 ** 30, None),
+])
+def test_iso_utc_is_utc_iso_8601_text_and_none_for_null_or_not_a_number(epoch, text):
+    assert iso_utc(epoch) == text
+
+
+def test_with_iso_times_adds_a_sibling_per_field_and_keeps_the_epoch_and_the_item():
+    item = {"id": 7, "created_at": 1796656109, "updated_at": None}
+    assert with_iso_times(item, ("created_at", "updated_at", "deleted_at")) == {
+        "id": 7, "created_at": 1796656109, "created_at_iso": "2026-12-07T15:08:29Z", "updated_at": None,
+        "updated_at_iso": None, "deleted_at_iso": None}
+    assert item == {"id": 7, "created_at": 1796656109, "updated_at": None}
