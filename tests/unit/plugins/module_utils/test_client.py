@@ -253,8 +253,8 @@ def name_not_resolved_error(url=URL):
     try:
         raise socket.gaierror(-2, "Name or service not known")
     except socket.gaierror as exc:
-        reason = urllib3.exceptions.NameResolutionError("api.sendgrid.com", None, exc)
-    return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, url, reason=reason))
+        return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(
+            None, url, reason=urllib3.exceptions.NameResolutionError("api.sendgrid.com", None, exc)))
 
 
 def counting(client):
