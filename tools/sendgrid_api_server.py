@@ -24,13 +24,14 @@ official OpenAPI description, the endpoints the collection uses:
     GET    /v3/access_settings/activity              scope access_settings.activity.read
     GET    /v3/api_keys                              scope api_keys.read
     GET    /v3/api_keys/{api_key_id}                 scope api_keys.read
+    GET    /v3/scopes                                no scope: any known key (the spec names none)
 
 The core (this file) does HTTP, authentication, IP access enforcement and activity, scopes, on-behalf-of,
 faults, rate limits, the request log and the control endpoint.  Each endpoint family is one file of
 tools/sendgrid_api/ (enforced_tls.py, subusers.py, tracking_settings.py, mail_settings.py, ip_access.py,
-api_keys.py) declaring its routes (path, method -> scope, handler; a path may hold {name} parameters), its per-account
-default state and its body validation; tools/sendgrid_api/__init__.py holds the ROUTE_TABLE, one entry per
-family.
+api_keys.py, scopes.py) declaring its routes (path, method -> scope or None, handler; a path may hold {name}
+parameters), its per-account default state and its body validation; tools/sendgrid_api/__init__.py holds the
+ROUTE_TABLE, one entry per family.
 
 Authentication is ``Authorization: Bearer <key>``; keys and their scopes are given at
 start (ALL_SCOPES: every scope above).  The ``on-behalf-of`` header selects the account: none for
@@ -38,7 +39,7 @@ the parent, ``<subuser name>`` for a subuser, ``account-id <id>`` for a customer
 unknown one is a 404.  A subuser pinned to the other region is refused with 403 naming the host
 to use.  Every route answers 404 for an unknown path, 405 (with Allow) for another method, 401
 without a known key, 403 from a client address the IP Access Management allow lists do not permit
-(below), 403 without the route's scope, then the 404/403 of an unknown or other-region on-behalf-of
+(below), 403 without the route's scope (when it needs one), then the 404/403 of an unknown or other-region on-behalf-of
 account, in that order.
 
 Settings, kept per account (parent, every subuser, every customer account), each reached in tests
@@ -118,6 +119,10 @@ missing) is listed only: it authenticates nothing.  ``GET /v3/api_keys?limit=N``
 all) answers ``{"result": [{"name", "api_key_id"}]}``; ``GET /v3/api_keys/{api_key_id}`` answers the key's
 ``{"name", "api_key_id", "scopes"}`` wrapped as ``{"result": [key]}`` (the spec's schema; default) or bare, as
 ``--api-key-answer result|object`` (runtime: ``api_key_answer``) says; another id is a 404.
+
+Scopes (details in tools/sendgrid_api/scopes.py).  ``GET /v3/scopes`` answers ``{"scopes": [...]}``, the
+calling key's scopes, sorted, whatever account on-behalf-of targets; the spec names no scope for it, so any
+known key may call it (a key without scopes gets ``{"scopes": []}``).
 
 Every API answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
 ``X-RateLimit-Reset`` from a fixed-window limit per API key AND endpoint, as on SendGrid: the
@@ -284,8 +289,7 @@ RATE_RESET_FORMATS = ("epoch", "seconds")
 DEMO_KEY = "SG.local-demo-key"
 DEMO_SUBUSERS = ({"username": "marketing"}, {"username": "billing"}, {"username": "eu-newsletter", "region": "eu"})
 
-FAULT_KINDS = ("rate_limit", "error", "html", "malformed_json", "drop", "delay", "not_applied", "truncated")
-# Parameters each fault kind accepts, with their defaults.
+# Parameters each fault kind accepts, with their defaults: the one table of fault kinds.
 FAULT_PARAMS = {
     # reset None: the server's rate_reset format
     "rate_limit": {"reset": None, "wait": 1, "retry_after": None},
@@ -298,6 +302,7 @@ FAULT_PARAMS = {
     # bytes None: half the body
     "truncated": {"bytes": None},
 }
+FAULT_KINDS = tuple(FAULT_PARAMS)
 HTML_PAGE = ("<html>\r\n<head><title>{code} {phrase}</title></head>\r\n<body>\r\n<center><h1>{code} {phrase}</h1></center>\r\n"
              "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 
@@ -1187,7 +1192,7 @@ class Handler(BaseHTTPRequestHandler):
             return _error(401, "authorization required")
         if access.refused_by is not None:
             return _error(403, access.refusal())
-        if route.scope not in scopes:
+        if route.scope is not None and route.scope not in scopes:
             return _error(403, "access forbidden")
         account, problem = access.account, access.problem
         backend.update_entry(entry, account=account)
@@ -1200,7 +1205,8 @@ class Handler(BaseHTTPRequestHandler):
                 backend.update_entry(entry, fault=fault["kind"])
             return fault is not None
 
-        return route.handler(Request(self.command, url.path, url.query, body, account, backend, not_applied, path_params))
+        return route.handler(Request(self.command, url.path, url.query, body, account, backend, not_applied, path_params,
+                                     scopes))
 
     # -- control
 
@@ -1473,11 +1479,18 @@ def running_server(**options):
 
 # ----------------------------------------------------------------------------- command line
 
+def fault_kinds_help():
+    """The fault kinds the server accepts, with their parameters, from FAULT_PARAMS (for --help)."""
+    kinds = ", ".join(f"{kind} ({', '.join(params)})" if params else kind for kind, params in FAULT_PARAMS.items())
+    return f"KIND (NAME=VALUE parameters): {kinds}; or an HTTP status: 429 for rate_limit, another for error"
+
+
 def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(description="Local SendGrid-compatible API server (enforced TLS, subusers, "
-                                                 "tracking settings, mail settings, IP access management, API keys).",
-                                     epilog="See the module docstring for the /__control__/ endpoint and fault kinds.")
+                                                 "tracking settings, mail settings, IP access management, API keys, "
+                                                 "scopes).",
+                                     epilog="See the module docstring for the /__control__/ endpoint and what each fault kind does.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
     parser.add_argument("--region", choices=REGIONS, default="global", help="host to play: global (api.sendgrid.com) or eu")
@@ -1507,7 +1520,7 @@ def parse_args(argv=None):
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
     parser.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert (if not in that file)")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:COUNT[:METHOD]][,NAME=VALUE...]",
-                        help="inject a fault (repeatable)")
+                        help=f"inject a fault (repeatable). {fault_kinds_help()}")
     parser.add_argument("--ready-file", metavar="PATH", help="write the URL there once listening")
     parser.add_argument("--verbose", action="store_true", help="access log on stderr (never headers or keys)")
     return parser.parse_args(argv)

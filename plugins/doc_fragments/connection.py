@@ -62,6 +62,8 @@ options:
         504) or lost its connection.
       - A 429 is retried after the wait SendGrid asks for (C(Retry-After) or C(X-RateLimit-Reset)); the others after an
         exponential backoff with jitter. Each retry is reported as a warning.
+      - A refused connection (nothing listens at the API URL, a server that is down) is retried once only, whatever
+        this says, so that it fails within seconds.
     type: int
     default: 5
   retry_max_wait:

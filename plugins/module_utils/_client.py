@@ -45,6 +45,9 @@ RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
 # An X-RateLimit-Reset above this is an epoch timestamp, below it a number of seconds to wait.
 EPOCH_THRESHOLD = 10 ** 9
 BACKOFF_BASE_SECONDS = 1.0
+# A refused connection means nothing listens at the address (a wrong api_url, a server that is down): retrying it with
+# backoff only delays the failure by half a minute. One retry covers a server that is restarting.
+REFUSED_RETRIES = 1
 EXCERPT_LENGTH = 200
 
 
@@ -424,6 +427,43 @@ def _utc_time(epoch: float) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(epoch))
 
 
+def iso_utc(epoch) -> str | None:
+    """Epoch seconds as UTC ISO 8601 text (2026-12-07T15:08:29Z, fractions dropped); None for null or a non-number."""
+    if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+        return None
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return None  # beyond what the platform's clock can express: no text rather than a traceback
+
+
+def with_iso_times(item: dict, fields) -> dict:
+    """A copy of an API item with a <field>_iso sibling (iso_utc) next to each epoch field; the epoch stays as it is."""
+    copied = dict(item)
+    for field in fields:
+        copied[field + "_iso"] = iso_utc(item.get(field))
+    return copied
+
+
+def is_refused(exc: BaseException) -> bool:
+    """Whether a connection error is a refused connection (nothing listens there), not one lost mid-answer or timed out.
+
+    requests wraps urllib3's MaxRetryError, whose reason is a NewConnectionError caused by the ConnectionRefusedError.
+    A NewConnectionError for another reason (a name that does not resolve, an unreachable network) is not a refusal.
+    """
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        seen.add(id(current))
+        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        pending.extend(current.args)
+    return False
+
+
 def _number_text(value: float) -> str:
     return ("%.1f" % value).rstrip("0").rstrip(".")
 
@@ -486,8 +526,10 @@ class SendGridClient:
         rate_limit = self.rate_limits.endpoint(path)
         waited = 0.0
         attempt = 0
+        refusals = 0
         while True:
             waited += rate_limit.wait_turn(self.retry_max_wait - waited)
+            refused = False
             try:
                 response = self._send(rate_limit, method, url, json=body, params=params, headers=headers)
             except requests.exceptions.Timeout:
@@ -503,6 +545,10 @@ class SendGridClient:
             except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 # ChunkedEncodingError is an answer cut off mid-body (IncompleteRead): as transient as a dropped connection.
                 response, reason = None, "failed with a connection error"
+                refused = is_refused(exc)
+                if refused:
+                    refusals += 1
+                    reason = "failed: the connection was refused (nothing listens there)"
                 failure = SendGridError("%s %s %s: the connection to the API was lost or refused (%s). Check %s, "
                                         "the network and any proxy between this host and SendGrid, then run again."
                                         % (operation.description, method, url, self.redact(str(exc)),
@@ -523,6 +569,12 @@ class SendGridClient:
                                     % (str(failure).rstrip(".") + ".", delay, _utc_time(self._clock() + delay),
                                        option_name("retry_max_wait"), _number_text(self.retry_max_wait),
                                        option_name("retry_max_wait"), option_name("concurrency")), 429)
+            if refused and refusals > REFUSED_RETRIES and attempt < self.retries:
+                raise SendGridError("%s (refused again after %s and %.1f seconds of waiting: a refused connection is "
+                                    "retried %s only, whatever %s says)"
+                                    % (str(failure).rstrip("."), "1 retry" if attempt == 1 else "%d retries" % attempt,
+                                       waited, "once" if REFUSED_RETRIES == 1 else "%d times" % REFUSED_RETRIES,
+                                       option_name("retries")))
             if attempt >= self.retries or waited + delay > self.retry_max_wait:
                 if attempt:
                     failure = SendGridError("%s (gave up after %d retries and %.1f seconds of waiting; options %s and %s)"
@@ -532,7 +584,9 @@ class SendGridClient:
             attempt += 1
             # Retrying a PATCH is safe: it sets absolute values, so sending it twice has the effect of once.
             self._warn("SendGrid %s %s%s %s; retry %d of %d in %.1f seconds."
-                       % (method, path, " for %r" % on_behalf_of if on_behalf_of else "", reason, attempt, self.retries, delay))
+                       % (method, path, " for %r" % on_behalf_of if on_behalf_of else "", reason, attempt,
+                          # a refusal's retry is the last one should it be refused again
+                          attempt if refused else self.retries, delay))
             self._sleep(delay)
             waited += delay
 

@@ -77,33 +77,113 @@ entries:
   elements: str
   sample: ["127.0.0.1/32", "203.0.113.0/24"]
 rules:
-  description: The allow list as SendGrid keeps it, with each rule's id and timestamps.
+  description:
+    - The allow list as SendGrid keeps it, with each rule's id and timestamps.
+    - Each epoch timestamp has a sibling C(<field>_iso) with the same time as UTC ISO 8601 text.
   returned: success
   type: list
   elements: dict
-  sample: [{"id": 1, "ip": "203.0.113.0/24", "created_at": 1764547200, "updated_at": 1764547200}]
+  contains:
+    id:
+      description: The rule's id.
+      type: int
+      returned: success
+      sample: 1
+    ip:
+      description: The rule's network, canonical.
+      type: str
+      returned: success
+      sample: 203.0.113.0/24
+    created_at:
+      description: When the rule was created, in epoch seconds.
+      type: int
+      returned: success
+      sample: 1764547200
+    created_at_iso:
+      description: RV(rules[].created_at) as UTC ISO 8601 text; null when RV(rules[].created_at) is null.
+      type: str
+      returned: success
+      sample: "2025-12-01T00:00:00Z"
+    updated_at:
+      description: When the rule was last changed, in epoch seconds.
+      type: int
+      returned: success
+      sample: 1764547200
+    updated_at_iso:
+      description: RV(rules[].updated_at) as UTC ISO 8601 text; null when RV(rules[].updated_at) is null.
+      type: str
+      returned: success
+      sample: "2025-12-01T00:00:00Z"
+  sample: [{"id": 1, "ip": "203.0.113.0/24", "created_at": 1764547200, "created_at_iso": "2025-12-01T00:00:00Z",
+            "updated_at": 1764547200, "updated_at_iso": "2025-12-01T00:00:00Z"}]
 activity:
-  description: The recent access attempts, newest first, as SendGrid reports them; V([]) with O(activity=false).
+  description:
+    - The recent access attempts, newest first, as SendGrid reports them; V([]) with O(activity=false).
+    - Each epoch timestamp has a sibling C(<field>_iso) with the same time as UTC ISO 8601 text.
   returned: success
   type: list
   elements: dict
-  sample: [{"allowed": false, "auth_method": "API Key", "first_at": 1764547200, "ip": "192.0.2.7",
-            "last_at": 1764547260, "location": ""}]
+  contains:
+    allowed:
+      description: Whether the attempt was let in.
+      type: bool
+      returned: success
+      sample: false
+    auth_method:
+      description: How the attempt authenticated.
+      type: str
+      returned: success
+      sample: API Key
+    ip:
+      description: The address the attempt came from.
+      type: str
+      returned: success
+      sample: 192.0.2.7
+    location:
+      description: Where SendGrid places that address.
+      type: str
+      returned: success
+      sample: ""
+    first_at:
+      description: The first such attempt, in epoch seconds.
+      type: int
+      returned: success
+      sample: 1764547200
+    first_at_iso:
+      description: RV(activity[].first_at) as UTC ISO 8601 text; null when RV(activity[].first_at) is null.
+      type: str
+      returned: success
+      sample: "2025-12-01T00:00:00Z"
+    last_at:
+      description: The last such attempt, in epoch seconds.
+      type: int
+      returned: success
+      sample: 1764547260
+    last_at_iso:
+      description: RV(activity[].last_at) as UTC ISO 8601 text; null when RV(activity[].last_at) is null.
+      type: str
+      returned: success
+      sample: "2025-12-01T00:01:00Z"
+  sample: [{"allowed": false, "auth_method": "API Key", "first_at": 1764547200, "first_at_iso": "2025-12-01T00:00:00Z",
+            "ip": "192.0.2.7", "last_at": 1764547260, "last_at_iso": "2025-12-01T00:01:00Z", "location": ""}]
 refused:
-  description: The attempts of RV(activity) that were refused.
+  description: The attempts of RV(activity) that were refused, with the same fields.
   returned: success
   type: list
   elements: dict
-  sample: [{"allowed": false, "auth_method": "API Key", "first_at": 1764547200, "ip": "192.0.2.7",
-            "last_at": 1764547260, "location": ""}]
+  sample: [{"allowed": false, "auth_method": "API Key", "first_at": 1764547200, "first_at_iso": "2025-12-01T00:00:00Z",
+            "ip": "192.0.2.7", "last_at": 1764547260, "last_at_iso": "2025-12-01T00:01:00Z", "location": ""}]
 """
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
+    SendGridError, account_from_module, connection_argument_spec, sendgrid_module, with_iso_times,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._ip_access import canonical, read_activity, read_rules
 
 MAX_ACTIVITY = 1000
+# The epoch-seconds fields that get an ISO 8601 sibling.
+RULE_TIMES = ("created_at", "updated_at")
+ACTIVITY_TIMES = ("first_at", "last_at")
 
 
 def main():
@@ -120,8 +200,10 @@ def main():
         activity = read_activity(account, module.params["activity_limit"]) if module.params["activity"] else []
     except SendGridError as exc:
         module.fail_json(msg=str(exc), status=exc.status)
+    activity = [with_iso_times(item, ACTIVITY_TIMES) for item in activity]
     module.exit_json(changed=False, enabled=bool(rules), entries=canonical(rule["network"] for rule in rules),
-                     rules=[{key: value for key, value in rule.items() if key != "network"} for rule in rules],
+                     rules=[with_iso_times({key: value for key, value in rule.items() if key != "network"}, RULE_TIMES)
+                            for rule in rules],
                      activity=activity, refused=[item for item in activity if item.get("allowed") is False])
 
 

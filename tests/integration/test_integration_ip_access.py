@@ -26,6 +26,7 @@ case's output may satisfy look at its own plays (own_output).
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import re
@@ -78,6 +79,29 @@ def log_with_faults(server) -> list:
     """(method, path, on-behalf-of, body, status), with the fault's kind as the status of a request that met one."""
     return [call[:4] + (entry["fault"] or call.status,)
             for call, entry in zip(calls(server, with_status=True), server.requests())]
+
+
+# ----------------------------------------------------------------------------- timestamps
+
+# The info module adds <field>_iso (UTC ISO 8601 text) next to these epoch-seconds fields.
+RULE_TIMES = ("created_at", "updated_at")
+ACTIVITY_TIMES = ("first_at", "last_at")
+
+
+def iso(epoch) -> str | None:
+    """Epoch seconds as the module should show them, computed here another way (datetime, not time.strftime)."""
+    if epoch is None:
+        return None
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def without_iso(items: list, fields: tuple) -> list:
+    """The items as the API answered them: each <field>_iso checked against its epoch field, then left out."""
+    for item in items:
+        for field in fields:
+            assert item[field + "_iso"] == iso(item.get(field)), (field, item)
+    return [{key: value for key, value in item.items() if key not in {field + "_iso" for field in fields}}
+            for item in items]
 
 
 # ----------------------------------------------------------------------------- server state
@@ -307,7 +331,7 @@ def test_purge_preview_apply_and_rerun_cost_get_activity_then_one_post_before_on
     assert [rule["id"] for rule in state[:2]] == [ids["127.0.0.1/32"], ids["198.51.100.0/24"]]
     info = run.result("info")
     assert (info["changed"], info["enabled"], info["entries"]) == (False, True, after)
-    assert info["rules"] == state
+    assert without_iso(info["rules"], RULE_TIMES) == state
     assert [(item["ip"], item["allowed"]) for item in info["activity"]] == [("127.0.0.1", True)]
     assert info["refused"] == []
     # -vvvv printed the arguments of the four tasks, the key hidden (run_playbook checks it shows nowhere)
@@ -569,7 +593,9 @@ def test_region_eu_sends_both_modules_to_the_eu_host_for_an_eu_subuser(runs):
 @CASES.add("info")
 def _info(start):
     server = start(trust_forwarded_for=True)
-    ids = seed(server, ["192.0.2.0/24", "2001:db8::/32", "127.0.0.1", "10.0.0.0/8"])
+    # one rule as an API might keep it: a known creation time, no update time
+    ids = seed(server, ["192.0.2.0/24", "2001:db8::/32", "127.0.0.1",
+                        {"ip": "10.0.0.0/8", "created_at": 1796656109, "updated_at": None}])
     # refused: a client the list does not cover, then a revoked key from this machine
     assert visit(server, forwarded_for="198.51.100.66") == 403
     assert visit(server, key=REVOKED_KEY) == 401
@@ -595,7 +621,12 @@ def test_info_returns_canonical_sorted_entries_rules_activity_newest_first_and_t
     assert [(rule["id"], rule["ip"]) for rule in defaults["rules"]] == [
         (ids["192.0.2.0/24"], "192.0.2.0/24"), (ids["2001:db8::/32"], "2001:db8::/32"),
         (ids["127.0.0.1/32"], "127.0.0.1/32"), (ids["10.0.0.0/8"], "10.0.0.0/8")]
-    assert defaults["rules"] == server.state(SETTING)["parent"]
+    assert without_iso(defaults["rules"], RULE_TIMES) == server.state(SETTING)["parent"]
+    assert {key: defaults["rules"][3][key] for key in ("created_at", "created_at_iso", "updated_at", "updated_at_iso")} \
+        == {"created_at": 1796656109, "created_at_iso": "2026-12-07T15:08:29Z", "updated_at": None, "updated_at_iso": None}
+    # every access's first_at and last_at come with their ISO 8601 text
+    assert [item["ip"] for item in without_iso(defaults["activity"], ACTIVITY_TIMES)] == [
+        "127.0.0.1", "127.0.0.1", "198.51.100.66"]
     # newest first: this module's own reads, the revoked key, the uncovered client
     assert [(item["ip"], item["allowed"], item["auth_method"]) for item in defaults["activity"]] == [
         ("127.0.0.1", True, "API Key"), ("127.0.0.1", False, "API Key"), ("198.51.100.66", False, "API Key")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import socket
 
 import pytest
 
@@ -206,6 +207,38 @@ def test_retries_exhausted_fail_with_the_status_and_the_retry_count(runs, tally)
     assert "retries and retry_max_wait" in message
     assert log_with_faults(server) == [("GET", TLS_PATH, None, None, "fault")] * 2
     assert server.state()["parent"] == DEFAULT_SETTINGS
+    tally("failure_reported")
+
+
+@CASES.add("server down")
+def _server_down(_start):
+    # A port bound but never listening: every connection to it is refused, as by a host whose server is down, and no
+    # other process can take the port meanwhile. The test closes it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    return (sock, url), PlaybookCase("enforced_tls.yml", dict(sg_api_url=url, **APPLY))
+
+
+def test_a_server_that_is_down_fails_within_seconds_saying_the_connection_was_refused(runs, tally):
+    run, (sock, url) = runs["server down"]
+    sock.close()
+
+    message = assert_clear_failure(run, "enforce")
+    task = run.task("enforce")
+    # one retry (a server restarting may refuse for a moment), not the five of a lost connection
+    (warning,) = task["warnings"]
+    match = re.fullmatch(r"SendGrid GET %s failed: the connection was refused \(nothing listens there\); retry 1 of 1 in "
+                         r"(\d+\.\d) seconds\." % TLS_PATH, warning)
+    assert match, warning
+    assert message.startswith("Reading the Enforced TLS settings GET %s%s: the connection to the API was lost or refused ("
+                              % (url, TLS_PATH)), message
+    assert "Connection refused" in message
+    assert message.endswith("Check api_url, the network and any proxy between this host and SendGrid, then run again "
+                            "(refused again after 1 retry and %s seconds of waiting: a refused connection is retried once "
+                            "only, whatever retries says)" % match.group(1)), message
+    # with the default retries (5), a refused connection took 20 to 30 s of backoff; now one backoff of at most 1 s
+    assert task["finished"] - task["started"] < 10, task
     tally("failure_reported")
 
 

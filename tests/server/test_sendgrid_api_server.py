@@ -1366,7 +1366,7 @@ def test_every_new_scope_is_in_all_scopes_and_the_demo_key_reaches_the_new_route
 def test_route_table_has_one_entry_per_family():
     table = sys.modules["sendgrid_api"].ROUTE_TABLE
     assert [family.name for family in table] == ["enforced_tls", "subusers", "tracking_settings", "mail_settings", "ip_access",
-                                                 "api_keys"]
+                                                 "api_keys", "scopes"]
     assert {route.path for family in table for route in family.routes} == set(sg.ROUTES)
     assert sg.ROUTES[TLS] == {"GET": sg.SCOPE_TLS_READ, "PATCH": sg.SCOPE_TLS_UPDATE}
 
@@ -1379,6 +1379,22 @@ def test_cli_help_lists_the_options():
     for option in ("--endpoint-rate-limit", "--rate-limit", "--accounts-file", "--ready-file", "--fault", "--tls-cert",
                    "--api-key-answer"):
         assert option in result.stdout
+
+
+def test_cli_help_names_every_fault_kind_the_server_accepts():
+    result = subprocess.run([sys.executable, str(TOOL), "--help"], capture_output=True, text=True, timeout=10, check=False)
+    assert result.returncode == 0
+    # the option's own help, after the usage line, words joined again across argparse's line breaks
+    fault_help = " ".join(result.stdout.split("\n  --fault ", 1)[1].split("\n  --ready-file", 1)[0].split())
+    assert len(sg.FAULT_KINDS) == 8
+    for kind in sg.FAULT_KINDS:
+        assert sg.make_fault(kind)["kind"] == kind
+        assert re.search(rf"\b{kind}\b", fault_help), kind
+    for kind, params in sg.FAULT_PARAMS.items():
+        for param in params:
+            assert param in fault_help, (kind, param)
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        sg.make_fault("timeout")
 
 
 def test_cli_starts_from_another_directory_with_a_ready_file_and_endpoint_rate_limits(tmp_path):
@@ -1983,3 +1999,67 @@ def test_api_keys_are_planted_by_the_accounts_file_and_the_control_endpoint(tmp_
         assert requests.get(srv.url + "/__control__/state?setting=api_keys", timeout=5).json()["m"] == put.json()
         assert requests.put(srv.url + "/__control__/config", json={"api_key_answer": "object"}, timeout=5).status_code == 200
         assert call(srv, "GET", f"{API_KEYS}/{put.json()[0]['api_key_id']}", obo="m").json() == put.json()[0]
+
+
+# ----------------------------------------------------------------------------- scopes of the calling key
+
+SCOPES = "/v3/scopes"
+
+
+def test_scopes_answer_every_scope_of_an_all_scopes_key_sorted(srv):
+    response = call(srv, "GET", SCOPES)
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"scopes": sorted(sg.ALL_SCOPES)}
+
+
+@pytest.mark.parametrize("key, scopes", [(READ_ONLY, [sg.SCOPE_TLS_READ]), (UPDATE_ONLY, [sg.SCOPE_TLS_UPDATE]),
+                                         (NO_SCOPES, [])])
+def test_scopes_answer_a_limited_key_its_own_scopes_and_need_no_scope(srv, key, scopes):
+    response = call(srv, "GET", SCOPES, key=key)
+    assert response.status_code == 200
+    assert response.json() == {"scopes": scopes}
+
+
+def test_scopes_answer_scopes_given_at_start_even_those_no_route_needs():
+    with sg.running_server(keys={KEY: ["mail.send", "alerts.read", "mail.send", sg.SCOPE_API_KEYS_READ]}) as other:
+        assert call(other, "GET", SCOPES).json() == {"scopes": ["alerts.read", "api_keys.read", "mail.send"]}
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer SG.unknown"}, {"Authorization": "Bearer "}])
+def test_scopes_without_a_known_key_is_401(srv, headers):
+    response = call(srv, "GET", SCOPES, key=None, headers=headers)
+    assert response.status_code == 401
+    assert response.json() == {"errors": [{"field": None, "message": "authorization required"}]}
+
+
+def test_scopes_on_behalf_of_answer_the_calling_keys_scopes_and_refuse_an_unknown_account(srv):
+    for obo in ("marketing", "account-id 777"):
+        response = call(srv, "GET", SCOPES, key=READ_ONLY, obo=obo)
+        assert response.status_code == 200 and response.json() == {"scopes": [sg.SCOPE_TLS_READ]}
+    for obo, status in (("nobody", 404), ("account-id 778", 404), ("eu-news", 403)):
+        assert call(srv, "GET", SCOPES, obo=obo).status_code == status
+    assert [entry["account"] for entry in srv.requests()[:2]] == ["marketing", "account-id 777"]
+
+
+def test_scopes_route_takes_faults_rate_limits_and_answers_405_to_writes(srv):
+    srv.add_fault("error", status=503, path=SCOPES)
+    faulted = call(srv, "GET", SCOPES)
+    assert faulted.status_code == 503 and errors_of(faulted)
+    assert srv.requests()[-1]["fault"] == "error"
+    srv.add_fault("drop", path=SCOPES)
+    with pytest.raises(requests.ConnectionError):
+        call(srv, "GET", SCOPES)
+    answered = call(srv, "GET", SCOPES)
+    assert answered.status_code == 200 and "X-RateLimit-Remaining" in answered.headers
+    assert call(srv, "POST", SCOPES, json={}).headers["Allow"] == "GET"
+    srv.set_config(endpoint_rate_limits={SCOPES: 1})
+    try:
+        assert [call(srv, "GET", SCOPES).status_code for dummy in range(2)] == [200, 429]
+    finally:
+        srv.set_config(endpoint_rate_limits={})
+
+
+def test_scopes_route_needs_no_scope_and_adds_none_to_all_scopes():
+    assert sg.ROUTES[SCOPES] == {"GET": None}
+    assert None not in sg.ALL_SCOPES
+    assert sys.modules["sendgrid_api"].scopes.FAMILY.scopes == ()

@@ -7,7 +7,7 @@ table the paths it serves, the scopes (ALL_SCOPES) and the per-account state.  A
 {name} parameters (one path segment each); match_path() finds the route of a request path.
 """
 
-from . import api_keys, enforced_tls, ip_access, mail_settings, subusers, tracking_settings
+from . import api_keys, enforced_tls, ip_access, mail_settings, scopes, subusers, tracking_settings
 
 ROUTE_TABLE = (
     enforced_tls.FAMILY,
@@ -16,6 +16,7 @@ ROUTE_TABLE = (
     mail_settings.FAMILY,
     ip_access.FAMILY,
     api_keys.FAMILY,
+    scopes.FAMILY,
 )
 
 # {path: {method: Route}}, methods in declaration order (they make the Allow header of a 405); a path with
@@ -47,8 +48,8 @@ def match_path(path):
 # {setting key: Setting}, e.g. "user/settings/enforced_tls", "tracking_settings/click"
 SETTINGS = {setting.key: setting for family in ROUTE_TABLE for setting in family.settings}
 
-# Every scope some route needs, family by family.
+# Every scope some route needs, family by family (a route needing none, such as GET /v3/scopes, adds nothing).
 ALL_SCOPES = tuple(dict.fromkeys(scope for family in ROUTE_TABLE for scope in family.scopes))
 
 __all__ = ["ROUTE_TABLE", "ROUTE_INDEX", "ROUTE_PATTERNS", "SETTINGS", "ALL_SCOPES", "match_path", "enforced_tls",
-           "subusers", "tracking_settings", "mail_settings", "ip_access", "api_keys"]
+           "subusers", "tracking_settings", "mail_settings", "ip_access", "api_keys", "scopes"]

@@ -93,7 +93,7 @@ def path_pattern(path):
 
 
 class Route:  # pylint: disable=too-few-public-methods
-    """One API operation: path and method, the scope it needs, and handler(request) -> Answer.
+    """One API operation: path and method, the scope it needs (None: none, any known key), and handler(request) -> Answer.
 
     A path may hold parameters, one whole segment each: "/v3/access_settings/whitelist/{rule_id}" matches
     "/v3/access_settings/whitelist/7" and the handler finds "7" in request.path_params["rule_id"].
@@ -144,8 +144,8 @@ class Family:  # pylint: disable=too-few-public-methods
 
     @property
     def scopes(self):
-        """Every scope its routes need, in declaration order."""
-        return tuple(dict.fromkeys(route.scope for route in self.routes))
+        """Every scope its routes need, in declaration order (a route that needs none adds nothing)."""
+        return tuple(dict.fromkeys(route.scope for route in self.routes if route.scope is not None))
 
 
 class Request:  # pylint: disable=too-few-public-methods,too-many-instance-attributes
@@ -155,11 +155,11 @@ class Request:  # pylint: disable=too-few-public-methods,too-many-instance-attri
     modify_setting(account, key, change), next_id(name), activity(account), list_subusers() and
     setting(runtime name); not_applied() consumes a pending not_applied fault for this request and says
     whether one fired (the write must then be acknowledged but not stored).  path_params holds the values
-    of the route's {name} path parameters.
+    of the route's {name} path parameters; scopes those of the calling API key.
     """
 
     # pylint: disable-next=too-many-arguments,too-many-positional-arguments
-    def __init__(self, method, path, query, body, account, backend, not_applied, path_params=None):
+    def __init__(self, method, path, query, body, account, backend, not_applied, path_params=None, scopes=()):
         self.method = method
         self.path = path
         self.query = query
@@ -168,6 +168,7 @@ class Request:  # pylint: disable=too-few-public-methods,too-many-instance-attri
         self.backend = backend
         self.not_applied = not_applied
         self.path_params = dict(path_params or {})
+        self.scopes = frozenset(scopes)
 
     def params(self):
         """Query parameters, the last value of each."""

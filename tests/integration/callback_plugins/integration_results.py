@@ -17,7 +17,7 @@ type: notification
 short_description: Write task results as JSON to a file (mailops.sendgrid integration tests only)
 description:
   - Records each task result (status, result dictionary, warning and exception texts, traceback, the play's index in the
-    playbook and when the task started) and writes them to the file named by the environment variable
+    playbook, when the task started and when this result came) and writes them to the file named by the environment variable
     E(INTEGRATION_RESULTS_FILE) when the playbook ends.
 requirements:
   - enabled with ANSIBLE_CALLBACKS_ENABLED=integration_results
@@ -61,6 +61,7 @@ class CallbackModule(CallbackBase):
             "result": data,
             "play": self._play,
             "started": self._started.get(result.task._uuid),
+            "finished": time.time(),
         })
 
     def v2_playbook_on_play_start(self, play):

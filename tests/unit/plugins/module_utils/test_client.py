@@ -7,14 +7,18 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
 import pytest
 import requests
 import responses
+import urllib3
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import RateLimit, SendGridClient, SendGridError
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    RateLimit, SendGridClient, SendGridError, is_refused, iso_utc, with_iso_times,
+)
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
 
 PATH, READ, UPDATE = ENFORCED_TLS.path, ENFORCED_TLS.read, ENFORCED_TLS.update
@@ -227,6 +231,127 @@ def test_connection_error_is_retried():
     recorder = Recorder()
     assert make_client(recorder).request("GET", PATH, READ) == SETTINGS
     assert "failed with a connection error; retry 1 of 5" in recorder.warnings[0]
+
+
+# ----------------------------------------------------------------------------- refused connections fail fast
+
+def refused_error(url=URL):
+    """What requests raises when nothing listens: ConnectionError(MaxRetryError(reason=NewConnectionError)), caused by
+    the ConnectionRefusedError, as urllib3 chains them."""
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError as refusal:
+            raise urllib3.exceptions.NewConnectionError(
+                None, "Failed to establish a new connection: [Errno 111] Connection refused") from refusal
+    except urllib3.exceptions.NewConnectionError as new_connection:
+        return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(None, url, reason=new_connection))
+
+
+def name_not_resolved_error(url=URL):
+    """A NewConnectionError for another reason than a refusal: the host name does not resolve."""
+    try:
+        raise socket.gaierror(-2, "Name or service not known")
+    except socket.gaierror as exc:
+        return requests.exceptions.ConnectionError(urllib3.exceptions.MaxRetryError(
+            None, url, reason=urllib3.exceptions.NameResolutionError("api.sendgrid.com", None, exc)))
+
+
+def counting(client):
+    """Count the requests the client really sends (a refused one never reaches responses' log)."""
+    sent = []
+    real = client.session.request
+
+    def request(*args, **kwargs):
+        sent.append(args[:2])
+        return real(*args, **kwargs)
+
+    client.session.request = request
+    return sent
+
+
+@pytest.fixture(name="nothing_listens")
+def fixture_nothing_listens():
+    """The base URL of a local port that is bound but not listening: every connection to it is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield "http://127.0.0.1:%d" % sock.getsockname()[1]
+
+
+def test_a_refused_connection_is_retried_once_then_fails_saying_it_was_refused(nothing_listens):
+    recorder = Recorder()
+    client = make_client(recorder, base_url=nothing_listens)
+    sent = counting(client)
+    with pytest.raises(SendGridError) as failure:
+        client.request("GET", PATH, READ)
+    message = str(failure.value)
+    assert len(sent) == 2 and len(recorder.sleeps) == 1 and 0.5 <= recorder.sleeps[0] <= 1.0
+    assert message.startswith("Reading the Enforced TLS settings GET %s%s: the connection to the API was lost or refused ("
+                              % (nothing_listens, PATH)), message
+    assert "Connection refused" in message
+    assert message.endswith("Check api_url, the network and any proxy between this host and SendGrid, then run again "
+                            "(refused again after 1 retry and %.1f seconds of waiting: a refused connection is retried "
+                            "once only, whatever retries says)" % recorder.sleeps[0]), message
+    (warning,) = recorder.warnings
+    assert warning == ("SendGrid GET %s failed: the connection was refused (nothing listens there); retry 1 of 1 in "
+                       "%.1f seconds." % (PATH, recorder.sleeps[0]))
+
+
+def test_a_refused_connection_with_retries_0_fails_at_once(nothing_listens):
+    recorder = Recorder()
+    client = make_client(recorder, base_url=nothing_listens, retries=0)
+    sent = counting(client)
+    with pytest.raises(SendGridError, match=r"lost or refused \(.*Connection refused.*\)\. Check api_url.*then run again\.$"):
+        client.request("GET", PATH, READ)
+    assert (len(sent), recorder.sleeps, recorder.warnings) == (1, [], [])
+
+
+@responses.activate
+def test_a_server_refusing_for_a_moment_while_it_restarts_is_retried_and_answers():
+    responses.get(URL, body=refused_error())
+    responses.get(URL, json=SETTINGS)
+    recorder = Recorder()
+    assert make_client(recorder).request("GET", PATH, READ) == SETTINGS
+    assert len(responses.calls) == 2 and len(recorder.sleeps) == 1
+    assert "the connection was refused (nothing listens there); retry 1 of 1" in recorder.warnings[0]
+
+
+@responses.activate
+def test_a_refusal_after_other_transient_failures_still_gets_its_one_retry_and_no_more():
+    responses.get(URL, status=503, json={"errors": [{"message": "unavailable"}]})
+    responses.get(URL, body=refused_error())
+    responses.get(URL, body=refused_error())
+    recorder = Recorder()
+    with pytest.raises(SendGridError, match=r"refused again after 2 retries and .* a refused connection is retried once"):
+        make_client(recorder).request("GET", PATH, READ)
+    assert len(responses.calls) == 3 and len(recorder.sleeps) == 2
+
+
+@pytest.mark.parametrize("error", [
+    requests.exceptions.ConnectionError("Connection aborted", ConnectionResetError(104, "Connection reset by peer")),
+    requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(10 bytes read, 20 more expected)"),
+    requests.exceptions.ReadTimeout("read timed out"),
+    requests.exceptions.ConnectTimeout("connect timed out"),
+    name_not_resolved_error(),
+], ids=["dropped", "cut-off-answer", "read-timeout", "connect-timeout", "name-not-resolved"])
+@responses.activate
+def test_other_connection_failures_keep_every_retry(error):
+    responses.get(URL, body=error)
+    recorder = Recorder()
+    with pytest.raises(SendGridError, match="gave up after 5 retries"):
+        make_client(recorder).request("GET", PATH, READ)
+    assert len(responses.calls) == 6 and len(recorder.sleeps) == 5
+    assert not any("refused" in warning for warning in recorder.warnings)
+
+
+def test_is_refused_finds_the_refusal_in_the_chain_only():
+    assert is_refused(refused_error())
+    assert is_refused(ConnectionRefusedError())
+    assert not is_refused(name_not_resolved_error())
+    assert not is_refused(requests.exceptions.ConnectionError("Connection aborted", ConnectionResetError()))
+    looped = requests.exceptions.ConnectionError("loop")
+    looped.__context__ = looped
+    assert not is_refused(looped)
 
 
 @responses.activate
@@ -535,3 +660,21 @@ def test_a_missing_ca_path_file_is_refused_before_any_request(tmp_path):
     with pytest.raises(SendGridError) as failure:
         make_client(ca_path=missing)
     assert str(failure.value).startswith("ca_path %s is not a readable file: give the PEM file" % missing)
+
+
+# ----------------------------------------------------------------------------- epoch seconds as ISO 8601 text
+
+@pytest.mark.parametrize("epoch, text", [
+    (1796656109, "2026-12-07T15:08:29Z"), (0, "1970-01-01T00:00:00Z"), (1764547260.9, "2025-12-01T00:01:00Z"),
+    (None, None), ("1796656109", None), (True, None), (10 ** 30, None),
+])
+def test_iso_utc_is_utc_iso_8601_text_and_none_for_null_or_not_a_number(epoch, text):
+    assert iso_utc(epoch) == text
+
+
+def test_with_iso_times_adds_a_sibling_per_field_and_keeps_the_epoch_and_the_item():
+    item = {"id": 7, "created_at": 1796656109, "updated_at": None}
+    assert with_iso_times(item, ("created_at", "updated_at", "deleted_at")) == {
+        "id": 7, "created_at": 1796656109, "created_at_iso": "2026-12-07T15:08:29Z", "updated_at": None,
+        "updated_at_iso": None, "deleted_at_iso": None}
+    assert item == {"id": 7, "created_at": 1796656109, "updated_at": None}
