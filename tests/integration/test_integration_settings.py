@@ -715,8 +715,8 @@ def test_bad_input_fails_naming_the_option_and_sends_nothing(server, tally):
         "invalid whitelist entry": "value of address_whitelist.list must hold e-mail addresses or domains only "
                                    "('postmaster@localhost' is neither), got: [\"example.com\", \"postmaster@localhost\"] "
                                    "(leave it out, or null, to leave the setting alone).",
-        "negative days": "value of bounce_purge.soft_bounces must be 0 or more (0 for none), got: -1 (leave it out, or "
-                         "null, to leave the setting alone).",
+        "negative days": "value of bounce_purge.soft_bounces must be from 0 to 3650 days (0 for none), got: -1 (leave "
+                         "it out, or null, to leave the setting alone).",
         "days not a number": "argument 'hard_bounces' is of type str found in 'bounce_purge'. and we were unable to "
                              "convert to int: \"'thirty'\" cannot be converted to an int",
         "invalid bounce address": "value of forward_bounce.email must be an e-mail address, or \"\" for none, got: bounces "
