@@ -139,6 +139,10 @@ SAMPLES = {
     "entries": [["127.0.0.1", "203.0.113.0/24", "198.51.100.*", "203.0.113.9/24", "2001:DB8::1"]],
     # the address this machine reaches the case's servers from
     "client_addresses": [[CLIENT_ADDRESS]],
+    # how messages name the options: no request depends on it
+    "option_names": [{"timeout": "my_timeout", "accounts": "my_subusers"}],
+    # a URL, as the documentation asks of the unsubscribe page
+    "subscription.url": ["https://example.com/unsubscribe"],
 }
 # Samples of one module's option (and of the role variables handed to it) where the shared sample does not fit that
 # module: {(module, option): [values]}, filled beside each module's model.
@@ -149,8 +153,9 @@ INVALID_SAMPLES = {
     "min_tls_version": ["1.0"],
     "settings": [["tracking_settings.open", "tracking_settings.nope"]],    # "Another name fails before any request"
     # a number of days cannot be negative (V(0) is "none"); the addresses are checked before any request
-    "bounce_purge.soft_bounces": [-1],
+    "bounce_purge.soft_bounces": [-1, 5000],
     "bounce_purge.hard_bounces": [-1],
+    "subscription.url": ["example.com/unsubscribe"],
     "forward_spam.email": [["abuse@example.com", "not-an-address"]],
     "forward_bounce.email": ["bounces.example.com"],
     "address_whitelist.list": [["example.com", "not an address"]],
@@ -1251,22 +1256,24 @@ def model_baseline(params, env, known) -> Expectation:
         one = dict(params, region=entry.get("region") or params["region"], on_behalf_of=entry["on_behalf_of"])
         desired = {section: baseline_merged(section, params.get(section), entry.get(section))
                    for section in BASELINE_SECTIONS}
-        account_calls, changed, flagged = baseline_account(one, env, desired)
+        account_calls, changed, flagged, flagged_keys = baseline_account(one, env, desired)
         calls += account_calls
         accounts.append(entry["on_behalf_of"] or "parent")
         for status, settings in (("changed", changed), ("flagged", flagged)):
             summary[status] += bool(settings)
         summary["compliant"] += not (changed or flagged)
         if changed or flagged:
-            drift.append({"account": entry["on_behalf_of"] or "parent", "settings": changed + flagged})
+            drift.append({"account": entry["on_behalf_of"] or "parent", "settings": changed + flagged,
+                          "flagged_keys": flagged_keys})
     returned = {"summary": summary, "drift": drift, "check_mode": False,
                 "discovered": len(known) if params["discover_subusers"] else None}
     return Expectation(calls, accounts=accounts, returned=comparable_result(returned))
 
 
 def baseline_account(params, env, desired) -> tuple:
-    """(calls, settings changed, settings flagged) of one account, each section as the module managing it alone."""
-    calls, changed, flagged = [], [], []
+    """(calls, settings changed, settings flagged, the flagged keys' names) of one account, each section as the module
+    managing it alone."""
+    calls, changed, flagged, flagged_keys = [], [], [], []
     host = host_for(params["region"], params, env)
     obo = params["on_behalf_of"]
     if desired["enforced_tls"] is not None:
@@ -1287,13 +1294,14 @@ def baseline_account(params, env, desired) -> tuple:
         control = [s for s in BASELINE_KEY_SCOPES if any(fnmatch.fnmatchcase(s, p) for p in ACCOUNT_CONTROL_SCOPES)]
         excess = allowed is not None and any(not any(fnmatch.fnmatchcase(s, p) for p in allowed)
                                              for s in BASELINE_KEY_SCOPES if s not in control)
-        flagged += ["api_keys"] if any(
-            excess or (control and key["name"] not in desired["api_keys"]["allowed_control_keys"]) for key in keys) else []
+        flagged_keys += [key["name"] for key in keys if excess or (
+            control and key["name"] not in desired["api_keys"]["allowed_control_keys"])]
+        flagged += ["api_keys"] if flagged_keys else []
     if desired["ip_access"] is not None:
         expected = model_ip_access(dict(params, **desired["ip_access"]), env, None)
         calls += expected.calls
         changed += ["ip_access"] if expected.changed else []
-    return calls, changed, flagged
+    return calls, changed, flagged, flagged_keys
 
 
 MODELS["sendgrid_baseline"] = model_baseline

@@ -280,8 +280,10 @@ def test_a_second_run_writes_only_what_still_differs_and_a_run_in_sync_sends_onl
     assert (check["changed"], check["check_mode"], check["drift"]) == (False, True, [])
     assert check["summary"] == {"accounts": 4, "compliant": 4, "changed": 0, "would_change": 0, "failed": 0, "flagged": 0}
     assert [statuses(a) for a in check["accounts"]] == [dict.fromkeys(ALL_SETTINGS, "compliant")] * 4
-    # the gate ran in both calls and passed: no drift in the dry run
-    assert [t["status"] for t in run.tasks if t["task"].endswith(GATE)] == ["skipped", "skipped"]
+    # (skipped in the apply call: it gates dry runs only; ok in the dry run: in sync)
+    assert [t["status"] for t in run.tasks if t["task"].endswith(GATE)] == ["skipped", "ok"]
+    assert [t["result"]["msg"] for t in run.tasks if t["task"].endswith(GATE)][1] == (
+        "In sync (baseline_fail_on_drift): none of the 4 accounts would change or have a flagged API key.")
     assert [t["task"] for t in run.tasks if t["status"] == "changed"] == [module_results(run)[0]["task"]]
 
     # the one write is the footer left behind; everything else, both calls, is the floor of GETs
@@ -315,7 +317,7 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     assert (report["dry_run"], report["failed"], report["drift"]) == (True, False, result["drift"])
     assert report["accounts"][1]["settings"]["api_keys"]["flagged"] == [
         {"name": "legacy", "api_key_id": "legacy-1", "excess_scopes": [], "control_scopes": ["teammates.read"]}]
-    assert "- Drift: billing (api_keys); marketing (tracking.open)" in markdown
+    assert "- Drift: billing (api_keys: legacy); marketing (tracking.open)" in markdown
     assert "- Totals: 4 accounts: 2 compliant, 1 would change, 1 with a flagged API key, 0 failed" in markdown
     assert rows[("marketing", "tracking.open")][3:5] == ["would change", "enabled: yes → no"]
 

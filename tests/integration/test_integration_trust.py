@@ -257,10 +257,11 @@ def test_14_an_eu_subuser_refused_for_its_region_points_at_baseline_eu_api_url_n
 
 def test_12_exclusions_with_spaces_misspelled_variables_and_patterns_matching_nothing_are_warned_and_reported(
         start_server, tmp_path):
-    server = start_server()
+    server, eu_server = start_server(), start_server(region="eu")
     reports = tmp_path / "reports"
     run = run_playbook("baseline.yml", extra_vars=dict(
-        baseline_api_url=server.url, baseline_discover_subusers=True, sg_first_report=str(reports),
+        baseline_api_url=server.url, baseline_eu_api_url=eu_server.url, baseline_discover_subusers=True,
+        sg_first_report=str(reports),
         baseline_tracking={"open": {"enabled": False}}), check=True, args=(
         "-e", "baseline_exclude=mark*, sandbox-*", "-e", "baseline_exlude=billing", "-e", "baseline_mail_setting=x"))
     assert run.rc == 0, run.explain()
@@ -281,8 +282,8 @@ def test_12_exclusions_with_spaces_misspelled_variables_and_patterns_matching_no
 @CASES.add("exclusion matching nothing")
 def _exclusion_matching_nothing(start):
     server = start()
-    return server, role(server, baseline_discover_subusers=True, baseline_tracking={"open": {"enabled": False}},
-                        baseline_exclude=["mark*", "sandbox-*"])
+    return server, role(server, baseline_eu_api_url=start(region="eu").url, baseline_discover_subusers=True,
+                        baseline_tracking={"open": {"enabled": False}}, baseline_exclude=["mark*", "sandbox-*"])
 
 
 def test_12_an_exclusion_pattern_that_matches_no_subuser_is_warned_about(runs):
