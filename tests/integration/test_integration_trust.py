@@ -141,8 +141,9 @@ def _part_way(start):
 
 def test_10_an_apply_that_fails_part_way_says_what_it_wrote_in_the_result_the_recap_and_the_report(runs):
     run, (server, reports) = runs["apply fails part-way"]
-    result = module_task(run, APPLY)["result"]
-    assert result["failed"] is True and result["changed"] is True
+    task = module_task(run, APPLY)
+    result = task["result"]
+    assert task["status"] == "failed" and result["changed"] is True, run.explain()
     assert result["written"] == [{"account": "parent", "settings": ["tracking.click"]}]
     assert result["msg"].endswith("|| Written before or beside the failures (the play recap does not count a failed "
                                   "task's changes): parent (tracking.click).")
