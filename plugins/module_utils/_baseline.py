@@ -41,6 +41,7 @@ IP_ACCESS_SPEC = dict(
     state=dict(type="str", choices=_ip_access.STATES, default="present"),
     purge=dict(type="bool", default=False),
     allow_lockout=dict(type="bool", default=False),
+    allow_any_address=dict(type="bool", default=False),
     client_addresses=dict(type="list", elements="str"),
 )
 API_KEYS_SPEC = dict(
@@ -152,9 +153,13 @@ def desired_for(policy: dict, overrides: dict | None = None) -> dict:
     return {section: merge(spec[section]["options"], policy.get(section), overrides.get(section)) for section in SECTIONS}
 
 
-def check(desired: dict, where: str = "") -> None:
+def check(desired: dict, where: str = "", override: dict | None = None) -> list:
     """Refuse, before any request, a value SendGrid would refuse or that would do harm; the message names the
-    option's path (``where`` is "" for the policy, "accounts[2]." for an account's overrides)."""
+    option's path (``where`` is "" for the policy, "accounts[2]." for an account's overrides). Returns the warnings
+    (wide allow list entries), each naming its path.
+
+    ``override``, for an account, is what the account itself gives ({section: values}): allow list entries it does
+    not give are the policy's, named by the policy's path, so that the caller can say each warning once."""
     if desired.get("enforced_tls") is not None:
         ENFORCED_TLS.check(ENFORCED_TLS.desired(desired["enforced_tls"]), where + "enforced_tls.")
     for option, settings in FAMILIES.items():
@@ -162,19 +167,16 @@ def check(desired: dict, where: str = "") -> None:
             values = (desired.get(option) or {}).get(setting.section)
             if values is not None:
                 setting.check(setting.desired(values), "%s%s.%s." % (where, option, setting.section))
+    warnings = []
     ip_access = desired.get("ip_access")
     if ip_access is not None:
-        prefix = where + "ip_access."
-        _ip_access.check_entries(ip_access["entries"] or [], prefix + "entries")
-        _ip_access.check_addresses(ip_access["client_addresses"] or [], prefix + "client_addresses")
-        if ip_access["state"] == "disabled" and ip_access["entries"]:
-            raise SendGridError("%sstate: disabled empties the allow list: leave %sentries out (it holds %s)."
-                                % (prefix, prefix, ", ".join(ip_access["entries"])))
-        if ip_access["purge"] and ip_access["state"] != "present":
-            raise SendGridError("%spurge applies to state: present only (state is %s)." % (prefix, ip_access["state"]))
+        own_entries = override is None or ((override.get("ip_access") or {}).get("entries") is not None)
+        warnings += _ip_access.check_options(ip_access, where + "ip_access.",
+                                             None if own_entries else "ip_access.entries")[1]
     api_keys = desired.get("api_keys")
     if api_keys is not None:
         check_patterns(api_keys["allowed_scopes"], where + "api_keys.allowed_scopes")
+    return warnings
 
 
 def engine_desired(desired: dict) -> dict:
@@ -237,12 +239,17 @@ def _engine_outcome(outcome: dict, check_mode: bool) -> dict:
 
 
 def _allow_list(account, ip_access: dict, check_mode: bool) -> dict:
+    """The allow list's outcome; ``warnings`` (the account's, see _ip_access.reconcile) only when there are any, for
+    run_module to give and take out of the result."""
     outcome = _ip_access.reconcile(
-        account, _ip_access.check_entries(ip_access["entries"] or []), ip_access["state"], ip_access["purge"],
+        account, _ip_access.check_options(ip_access)[0], ip_access["state"], ip_access["purge"],
         ip_access["allow_lockout"], ip_access["client_addresses"] or [], check_mode)
     changes = {name: outcome[name] for name in ("added", "removed") if outcome[name]}
-    return dict(status=status(outcome["changed"], check_mode), before=outcome["before"], after=outcome["after"],
-                changes=changes)
+    result = dict(status=status(outcome["changed"], check_mode), before=outcome["before"], after=outcome["after"],
+                  changes=changes)
+    if outcome["warnings"]:
+        result["warnings"] = outcome["warnings"]
+    return result
 
 
 def _audit_keys(account, api_keys: dict) -> dict:
@@ -383,16 +390,18 @@ def run_module() -> None:
     check_concurrency(module, **outcome)
     sections_spec = policy_argument_spec()
     try:
-        check(desired_for(policy))
+        warnings = check(desired_for(policy))
         # the overrides are typed here, naming their paths; parse_accounts checks the rest of each item
         listed = parse_accounts(params["accounts"], {section: dict(type="raw") for section in SECTIONS})
         for index, account in enumerate(listed):
             for section in SECTIONS:
                 account[section] = conform(sections_spec[section]["options"], account[section],
                                            "accounts[%d].%s" % (index, section))
-            check(desired_for(policy, account), "accounts[%d]." % index)
+            warnings += check(desired_for(policy, account), "accounts[%d]." % index, account)
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **outcome)
+    for warning in dict.fromkeys(warnings):   # the policy's once, not once per account that inherits it
+        module.warn(warning)
     pool, listed, accounts, outcome["discovered"] = discover_and_plan(module, listed, [], **outcome)
     overrides = {account["on_behalf_of"]: account for account in listed}
     for account in accounts:
@@ -404,6 +413,9 @@ def run_module() -> None:
     results = [account_result(account, done) for account, done in zip(
         accounts, for_each_account(pool.client, accounts, one, params["concurrency"]))]
     for account, result in zip(accounts, results):
+        # the account's own warnings, given and kept out of the result
+        for warning in result["settings"].get("ip_access", {}).pop("warnings", []):
+            module.warn("%s: %s" % (result["name"], warning))
         ip_access = account["desired"]["ip_access"]
         switched_off = result["settings"].get("ip_access", {}).get("status") in (CHANGED, WOULD_CHANGE)
         if ip_access and ip_access["state"] == "disabled" and switched_off:
