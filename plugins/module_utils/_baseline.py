@@ -42,6 +42,7 @@ IP_ACCESS_SPEC = dict(
     state=dict(type="str", choices=_ip_access.STATES, default="present"),
     purge=dict(type="bool", default=False),
     allow_lockout=dict(type="bool", default=False),
+    allow_any_address=dict(type="bool", default=False),
     client_addresses=dict(type="list", elements="str"),
 )
 API_KEYS_SPEC = dict(
@@ -157,10 +158,13 @@ def desired_for(policy: dict, overrides: dict | None = None) -> dict:
     return {section: merge(spec[section]["options"], policy.get(section), overrides.get(section)) for section in SECTIONS}
 
 
-def check(desired: dict, where: str = "") -> list:
+def check(desired: dict, where: str = "", override: dict | None = None) -> list:
     """Refuse, before any request, a value SendGrid would refuse or that would do harm; the message names the
     option's path (``where`` is "" for the policy, "accounts[2]." for an account's overrides). Returns the warnings on
-    what would do nothing, each naming its option's path."""
+    what would do nothing or open too much (wide allow list entries), each naming its option's path.
+
+    ``override``, for an account, is what the account itself gives ({section: values}): allow list entries it does
+    not give are the policy's, named by the policy's path, so that the caller can say each warning once."""
     warnings = []
     if desired.get("enforced_tls") is not None:
         warnings += ENFORCED_TLS.check(ENFORCED_TLS.desired(desired["enforced_tls"]), option_name(where + "enforced_tls."))
@@ -172,14 +176,9 @@ def check(desired: dict, where: str = "") -> list:
                                           option_name("%s%s.%s." % (where, option, setting.section)))
     ip_access = desired.get("ip_access")
     if ip_access is not None:
-        prefix = option_name(where + "ip_access.")
-        _ip_access.check_entries(ip_access["entries"] or [], prefix + "entries")
-        _ip_access.check_addresses(ip_access["client_addresses"] or [], prefix + "client_addresses")
-        if ip_access["state"] == "disabled" and ip_access["entries"]:
-            raise SendGridError("%sstate: disabled empties the allow list: leave %sentries out (it holds %s)."
-                                % (prefix, prefix, ", ".join(ip_access["entries"])))
-        if ip_access["purge"] and ip_access["state"] != "present":
-            raise SendGridError("%spurge applies to state: present only (state is %s)." % (prefix, ip_access["state"]))
+        own_entries = override is None or ((override.get("ip_access") or {}).get("entries") is not None)
+        warnings += _ip_access.check_options(ip_access, option_name(where + "ip_access."),
+                                             None if own_entries else option_name("ip_access.entries"))[1]
     api_keys = desired.get("api_keys")
     if api_keys is not None:
         check_patterns(api_keys["allowed_scopes"], option_name(where + "api_keys.allowed_scopes"))
@@ -269,12 +268,17 @@ def _engine_outcome(outcome: dict, check_mode: bool) -> dict:
 
 
 def _allow_list(account, ip_access: dict, check_mode: bool) -> dict:
+    """The allow list's outcome; ``warnings`` (the account's, see _ip_access.reconcile) only when there are any, for
+    run_module to give and take out of the result."""
     outcome = _ip_access.reconcile(
-        account, _ip_access.check_entries(ip_access["entries"] or []), ip_access["state"], ip_access["purge"],
+        account, _ip_access.check_options(ip_access)[0], ip_access["state"], ip_access["purge"],
         ip_access["allow_lockout"], ip_access["client_addresses"] or [], check_mode)
     changes = {name: outcome[name] for name in ("added", "removed") if outcome[name]}
-    return dict(status=status(outcome["changed"], check_mode), before=outcome["before"], after=outcome["after"],
-                changes=changes)
+    result = dict(status=status(outcome["changed"], check_mode), before=outcome["before"], after=outcome["after"],
+                  changes=changes)
+    if outcome["warnings"]:
+        result["warnings"] = outcome["warnings"]
+    return result
 
 
 def _audit_keys(account, api_keys: dict) -> dict:
@@ -292,11 +296,15 @@ def _key_failure(msg: str) -> dict:
 
 
 def _isolated(account, work, failure) -> dict:
-    """What ``work`` returns, or its failure as ``failure(msg)``: a setting's failure never stops the others."""
+    """What ``work`` returns, or its failure as ``failure(msg)``: a setting's failure never stops the others. A failure
+    after a write (the allow list's POST took, its DELETE did not) keeps what was written as its changes."""
     try:
         return work()
     except Exception as exc:  # pylint: disable=broad-exception-caught
-        return failure(_failure(account, exc)["msg"])
+        outcome = failure(_failure(account, exc)["msg"])
+        if isinstance(exc, SendGridError) and exc.written:
+            outcome["changes"] = exc.written
+        return outcome
 
 
 def _failure(account, exc: Exception) -> dict:
@@ -351,12 +359,18 @@ def drift(accounts: list) -> list:
     return drifted
 
 
-def written(accounts: list) -> list:
-    """[{account, settings}] of every account with a setting written in this run: what an apply that failed part-way
-    did write, and the play recap does not count."""
-    return [dict(account=account["name"], settings=[key for key, setting in account["settings"].items()
-                                                    if setting["status"] == CHANGED])
-            for account in accounts if any(setting["status"] == CHANGED for setting in account["settings"].values())]
+def written(accounts: list, check_mode: bool) -> list:
+    """[{account, settings}] of every account with a setting written in this run (changed, or failed after writing
+    part of its changes): what an apply that failed part-way did write, and the play recap does not count."""
+    if check_mode:
+        return []
+    found = []
+    for account in accounts:
+        settings = [key for key, setting in account["settings"].items() if setting["status"] == CHANGED
+                    or (setting["status"] == FAILED and setting.get("changes"))]
+        if settings:
+            found.append(dict(account=account["name"], settings=settings))
+    return found
 
 
 def outcome_message(accounts: list, check_mode: bool) -> str:
@@ -386,13 +400,13 @@ def diffs(accounts: list) -> list:
     return result
 
 
-def failure_message(accounts: list) -> str:
+def failure_message(accounts: list, check_mode: bool) -> str:
     """Which accounts failed and why (the first few: every one is in the result), then what the run wrote before or
     beside the failures."""
     failed = [account for account in accounts if account["failed"]]
     message = "%d of %s failed: %s" % (len(failed), plural(len(accounts), "account"), first_few(
         ["%s: %s" % (account["name"], account["msg"]) for account in failed], " | ", "in accounts[].msg"))
-    done = written(accounts)
+    done = written(accounts, check_mode)
     if done:
         message += " || Written before or beside the failures (the play recap does not count a failed task's " \
                    "changes): %s." % first_few(["%s (%s)" % (item["account"], ", ".join(item["settings"]))
@@ -419,13 +433,13 @@ def run_module() -> None:
             for section in SECTIONS:
                 account[section] = conform(sections_spec[section]["options"], account[section],
                                            "accounts[%d].%s" % (index, section))
-            where = "accounts[%d]." % index
+            where = option_name("accounts[%d]." % index)
             # an account warns only of what its overrides make idle: the policy's own were said once, above
-            warnings += [warning for warning in check(desired_for(policy, account), where)
-                         if warning[len(where):] not in warnings]
+            warnings += [warning for warning in check(desired_for(policy, account), "accounts[%d]." % index, account)
+                         if not warning.startswith(where) or warning[len(where):] not in warnings]
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **outcome)
-    for warning in dict.fromkeys(warnings):
+    for warning in dict.fromkeys(warnings):   # the policy's once, not once per account that inherits it
         module.warn(warning)
     pool, listed, accounts, outcome["discovered"], outcome["excluded"] = discover_and_plan(module, listed, [], **outcome)
     overrides = {account["on_behalf_of"]: account for account in listed}
@@ -441,6 +455,9 @@ def run_module() -> None:
     results = [account_result(account, done) for account, done in zip(
         accounts, for_each_account(pool.client, accounts, one, params["concurrency"]))]
     for account, result in zip(accounts, results):
+        # the account's own warnings, given and kept out of the result
+        for warning in result["settings"].get("ip_access", {}).pop("warnings", []):
+            module.warn("%s: %s" % (result["name"], warning))
         ip_access = account["desired"]["ip_access"]
         switched_off = result["settings"].get("ip_access", {}).get("status") in (CHANGED, WOULD_CHANGE)
         if ip_access and ip_access["state"] == "disabled" and switched_off:
@@ -452,9 +469,9 @@ def run_module() -> None:
         module.warn("The plan could not read the API key's scopes on %s, so it did not check that the key may write "
                     "what would change: %s" % (host, reason))
     outcome.update(changed=any(result["changed"] for result in results), accounts=results, summary=summarize(results),
-                   drift=drift(results), written=written(results))
+                   drift=drift(results), written=written(results, module.check_mode))
     if module._diff:
         outcome["diff"] = diffs(results)
     if any(result["failed"] for result in results):
-        module.fail_json(msg=failure_message(results), **outcome)
+        module.fail_json(msg=failure_message(results, module.check_mode), **outcome)
     module.exit_json(msg=outcome_message(results, module.check_mode), **outcome)

@@ -211,11 +211,13 @@ def strip_split_lists(spec: dict, given, params: dict) -> None:
 
 
 class SendGridError(Exception):
-    """A failure explained for the person running the playbook (never contains the API key)."""
+    """A failure explained for the person running the playbook (never contains the API key). ``written`` is what was
+    written before it, when anything was: the play recap does not count a failed task's changes."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, written=None):
         super().__init__(message)
         self.status = status
+        self.written = written
 
 
 class Operation:

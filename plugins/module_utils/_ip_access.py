@@ -29,6 +29,9 @@ WILDCARD = re.compile(r"^(\d{1,3})((?:\.\d{1,3}){0,2})((?:\.\*){1,3})$")
 # Addresses seen in the activity this long before the newest access count as "now": SendGrid's clock, not ours.
 RECENT_SECONDS = 60
 ACTIVITY_LIMIT = 20
+# An entry wider than this (IPv4 shorter than /16, over 65536 addresses; IPv6 shorter than /48, a site's allocation)
+# lets so many addresses in that it is more likely a slip than a plan: it warns. Documented in both modules and README.
+WIDEST = {4: 16, 6: 48}
 
 
 def network(entry: str):
@@ -48,14 +51,68 @@ def network(entry: str):
         return None
 
 
-def check_entries(entries: list, option: str = "entries") -> list:
-    """The entries as networks, refusing, before any request, one that is neither an address, a network nor a wildcard."""
+def check_entries(entries: list, option: str = "entries", allow_any_address: bool = False,
+                  allow_any_address_option: str = "allow_any_address") -> list:
+    """The entries as networks, refusing, before any request, one that is neither an address, a network nor a wildcard;
+    a network of every address (0.0.0.0/0, ::/0) unless ``allow_any_address``; and a network with host bits set
+    (10.1.2.3/8), which SendGrid would silently store as another network than the one written."""
     networks = [network(entry) for entry in entries]
     bad = [entry for entry, parsed in zip(entries, networks) if parsed is None]
     if bad:
         raise SendGridError("value of %s must hold IPv4 or IPv6 addresses, CIDR networks (203.0.113.0/24) or SendGrid "
                             "wildcards (203.0.113.*), got: %s." % (option, ", ".join(repr(entry) for entry in bad)))
+    everything = [entry.strip() for entry, parsed in zip(entries, networks) if parsed.prefixlen == 0]
+    if everything and not allow_any_address:
+        raise SendGridError("value of %s must not hold a network of every IPv4 or IPv6 address unless %s is true: it "
+                            "lets any address reach the account, which undoes the allow list; got: %s."
+                            % (option, allow_any_address_option, ", ".join(everything)))
+    host_bits = []
+    for entry in entries:
+        text = entry.strip()
+        if "/" not in text:
+            continue  # an address or a wildcard: no prefix to contradict
+        given = ipaddress.ip_interface(text)
+        if given.ip != given.network.network_address:
+            host_bits.append("value of %s holds %s, which has host bits set: give %s for that one address, or %s for "
+                             "the whole network." % (option, text, given.ip, given.network))
+    if host_bits:
+        raise SendGridError(" ".join(host_bits))
     return networks
+
+
+def wide_entries(entries: list, option: str = "entries") -> list:
+    """Warnings, one per network wider than WIDEST (its addresses all reach the account), named as first given; the
+    entries must be valid."""
+    warnings, seen = [], set()
+    for entry in entries:
+        parsed = network(entry)
+        if parsed.prefixlen < WIDEST[parsed.version] and parsed not in seen:
+            seen.add(parsed)
+            text = entry.strip()
+            shown = text if text == str(parsed) else "%s (%s)" % (text, parsed)
+            warnings.append("value of %s holds %s, wider than /%d (the widest IPv%d entry taken without this warning): "
+                            "every address it covers may reach the account. Narrow it unless that is meant."
+                            % (option, shown, WIDEST[parsed.version], parsed.version))
+    return warnings
+
+
+def check_options(options: dict, prefix: str = "", entries_option: str | None = None) -> tuple:
+    """(entries as networks, warnings) of the options of sendgrid_ip_access (or the baseline's ip_access section, whose
+    path is ``prefix``), refusing before any request what must not be sent. ``entries_option`` names the entries when
+    they come from elsewhere (an account's entries from the baseline's policy). A network of every address and a wide
+    entry matter only when added: removing one (state absent) is never refused nor warned about."""
+    entries = options["entries"] or []
+    entries_option = entries_option or prefix + "entries"
+    adding = options["state"] == "present"
+    networks = check_entries(entries, entries_option, options["allow_any_address"] or not adding,
+                             prefix + "allow_any_address")
+    check_addresses(options["client_addresses"] or [], prefix + "client_addresses")
+    if options["state"] == "disabled" and entries:
+        raise SendGridError("%sstate: disabled empties the allow list: leave %sentries out (it holds %s)."
+                            % (prefix, prefix, ", ".join(entries)))
+    if options["purge"] and not adding:
+        raise SendGridError("%spurge applies to state: present only (state is %s)." % (prefix, options["state"]))
+    return networks, wide_entries(entries, entries_option) if adding else []
 
 
 def check_addresses(addresses: list, option: str = "client_addresses") -> list:
@@ -101,6 +158,27 @@ def plan(rules: list, entries: list, state: str, purge: bool) -> tuple:
     return add, remove, [rule["network"] for rule in rules if rule["id"] not in removed] + add
 
 
+def still_covered(rules: list, entries: list, remove: list) -> list:
+    """Warnings, for state absent, about each entry that rules staying on the list still cover: taking it off (or
+    finding it not there) does not take its access away."""
+    removed = {rule["id"] for rule in remove}
+    listed = {rule["network"] for rule in rules}
+    staying = [rule["network"] for rule in rules if rule["id"] not in removed]
+    warnings = []
+    for entry in dict.fromkeys(entries):
+        wider = canonical(net for net in staying if net.version == entry.version and net != entry and entry.subnet_of(net))
+        if not wider:
+            continue
+        shown = str(entry.network_address) if entry.prefixlen == entry.max_prefixlen else str(entry)
+        if entry in listed:
+            start = "Removing %s as an entry of its own leaves it covered by %s" % (shown, " and ".join(wider))
+        else:
+            start = "%s is not on the allow list as an entry of its own, but %s cover%s it" % (
+                shown, " and ".join(wider), "s" if len(wider) == 1 else "")
+        warnings.append("%s: it keeps access. Remove %s to take it away." % (start, " and ".join(wider)))
+    return warnings
+
+
 def canonical(networks) -> list:
     """Networks as the sorted, duplicate-free texts results and diffs show."""
     return [str(net) for net in sorted(set(networks), key=lambda net: (net.version, net.network_address, net.prefixlen))]
@@ -129,6 +207,7 @@ def reconcile(account, entries: list, state: str, purge: bool, allow_lockout: bo
               check_mode: bool) -> dict:
     """Make the allow list hold (or not hold) the entries: one GET, at most one POST and one DELETE.
 
+    The outcome's ``warnings`` name, for state absent, the entries that wider rules staying on the list still cover.
     Refuses, before writing, a change that would empty the list (unless state is disabled) or leave no entry covering
     this machine's address (unless allow_lockout). Adds before it removes, so that no moment leaves the list without
     the entries that are to stay.
@@ -136,7 +215,8 @@ def reconcile(account, entries: list, state: str, purge: bool, allow_lockout: bo
     rules = read_rules(account)
     add, remove, after = plan(rules, entries, state, purge)
     outcome = dict(changed=bool(add or remove), before=canonical(rule["network"] for rule in rules), after=canonical(after),
-                   added=canonical(add), removed=[rule["ip"] for rule in remove], addresses=None)
+                   added=canonical(add), removed=[rule["ip"] for rule in remove], addresses=None,
+                   warnings=still_covered(rules, entries, remove) if state == "absent" else [])
     if not outcome["changed"]:
         return outcome
     if not after and state != "disabled":
@@ -167,5 +247,13 @@ def reconcile(account, entries: list, state: str, purge: bool, allow_lockout: bo
             raise SendGridError("SendGrid acknowledged the addition to the allow list without listing %s, so nothing "
                                 "was removed. Run the task again." % ", ".join(missing))
     if remove:
-        account.request("DELETE", PATH, REMOVE, body=dict(ids=[rule["id"] for rule in remove]))
+        try:
+            account.request("DELETE", PATH, REMOVE, body=dict(ids=[rule["id"] for rule in remove]))
+        except SendGridError as exc:
+            if not add:
+                raise
+            # the POST took: the play recap does not count a failed task's changes, so the message says it
+            raise SendGridError("%s. Added before the failure: %s; nothing was removed."
+                                % (str(exc).rstrip("."), ", ".join(outcome["added"])), exc.status,
+                                written=dict(added=outcome["added"]))
     return outcome

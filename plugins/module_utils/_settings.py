@@ -263,8 +263,8 @@ class PartlyWritten(SendGridError):
 
     def __init__(self, cause: SendGridError, written: dict):
         super().__init__("%s. Written before the failure: %s." % (str(cause).rstrip("."), "; ".join(
-            "%s (%s)" % (name, ", ".join(outcome["changes"])) for name, outcome in written.items())), cause.status)
-        self.written = written
+            "%s (%s)" % (name, ", ".join(outcome["changes"])) for name, outcome in written.items())), cause.status,
+            written)
 
 
 def failed(exc: SendGridError) -> dict:

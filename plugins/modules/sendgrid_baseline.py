@@ -281,14 +281,24 @@ options:
             elements: str
   ip_access:
     description:
-      - The IP access allow list, as M(mailops.sendgrid.sendgrid_ip_access) manages it, with its lockout guard and its
-        refusal to empty the list other than by C(state=disabled).
+      - The IP access allow list, as M(mailops.sendgrid.sendgrid_ip_access) manages it, with its lockout guard, its
+        refusal to empty the list other than by C(state=disabled), and its entry guards.
+      - 'Entry guards, checked for the policy and every account before any request: an entry with host bits set
+        (V(10.1.2.3/8)) fails, saying whether the address or the network was meant; a network of every address
+        (V(0.0.0.0/0), V(::/0)) to add fails unless O(ip_access.allow_any_address=true); an entry to add wider than
+        an IPv4 V(/16) or an IPv6 V(/48) gives a warning, once for the policy (C(ip_access.entries)) and once per
+        account that gives entries of its own (C(accounts[2].ip_access.entries)).'
+      - 'With C(state=absent), an entry that a wider entry staying on an account''s list still covers gives a warning
+        that starts with the account''s name (C(marketing: 203.0.113.5 is not on the allow list...)), also when nothing
+        changed and in check mode.'
     type: dict
     suboptions:
       entries:
         description:
           - IPv4 or IPv6 addresses, CIDR networks, or SendGrid wildcards such as C(203.0.113.*), compared as networks.
-            An invalid entry fails before any request.
+            An invalid entry fails before any request, and so does a network with host bits set (C(10.1.2.3/8)).
+          - With C(state=present), an entry wider than V(/16) (IPv4) or V(/48) (IPv6) gives a warning, and a network
+            of every address (C(0.0.0.0/0), C(::/0)) fails unless O(ip_access.allow_any_address=true).
         type: list
         elements: str
         default: []
@@ -306,6 +316,12 @@ options:
         default: false
       allow_lockout:
         description: Let a change through even though no resulting entry covers this machine's address.
+        type: bool
+        default: false
+      allow_any_address:
+        description:
+          - Let O(ip_access.entries) hold a network of every IPv4 or IPv6 address (C(0.0.0.0/0), C(::/0)), which lets
+            any address reach the account and so undoes the allow list. It still gives a warning.
         type: bool
         default: false
       client_addresses:

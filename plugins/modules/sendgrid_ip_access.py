@@ -15,7 +15,7 @@ description:
     O(on_behalf_of). When the list holds entries, only the addresses they cover may reach the account (web app, API
     and SMTP relay). An empty list switches the protection off.
   - Entries are compared as networks, the way SendGrid stores them, never as text. V(192.168.1.1) is V(192.168.1.1/32),
-    the wildcard V(192.168.*.*) is V(192.168.0.0/16), and V(10.1.2.3/8) is V(10.0.0.0/8).
+    and the wildcard V(192.168.*.*) is V(192.168.0.0/16).
   - 'Requests: one C(GET /v3/access_settings/whitelist); then, only when something differs, at most one C(POST) with
     every missing entry and at most one C(DELETE) with the id of every entry to remove, the C(POST) first, so that the
     entries meant to stay are never missing. The lockout guard may add one C(GET /v3/access_settings/activity) (see
@@ -25,6 +25,11 @@ description:
     O(client_addresses); when that is not set, from SendGrid's recent access activity, which records the address of
     this task's own request. When the activity cannot tell (no access recorded, or accesses from several addresses within
     a minute), the task fails and asks for O(client_addresses).
+  - B(Entry guards.) Before any request, the task refuses a network of every address (V(0.0.0.0/0), V(::/0)) to be
+    added, unless O(allow_any_address=true), and an entry with host bits set (V(10.1.2.3/8), which SendGrid would store
+    as V(10.0.0.0/8)), saying whether the address or the network was meant. It warns about each entry to be added that
+    is wider than an IPv4 V(/16) or an IPv6 V(/48) (see O(entries)), and, with O(state=absent), about each entry that a
+    wider entry staying on the list still covers, naming that entry (also when nothing changed, and in check mode).
   - 'The API key needs the scopes C(access_settings.whitelist.read), C(access_settings.whitelist.create) (to add) and
     C(access_settings.whitelist.delete) (to remove); and C(access_settings.activity.read) when the guard reads the
     activity.'
@@ -39,6 +44,12 @@ options:
     description:
       - IPv4 or IPv6 addresses, CIDR networks, or SendGrid wildcards (V(203.0.113.*), V(203.*.*.*)). An invalid entry
         fails before any request.
+      - A network must be written as its first address (V(10.0.0.0/8)); one with host bits set (V(10.1.2.3/8)) fails
+        before any request.
+      - A network of every address (V(0.0.0.0/0), V(::/0)) fails before any request with O(state=present), unless
+        O(allow_any_address=true).
+      - 'Wide entries warn: with O(state=present), each entry wider than V(/16) (IPv4, more than 65536 addresses) or
+        V(/48) (IPv6) gives a warning naming it; V(10.*.*.*) is V(10.0.0.0/8) and warns too.'
     type: list
     elements: str
     default: []
@@ -46,7 +57,7 @@ options:
     description:
       - V(present) adds the O(entries) the list lacks (with O(purge=true), also removes every other entry).
       - V(absent) removes the O(entries) the list holds (entries equal to them as networks; an entry that only
-        covers one, such as a wider network, stays).
+        covers one, such as a wider network, stays, and the task warns that the entry keeps access through it).
       - V(disabled) empties the list, which switches IP Access Management off for the account; the result then
         carries a warning. O(entries) must be empty. This is the only way the module empties the list. A
         V(present) with O(purge=true) or an V(absent) that would remove the last entry fails instead.
@@ -62,6 +73,12 @@ options:
     description:
       - Let a change through even though no resulting entry covers this machine's address. The task's next request to
         the account will then be refused by SendGrid.
+    type: bool
+    default: false
+  allow_any_address:
+    description:
+      - Let O(entries) hold a network of every IPv4 or IPv6 address (V(0.0.0.0/0), V(::/0)), which lets any address
+        reach the account and so undoes the allow list. The task still warns about it.
     type: bool
     default: false
   client_addresses:
@@ -165,7 +182,7 @@ diff:
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._ip_access import STATES, check_addresses, check_entries, reconcile
+from ansible_collections.mailops.sendgrid.plugins.module_utils._ip_access import STATES, check_options, reconcile
 
 
 def main():
@@ -176,28 +193,26 @@ def main():
             state=dict(type="str", default="present", choices=STATES),
             purge=dict(type="bool", default=False),
             allow_lockout=dict(type="bool", default=False),
+            allow_any_address=dict(type="bool", default=False),
             client_addresses=dict(type="list", elements="str"),
         ),
         supports_check_mode=True,
     )
     params = module.params
     try:
-        entries = check_entries(params["entries"] or [])
-        check_addresses(params["client_addresses"] or [])
-        if params["state"] == "disabled" and entries:
-            raise SendGridError("state: disabled empties the allow list: leave entries out (it holds %s)."
-                                % ", ".join(params["entries"]))
-        if params["purge"] and params["state"] != "present":
-            raise SendGridError("purge applies to state: present only (state is %s)." % params["state"])
+        entries, warnings = check_options(params)
     except SendGridError as exc:
         module.fail_json(msg=str(exc))
+    for warning in warnings:
+        module.warn(warning)
     account = account_from_module(module)
     try:
         outcome = reconcile(account, entries, params["state"], params["purge"], params["allow_lockout"],
                             params["client_addresses"] or [], module.check_mode)
     except SendGridError as exc:
-        module.fail_json(msg=str(exc), status=exc.status)
-
+        module.fail_json(msg=str(exc), status=exc.status, **(dict(changed=True, **exc.written) if exc.written else {}))
+    for warning in outcome["warnings"]:
+        module.warn(warning)
     if params["state"] == "disabled" and outcome["changed"]:
         module.warn("IP Access Management is %s off for %s: the allow list is empty, so every address may reach it."
                     % ("about to be switched" if module.check_mode else "now",

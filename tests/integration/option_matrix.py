@@ -134,9 +134,9 @@ SAMPLES = {
     "forward_bounce.email": ["bounces@example.com"],
     "address_whitelist.list": [["example.com", "vip@example.org"]],
     # allow list entries: this machine first (the lockout guard lets a fresh account's first list through), a
-    # network, a SendGrid wildcard, the network again with host bits (the same network: not sent twice) and an
-    # IPv6 address in capitals (its canonical network is lower case, /128)
-    "entries": [["127.0.0.1", "203.0.113.0/24", "198.51.100.*", "203.0.113.9/24", "2001:DB8::1"]],
+    # network, a SendGrid wildcard, the network again as a wildcard (the same network: not sent twice) and an
+    # IPv6 address in capitals (its canonical network is lower case, /128); none refused, none wide
+    "entries": [["127.0.0.1", "203.0.113.0/24", "198.51.100.*", "203.0.113.*", "2001:DB8::1"]],
     # the address this machine reaches the case's servers from
     "client_addresses": [[CLIENT_ADDRESS]],
     # how messages name the options: no request depends on it
@@ -159,8 +159,9 @@ INVALID_SAMPLES = {
     "forward_spam.email": [["abuse@example.com", "not-an-address"]],
     "forward_bounce.email": ["bounces.example.com"],
     "address_whitelist.list": [["example.com", "not an address"]],
-    # "An invalid entry fails before any request": a wildcard SendGrid does not have, a prefix longer than 32
-    "entries": [["127.0.0.1", "203.*.113.*", "203.0.113.0/33"]],
+    # "An invalid entry fails before any request": a wildcard SendGrid does not have, a prefix longer than 32; "one
+    # with host bits set fails"; "a network of every address fails ... unless allow_any_address"
+    "entries": [["127.0.0.1", "203.*.113.*", "203.0.113.0/33"], ["127.0.0.1", "203.0.113.9/24"], ["127.0.0.1", "0.0.0.0/0"]],
     # an address, not a network
     "client_addresses": [[CLIENT_ADDRESS, "127.0.0.0/8"]],
     # "Each pattern must be non-empty text without spaces; another value fails before any request"
@@ -900,7 +901,8 @@ class Refused(Exception):
 
 def allow_list_network(entry: str):
     """The network an entry names, as the documentation says SendGrid stores it: an address is its /32 (/128), a
-    wildcard a.*.*.*, a.b.*.*, a.b.c.* the /8, /16, /24, a CIDR network loses its host bits; None when it names none."""
+    wildcard a.*.*.*, a.b.*.*, a.b.c.* the /8, /16, /24, a CIDR network loses its host bits (as SendGrid may list a
+    rule; an entry given so is refused, see entry_refused); None when it names none."""
     if not isinstance(entry, str):
         return None
     if "*" in entry:
@@ -915,6 +917,20 @@ def allow_list_network(entry: str):
         return None
 
 
+def entry_refused(entry: str, params) -> str | None:
+    """Why the documentation says a valid entry fails before any request, None when it does not: a network written
+    other than as its first address ("host bits set", in every state), or a network of every address added (state
+    present) without allow_any_address."""
+    text = entry.strip()
+    if "/" in text and "*" not in text:
+        address = text.split("/", 1)[0]
+        if ipaddress.ip_network(text, strict=False).network_address != ipaddress.ip_address(address):
+            return "host bits set: %s" % text
+    if params["state"] == "present" and not params.get("allow_any_address") and allow_list_network(text).prefixlen == 0:
+        return "every address, without allow_any_address: %s" % text
+    return None
+
+
 def canonical_networks(networks) -> list:
     """Networks as the modules return them: canonical texts (compared as sets: comparable_result sorts lists)."""
     return [str(net) for net in dict.fromkeys(networks)]
@@ -926,13 +942,17 @@ def model_ip_access(params, env, known) -> Expectation:
     (in the order given, each network once, canonical) and one DELETE with the id of every rule to remove, the POST
     first. state present adds, with purge also removes every other rule; absent removes the rules equal to an entry
     as networks; disabled removes every rule. Emptying the list otherwise, and leaving this machine's address
-    uncovered without allow_lockout, fail with nothing written (Refused)."""
+    uncovered without allow_lockout, fail with nothing written (Refused); so do, before any request, an entry with
+    host bits set and a network of every address to add without allow_any_address."""
     host = host_for(params["region"], params, env)
     obo = params.get("on_behalf_of")
     rules = [(rule["id"], rule["ip"], allow_list_network(rule["ip"])) for rule in FRESH_ALLOW_LIST]
     wanted = list(dict.fromkeys(allow_list_network(entry) for entry in params["entries"] or []))
     if None in wanted:
         raise Refused("an invalid entry fails before any request: %s" % params["entries"])
+    refusals = [entry_refused(entry, params) for entry in params["entries"] or []]
+    if any(refusals):
+        raise Refused("an entry fails before any request: %s" % "; ".join(filter(None, refusals)))
     calls = [call(host, "GET", ALLOW_LIST_PATH, obo)]
     if params["state"] == "disabled":
         add, remove = [], list(rules)
@@ -1153,7 +1173,7 @@ BASELINE_FAMILIES = {"tracking": "tracking_settings", "mail_settings": "mail_set
 BASELINE_SECTIONS = ("enforced_tls", "tracking", "mail_settings", "ip_access", "api_keys")
 # What the documentation says a field left out of ip_access and api_keys means (the other sections: not managed).
 BASELINE_DEFAULTS = {"ip_access": {"entries": [], "state": "present", "purge": False, "allow_lockout": False,
-                                   "client_addresses": None},
+                                   "allow_any_address": False, "client_addresses": None},
                      "api_keys": {"allowed_scopes": None, "allowed_control_keys": []}}
 # The parent's key holds every scope the servers serve: surely those the collection's modules document, besides the
 # ones FRESH_KEY_SCOPES names (so a list of allowed scopes without these leaves one of them beyond it).
@@ -1173,8 +1193,8 @@ SAMPLES.update({
     "mail_settings.footer": [{"enabled": True, "plain_content": "Example Ltd"}],
     "mail_settings.template": [{}],
     "mail_settings.address_whitelist": [{"enabled": True}],
-    # this machine first, so the lockout guard lets the list through; a network given with host bits
-    "ip_access.entries": [[CLIENT_ADDRESS, "203.0.113.9/24"]],
+    # this machine first, so the lockout guard lets the list through; a network as a SendGrid wildcard
+    "ip_access.entries": [[CLIENT_ADDRESS, "203.0.113.*"]],
     "ip_access.client_addresses": [[CLIENT_ADDRESS]],
     "ip_access.state": ["absent", "disabled"],
     "api_keys.allowed_scopes": [["mail.send", "user.settings.*"]],
@@ -1186,7 +1206,7 @@ SAMPLES.update({
 })
 INVALID_SAMPLES.update({
     "enforced_tls.min_tls_version": ["1.0"],
-    "ip_access.entries": [[CLIENT_ADDRESS, "203.*.113.*"]],
+    "ip_access.entries": [[CLIENT_ADDRESS, "203.*.113.*"], [CLIENT_ADDRESS, "203.0.113.9/24"], [CLIENT_ADDRESS, "::/0"]],
     "api_keys.allowed_scopes": [["mail send"]],
 })
 # accounts overrides are sections of the policy, not Enforced TLS fields: a plain name, an EU account overriding one

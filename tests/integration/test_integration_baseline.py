@@ -1,6 +1,6 @@
 """The role mailops.sendgrid.baseline (and sendgrid_baseline under it) against a global and an EU server.
 
-Four cases, run together in ONE ansible-playbook (conftest.run_cases: each on a host and servers of its own; a start
+Six cases, run together in ONE ansible-playbook (conftest.run_cases: each on a host and servers of its own; a start
 costs about a CPU-second before any task): the edge cases are unit tests (tests/unit/plugins/module_utils/
 test_baseline.py) and option matrix cases. Each case is judged on its task results, its servers' request logs (every
 account's requests in order: within an account they are sequential, accounts run concurrently), the servers' state and
@@ -19,7 +19,8 @@ import json
 import pytest
 
 from conftest import (
-    DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, Start, assert_clear_failure, calls,
+    DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, Start, assert_clear_failure, assert_nothing_sent,
+    calls,
 )
 
 CASES = Cases()
@@ -191,6 +192,27 @@ def _enforced_tls_gate(start):
         enforced_tls_report_dir=str(reports), enforced_tls_fail_on_drift=True), check=True)
 
 
+@CASES.add("allow list warnings")
+def _allow_list_warnings(start):
+    server, eu_server = start(), start(region="eu")
+    server.set_state("marketing", ["127.0.0.1", "203.0.113.0/24"], setting="access_settings/whitelist", replace=True)
+    # the policy allows a network of every IPv4 address; support takes the policy's entries, marketing removes an
+    # address a wider entry covers, billing has wide entries of its own
+    return (server, eu_server, None), PlaybookCase("baseline.yml", dict(
+        baseline_api_url=server.url, baseline_eu_api_url=eu_server.url,
+        baseline_ip_access={"entries": ["127.0.0.1", "0.0.0.0/0"], "allow_any_address": True},
+        baseline_subusers=["support", {"name": "marketing", "ip_access": {"state": "absent", "entries": ["203.0.113.5"]}},
+                           {"name": "billing", "ip_access": {"entries": ["127.0.0.1", "172.16.0.0/12"]}}]))
+
+
+@CASES.add("any address refused")
+def _any_address_refused(start):
+    server, eu_server = start(), start(region="eu")
+    return (server, eu_server, None), PlaybookCase("baseline.yml", dict(
+        baseline_api_url=server.url, baseline_eu_api_url=eu_server.url, baseline_discover_subusers=True,
+        baseline_ip_access={"entries": ["127.0.0.1", "::/0"]}, baseline_subusers=["marketing"]))
+
+
 # ----------------------------------------------------------------------------- the tests
 
 def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_one_failing_setting_stops_nothing(
@@ -257,7 +279,8 @@ def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_
         False, True, result["summary"], result["drift"])
     assert report["msg"] == message and report["accounts"] == result["accounts"]
     assert report["policy"]["ip_access"] == {"entries": ["127.0.0.1", "203.0.113.0/24"], "state": "present",
-                                             "purge": False, "allow_lockout": False, "client_addresses": None}
+                                             "purge": False, "allow_lockout": False, "allow_any_address": False,
+                                             "client_addresses": None}
     assert "- Applied: the settings below are the accounts' settings after the run." in markdown
     assert "- Totals: 4 accounts: 0 compliant, 4 changed, 1 with a flagged API key, 1 failed" in markdown
     assert len(rows) == 4 * len(ALL_SETTINGS)
@@ -331,3 +354,47 @@ def test_the_enforced_tls_role_s_drift_gate_fails_a_dry_run_naming_the_accounts_
     assert json.loads((reports / "enforced_tls_report.json").read_text(encoding="utf-8"))["dry_run"] is True
     assert sorted((call.method, call.path, call.on_behalf_of or "") for call in calls(server)) == [
         ("GET", TLS_PATH, ""), ("GET", TLS_PATH, "billing"), ("GET", TLS_PATH, "marketing")]
+
+
+WIDE = ("value of %s holds %s, wider than /16 (the widest IPv4 entry taken without this warning): every address it "
+        "covers may reach the account. Narrow it unless that is meant.")
+
+
+def test_allow_list_warnings_name_the_policy_once_an_override_by_its_path_and_an_account_s_own_by_its_name(runs):
+    run, (server, eu_server, _none) = runs["allow list warnings"]
+
+    assert run.rc == 0, run.explain()
+    task = module_results(run)[0]
+    assert task["warnings"] == [
+        WIDE % ("ip_access.entries", "0.0.0.0/0"),            # the policy's, once, though the parent and support take it
+        WIDE % ("accounts[2].ip_access.entries", "172.16.0.0/12"),
+        "marketing: 203.0.113.5 is not on the allow list as an entry of its own, but 203.0.113.0/24 covers it: it keeps "
+        "access. Remove 203.0.113.0/24 to take it away."]
+    # kept out of the result: its shape is the same as without warnings
+    assert [(a["name"], a["settings"]["ip_access"]["status"], sorted(a["settings"]["ip_access"])) for a in
+            task["result"]["accounts"]] == [
+        (name, status, ["after", "before", "changes", "status"])
+        for name, status in (("parent", "changed"), ("support", "changed"), ("marketing", "compliant"),
+                             ("billing", "changed"))]
+    guarded = [("GET", ALLOW_LIST, None, 200), ("GET", ACTIVITY, None, 200)]
+    # allowed: the network of every address is sent as it is
+    assert by_account(server) == {
+        None: guarded + [("POST", ALLOW_LIST, {"ips": [{"ip": "127.0.0.1/32"}, {"ip": "0.0.0.0/0"}]}, 201)],
+        "support": guarded + [("POST", ALLOW_LIST, {"ips": [{"ip": "127.0.0.1/32"}, {"ip": "0.0.0.0/0"}]}, 201)],
+        "marketing": [("GET", ALLOW_LIST, None, 200)],
+        "billing": guarded + [("POST", ALLOW_LIST, {"ips": [{"ip": "127.0.0.1/32"}, {"ip": "172.16.0.0/12"}]}, 201)],
+    }
+    assert_nothing_sent(eu_server)
+
+
+def test_a_network_of_every_address_in_the_policy_is_refused_naming_it_with_nothing_sent(runs, tally):
+    run, (server, eu_server, _none) = runs["any address refused"]
+
+    message = assert_clear_failure(run, APPLY)
+    assert message == ("value of ip_access.entries must not hold a network of every IPv4 or IPv6 address unless "
+                       "ip_access.allow_any_address is true: it lets any address reach the account, which undoes the "
+                       "allow list; got: ::/0.")
+    # not even discovery
+    assert_nothing_sent(server)
+    assert_nothing_sent(eu_server)
+    tally("bad_input_rejected")

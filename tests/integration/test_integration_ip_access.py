@@ -267,6 +267,10 @@ def outcome(item: dict) -> dict:
     return {key: item[key] for key in ("changed", "entries", "added", "removed", "client_addresses")}
 
 
+WIDE = ("value of entries holds %s, wider than /%d (the widest IPv%d entry taken without this warning): every address "
+        "it covers may reach the account. Narrow it unless that is meant.")
+
+
 def lockout_message(after: list, addresses: list) -> str:
     return ("This change would lock this machine out: no entry of the resulting allow list (%s) covers %s, the "
             "address%s it reaches SendGrid from. Nothing was changed. Add an entry covering it, correct "
@@ -288,7 +292,7 @@ def _purge_preview_apply_and_rerun(start):
     ids = seed(server, ["127.0.0.1", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.5"])
     return (server, ids), access_case(server, preview=True, twice=True, diff=True, info={}, access={
         # 198.51.100.* is the stored /24, 127.0.0.1 the stored /32; the two 10/8 forms are one network
-        "entries": ["198.51.100.*", "127.0.0.1", "2001:DB8::/32", "10.1.2.3/8", "10.0.0.0/8"], "purge": True})
+        "entries": ["198.51.100.*", "127.0.0.1", "2001:DB8::/32", "10.*.*.*", "10.0.0.0/8"], "purge": True})
 
 
 def test_purge_preview_apply_and_rerun_cost_get_activity_then_one_post_before_one_delete_then_one_get(runs):
@@ -314,12 +318,15 @@ def test_purge_preview_apply_and_rerun_cost_get_activity_then_one_post_before_on
     after = ["10.0.0.0/8", "127.0.0.1/32", "198.51.100.0/24", "2001:db8::/32"]
     change = {"changed": True, "entries": after, "added": ["10.0.0.0/8", "2001:db8::/32"],
               "removed": ["192.0.2.0/24", "203.0.113.5/32"], "client_addresses": ["127.0.0.1"]}
+    # the two wide networks warn, each once, as first given, on every run (in sync too)
+    wide = [WIDE % ("2001:DB8::/32 (2001:db8::/32)", 48, 6), WIDE % ("10.*.*.* (10.0.0.0/8)", 16, 4)]
     for task in ("preview", "apply"):
         record = run.task(task)
         assert record["status"] == "changed", task
         assert outcome(record["result"]) == change, task
         assert record["result"]["diff"] == {"before": {"entries": before}, "after": {"entries": after}}, task
-        assert record["warnings"] == [], task
+        assert record["warnings"] == wide, task
+    assert run.task("apply again")["warnings"] == wide
     again = run.result("apply again")
     assert outcome(again) == {"changed": False, "entries": after, "added": [], "removed": [], "client_addresses": None}
     assert again["diff"] == {"before": {"entries": after}, "after": {"entries": after}}
@@ -345,10 +352,11 @@ def _networks(start):
     ids = seed(server, ["192.168.1.1", "10.0.0.0/8", "172.16.0.0/12", "2001:db8::/32", "2001:db8:1::5", "127.0.0.0/8"])
     return (server, ids), cases_case(server, access_cases=[
         {"case": "in sync in other forms",
-         "entries": ["192.168.1.1", "10.*.*.*", "172.16.5.4/12", "2001:DB8:0:0::/32", "2001:db8:1:0:0:0:0:5", " 127.1.2.3/8 "]},
-        {"case": "add", "entries": ["192.168.1.1/32", "192.168.2.*", "203.0.113.9/24", "2001:DB8:2::1", "203.0.113.0/24"]},
-        # 10.1.2.3/8 is the stored 10.0.0.0/8; 192.168.1.0/24 only covers the stored /32, which stays; 198.51.100.1 is not there
-        {"case": "absent", "state": "absent", "entries": ["10.1.2.3/8", "192.168.1.0/24", "198.51.100.1"]},
+         "entries": ["192.168.1.1", "10.*.*.*", "172.16.0.0/255.240.0.0", "2001:DB8:0:0::/32", "2001:db8:1:0:0:0:0:5",
+                     " 127.0.0.0/8 "]},
+        {"case": "add", "entries": ["192.168.1.1/32", "192.168.2.*", "203.0.113.*", "2001:DB8:2::1", "203.0.113.0/24"]},
+        # 10.*.*.* is the stored 10.0.0.0/8; 192.168.1.0/24 only covers the stored /32, which stays; 198.51.100.1 is not there
+        {"case": "absent", "state": "absent", "entries": ["10.*.*.*", "192.168.1.0/24", "198.51.100.1"]},
         {"case": "client_addresses given", "entries": ["198.51.100.0/24"], "client_addresses": ["127.0.0.1"]},
     ])
 
@@ -652,7 +660,7 @@ def _transient_faults(start):
     server.add_fault("error", method="POST", path=WHITELIST, status=503)
     server.add_fault("html", method="DELETE", path=WHITELIST, status=502)
 
-    return (server, ids), access_case(server, access={"entries": ["127.0.0.1", "10.0.0.0/8"], "purge": True})
+    return (server, ids), access_case(server, access={"entries": ["127.0.0.1", "10.1.0.0/16"], "purge": True})
 
 
 def test_transient_faults_on_every_ip_access_endpoint_are_retried_and_the_change_goes_through(runs, tally):
@@ -662,7 +670,7 @@ def test_transient_faults_on_every_ip_access_endpoint_are_retried_and_the_change
     assert log_with_faults(server) == [
         get() + ("rate_limit",), get() + (200,),
         get(ACTIVITY) + ("drop",), get(ACTIVITY) + (200,),
-        post(["10.0.0.0/8"]) + ("error",), post(["10.0.0.0/8"]) + (201,),
+        post(["10.1.0.0/16"]) + ("error",), post(["10.1.0.0/16"]) + (201,),
         delete([ids["192.0.2.0/24"]]) + ("html",), delete([ids["192.0.2.0/24"]]) + (204,),
     ]
     task = run.task("apply")
@@ -675,7 +683,7 @@ def test_transient_faults_on_every_ip_access_endpoint_are_retried_and_the_change
     ]
     requests = server.requests()
     assert requests[1]["time"] - requests[0]["time"] >= 0.9  # waited as the 429 asked
-    assert allow_list(server) == ["127.0.0.1/32", "10.0.0.0/8"]
+    assert allow_list(server) == ["127.0.0.1/32", "10.1.0.0/16"]
     tally("fault_survived")
 
 
@@ -830,6 +838,10 @@ def _bad_input(start):
     seed(server, ["127.0.0.1"])
     return server, cases_case(server, access_cases=[
         {"case": "invalid entries", "entries": ["10.0.0.1", "10.0.0.300", "10.*.1.*", "example.com"]},
+        {"case": "host bits", "entries": ["127.0.0.1", "10.1.2.3/8"]},
+        {"case": "host bits when removing", "state": "absent", "entries": ["2001:db8::1/32"]},
+        {"case": "any address", "entries": ["127.0.0.1", "0.0.0.0/0"]},
+        {"case": "any IPv6 address", "entries": ["127.0.0.1", "::/0"], "purge": True, "allow_lockout": True},
         {"case": "network as client address", "entries": ["10.0.0.0/8"], "client_addresses": ["127.0.0.1", "203.0.113.0/24"]},
         {"case": "disabled with entries", "state": "disabled", "entries": ["127.0.0.1"]},
         {"case": "purge with absent", "state": "absent", "purge": True, "entries": ["127.0.0.1"]},
@@ -846,6 +858,12 @@ def test_bad_input_fails_naming_the_option_and_sends_nothing(runs, tally):
     assert messages == {
         "invalid entries": "value of entries must hold IPv4 or IPv6 addresses, CIDR networks (203.0.113.0/24) or SendGrid "
                            "wildcards (203.0.113.*), got: '10.0.0.300', '10.*.1.*', 'example.com'.",
+        "host bits": "value of entries holds 10.1.2.3/8, which has host bits set: give 10.1.2.3 for that one address, or "
+                     "10.0.0.0/8 for the whole network.",
+        "host bits when removing": "value of entries holds 2001:db8::1/32, which has host bits set: give 2001:db8::1 for "
+                                   "that one address, or 2001:db8::/32 for the whole network.",
+        "any address": ANY_ADDRESS % "0.0.0.0/0",
+        "any IPv6 address": ANY_ADDRESS % "::/0",
         "network as client address": "value of client_addresses must hold IP addresses (this machine's, as SendGrid sees "
                                      "it), got: '203.0.113.0/24'.",
         "disabled with entries": "state: disabled empties the allow list: leave entries out (it holds 127.0.0.1).",
@@ -855,6 +873,52 @@ def test_bad_input_fails_naming_the_option_and_sends_nothing(runs, tally):
     }
     assert_nothing_sent(server)
     tally("bad_input_rejected")
+
+
+ANY_ADDRESS = ("value of entries must not hold a network of every IPv4 or IPv6 address unless allow_any_address is true: "
+               "it lets any address reach the account, which undoes the allow list; got: %s.")
+
+
+@CASES.add("entry guards")
+def _entry_guards(start):
+    server = start()
+    ids = seed(server, ["127.0.0.1", "203.0.113.0/24"])
+    covered = {"state": "absent", "entries": ["203.0.113.5"]}
+    return (server, ids), cases_case(server, access_cases=[
+        dict(covered, case="absent, covered, in check mode", check=True),
+        dict(covered, case="absent, covered"),
+        {"case": "any address allowed", "entries": ["0.0.0.0/0"], "allow_any_address": True},
+        # removing a network of every address is the cure, never refused
+        {"case": "any address removed", "state": "absent", "entries": ["0.0.0.0/0"]},
+    ])
+
+
+def test_entry_guards_warn_of_a_covered_absent_entry_and_let_an_allowed_any_address_network_through_with_a_warning(runs):
+    run, (server, ids) = cases_ran(runs, "entry guards")
+
+    results = case_outcomes(run, "access")
+    unchanged = {"changed": False, "entries": ["127.0.0.1/32", "203.0.113.0/24"], "added": [], "removed": [],
+                 "client_addresses": None}
+    assert outcome(results["absent, covered, in check mode"]) == unchanged
+    assert outcome(results["absent, covered"]) == unchanged
+    assert outcome(results["any address allowed"]) == {
+        "changed": True, "entries": ["0.0.0.0/0", "127.0.0.1/32", "203.0.113.0/24"], "added": ["0.0.0.0/0"],
+        "removed": [], "client_addresses": ["127.0.0.1"]}
+    assert outcome(results["any address removed"])["removed"] == ["0.0.0.0/0"]
+    covered = ("203.0.113.5 is not on the allow list as an entry of its own, but 203.0.113.0/24 covers it: it keeps "
+               "access. Remove 203.0.113.0/24 to take it away.")
+    # in check mode too, and though nothing changed; the network of every address warns though allowed
+    assert run.task("access")["warnings"] == [covered, covered, WIDE % ("0.0.0.0/0", 16, 4)]
+    log = calls(server)
+    assert log[:-1] == [
+        get(), get(),
+        get(), get(ACTIVITY), post(["0.0.0.0/0"]),
+        get(), get(ACTIVITY),
+    ]
+    # the one rule the POST added, by the id the server gave it
+    assert log[-1][:2] == ("DELETE", WHITELIST) and len(log[-1].body["ids"]) == 1, log[-1]
+    assert log[-1].body["ids"][0] not in ids.values()
+    assert rule_ids(server) == ids
 
 
 @CASES.add("zone id")

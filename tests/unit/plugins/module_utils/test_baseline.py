@@ -13,6 +13,7 @@ import json
 
 import pytest
 import responses
+from ansible.module_utils import basic
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils import _baseline
 from ansible_collections.mailops.sendgrid.plugins.module_utils._baseline import (
@@ -128,7 +129,7 @@ def test_sections_neither_manages_stay_null_and_a_section_only_an_override_gives
     merged = desired_for({"enforced_tls": {"require_tls": True}}, {"ip_access": {"entries": ["127.0.0.1"]}})
     assert merged["tracking"] is None and merged["mail_settings"] is None and merged["api_keys"] is None
     assert merged["ip_access"] == {"entries": ["127.0.0.1"], "state": "present", "purge": False, "allow_lockout": False,
-                                   "client_addresses": None}
+                                   "allow_any_address": False, "client_addresses": None}
     # a family the policy manages: a setting only the override names is managed for that account only
     merged = desired_for(POLICY, {"tracking": {"subscription": {"enabled": True}}})
     assert merged["tracking"]["subscription"]["enabled"] is True and merged["tracking"]["click"] == {"enabled": False}
@@ -182,6 +183,12 @@ def test_a_bad_override_fails_naming_its_path(section, value, message):
      "ip_access.state: disabled empties the allow list: leave ip_access.entries out"),
     ({"ip_access": {"purge": True, "state": "absent"}}, "", "ip_access.purge applies to state: present only"),
     ({"api_keys": {"allowed_scopes": ["mail send"]}}, "accounts[3].", "value of accounts[3].api_keys.allowed_scopes"),
+    ({"ip_access": {"entries": ["127.0.0.1", "::/0"]}}, "",
+     "value of ip_access.entries must not hold a network of every IPv4 or IPv6 address unless "
+     "ip_access.allow_any_address is true"),
+    ({"ip_access": {"entries": ["10.1.2.3/8"]}}, "accounts[2].",
+     "value of accounts[2].ip_access.entries holds 10.1.2.3/8, which has host bits set: give 10.1.2.3 for that one "
+     "address, or 10.0.0.0/8 for the whole network."),
 ])
 def test_a_bad_value_fails_naming_the_option_path(policy, where, named):
     with pytest.raises(SendGridError) as failure:
@@ -189,8 +196,36 @@ def test_a_bad_value_fails_naming_the_option_path(policy, where, named):
     assert str(failure.value).startswith(named), str(failure.value)
 
 
-def test_the_full_policy_passes_the_checks():
-    check(full())
+def test_the_full_policy_passes_the_checks_without_a_warning():
+    assert check(full()) == []
+
+
+WIDE = ("value of %s holds %s, wider than /16 (the widest IPv4 entry taken without this warning): every address it "
+        "covers may reach the account. Narrow it unless that is meant.")
+
+
+def test_a_wide_entry_of_the_policy_warns_naming_the_policy_s_path():
+    assert check(desired_for({"ip_access": {"entries": ["127.0.0.1", "10.*.*.*"]}})) == [
+        WIDE % ("ip_access.entries", "10.*.*.* (10.0.0.0/8)")]
+
+
+def test_an_override_s_own_wide_entry_warns_under_its_path_and_an_inherited_one_under_the_policy_s():
+    policy = {"ip_access": {"entries": ["127.0.0.1", "10.0.0.0/8"]}}
+    own = {"ip_access": {"entries": ["172.16.0.0/12"]}}
+    assert check(desired_for(policy, own), "accounts[2].", own) == [WIDE % ("accounts[2].ip_access.entries", "172.16.0.0/12")]
+    # entries the account does not give are the policy's: the same warning as the policy's, said once by run_module
+    inherited = {"ip_access": {"purge": True}}
+    assert check(desired_for(policy, inherited), "accounts[3].", inherited) == check(desired_for(policy))
+
+
+def test_any_address_allowed_by_the_policy_passes_and_still_warns():
+    policy = {"ip_access": {"entries": ["127.0.0.1", "0.0.0.0/0"], "allow_any_address": True}}
+    assert check(desired_for(policy)) == [WIDE % ("ip_access.entries", "0.0.0.0/0")]
+    # an account that takes the permission back refuses the policy's entry, naming both paths
+    override = {"ip_access": {"allow_any_address": False}}
+    with pytest.raises(SendGridError, match=r"^value of ip_access\.entries must not hold .* unless "
+                                            r"accounts\[0\]\.ip_access\.allow_any_address is true"):
+        check(desired_for(policy, override), "accounts[0].", override)
 
 
 def test_a_settings_section_inside_a_section_that_is_not_a_dictionary_is_found_before_ansiblemodule_sees_it():
@@ -295,6 +330,25 @@ def test_the_lockout_guard_refusal_is_that_setting_s_failure_with_nothing_writte
     assert outcomes["tracking.click"]["status"] == "changed"
 
 
+def test_an_absent_entry_a_wider_one_still_covers_is_a_warning_of_the_allow_list_outcome():
+    account = FakeAccount(rules=["127.0.0.1/32", "203.0.113.0/24"])
+    outcomes = apply(account, desired_for({"ip_access": {"entries": ["203.0.113.5"], "state": "absent"}}), check_mode=True)
+    assert outcomes["ip_access"] == {
+        "status": "compliant", "before": ["127.0.0.1/32", "203.0.113.0/24"], "after": ["127.0.0.1/32", "203.0.113.0/24"],
+        "changes": {}, "warnings": [
+            "203.0.113.5 is not on the allow list as an entry of its own, but 203.0.113.0/24 covers it: it keeps access. "
+            "Remove 203.0.113.0/24 to take it away."]}
+    assert account.sent == [("GET", ALLOW_LIST, None)]
+
+
+def test_an_allowed_any_address_entry_is_posted():
+    account = FakeAccount(rules=["127.0.0.1/32"])
+    outcomes = apply(account, desired_for({"ip_access": {"entries": ["0.0.0.0/0"], "allow_any_address": True,
+                                                         "client_addresses": ["127.0.0.1"]}}), check_mode=False)
+    assert account.sent == [("GET", ALLOW_LIST, None), ("POST", ALLOW_LIST, {"ips": [{"ip": "0.0.0.0/0"}]})]
+    assert outcomes["ip_access"]["after"] == ["0.0.0.0/0", "127.0.0.1/32"]
+
+
 def test_an_unforeseen_error_is_the_setting_s_failure_with_the_key_masked():
     class Client:
         @staticmethod
@@ -374,3 +428,39 @@ def test_the_module_refuses_bad_input_naming_it_before_any_request(capsys, nothi
     assert result["failed"] is True
     assert result["msg"].startswith(message), result["msg"]
     assert KEY not in json.dumps(result)
+
+
+def test_the_module_warns_the_policy_s_warning_once_and_each_account_s_own_prefixed_with_its_name(capsys, monkeypatch):
+    warned = []
+    # in-process, Ansible's controller display takes the warnings: record them where the module gives them
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda module, warning: warned.append(warning))
+    url = "https://api.sendgrid.com" + ALLOW_LIST
+    with responses.RequestsMock() as mocked:
+        mocked.get(url, json={"result": [{"id": 1, "ip": "127.0.0.1/32"}, {"id": 2, "ip": "10.0.0.0/8"},
+                                         {"id": 3, "ip": "203.0.113.0/24"}]})
+        result = run_module(sendgrid_baseline, capsys, api_key=KEY, accounts=[
+            "billing", {"name": "marketing", "ip_access": {"state": "absent", "entries": ["203.0.113.5"]}}],
+            ip_access={"entries": ["127.0.0.1", "10.0.0.0/8"]})
+        # the accounts run concurrently: one GET each, in any order
+        assert sorted(str(call.request.headers.get("on-behalf-of")) for call in mocked.calls) == [
+            "None", "billing", "marketing"]
+        assert all(call.request.method == "GET" for call in mocked.calls)
+    assert warned == [
+        WIDE % ("ip_access.entries", "10.0.0.0/8"),
+        "marketing: 203.0.113.5 is not on the allow list as an entry of its own, but 203.0.113.0/24 covers it: it keeps "
+        "access. Remove 203.0.113.0/24 to take it away."]
+    # given as warnings, not kept in the result
+    assert [account["settings"]["ip_access"] for account in result["accounts"]] == [
+        {"status": "compliant", "before": ["10.0.0.0/8", "127.0.0.1/32", "203.0.113.0/24"],
+         "after": ["10.0.0.0/8", "127.0.0.1/32", "203.0.113.0/24"], "changes": {}}] * 3
+
+
+@pytest.mark.parametrize("ip_access, message", [
+    ({"entries": ["127.0.0.1", "0.0.0.0/0"]}, "value of ip_access.entries must not hold a network of every IPv4 or "
+                                              "IPv6 address unless ip_access.allow_any_address is true"),
+    ({"entries": ["127.0.0.1", "10.1.2.3/8"]}, "value of ip_access.entries holds 10.1.2.3/8, which has host bits set"),
+])
+def test_the_module_refuses_an_allow_list_guard_s_entry_before_any_request(capsys, nothing_sent, ip_access, message):
+    result = run_module(sendgrid_baseline, capsys, api_key=KEY, ip_access=ip_access)
+    assert result["failed"] is True
+    assert result["msg"].startswith(message), result["msg"]
