@@ -170,7 +170,7 @@ def markdown(report: dict) -> str:
             plural(summary.get("accounts", 0), "account"), summary.get("compliant", 0),
             summary.get("would_change" if report.get("dry_run") else "changed", 0),
             "would change" if report.get("dry_run") else "changed", summary.get("flagged", 0), summary.get("failed", 0)))
-    lines.append("- Drift: %s" % (drift_line(report, shown=len(report.get("drift") or [])) or "none"))
+    lines.append("- Drift: %s" % (drift_line(report, rest="each under Accounts to look at") or "none"))
     if report.get("failed") and report.get("msg"):
         lines.append("- Failure: %s" % cell(report["msg"]))
 

@@ -122,3 +122,13 @@ def test_the_json_starts_with_the_verdict(the_report, verdict):
     written = with_verdict(the_report)
     assert list(written)[:2] == ["outcome", "complete"] and written["outcome"] == verdict
     assert json.loads(json.dumps(written))["accounts"] == the_report["accounts"]
+
+
+def test_at_200_drifted_accounts_the_markdown_summary_stays_short_and_each_account_has_its_line():
+    accounts = [account("subuser-%03d" % index, tracking__open="would_change") for index in range(200)]
+    drift = [{"account": entry["name"], "settings": ["tracking.open"], "flagged_keys": []} for entry in accounts]
+    lines = markdown(report(accounts, drift=drift)).split("\n")
+    (drift_summary,) = [line for line in lines if line.startswith("- Drift: ")]
+    assert len(drift_summary) < 300 and drift_summary.endswith("... and 195 more (each under Accounts to look at)")
+    assert len([line for line in lines if line.startswith("- subuser-")]) == 200
+    assert max(len(line) for line in lines[:lines.index("## Accounts to look at")]) < 400
