@@ -13,9 +13,9 @@ drift can exit 2.
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import first_few, plural
 from ansible_collections.mailops.sendgrid.plugins.plugin_utils import _baseline_report
+from ansible_collections.mailops.sendgrid.plugins.plugin_utils._controller import ControllerAction
 
 ARGUMENT_SPEC = dict(
     result=dict(type='dict', required=True),
@@ -55,17 +55,10 @@ def verdict(result: dict, variable: str, report_dir: str | None) -> dict:
     return dict(changed=False, msg="In sync (%s): none of the %s %s." % (variable, plural(total, "account"), what))
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Decides the plan's exit code from the module's registered result; sends nothing, writes nothing."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        result.update(verdict(args['result'], args['variable'], args['report_dir']))
-        return result
+    def act(self, args: dict, task_vars: dict) -> dict:
+        return verdict(args['result'], args['variable'], args['report_dir'])

@@ -19,8 +19,8 @@ import tempfile
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.json import AnsibleJSONEncoder
 from ansible.module_utils.common.text.converters import to_bytes, to_native
-from ansible.plugins.action import ActionBase
 from ansible_collections.mailops.sendgrid.plugins.plugin_utils import _baseline_report
+from ansible_collections.mailops.sendgrid.plugins.plugin_utils._controller import ControllerAction
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
@@ -75,24 +75,13 @@ def write_whole(path: str, text: str) -> None:
         raise
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """The report is an artifact on the controller, not state of a managed host: written in check mode too, and never
     a change, so that a dry run produces it and a second run stays at changed=0."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        # the argument spec takes a required option given as null for given, and makes it ''
-        nulls = [name for name, spec in ARGUMENT_SPEC.items() if spec.get('required') and name in self._task.args
-                 and self._task.args[name] is None]
-        if nulls:
-            raise AnsibleActionFail('%s must not be null' % ', '.join(nulls))
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, args: dict, task_vars: dict) -> dict:
         if not args['path']:
             raise AnsibleActionFail('path must name a directory; got an empty string')
         directory = os.path.abspath(args['path'])
@@ -103,5 +92,4 @@ class ActionModule(ActionBase):
                 write_whole(path, text)
         except (OSError, UnicodeError) as exc:
             raise AnsibleActionFail('Could not write the report into %s: %s' % (directory, to_native(exc))) from exc
-        result.update(changed=False, files=list(files))
-        return result
+        return dict(changed=False, files=list(files))

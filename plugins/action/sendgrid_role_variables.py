@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.mailops.sendgrid.plugins.plugin_utils._controller import ControllerAction
 
 ARGUMENT_SPEC = dict(
     prefix=dict(type='str', required=True),
@@ -47,25 +47,15 @@ def warning(name: str, known: list, role: str) -> str:
         name, role, ": did you mean %s?" % close[0] if close else " (see the role's argument specs for its variables).")
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Reads the names of the variables the task sees; sends nothing, changes nothing."""
 
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        task_vars = task_vars or {}
+    def act(self, args: dict, task_vars: dict) -> dict:
         unknown = unknown_variables(task_vars, args['prefix'], args['known'])
-        result.update(changed=False, unknown=unknown)
         warnings = [warning(name, args['known'], args['role']) for name in unknown]
         lost = lost_words(task_vars, args['prefix'])
         if lost:
             warnings.append(lost)
-        if warnings:
-            result['warnings'] = warnings
-        return result
+        return dict(changed=False, unknown=unknown, **(dict(warnings=warnings) if warnings else {}))

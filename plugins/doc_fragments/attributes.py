@@ -20,3 +20,17 @@ attributes:
     membership:
       - mailops.sendgrid.sendgrid
 """
+
+    # The action plugins that run on the controller and never talk to SendGrid; each says how it supports check mode.
+    CONTROLLER = r"""
+options: {}
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  action:
+    description: Runs on the controller as an action plugin; it sends nothing to SendGrid and takes no API key.
+    support: full
+"""

@@ -26,6 +26,8 @@ description:
   - An action plugin that runs on the controller; it sends nothing to SendGrid and writes nothing.
 author:
   - Mailops maintainers (@mailops)
+extends_documentation_fragment:
+  - mailops.sendgrid.attributes.controller
 options:
   result:
     description:
@@ -43,15 +45,8 @@ options:
     type: path
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: It changes nothing; a plan runs it in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: Runs on the controller as an action plugin.
-    support: full
 seealso:
   - module: mailops.sendgrid.sendgrid_baseline
   - module: mailops.sendgrid.sendgrid_report

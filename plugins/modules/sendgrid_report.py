@@ -23,6 +23,8 @@ description:
     sends nothing to SendGrid and takes no API key.
 author:
   - Mailops maintainers (@mailops)
+extends_documentation_fragment:
+  - mailops.sendgrid.attributes.controller
 options:
   path:
     description:
@@ -62,15 +64,8 @@ options:
     version_added: 1.1.0
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: partial
     details: Writes the report in check mode too; it is an artifact on the controller, never a change.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: Runs on the controller as an action plugin.
-    support: full
 seealso:
   - module: mailops.sendgrid.sendgrid_baseline
   - module: mailops.sendgrid.sendgrid_enforced_tls_accounts

@@ -23,6 +23,8 @@ description:
   - An action plugin that runs on the controller; it sends nothing and changes nothing.
 author:
   - Mailops maintainers (@mailops)
+extends_documentation_fragment:
+  - mailops.sendgrid.attributes.controller
 options:
   prefix:
     description: The prefix of the role's variables, such as V(baseline_).
@@ -39,13 +41,6 @@ options:
     required: true
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: Runs on the controller as an action plugin.
     support: full
 seealso:
   - module: mailops.sendgrid.sendgrid_baseline
