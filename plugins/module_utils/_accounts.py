@@ -144,8 +144,8 @@ def plan(params: dict, accounts: list, policy_fields) -> list:
 def check_concurrency(module, **failure) -> None:
     """Refuse a concurrency out of range first, before the policy and the accounts are checked."""
     if not 1 <= module.params["concurrency"] <= MAX_CONCURRENCY:
-        module.fail_json(msg="%s must be from 1 to %d, got %d." % (option_name("concurrency"), MAX_CONCURRENCY,
-                                                                  module.params["concurrency"]), **failure)
+        module.fail_json(msg="%s must be from 1 to %d, got %d."
+                         % (option_name("concurrency"), MAX_CONCURRENCY, module.params["concurrency"]), **failure)
 
 
 def discover_and_plan(module, listed: list, policy_fields, **failure) -> tuple:

@@ -768,7 +768,7 @@ def account_from_module(module) -> Account:
     client = client_from_module(module)
     params = module.params
     try:
-        return client.account(params["on_behalf_of"], region_advice(params["region"], params["api_url"],
-                                                                      params["eu_api_url"]))
+        advice = region_advice(params["region"], params["api_url"], params["eu_api_url"])
+        return client.account(params["on_behalf_of"], advice)
     except SendGridError as exc:
         module.fail_json(msg=str(exc))

@@ -48,7 +48,7 @@ def _bounce_purge_idle(desired: dict) -> dict:
     if desired.get("soft_bounces") == 0 and desired.get("hard_bounces") == 0:
         return {"": "enabled: true with soft_bounces and hard_bounces 0 (none): it purges nothing"}
     return {name: "0 (none) with enabled: true: %s bounces are never purged; give the days after which to purge them"
-            % name.split("_")[0] for name in ("soft_bounces", "hard_bounces") if desired.get(name) == 0}
+            % name.split("_", maxsplit=1)[0] for name in ("soft_bounces", "hard_bounces") if desired.get(name) == 0}
 
 
 def _footer_idle(desired: dict) -> dict:

@@ -116,9 +116,9 @@ def _verdict_lines(report: dict, verdict: str) -> list:
     summary = report.get("summary") or {}
     changing = "would change" if report.get("dry_run") else "changed"
     if verdict == INCOMPLETE:
+        reason = report.get("msg") or "the role stopped before the module ran; see the failed task"
         return ["**This run did not complete: it stopped before handling any account, so nothing below says whether "
-                "any account drifted.** Reason: %s" % cell(report.get("msg") or "the role stopped before the module "
-                                                                             "ran; see the failed task")]
+                "any account drifted.** Reason: %s" % cell(reason)]
     if verdict == FAILED:
         failed = [account["name"] for account in report.get("accounts") or [] if account.get("failed")]
         lines = ["**This run did not complete for every account: %s of %s failed (%s), so their settings are unknown "
@@ -160,8 +160,9 @@ def markdown(report: dict) -> str:
                      % plural(report["discovered"], "subuser"))
         excluded = report.get("excluded") or {}
         for item in excluded.get("exclude") or []:
-            lines.append("  - excluded by %s: %s" % (cell(item["pattern"]), ", ".join(cell(name) for name in item["subusers"])
-                                                      or "no subuser (check the pattern for a typo)"))
+            left_out = ", ".join(cell(name) for name in item["subusers"])
+            left_out = left_out or "no subuser (check the pattern for a typo)"
+            lines.append("  - excluded by %s: %s" % (cell(item["pattern"]), left_out))
         if excluded.get("disabled"):
             lines.append("  - disabled, left out (include_disabled is false): %s"
                          % ", ".join(cell(name) for name in excluded["disabled"]))

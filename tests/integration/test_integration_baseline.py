@@ -366,8 +366,9 @@ def test_allow_list_warnings_name_the_policy_once_an_override_by_its_path_and_an
     assert run.rc == 0, run.explain()
     task = module_results(run)[0]
     assert task["warnings"] == [
-        WIDE % ("ip_access.entries", "0.0.0.0/0"),            # the policy's, once, though the parent and support take it
-        WIDE % ("accounts[2].ip_access.entries", "172.16.0.0/12"),
+        # the role's variables, not the module's options (issue 20, item 14)
+        WIDE % ("baseline_ip_access.entries", "0.0.0.0/0"),   # the policy's, once, though the parent and support take it
+        WIDE % ("baseline_subusers[2].ip_access.entries", "172.16.0.0/12"),
         "marketing: 203.0.113.5 is not on the allow list as an entry of its own, but 203.0.113.0/24 covers it: it keeps "
         "access. Remove 203.0.113.0/24 to take it away."]
     # kept out of the result: its shape is the same as without warnings
@@ -391,9 +392,9 @@ def test_a_network_of_every_address_in_the_policy_is_refused_naming_it_with_noth
     run, (server, eu_server, _none) = runs["any address refused"]
 
     message = assert_clear_failure(run, APPLY)
-    assert message == ("value of ip_access.entries must not hold a network of every IPv4 or IPv6 address unless "
-                       "ip_access.allow_any_address is true: it lets any address reach the account, which undoes the "
-                       "allow list; got: ::/0.")
+    assert message == ("value of baseline_ip_access.entries must not hold a network of every IPv4 or IPv6 address "
+                       "unless baseline_ip_access.allow_any_address is true: it lets any address reach the account, "
+                       "which undoes the allow list; got: ::/0.")
     # not even discovery
     assert_nothing_sent(server)
     assert_nothing_sent(eu_server)

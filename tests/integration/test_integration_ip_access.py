@@ -742,7 +742,8 @@ def test_faults_that_do_not_pass_fail_clearly_and_an_unconfirmed_post_is_never_f
     assert re.fullmatch(re.escape(
         "Removing from the IP access allow list DELETE %s%s failed (HTTP 503: service unavailable). SendGrid or a proxy "
         "in front of it failed; try again later (gave up after 1 retries and " % (url, WHITELIST))
-        + r"\d\.\d seconds of waiting; options retries and retry_max_wait\)",
+        + r"\d\.\d seconds of waiting; options retries and retry_max_wait\)\. Added before the failure: 10\.0\.0\.0/8; "
+          r"nothing was removed\.",
         messages["delete 503 until the retries run out"]), messages["delete 503 until the retries run out"]
     assert log_with_faults(server) == [
         get() + ("html",),

@@ -436,8 +436,9 @@ def test_defect_9_a_misspelt_item_key_fails_naming_it_before_any_request(runs, t
     run, server = runs["defect 9: misspelt item key"]
 
     message = assert_clear_failure(run, APPLY_TASK)
-    assert message.startswith("accounts[0] has the unknown key nmae; an account is a subuser's name, or a dictionary "
-                              "with name (or on_behalf_of) and any of region, require_tls"), message
+    # the role's variable, not the module's option (issue 20, item 14)
+    assert message.startswith("enforced_tls_subusers[0] has the unknown key nmae; an account is a subuser's name, or a "
+                              "dictionary with name (or on_behalf_of) and any of region, require_tls"), message
     assert_nothing_sent(server)
     tally("bad_input_rejected")
 

@@ -135,8 +135,9 @@ def _part_way(start):
     server = start()
     server.add_fault("error", status=403, method="PATCH", path=TRACKING + "/open", message="access forbidden")
     reports = start.directory()
+    # (baseline.yml sets baseline_report_dir from sg_first_report)
     return (server, reports), role(server, baseline_tracking={"click": {"enabled": False}, "open": {"enabled": False}},
-                                   baseline_report_dir=str(reports))
+                                   sg_first_report=str(reports))
 
 
 def test_10_an_apply_that_fails_part_way_says_what_it_wrote_in_the_result_the_recap_and_the_report(runs):
@@ -173,9 +174,8 @@ def readme_audit_play(directory) -> str:
 @CASES.add("the README's audit example")
 def _audit_example(start):
     server = start()
-    server.set_state("marketing", [{"name": "ci-deploy", "api_key_id": "ci-1", "scopes": ["mail.send", "templates.read",
-                                                                                        "api_keys.create"]}],
-                     setting="api_keys")
+    key = {"name": "ci-deploy", "api_key_id": "ci-1", "scopes": ["mail.send", "templates.read", "api_keys.create"]}
+    server.set_state("marketing", [key], setting="api_keys")
     return server, PlaybookCase(readme_audit_play(start.directory()), env={"SENDGRID_API_URL": server.url})
 
 

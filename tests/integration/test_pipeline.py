@@ -232,8 +232,8 @@ class Result:
     def junit_cases(self) -> dict:
         """{(account, setting): (failure or error, message) or None} of the JUnit file GitLab reads."""
         (pattern,) = gitlab_jobs()["plan"].junit
-        files = [path for path in self.checkout.rglob("*.xml") if fnmatch(path.relative_to(self.checkout).as_posix(),
-                                                                           pattern)]
+        files = [path for path in self.checkout.rglob("*.xml")
+                 if fnmatch(path.relative_to(self.checkout).as_posix(), pattern)]
         assert len(files) == 1, files
         assert self.kept(files[0]), "%s is not among the artifacts %s" % (files[0], self.job.artifacts)
         cases = {}

@@ -58,8 +58,8 @@ def fixture_nothing_sent():
     (sendgrid_baseline, dict(accounts=[{"name": ["billing"]}]),
      'value of accounts[0].name must be text, got a list: ["billing"]'),
 ])
-def test_a_list_or_dict_given_for_text_is_refused_naming_the_option_before_any_request(capsys, nothing_sent, module,
-                                                                                         args, message):
+def test_a_list_or_dict_given_for_text_is_refused_naming_the_option_before_any_request(
+        capsys, nothing_sent, module, args, message):
     result = run_module(module, capsys, **dict({"api_key": KEY}, **args))
     assert result["failed"] is True
     assert result["msg"].startswith(message), result["msg"]
