@@ -348,14 +348,15 @@ def summarize(accounts: list) -> dict:
 
 
 def drift(accounts: list) -> list:
-    """[{account, settings, flagged_keys}] of every account with a setting that changed, would change or has a flagged
-    key; flagged_keys names those keys ([] when none is)."""
+    """[{account, settings, flagged}] of every account with a setting that changed, would change or has flagged items
+    (API keys beyond the policy); flagged names them per setting ({} when none is)."""
     drifted = []
     for account in accounts:
         settings = [key for key, setting in account["settings"].items() if setting["status"] in DRIFT]
         if settings:
-            keys = account["settings"].get("api_keys", {}).get("flagged") or []
-            drifted.append(dict(account=account["name"], settings=settings, flagged_keys=[key["name"] for key in keys]))
+            flagged = {key: [item["name"] for item in setting["flagged"]] for key, setting in account["settings"].items()
+                       if setting.get("flagged")}
+            drifted.append(dict(account=account["name"], settings=settings, flagged=flagged))
     return drifted
 
 

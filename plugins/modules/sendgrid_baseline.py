@@ -495,11 +495,12 @@ summary:
 drift:
   description:
     - Every account with a setting that changed, would change or has a flagged key, and those settings;
-      C(flagged_keys) names the account's flagged keys (V([]) when none is).
+      C(flagged) names the flagged items of each setting that has some, such as the API keys beyond the policy
+      (V({}) when none has).
   returned: always
   type: list
   elements: dict
-  sample: [{"account": "marketing", "settings": ["tracking.open", "api_keys"], "flagged_keys": ["ci-deploy"]}]
+  sample: [{"account": "marketing", "settings": ["tracking.open", "api_keys"], "flagged": {"api_keys": ["ci-deploy"]}}]
 written:
   description:
     - Every account with a setting written by this run, and those settings; V([]) in check mode. When the task fails

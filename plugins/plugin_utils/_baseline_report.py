@@ -37,11 +37,11 @@ def outcome(report: dict) -> str:
 
 
 def drifted(report: dict) -> list:
-    """[(account, [setting, ...])] that drifted: a flagged API key as "api_keys: key, key"."""
+    """[(account, [setting, ...])] that drifted, a setting with flagged items named with them: "api_keys: ci, old"."""
     found = []
     for item in report.get("drift") or []:
-        keys = item.get("flagged_keys") or []
-        found.append((item["account"], [setting + (": " + ", ".join(keys) if setting == "api_keys" and keys else "")
+        flagged = item.get("flagged") or {}
+        found.append((item["account"], [setting + (": " + ", ".join(flagged[setting]) if flagged.get(setting) else "")
                                         for setting in item["settings"]]))
     return found
 

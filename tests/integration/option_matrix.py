@@ -1284,7 +1284,7 @@ def model_baseline(params, env, known) -> Expectation:
         summary["compliant"] += not (changed or flagged)
         if changed or flagged:
             drift.append({"account": entry["on_behalf_of"] or "parent", "settings": changed + flagged,
-                          "flagged_keys": flagged_keys})
+                          "flagged": {"api_keys": flagged_keys} if flagged_keys else {}})
     returned = {"summary": summary, "drift": drift, "check_mode": False,
                 "discovered": len(known) if params["discover_subusers"] else None}
     return Expectation(calls, accounts=accounts, returned=comparable_result(returned))

@@ -234,13 +234,13 @@ def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_
     assert result["summary"] == {"accounts": 4, "compliant": 0, "changed": 4, "would_change": 0, "failed": 1, "flagged": 1}
     assert result["drift"] == [
         {"account": "parent", "settings": ["enforced_tls", "tracking.click", "tracking.open", "mail_settings.footer",
-                                           "ip_access"], "flagged_keys": []},
+                                           "ip_access"], "flagged": {}},
         {"account": "billing", "settings": ["enforced_tls", "tracking.click", "tracking.open", "mail_settings.footer",
-                                            "ip_access"], "flagged_keys": []},
+                                            "ip_access"], "flagged": {}},
         {"account": "marketing", "settings": ["enforced_tls", "tracking.click", "tracking.open", "mail_settings.footer",
-                                              "ip_access", "api_keys"], "flagged_keys": ["ci"]},
+                                              "ip_access", "api_keys"], "flagged": {"api_keys": ["ci"]}},
         {"account": "eu-newsletter", "settings": ["enforced_tls", "tracking.click", "tracking.open", "ip_access"],
-         "flagged_keys": []}]
+         "flagged": {}}]
     # what a failed apply wrote is in its result (the play recap does not count it)
     assert [item["account"] for item in result["written"]] == ["parent", "billing", "marketing", "eu-newsletter"]
     assert [a["overrides"] for a in result["accounts"]] == [[], ["enforced_tls", "mail_settings"], [], []]
@@ -298,7 +298,7 @@ def test_a_second_run_writes_only_what_still_differs_and_a_run_in_sync_sends_onl
     assert run.rc == 0, run.explain()
     apply, check = (task["result"] for task in module_results(run))
     assert (apply["changed"], apply["check_mode"], apply["drift"]) == (
-        True, False, [{"account": "eu-newsletter", "settings": ["mail_settings.footer"], "flagged_keys": []}])
+        True, False, [{"account": "eu-newsletter", "settings": ["mail_settings.footer"], "flagged": {}}])
     assert apply["summary"] == {"accounts": 4, "compliant": 3, "changed": 1, "would_change": 0, "failed": 0, "flagged": 0}
     assert (check["changed"], check["check_mode"], check["drift"]) == (False, True, [])
     assert check["summary"] == {"accounts": 4, "compliant": 4, "changed": 0, "would_change": 0, "failed": 0, "flagged": 0}

@@ -266,7 +266,7 @@ def test_plan_fails_on_drift_then_apply_then_plan_is_clean(pipeline):
     assert {entry["method"] for entry in plan.sent} == {"GET"}, plan.sent
     report = plan.report()
     assert report["dry_run"] is True
-    assert report["drift"] == [{"account": a, "settings": DRIFTED_SETTINGS, "flagged_keys": []} for a in ACCOUNTS]
+    assert report["drift"] == [{"account": a, "settings": DRIFTED_SETTINGS, "flagged": {}} for a in ACCOUNTS]
     assert "Dry run" in (plan.checkout / "reports" / "baseline_report.md").read_text(encoding="utf-8")
     for path in (plan.checkout / "reports").iterdir():
         assert plan.kept(path), path

@@ -23,8 +23,8 @@ def test_in_sync_is_ok():
 
 
 def test_drift_fails_naming_accounts_settings_and_flagged_keys():
-    result = verdict(baseline([{"account": "billing", "settings": ["api_keys"], "flagged_keys": ["legacy"]},
-                               {"account": "marketing", "settings": ["tracking.open"], "flagged_keys": []}]),
+    result = verdict(baseline([{"account": "billing", "settings": ["api_keys"], "flagged": {"api_keys": ["legacy"]}},
+                               {"account": "marketing", "settings": ["tracking.open"], "flagged": {}}]),
                      VARIABLE, "reports")
     assert result == dict(failed=True, changed=False, msg=(
         "Drift (baseline_fail_on_drift): 2 of 3 accounts would change or have a flagged API key: billing (api_keys: "
@@ -44,7 +44,7 @@ def test_a_long_failure_is_cut_in_the_gate_message():
 
 
 def test_200_drifted_accounts_make_a_short_message():
-    drift = [{"account": "sub-%03d" % index, "settings": ["tracking.open"], "flagged_keys": []} for index in range(201)]
+    drift = [{"account": "sub-%03d" % index, "settings": ["tracking.open"], "flagged": {}} for index in range(201)]
     result = verdict(baseline(drift, 201), VARIABLE, "reports")
     assert len(result["msg"]) < 400 and "... and 196 more (every one in the report)" in result["msg"]
 

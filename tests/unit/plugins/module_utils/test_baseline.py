@@ -391,8 +391,8 @@ def test_the_summary_counts_each_account_under_every_status_it_has_and_compliant
 def test_drift_names_each_account_with_the_settings_that_changed_would_change_or_are_flagged():
     accounts = [entry("parent", enforced_tls="compliant"), entry("a", tracking__open="would_change", api_keys="flagged"),
                 entry("b", failed=True, ip_access="failed", enforced_tls="changed")]
-    assert drift(accounts) == [{"account": "a", "settings": ["tracking.open", "api_keys"], "flagged_keys": []},
-                               {"account": "b", "settings": ["enforced_tls"], "flagged_keys": []}]
+    assert drift(accounts) == [{"account": "a", "settings": ["tracking.open", "api_keys"], "flagged": {}},
+                               {"account": "b", "settings": ["enforced_tls"], "flagged": {}}]
 
 
 def test_the_diff_holds_each_account_s_settings_read_not_the_keys_nor_the_failed():

@@ -75,7 +75,7 @@ def test_a_run_where_an_account_failed_says_so_first_and_names_it():
 def test_drift_is_a_junit_failure_and_a_failed_setting_an_error_and_compliant_passes():
     cases = report([account("parent", tracking__open="would_change", api_keys="flagged"),
                     account("billing", failed=True, msg="x", tracking__open="failed", api_keys="compliant")],
-                   drift=[{"account": "parent", "settings": ["tracking.open", "api_keys"], "flagged_keys": ["ci-deploy"]}])
+                   drift=[{"account": "parent", "settings": ["tracking.open", "api_keys"], "flagged": {"api_keys": ["ci-deploy"]}}])
     found = {(case.get("classname"), case.get("name")): [child.tag for child in case]
              for case in ET.fromstring(junit(cases)).iter("testcase")}
     assert found == {("parent", "tracking.open"): ["failure"], ("parent", "api_keys"): ["failure"],
@@ -87,7 +87,7 @@ def test_the_markdown_gives_the_summary_first_then_a_line_per_account_to_look_at
                 account("marketing", overrides=["tracking"], tracking__open="would_change", api_keys="flagged"),
                 account("old-shop", disabled=True, tracking__open="compliant")]
     text = markdown(report(accounts, drift=[{"account": "marketing", "settings": ["tracking.open", "api_keys"],
-                                             "flagged_keys": ["ci-deploy"]}]))
+                                             "flagged": {"api_keys": ["ci-deploy"]}}]))
     lines = text.split("\n")
     assert lines[2] == "**Drift: 1 of 3 accounts would change or has a flagged API key.**"
     assert text.index("- Totals:") < text.index("## Accounts to look at") < text.index("## Every account and setting")
@@ -105,7 +105,7 @@ def test_a_cell_cannot_break_the_table():
 
 
 def test_at_200_accounts_the_drift_in_one_line_names_five_and_counts_the_rest():
-    drift = [{"account": "subuser-%03d" % index, "settings": ["tracking.open"], "flagged_keys": []}
+    drift = [{"account": "subuser-%03d" % index, "settings": ["tracking.open"], "flagged": {}}
              for index in range(200)]
     line = drift_line(report([], drift=drift))
     assert line.count("subuser-") == 5 and line.endswith("... and 195 more (in the report)")
@@ -115,7 +115,7 @@ def test_at_200_accounts_the_drift_in_one_line_names_five_and_counts_the_rest():
 @pytest.mark.parametrize("the_report, verdict", [
     (report([account("parent", tracking__open="compliant")]), "in_sync"),
     (report([account("parent", tracking__open="would_change")],
-            drift=[{"account": "parent", "settings": ["tracking.open"], "flagged_keys": []}]), "drift"),
+            drift=[{"account": "parent", "settings": ["tracking.open"], "flagged": {}}]), "drift"),
     (STOPPED, "incomplete"),
 ])
 def test_the_json_starts_with_the_verdict(the_report, verdict):
@@ -126,7 +126,7 @@ def test_the_json_starts_with_the_verdict(the_report, verdict):
 
 def test_at_200_drifted_accounts_the_markdown_summary_stays_short_and_each_account_has_its_line():
     accounts = [account("subuser-%03d" % index, tracking__open="would_change") for index in range(200)]
-    drift = [{"account": entry["name"], "settings": ["tracking.open"], "flagged_keys": []} for entry in accounts]
+    drift = [{"account": entry["name"], "settings": ["tracking.open"], "flagged": {}} for entry in accounts]
     lines = markdown(report(accounts, drift=drift)).split("\n")
     (drift_summary,) = [line for line in lines if line.startswith("- Drift: ")]
     assert len(drift_summary) < 300 and drift_summary.endswith("... and 195 more (each under Accounts to look at)")
