@@ -12,6 +12,7 @@ carries one by mistake.
 
 from __future__ import annotations
 
+from collections import Counter
 from fnmatch import fnmatchcase
 from urllib.parse import quote
 
@@ -122,7 +123,10 @@ def check_names(names, option: str) -> None:
 def why(flagged_key: dict) -> str:
     """One flagged key, and why, as a person reads it: ci-deploy (id qfTQ...): control scopes api_keys.create..."""
     reasons = []
-    if flagged_key["control_scopes"]:
+    if flagged_key["control_scopes"] and flagged_key.get("name_shared"):
+        reasons.append("account-control scopes %s (allowed_control_keys names %r, which several keys share: give the "
+                       "api_key_id of the one to allow)" % (", ".join(flagged_key["control_scopes"]), flagged_key["name"]))
+    elif flagged_key["control_scopes"]:
         reasons.append("account-control scopes %s (allowed_control_keys does not name it)"
                        % ", ".join(flagged_key["control_scopes"]))
     if flagged_key["excess_scopes"]:
@@ -146,21 +150,26 @@ def _matching(scopes, patterns) -> list:
 
 
 def audit(keys: list, allowed_scopes, allowed_control_keys) -> list:
-    """The keys that go beyond the policy: [{"name", "api_key_id", "excess_scopes", "control_scopes"}], in the order of
-    keys.
+    """The keys that go beyond the policy: [{"name", "api_key_id", "excess_scopes", "control_scopes", "name_shared"}],
+    in the order of keys.
 
-    A key's control scopes (CONTROL_SCOPES) are flagged unless its name is in allowed_control_keys, which exempts them
-    from both checks. Its other scopes are excess when no pattern of allowed_scopes matches them (case-sensitive);
-    allowed_scopes None checks the control scopes only.
+    A key's control scopes (CONTROL_SCOPES) are flagged unless allowed_control_keys names it, by its api_key_id, or by
+    its name when no other key of the account has that name: key names are not unique in SendGrid, and a name shared
+    with another key would let that key's control scopes through too (name_shared says so). Its other scopes are
+    excess when no pattern of allowed_scopes matches them (case-sensitive); allowed_scopes None checks the control
+    scopes only.
     """
     flagged = []
     exempt = set(allowed_control_keys or ())
+    names = Counter(key["name"] for key in keys)
     for key in keys:
         control = _matching(key["scopes"], CONTROL_SCOPES)
         others = [scope for scope in key["scopes"] if scope not in control]
         excess = [] if allowed_scopes is None else sorted(set(others) - set(_matching(others, allowed_scopes)))
-        control = [] if key["name"] in exempt else control
+        shared = key["name"] in exempt and names[key["name"]] > 1 and key["api_key_id"] not in exempt
+        if key["api_key_id"] in exempt or (key["name"] in exempt and not shared):
+            control = []
         if excess or control:
             flagged.append(dict(name=key["name"], api_key_id=key["api_key_id"], excess_scopes=excess,
-                                control_scopes=control))
+                                control_scopes=control, name_shared=bool(shared and control)))
     return flagged

@@ -116,6 +116,8 @@ def conform(spec: dict, value, where: str):
 def _typed(option: dict, value, where: str):
     check, wanted = TYPE_CHECKS[option["type"]]
     try:
+        if option["type"] in ("int", "float") and isinstance(value, bool):
+            raise TypeError("a boolean is not a number")
         split = option["type"] == "list" and isinstance(value, str)
         value = check(value)
         if option["type"] == "list":
@@ -242,9 +244,7 @@ def apply(account, desired: dict, check_mode: bool, key_scopes: KeyScopes | None
         if needed:
             for key, missing in key_scopes.missing(account, needed).items():
                 outcomes[key] = dict(outcomes[key], status=FAILED, missing_scopes=missing, msg=(
-                    "would change, but the API key lacks %s, which the apply needs to write it (SendGrid would answer "
-                    "403): give the key %s, or leave the setting out of the policy." % (
-                        " and ".join(missing), "these scopes" if len(missing) > 1 else "this scope")))
+                    "would change, but the API key lacks %s: the apply would be refused." % " and ".join(missing)))
     return outcomes
 
 

@@ -31,7 +31,9 @@ except ImportError:
 
 from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
-from ansible.module_utils.common.validation import check_type_dict
+from ansible.module_utils.common.validation import (
+    check_type_bool, check_type_dict, check_type_float, check_type_int,
+)
 
 COLLECTION_VERSION = "1.0.0"
 BASE_URLS = {
@@ -64,6 +66,16 @@ def option_name(path: str) -> str:
     if head is None or head.group(0) not in OPTION_NAMES:
         return path
     return OPTION_NAMES[head.group(0)] + path[head.end():]
+
+
+# The options whose value came from their environment variable (ENVIRONMENT) in this run: a message about the value
+# names the variable, which is where the person set it.
+FROM_ENVIRONMENT: set = set()
+
+
+def option_label(option: str) -> str:
+    """How a message names where a value was set: the option (as option_name says), or its environment variable."""
+    return ENVIRONMENT[option] if option in FROM_ENVIRONMENT else option_name(option)
 
 
 def option_names_argument_spec() -> dict:
@@ -110,6 +122,7 @@ def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
     except Exception:  # pylint: disable=broad-exception-caught
         params = None  # AnsibleModule reports unreadable parameters itself
     names = params.get("option_names") if isinstance(params, dict) and "option_names" in argument_spec else None
+    OPTION_NAMES.clear()
     if isinstance(names, dict):
         OPTION_NAMES.update({str(key): str(value) for key, value in names.items() if isinstance(value, str) and value})
     problems = shape_problems(argument_spec, params) if isinstance(params, dict) else []
@@ -120,9 +133,13 @@ def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
         module = AnsibleModule(argument_spec=relaxed, **arguments)
         module.fail_json(msg="; ".join(problem for dummy, problem in problems))
     module = AnsibleModule(argument_spec=argument_spec, **arguments)
+    FROM_ENVIRONMENT.clear()
     for name, variable in ENVIRONMENT.items():
         if name in module.params and module.params[name] is None:
             module.params[name] = os.environ.get(variable) or None
+        given = params.get(name) if isinstance(params, dict) else None
+        if given is None and name in module.params and module.params[name] and module.params[name] == os.environ.get(variable):
+            FROM_ENVIRONMENT.add(name)
     if module.params.get("api_key") is None:
         module.fail_json(msg="missing required arguments: %s (or the environment variable %s)"
                          % (option_name("api_key"), ENVIRONMENT["api_key"]))
@@ -136,8 +153,11 @@ TEXT_TYPES = ("str", "path")
 
 def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = None) -> list:
     """[(top-level option, message)] for every value whose shape its option cannot take without turning it into something
-    else: a list, dict or boolean for text, an element of those shapes in a list of texts, a value that is not a
-    dictionary for a dict of fields. Nested dictionaries (settings sections) and lists of dictionaries are walked.
+    else: a list, dict or boolean for text, a boolean for a number (Python's True is 1), a value that is no boolean or
+    number for one, a value outside the choices, an element of the wrong shape in a list of texts, a value that is not a
+    dictionary for a dict of fields. Nested dictionaries (settings sections) and lists of dictionaries are walked, and
+    each message names the option's path as the person wrote it (option_name), where AnsibleModule would name only the
+    last part ("argument 'enabled' ... found in 'tracking -> open'").
     """
     problems = []
     aliases = {alias: name for name, option in spec.items() for alias in option.get("aliases", ())}
@@ -148,9 +168,14 @@ def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = 
             continue
         where, top = option_name(path + given), root or name
         kind = option.get("type", "str")
+        shown = "(hidden: no_log)" if option.get("no_log") else as_text(value)
         if kind in TEXT_TYPES and not _is_text(value):
-            shown = "(hidden: no_log)" if option.get("no_log") else as_text(value)
             problems.append((top, "value of %s must be text, got %s: %s" % (where, _shape(value), shown)))
+        elif kind in SCALARS and not _converts(kind, value):
+            problems.append((top, "value of %s must be %s, got: %s" % (where, SCALARS[kind][1], shown)))
+        elif option.get("choices") and kind in TEXT_TYPES and str(value) not in [str(c) for c in option["choices"]]:
+            problems.append((top, "value of %s must be one of: %s, got: %s"
+                             % (where, ", ".join(str(c) for c in option["choices"]), shown)))
         elif kind == "list" and isinstance(value, (list, tuple)):
             elements = option.get("elements")
             for index, item in enumerate(value):
@@ -171,6 +196,24 @@ def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = 
                 continue
             problems += shape_problems(option["options"], value, path + given + ".", top)
     return problems
+
+
+# The scalar types checked before AnsibleModule: how a value converts, and what the message asks for.
+SCALARS = {
+    "bool": (check_type_bool, "true or false"),
+    "int": (check_type_int, "a whole number"),
+    "float": (check_type_float, "a number"),
+}
+
+
+def _converts(kind: str, value) -> bool:
+    if kind != "bool" and isinstance(value, bool):
+        return False  # True would be sent as 1 day, 1 retry...
+    try:
+        SCALARS[kind][0](value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _as_raw(option: dict) -> dict:
@@ -231,7 +274,7 @@ class Operation:
 def check_base_url(url: str, option: str = "api_url") -> str:
     """Return the URL without a trailing slash, refusing to send a key in clear text off this host."""
     match = re.match(r"^(https?)://(\[[^\]]+\]|[^/:?#]+)(:\d+)?(/[^?#]*)?$", url or "", re.IGNORECASE)
-    option = option_name(option)
+    option = option_label(option)
     if not match:
         raise SendGridError("%s must be an http:// or https:// URL such as https://api.sendgrid.com, got %r." % (option, url))
     scheme, host, path = match.group(1).lower(), match.group(2).strip("[]"), (match.group(4) or "").rstrip("/")

@@ -45,10 +45,11 @@ options:
     elements: str
   allowed_control_keys:
     description:
-      - Names of keys that may hold account-control scopes (an administration key, say). A key with such a name is
-        not flagged for them, and they are not judged by O(allowed_scopes) either.
-      - Names are compared whole and case-sensitively, not as patterns (names need not be unique, and every key of that
-        name is allowed). An empty name fails before any request.
+      - The keys that may hold account-control scopes (an administration key, say), each by its C(api_key_id) or its
+        name. Such a key is not flagged for them, and they are not judged by O(allowed_scopes) either.
+      - Compared whole and case-sensitively, not as patterns. Key names need not be unique in SendGrid, so a name
+        allows a key only when no other key of the account has it; keys sharing an allowed name are all flagged
+        (RV(flagged[].name_shared)), and their ids tell them apart. An empty entry fails before any request.
     type: list
     elements: str
     default: []
@@ -129,11 +130,16 @@ flagged:
       elements: str
     control_scopes:
       description: Its account-control scopes (C(api_keys.*), C(teammates.*), C(access_settings.*)), sorted; V([])
-        when O(allowed_control_keys) names the key.
+        when O(allowed_control_keys) allows the key.
       type: list
       elements: str
+    name_shared:
+      description: Whether its control scopes are flagged because O(allowed_control_keys) names it by a name other
+        keys of the account share (give its C(api_key_id) to allow it alone).
+      type: bool
+      version_added: 1.1.0
   sample: [{"name": "ci-deploy", "api_key_id": "qfTQ6KG0QBiwWdJ0-pCLCA", "excess_scopes": [],
-            "control_scopes": ["api_keys.create"]}]
+            "control_scopes": ["api_keys.create"], "name_shared": false}]
 msg:
   description:
     - The audit's verdict in words, naming each flagged key, its id and why it is flagged, so that a C(failed_when)

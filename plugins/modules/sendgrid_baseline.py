@@ -347,8 +347,9 @@ options:
         elements: str
       allowed_control_keys:
         description:
-          - Names of the keys allowed to hold control scopes, such as the automation's own key. Their other scopes
-            are still checked against O(api_keys.allowed_scopes).
+          - The keys allowed to hold control scopes, such as the automation's own key, each by its C(api_key_id) or
+            its name (a name allows a key only when no other key of the account has it). Their other scopes are
+            still checked against O(api_keys.allowed_scopes).
         type: list
         elements: str
         default: []
@@ -460,8 +461,8 @@ accounts:
           host with C(GET /v3/scopes)) is V(failed), keeps C(before), C(after) and C(changes), and has
           C(missing_scopes), the scopes the apply would need.
         - C(api_keys) has C(status), V(compliant), V(flagged) or V(failed); C(keys), how many keys the account has;
-          C(flagged), each flagged key's C(name), C(api_key_id), C(excess_scopes) and C(control_scopes); and C(msg)
-          when it failed.
+          C(flagged), each flagged key's C(name), C(api_key_id), C(excess_scopes), C(control_scopes) and
+          C(name_shared); and C(msg) when it failed.
       type: dict
       returned: always
       sample:

@@ -20,20 +20,26 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import first_few, plural
 
-IN_SYNC, DRIFT, FAILED, INCOMPLETE = "in_sync", "drift", "failed", "incomplete"
+IN_SYNC, CHANGED, DRIFT, FAILED, INCOMPLETE = "in_sync", "changed", "drift", "failed", "incomplete"
 STATUS_TEXT = {"compliant": "compliant", "changed": "changed", "would_change": "would change", "failed": "FAILED",
                "flagged": "flagged"}
 SHOWN = 5  # accounts named in one-line messages; the rest are in the report
 
 
 def outcome(report: dict) -> str:
-    """incomplete (stopped before any account was handled), failed (some account or setting failed), drift or
-    in_sync."""
-    if report.get("failed") and not report.get("accounts"):
+    """The run's verdict: incomplete (it stopped before handling any account), failed (an account or a setting
+    failed), drift (a dry run found settings to change, or a run found flagged items only a person can fix), changed
+    (an apply wrote what differed; every account now follows the policy) or in_sync."""
+    accounts = report.get("accounts") or []
+    if report.get("failed") and not accounts:
         return INCOMPLETE
-    if report.get("failed") or any(account.get("failed") for account in report.get("accounts") or []):
+    if report.get("failed") or any(account.get("failed") for account in accounts):
         return FAILED
-    return DRIFT if report.get("drift") else IN_SYNC
+    flagged = any(setting.get("status") == "flagged" for account in accounts
+                  for setting in (account.get("settings") or {}).values())
+    if report.get("drift") and (report.get("dry_run") or flagged):
+        return DRIFT
+    return CHANGED if report.get("drift") else IN_SYNC
 
 
 def drifted(report: dict) -> list:
@@ -53,9 +59,10 @@ def drift_line(report: dict, shown: int = SHOWN, rest: str = "in the report") ->
 
 
 def with_verdict(report: dict) -> dict:
-    """The report with its verdict first: outcome, and complete (false when the run stopped before any account)."""
+    """The report with its verdict first: outcome, and complete (every account and setting was handled: false when
+    the run stopped early or anything failed, so that the report holds no verdict on what failed)."""
     verdict = outcome(report)
-    return dict(dict(outcome=verdict, complete=verdict != INCOMPLETE),
+    return dict(dict(outcome=verdict, complete=verdict not in (INCOMPLETE, FAILED)),
                 **{key: value for key, value in report.items() if key not in ("outcome", "complete")})
 
 
@@ -121,20 +128,27 @@ def _verdict_lines(report: dict, verdict: str) -> list:
                 "any account drifted.** Reason: %s" % cell(reason)]
     if verdict == FAILED:
         failed = [account["name"] for account in report.get("accounts") or [] if account.get("failed")]
-        lines = ["**This run did not complete for every account: %s of %s failed (%s), so their settings are unknown "
-                 "or partly %s.** The others are reported below."
-                 % (len(failed), plural(len(report.get("accounts") or []), "account"),
-                    first_few([cell(name) for name in failed], ", ", "see the table"),
-                    "read" if report.get("dry_run") else "written")]
+        lines = ["**This run did not complete for every account: %s of %s failed (%s): %s** The others are reported "
+                 "below." % (len(failed), plural(len(report.get("accounts") or []), "account"),
+                             first_few([cell(name) for name in failed], ", ", "see the table"),
+                             "a setting could not be read, or the API key may not write what would change."
+                             if report.get("dry_run") else "their settings are unknown or partly written.")]
         if report.get("written"):
             lines.append("**Written before or beside the failures:** %s." % first_few(
                 ["%s (%s)" % (cell(item["account"]), ", ".join(item["settings"])) for item in report["written"]],
                 "; ", "see the table"))
         return lines
-    if verdict == DRIFT:
+    if verdict == DRIFT and report.get("dry_run"):
         return ["**Drift: %s of %s %s or %s a flagged API key.**" % (
             len(report["drift"]), plural(summary.get("accounts", 0), "account"), changing,
             "has" if len(report["drift"]) == 1 else "have")]
+    if verdict == DRIFT:
+        return ["**Drift: %s of %s %s a flagged API key, which only a person can fix; %s changed.**" % (
+            summary.get("flagged", 0), plural(summary.get("accounts", 0), "account"),
+            "has" if summary.get("flagged", 0) == 1 else "have", summary.get("changed", 0))]
+    if verdict == CHANGED:
+        return ["**Applied: %s of %s changed; every one now follows the policy.**" % (
+            len(report["drift"]), plural(summary.get("accounts", 0), "account"))]
     return ["**In sync: every one of the %s %s the policy.**" % (
         plural(summary.get("accounts", 0), "account"), "follows" if report.get("dry_run") else "now follows")]
 

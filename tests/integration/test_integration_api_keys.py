@@ -146,19 +146,19 @@ def test_the_audit_reads_each_account_at_the_documented_floor_in_both_answer_sha
     keys, flagged = audited(results["parent"])
     assert keys == start_keys()
     assert flagged == [{"name": "start key 1", "api_key_id": "start-key-1", "excess_scopes": [],
-                        "control_scopes": control_scopes(sg.ALL_SCOPES)}]
+                        "control_scopes": control_scopes(sg.ALL_SCOPES), "name_shared": False}]
     # the over-privileged key planted on the subuser is flagged for both reasons; the admin key is allowed by name
     keys, flagged = audited(results["marketing"])
     assert keys == listed(*MARKETING)
     assert flagged == [{"name": "ci-deploy", "api_key_id": "ci-deploy-1", "excess_scopes": ["stats.read"],
-                        "control_scopes": ["api_keys.create", "teammates.read"]}]
+                        "control_scopes": ["api_keys.create", "teammates.read"], "name_shared": False}]
     assert audited(results["customer account, nothing allowed"])[1] == [
-        {"name": "billing app", "api_key_id": "billing-app-1", "excess_scopes": ["mail.send"], "control_scopes": []}]
+        {"name": "billing app", "api_key_id": "billing-app-1", "excess_scopes": ["mail.send"], "control_scopes": [], "name_shared": False}]
     # read from bare single-key answers alike; names are compared whole and case-sensitively
     keys, flagged = audited(results["bare answers"])
     assert keys == listed(spaced)
     assert flagged == [{"name": "My API Key", "api_key_id": "my-api-key-1", "excess_scopes": [],
-                        "control_scopes": ["access_settings.whitelist.read"]}]
+                        "control_scopes": ["access_settings.whitelist.read"], "name_shared": False}]
     assert audited(results["eu"]) == (listed(eu_sender), [])
     assert audited(results["no keys"]) == ([], [])
     # check mode reads the same; module_defaults give the connection and the account
@@ -167,10 +167,10 @@ def test_the_audit_reads_each_account_at_the_documented_floor_in_both_answer_sha
     # without the administration key allowed by name, and with 2fa_required (a marker SendGrid lists) not allowed
     assert check["result"]["flagged"] == [
         {"name": "ci-deploy", "api_key_id": "ci-deploy-1", "excess_scopes": ["stats.read"],
-         "control_scopes": ["api_keys.create", "teammates.read"]},
+         "control_scopes": ["api_keys.create", "teammates.read"], "name_shared": False},
         {"name": "marketing-admin", "api_key_id": "marketing-admin-1", "excess_scopes": [],
-         "control_scopes": ["api_keys.read", "api_keys.update"]},
-        {"name": "newsletter", "api_key_id": "newsletter-1", "excess_scopes": ["2fa_required"], "control_scopes": []}]
+         "control_scopes": ["api_keys.read", "api_keys.update"], "name_shared": False},
+        {"name": "newsletter", "api_key_id": "newsletter-1", "excess_scopes": ["2fa_required"], "control_scopes": [], "name_shared": False}]
     defaults = run.task("module defaults")
     assert defaults["status"] == "ok" and defaults["result"]["flagged"] == []
     # no secret anywhere (run_playbook checks the keys themselves): a key is a name, an id and scopes

@@ -250,7 +250,7 @@ def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_
         "before": {"require_tls": False, "require_valid_cert": False, "min_tls_version": "1.1"},
         "after": {"require_tls": True, "require_valid_cert": False, "min_tls_version": "1.1"}}
     assert marketing["settings"]["api_keys"] == {"status": "flagged", "keys": 1, "flagged": [
-        {"name": "ci", "api_key_id": "ci-1", "excess_scopes": ["templates.read"], "control_scopes": ["api_keys.create"]}]}
+        {"name": "ci", "api_key_id": "ci-1", "excess_scopes": ["templates.read"], "control_scopes": ["api_keys.create"], "name_shared": False}]}
     assert marketing["settings"]["ip_access"] == {"status": "changed", "before": [], "after": ENTRIES,
                                                   "changes": {"added": ENTRIES}}
     assert eu["settings"]["mail_settings.footer"]["before"] is None and "HTTP 400" in eu["msg"]
@@ -339,7 +339,7 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     report, markdown, rows = read_report(reports)
     assert (report["dry_run"], report["failed"], report["drift"]) == (True, False, result["drift"])
     assert report["accounts"][1]["settings"]["api_keys"]["flagged"] == [
-        {"name": "legacy", "api_key_id": "legacy-1", "excess_scopes": [], "control_scopes": ["teammates.read"]}]
+        {"name": "legacy", "api_key_id": "legacy-1", "excess_scopes": [], "control_scopes": ["teammates.read"], "name_shared": False}]
     assert "- Drift: billing (api_keys: legacy); marketing (tracking.open)" in markdown
     assert "- Totals: 4 accounts: 2 compliant, 1 would change, 1 with a flagged API key, 0 failed" in markdown
     assert rows[("marketing", "tracking.open")][3:5] == ["would change", "enabled: yes → no"]

@@ -181,7 +181,8 @@ def fixture_pipeline(start_server, tmp_path):
     bin_dir = str(Path(sys.executable).parent)
     counter = iter(range(1, 100))
 
-    def run(name: str, on=None, **environment):
+    def run(name: str, on=None, typo=None, **environment):
+        """``typo`` (old, new) edits the job's command line as a person mistyping it would."""
         on = on or servers
         job = jobs[name]
         checkout = tmp_path / ("%d-%s" % (next(counter), name))
@@ -195,6 +196,8 @@ def fixture_pipeline(start_server, tmp_path):
         env.update(environment)
         seen = [len(server.requests()) for server in on]
         (argv,) = job.commands
+        if typo:
+            argv = [word.replace(*typo) for word in argv]
         completed = subprocess.run(argv, cwd=checkout, env=env, capture_output=True, text=True, timeout=300,
                                    check=False)
         result = Result(job, checkout, completed,
@@ -336,6 +339,14 @@ def test_a_plan_that_could_not_run_exits_4_never_2_with_errors_only(pipeline, ca
     assert list(result.junit_cases()) == [("baseline", "run")]
 
 
+def test_a_plan_whose_gate_variable_is_mistyped_gives_no_verdict_and_exits_4_not_2(pipeline):
+    """baseline_fail_on_drift=ture fails the role's argument check: that is no drift, and must not exit 2."""
+    result = pipeline("plan", typo=("baseline_fail_on_drift=true", "baseline_fail_on_drift=ture"))
+    assert_no_verdict(result, "The run stopped before the baseline was applied")
+    assert "baseline_fail_on_drift" in result.completed.stdout and "ture" in result.completed.stdout
+    assert result.sent == [], "the role's argument check refused it before any request"
+
+
 def test_a_plan_with_a_key_that_may_read_but_not_write_fails_naming_the_missing_scopes(pipeline, start_server):
     read_only = [scope for scope in sg.ALL_SCOPES if not scope.endswith((".update", ".create", ".delete"))]
     servers = tuple(start_server(keys={KEY: read_only}, **region) for region in ({}, {"region": "eu"}))
@@ -343,7 +354,8 @@ def test_a_plan_with_a_key_that_may_read_but_not_write_fails_naming_the_missing_
     assert_no_verdict(result, "lacks user.settings.enforced_tls.update")
     cases = result.junit_cases()
     assert cases[("marketing", "tracking.open")][0] == "error"
-    assert "the API key lacks tracking_settings.open.update, which the apply needs" in cases[("marketing", "tracking.open")][1]
+    assert cases[("marketing", "tracking.open")][1] == (
+        "would change, but the API key lacks tracking_settings.open.update: the apply would be refused.")
     # one GET of the key's scopes per host, whatever the number of accounts
     assert sorted(urlsplit(entry["path"]).path for entry in result.sent if "/v3/scopes" in entry["path"]) == [
         "/v3/scopes", "/v3/scopes"]

@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import (
-    CONTROL_SCOPES, audit, check_names, check_patterns, read_keys,
+    CONTROL_SCOPES, audit, check_names, check_patterns, read_keys, why,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridClient, SendGridError
 
@@ -176,13 +176,13 @@ def test_control_scopes_are_the_account_control_families():
 def test_control_scopes_are_flagged_even_without_a_scope_policy():
     keys = [key("ci", "mail.send", "teammates.read", "api_keys.create"), key("plain", "mail.send", "stats.read")]
     assert audit(keys, None, []) == [{"name": "ci", "api_key_id": "ci-id", "excess_scopes": [],
-                                      "control_scopes": ["api_keys.create", "teammates.read"]}]
+                                      "control_scopes": ["api_keys.create", "teammates.read"], "name_shared": False}]
 
 
 def test_scopes_no_pattern_allows_are_excess():
     keys = [key("app", "mail.send", "user.settings.enforced_tls.read", "stats.read", "2fa_required")]
     assert audit(keys, ["mail.send", "user.settings.*"], []) == [
-        {"name": "app", "api_key_id": "app-id", "excess_scopes": ["2fa_required", "stats.read"], "control_scopes": []}]
+        {"name": "app", "api_key_id": "app-id", "excess_scopes": ["2fa_required", "stats.read"], "control_scopes": [], "name_shared": False}]
 
 
 def test_patterns_match_case_sensitively_and_whole():
@@ -194,18 +194,28 @@ def test_a_key_allowed_by_name_keeps_its_control_scopes_without_them_being_exces
     keys = [key("admin", "api_keys.read", "access_settings.whitelist.read", "stats.read"),
             key("intruder", "api_keys.read", key_id="x1")]
     assert audit(keys, ["mail.send"], ["admin"]) == [
-        {"name": "admin", "api_key_id": "admin-id", "excess_scopes": ["stats.read"], "control_scopes": []},
-        {"name": "intruder", "api_key_id": "x1", "excess_scopes": [], "control_scopes": ["api_keys.read"]}]
+        {"name": "admin", "api_key_id": "admin-id", "excess_scopes": ["stats.read"], "control_scopes": [], "name_shared": False},
+        {"name": "intruder", "api_key_id": "x1", "excess_scopes": [], "control_scopes": ["api_keys.read"], "name_shared": False}]
 
 
 def test_keys_within_the_policy_are_not_flagged():
     keys = [key("admin", "api_keys.read"), key("app", "mail.send"), key("empty")]
     assert audit(keys, ["mail.send"], ["admin"]) == []
     assert audit(keys, [], ["admin"]) == [
-        {"name": "app", "api_key_id": "app-id", "excess_scopes": ["mail.send"], "control_scopes": []}]
+        {"name": "app", "api_key_id": "app-id", "excess_scopes": ["mail.send"], "control_scopes": [], "name_shared": False}]
 
 
 def test_flagged_keys_keep_the_order_of_keys_and_same_named_keys_stay_apart():
     keys = [key("dup", "teammates.read", key_id="a"), key("dup", "mail.send", key_id="b"),
             key("dup", "teammates.read", key_id="c")]
     assert [flag["api_key_id"] for flag in audit(keys, ["mail.send"], [])] == ["a", "c"]
+
+
+def test_a_name_allowed_for_control_scopes_that_several_keys_share_allows_none_of_them_but_an_id_allows_one():
+    """Key names are not unique: allowing "admin" must not let a second key named "admin" through."""
+    keys = [key("admin", "api_keys.read", key_id="a1"), key("admin", "teammates.create", key_id="a2")]
+    flagged = audit(keys, None, ["admin"])
+    assert [(flag["api_key_id"], flag["name_shared"]) for flag in flagged] == [("a1", True), ("a2", True)]
+    assert why(flagged[1]) == ("admin (id a2) holds account-control scopes teammates.create (allowed_control_keys names "
+                               "'admin', which several keys share: give the api_key_id of the one to allow)")
+    assert [flag["api_key_id"] for flag in audit(keys, None, ["a1"])] == ["a2"]

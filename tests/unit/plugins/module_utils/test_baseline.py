@@ -277,7 +277,7 @@ def test_a_fresh_account_gets_one_minimal_write_per_setting_that_differs_and_the
                                      "changes": {"added": ["127.0.0.1/32", "203.0.113.0/24"]}}
     assert outcomes["mail_settings.forward_spam"]["status"] == "compliant"
     assert outcomes["api_keys"] == {"status": "flagged", "keys": 1, "flagged": [
-        {"name": "ops", "api_key_id": "k2", "excess_scopes": [], "control_scopes": ["api_keys.read"]}]}
+        {"name": "ops", "api_key_id": "k2", "excess_scopes": [], "control_scopes": ["api_keys.read"], "name_shared": False}]}
 
 
 def test_check_mode_reads_everything_writes_nothing_and_says_would_change():

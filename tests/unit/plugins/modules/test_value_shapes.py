@@ -57,6 +57,18 @@ def fixture_nothing_sent():
      'value of accounts[0].mail_settings.forward_bounce.email must be text, got: ["a@example.com"]'),
     (sendgrid_baseline, dict(accounts=[{"name": ["billing"]}]),
      'value of accounts[0].name must be text, got a list: ["billing"]'),
+    # Python's True is 1: it was sent as {"soft_bounces": true}
+    (sendgrid_mail_settings, dict(bounce_purge={"enabled": True, "soft_bounces": True}),
+     "value of bounce_purge.soft_bounces must be a whole number, got: true"),
+    (sendgrid_tracking_settings, dict(open={"enabled": "maybe"}),
+     "value of open.enabled must be true or false, got: maybe"),
+    (sendgrid_baseline, dict(accounts=[{"name": "billing", "mail_settings": {"bounce_purge": {"hard_bounces": True}}}]),
+     "value of accounts[0].mail_settings.bounce_purge.hard_bounces must be a whole number, got: true."),
+    # a role's run names its variables (option_names), at any depth
+    (sendgrid_baseline, dict(option_names={"tracking": "baseline_tracking"}, tracking={"open": {"enabled": "maybe"}}),
+     "value of baseline_tracking.open.enabled must be true or false, got: maybe"),
+    (sendgrid_baseline, dict(option_names={"region": "baseline_region"}, region="us"),
+     "value of baseline_region must be one of: global, eu, got: us"),
 ])
 def test_a_list_or_dict_given_for_text_is_refused_naming_the_option_before_any_request(
         capsys, nothing_sent, module, args, message):
@@ -90,3 +102,11 @@ def test_a_comma_separated_text_for_a_list_is_split_without_the_spaces(capsys):
                             forward_spam={"email": "a@example.com, b@example.com"})
         assert json.loads(mocked.calls[1].request.body) == {"email": "a@example.com, b@example.com"}
     assert result["changes"] == {"forward_spam": {"email": ["a@example.com", "b@example.com"]}}
+
+
+def test_a_url_refused_that_came_from_the_environment_names_the_environment_variable(capsys, nothing_sent,
+                                                                                      monkeypatch):
+    monkeypatch.setenv("SENDGRID_API_URL", "http://192.0.2.10:8080")
+    result = run_module(sendgrid_enforced_tls, capsys, api_key=KEY, require_tls=True)
+    assert result["msg"].startswith("SENDGRID_API_URL http://192.0.2.10:8080 uses plain http:// to a host that is not "
+                                    "this machine"), result["msg"]

@@ -67,9 +67,25 @@ def test_a_run_where_an_account_failed_says_so_first_and_names_it():
     partial = report([account("parent", tracking__open="compliant"),
                       account("billing", failed=True, msg="tracking.open: HTTP 403", tracking__open="failed")],
                      failed=True, msg="1 of 2 accounts failed")
-    assert outcome(partial) == "failed" and with_verdict(partial)["complete"] is True
-    assert markdown(partial).split("\n")[2].startswith(
-        "**This run did not complete for every account: 1 of 2 accounts failed (billing)")
+    assert outcome(partial) == "failed" and with_verdict(partial)["complete"] is False
+    assert markdown(partial).split("\n")[2] == (
+        "**This run did not complete for every account: 1 of 2 accounts failed (billing): a setting could not be read, "
+        "or the API key may not write what would change.** The others are reported below.")
+
+
+def test_an_apply_that_changed_accounts_is_changed_not_drift_and_flagged_keys_stay_drift():
+    changed = report([account("parent", tracking__open="changed")], dry_run=False,
+                     drift=[{"account": "parent", "settings": ["tracking.open"], "flagged": {}}])
+    changed["summary"]["changed"] = 1
+    assert outcome(changed) == "changed" and with_verdict(changed)["complete"] is True
+    assert markdown(changed).split("\n")[2] == "**Applied: 1 of 1 account changed; every one now follows the policy.**"
+    flagged = report([account("parent", tracking__open="changed", api_keys="flagged")], dry_run=False,
+                     drift=[{"account": "parent", "settings": ["tracking.open", "api_keys"],
+                             "flagged": {"api_keys": ["ci-deploy"]}}])
+    flagged["summary"].update(changed=1, flagged=1)
+    assert outcome(flagged) == "drift"
+    assert markdown(flagged).split("\n")[2] == (
+        "**Drift: 1 of 1 account has a flagged API key, which only a person can fix; 1 changed.**")
 
 
 def test_drift_is_a_junit_failure_and_a_failed_setting_an_error_and_compliant_passes():
