@@ -55,7 +55,7 @@ for _name, _options in BAD_VALUES.items():
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("non-boolean", "argument 'require_tls' is of type str and we were unable to convert to bool"),
+    ("non-boolean", "value of require_tls must be true or false, got: maybe"),
     ("tls-version-1.0", "value of min_tls_version must be one of: 1.1, 1.2, 1.3, got: 1.0"),
     ("negative-retries", "retries and retry_max_wait must be zero or more"),
 ])

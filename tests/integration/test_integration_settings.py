@@ -705,8 +705,8 @@ def test_bad_input_fails_naming_the_option_and_sends_nothing(server, tally):
     # Ansible lists the valid booleans in no fixed order
     messages["not a boolean"] = re.sub(r"include: .*", "include: ...", messages["not a boolean"])
     assert messages == {
-        "not a boolean": "argument 'enabled' is of type str found in 'click'. and we were unable to convert to bool: The "
-                         "value 'maybe' is not a valid boolean. Valid booleans include: ...",
+        # the option's whole path (AnsibleModule named only "enabled ... found in 'click'")
+        "not a boolean": "value of click.enabled must be true or false, got: maybe",
         "read-only suboption": "Unsupported parameters for (mailops.sendgrid.sendgrid_tracking_settings) module: "
                                "click.enable_text. Supported parameters include: enabled.",
         "invalid forwarding address": "value of forward_spam.email must hold e-mail addresses only ('not-an-address' is "
@@ -717,8 +717,7 @@ def test_bad_input_fails_naming_the_option_and_sends_nothing(server, tally):
                                    "(leave it out, or null, to leave the setting alone).",
         "negative days": "value of bounce_purge.soft_bounces must be from 0 to 3650 days (0 for none), got: -1 (leave "
                          "it out, or null, to leave the setting alone).",
-        "days not a number": "argument 'hard_bounces' is of type str found in 'bounce_purge'. and we were unable to "
-                             "convert to int: \"'thirty'\" cannot be converted to an int",
+        "days not a number": "value of bounce_purge.hard_bounces must be a whole number, got: thirty",
         "invalid bounce address": "value of forward_bounce.email must be an e-mail address, or \"\" for none, got: bounces "
                                   "at example.com (leave it out, or null, to leave the setting alone).",
         "unknown suboption": "Unsupported parameters for (mailops.sendgrid.sendgrid_mail_settings) module: footer.html. "
