@@ -104,8 +104,8 @@ def test_a_comma_separated_text_for_a_list_is_split_without_the_spaces(capsys):
     assert result["changes"] == {"forward_spam": {"email": ["a@example.com", "b@example.com"]}}
 
 
-def test_a_url_refused_that_came_from_the_environment_names_the_environment_variable(capsys, nothing_sent,
-                                                                                      monkeypatch):
+def test_a_url_refused_that_came_from_the_environment_names_the_environment_variable(
+        capsys, nothing_sent, monkeypatch):
     monkeypatch.setenv("SENDGRID_API_URL", "http://192.0.2.10:8080")
     result = run_module(sendgrid_enforced_tls, capsys, api_key=KEY, require_tls=True)
     assert result["msg"].startswith("SENDGRID_API_URL http://192.0.2.10:8080 uses plain http:// to a host that is not "
