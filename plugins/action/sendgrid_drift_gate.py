@@ -14,6 +14,7 @@ drift can exit 2.
 from __future__ import annotations
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import first_few, plural
+from ansible_collections.mailops.sendgrid.plugins.module_utils._families import A_FLAGGED
 from ansible_collections.mailops.sendgrid.plugins.plugin_utils import _baseline_report
 from ansible_collections.mailops.sendgrid.plugins.plugin_utils._controller import ControllerAction
 
@@ -46,7 +47,7 @@ def verdict(result: dict, variable: str, report_dir: str | None) -> dict:
             "not 2). %s%s" % (variable, reason, where)))
     found = drifted(result)
     total = (result.get('summary') or {}).get('accounts', len(result.get('accounts') or []))
-    what = "would change or have a flagged API key" if 'drift' in result else "would change"
+    what = "would change or have %s" % A_FLAGGED if 'drift' in result else "would change"
     if found:
         return dict(failed=True, changed=False, msg="Drift (%s): %d of %s %s: %s.%s" % (
             variable, len(found), plural(total, "account"), what,

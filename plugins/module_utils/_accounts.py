@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
@@ -183,3 +184,25 @@ def discover_and_plan(module, listed: list, policy_fields, **failure) -> tuple:
     for base_url in sorted({account["base_url"] for account in accounts}):
         pool.client(base_url)  # a bad option fails here, in the main thread, before any settings request
     return pool, listed, accounts, discovered, left_out
+
+
+def for_each_account(client_for, accounts: list, work, concurrency: int) -> list:
+    """Run ``work(account_client, item)`` for every account, at most ``concurrency`` at a time; outcomes in order.
+
+    ``accounts`` items hold ``on_behalf_of`` (None for the parent) and ``base_url``; ``client_for(base_url)`` gives the
+    calling thread's client for that host. A failing account does not stop the others: its outcome holds ``failed``,
+    ``msg`` and ``status``; the others' hold ``failed: false`` and what ``work`` returned.
+    """
+    def one(item: dict) -> dict:
+        client = client_for(item["base_url"])
+        try:
+            return dict(work(client.account(item["on_behalf_of"], item.get("region_advice")), item), failed=False)
+        except SendGridError as exc:
+            return dict(changed=False, failed=True, msg=str(exc), status=exc.status)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # Anything unforeseen is this account's failure: the others' results, maybe written already, must be reported.
+            return dict(changed=False, failed=True, status=None,
+                        msg="Unexpected %s while handling this account: %s" % (type(exc).__name__, client.redact(str(exc))))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
+        return list(executor.map(one, accounts))

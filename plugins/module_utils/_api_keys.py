@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""API keys, read only: every key of an account with its scopes, and an audit of those scopes against a policy.
+"""The API keys family (an audit), read only: every key of an account with its scopes, and an audit of those scopes
+against a policy.
 
 For internal use by this collection's modules only: names here may change without notice.
 The API never gives a key's secret after its creation; nothing here returns or shows one, not even when an answer
@@ -16,7 +17,12 @@ from collections import Counter
 from fnmatch import fnmatchcase
 from urllib.parse import quote
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import Operation, SendGridError, result_list
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    Operation, SendGridError, account_from_module, connection_argument_spec, option_name, result_list, sendgrid_module,
+)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
+    COMPLIANT, FLAGGED, Family, Option, failure, unexpected,
+)
 
 PATH = "/v3/api_keys"
 SCOPE = "api_keys.read"
@@ -173,3 +179,92 @@ def audit(keys: list, allowed_scopes, allowed_control_keys) -> list:
             flagged.append(dict(name=key["name"], api_key_id=key["api_key_id"], excess_scopes=excess,
                                 control_scopes=control, name_shared=bool(shared and control)))
     return flagged
+
+
+# ----------------------------------------------------------------------------- the family contract
+
+OPTIONS = [
+    Option("allowed_scopes", "list", [
+        "The scopes a key may hold, as shell-style patterns matched case-sensitively against the whole scope, such as "
+        "V(mail.send) or V(user.settings.*). A scope that matches none of them is flagged as an excess scope.",
+        "SendGrid lists markers such as C(2fa_required) and C(sender_verification_eligible) among a key's scopes; "
+        "allow them here too if your keys carry them.",
+        "Account-control scopes are judged by O(@allowed_control_keys) alone, whatever this says.",
+        "V(null) does not check scopes against a list; account-control scopes are flagged all the same. V([]) allows "
+        "no scope at all, so every key that holds one is flagged.",
+        "Each pattern must be non-empty text without spaces; another value fails before any request."],
+        elements="str"),
+    Option("allowed_control_keys", "list", [
+        "The keys that may hold account-control scopes (the automation's own key, an administration key), each by "
+        "its C(api_key_id) or its name. Such a key is not flagged for them, and they are not judged by "
+        "O(@allowed_scopes) either; its other scopes still are.",
+        "Compared whole and case-sensitively, not as patterns. Key names need not be unique in SendGrid, so a name "
+        "allows a key only when no other key of the account has it; keys sharing an allowed name are all flagged "
+        "(C(name_shared)), and their ids tell them apart. An empty entry fails before any request."],
+        elements="str", default=[], no_log=False),
+]
+
+
+class ApiKeyAudit(Family):
+    """The API keys as a family: read only, flagging the keys that go beyond the policy."""
+
+    kind = "audit"
+    flags = "API key"
+    module = "sendgrid_api_key_info"
+    section_no_log = False   # "api_keys" holds no key: the name alone would make the sanity test ask for no_log
+
+    def __init__(self):
+        super().__init__(
+            "api_keys", "the API key audit",
+            "An audit of the API keys, read only, as M(mailops.sendgrid.sendgrid_api_key_info) does it. A key holding "
+            "an account-control scope (C(api_keys.*), C(teammates.*), C(access_settings.*)) that allowed_control_keys "
+            "does not allow, or a scope that no pattern of allowed_scopes matches, is flagged: drift that only a person "
+            "can fix.", OPTIONS)
+
+    def check(self, values: dict, where: str = "") -> list:
+        check_patterns(values["allowed_scopes"], option_name(where + "allowed_scopes"))
+        check_names(values["allowed_control_keys"], option_name(where + "allowed_control_keys"))
+        return []
+
+    def apply(self, account, values: dict, check_mode: bool) -> dict:
+        try:
+            keys = read_keys(account)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            return {self.name: failure(str(unexpected(account, exc)), keys=None, flagged=[])}
+        flagged = audit(keys, values["allowed_scopes"], values["allowed_control_keys"])
+        return {self.name: dict(status=FLAGGED if flagged else COMPLIANT, keys=len(keys), flagged=flagged)}
+
+    def describe(self, key: str, outcome: dict, cell) -> str:
+        text = ("1 key" if outcome["keys"] == 1 else "%d keys" % outcome["keys"]) if outcome.get("keys") is not None else ""
+        for flagged in outcome.get("flagged") or []:
+            text += "; %s (%s)" % (cell(flagged["name"]), cell(flagged["api_key_id"]))
+            if flagged.get("excess_scopes"):
+                text += ", beyond the allowed scopes: " + cell(", ".join(flagged["excess_scopes"]))
+            if flagged.get("control_scopes"):
+                text += ", control scopes: " + cell(", ".join(flagged["control_scopes"]))
+        return text
+
+    def explain(self, item: dict) -> str:
+        return why(item)
+
+    def run_module(self) -> None:
+        """The whole of sendgrid_api_key_info."""
+        module = sendgrid_module(argument_spec=dict(connection_argument_spec(), **self.argument_spec()),
+                                 supports_check_mode=True)
+        params = module.params
+        try:
+            check_patterns(params["allowed_scopes"], "allowed_scopes")
+            check_names(params["allowed_control_keys"], "allowed_control_keys")
+        except SendGridError as exc:
+            module.fail_json(msg=str(exc))
+        account = account_from_module(module)
+        try:
+            keys = read_keys(account)
+        except SendGridError as exc:
+            module.fail_json(msg=str(exc), status=exc.status)
+        flagged = audit(keys, params["allowed_scopes"], params["allowed_control_keys"])
+        # msg names every flagged key and why, so that a failed_when on flagged says more than "Unknown error"
+        module.exit_json(changed=False, api_keys=keys, flagged=flagged, msg=audit_message(keys, flagged))
+
+
+FAMILY = ApiKeyAudit()

@@ -3,14 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""A security baseline: one policy (Enforced TLS, tracking, mail settings, IP allow list, API key audit) applied to
-many accounts in one module run.
+"""A security baseline: one policy, a section per family of the registry (_families), applied to many accounts in one
+module run.
 
-The policy's sections reuse each setting's own description: the settings engine (_settings) for Enforced TLS, the
-tracking and the mail settings, _ip_access for the allow list and _api_keys for the audit. Here are only what is the
-baseline's own: the argument spec, the merge of an account's overrides onto the policy, the checks of both before any
-request, one account's run with every setting isolated from the others' failures, and the result (statuses, summary,
-drift).
+Each section is its family's own options and checks (the family contract, _family). Here is only what is the
+baseline's own: the argument spec of the sections, the merge of an account's overrides onto the policy, the checks of
+both before any request, one account's run with every family isolated from the others' failures (and the plan's check
+of the key's scopes), and the result (statuses, summary, drift). No family is named here.
 
 For internal use by this collection's modules only: names here may change without notice.
 """
@@ -19,40 +18,19 @@ from __future__ import annotations
 
 from ansible.module_utils.common.validation import check_type_bool, check_type_dict, check_type_int, check_type_list
 from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
-    check_concurrency, discover_and_plan, discovery_argument_spec, parse_accounts,
-)
-from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import (
-    audit, check_names, check_patterns, read_keys, why,
+    check_concurrency, discover_and_plan, discovery_argument_spec, for_each_account, parse_accounts,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     SendGridError, as_text, check_text, connection_argument_spec, first_few, option_name, option_names_argument_spec,
     plural, sendgrid_module,
 )
+from ansible_collections.mailops.sendgrid.plugins.module_utils._families import A_FLAGGED, REGISTRY, family_of
+from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
+    CHANGED, COMPLIANT, DRIFT, FAILED, FLAGGED, WOULD_CHANGE,
+)
 from ansible_collections.mailops.sendgrid.plugins.module_utils._scopes import KeyScopes
-from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
-from ansible_collections.mailops.sendgrid.plugins.module_utils import _ip_access
-from ansible_collections.mailops.sendgrid.plugins.module_utils._mail_settings import MAIL_SETTINGS
-from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import for_each_account, reconcile
-from ansible_collections.mailops.sendgrid.plugins.module_utils._tracking_settings import TRACKING_SETTINGS
 
-# The policy's sections that are families of engine settings: {option: settings}, one suboption per setting.
-FAMILIES = {"tracking": TRACKING_SETTINGS, "mail_settings": MAIL_SETTINGS}
-IP_ACCESS_SPEC = dict(
-    entries=dict(type="list", elements="str", default=[]),
-    state=dict(type="str", choices=_ip_access.STATES, default="present"),
-    purge=dict(type="bool", default=False),
-    allow_lockout=dict(type="bool", default=False),
-    allow_any_address=dict(type="bool", default=False),
-    client_addresses=dict(type="list", elements="str"),
-)
-API_KEYS_SPEC = dict(
-    allowed_scopes=dict(type="list", elements="str"),
-    allowed_control_keys=dict(type="list", elements="str", default=[], no_log=False),
-)
-SECTIONS = ("enforced_tls", "tracking", "mail_settings", "ip_access", "api_keys")
-
-COMPLIANT, CHANGED, WOULD_CHANGE, FAILED, FLAGGED = "compliant", "changed", "would_change", "failed", "flagged"
-DRIFT = (CHANGED, WOULD_CHANGE, FLAGGED)
+SECTIONS = tuple(family.name for family in REGISTRY)
 TYPE_CHECKS = {
     "bool": (check_type_bool, "true or false"),
     "int": (check_type_int, "a whole number"),
@@ -63,17 +41,15 @@ TYPE_CHECKS = {
 
 
 def policy_argument_spec() -> dict:
-    """One dict option per section; a family's settings are dict suboptions of their own."""
-    def family(settings: list) -> dict:
-        return {setting.section: dict(type="dict", options=setting.argument_spec()) for setting in settings}
+    """One dict option per family, its options the suboptions."""
+    return {family.name: section_spec(family) for family in REGISTRY}
 
-    return dict(
-        enforced_tls=dict(type="dict", options=ENFORCED_TLS.argument_spec()),
-        tracking=dict(type="dict", options=family(TRACKING_SETTINGS)),
-        mail_settings=dict(type="dict", options=family(MAIL_SETTINGS)),
-        ip_access=dict(type="dict", options=IP_ACCESS_SPEC),
-        api_keys=dict(type="dict", options=API_KEYS_SPEC, no_log=False),
-    )
+
+def section_spec(family) -> dict:
+    spec = dict(type="dict", options=family.argument_spec())
+    if family.section_no_log is not None:
+        spec["no_log"] = family.section_no_log
+    return spec
 
 
 def argument_spec() -> dict:
@@ -91,7 +67,7 @@ def argument_spec() -> dict:
 
 def conform(spec: dict, value, where: str):
     """An account's override of a section, checked and typed as AnsibleModule does the policy's, every error naming
-    its path (accounts[2].mail_settings.footer.enabled). Null stays null; no default is filled in: an override gives
+    its path (accounts[2].section.setting.field). Null stays null; no default is filled in: an override gives
     only what it changes."""
     if value is None:
         return None
@@ -160,159 +136,54 @@ def desired_for(policy: dict, overrides: dict | None = None) -> dict:
     return {section: merge(spec[section]["options"], policy.get(section), overrides.get(section)) for section in SECTIONS}
 
 
-def check(desired: dict, where: str = "", override: dict | None = None) -> list:
+def check(desired: dict, where: str = "") -> list:
     """Refuse, before any request, a value SendGrid would refuse or that would do harm; the message names the
     option's path (``where`` is "" for the policy, "accounts[2]." for an account's overrides). Returns the warnings on
-    what would do nothing or open too much (wide allow list entries), each naming its option's path.
-
-    ``override``, for an account, is what the account itself gives ({section: values}): allow list entries it does
-    not give are the policy's, named by the policy's path, so that the caller can say each warning once."""
+    what would do nothing or open too much, each naming its option's path."""
     warnings = []
-    if desired.get("enforced_tls") is not None:
-        warnings += ENFORCED_TLS.check(ENFORCED_TLS.desired(desired["enforced_tls"]), option_name(where + "enforced_tls."))
-    for option, settings in FAMILIES.items():
-        for setting in settings:
-            values = (desired.get(option) or {}).get(setting.section)
-            if values is not None:
-                warnings += setting.check(setting.desired(values),
-                                          option_name("%s%s.%s." % (where, option, setting.section)))
-    ip_access = desired.get("ip_access")
-    if ip_access is not None:
-        own_entries = override is None or ((override.get("ip_access") or {}).get("entries") is not None)
-        warnings += _ip_access.check_options(ip_access, option_name(where + "ip_access."),
-                                             None if own_entries else option_name("ip_access.entries"))[1]
-    api_keys = desired.get("api_keys")
-    if api_keys is not None:
-        check_patterns(api_keys["allowed_scopes"], option_name(where + "api_keys.allowed_scopes"))
-        # the same check as sendgrid_api_key_info's: an empty name allows no key, and says the policy was mistyped
-        check_names(api_keys["allowed_control_keys"], option_name(where + "api_keys.allowed_control_keys"))
+    for family in REGISTRY:
+        if desired.get(family.name) is not None:
+            warnings += family.check(desired[family.name], option_name(where + family.name + "."))
     return warnings
 
 
-def engine_desired(desired: dict) -> dict:
-    """The engine's settings an account's sections manage: {Setting: managed fields}."""
-    managed = {}
-    if desired.get("enforced_tls") is not None:
-        managed[ENFORCED_TLS] = ENFORCED_TLS.desired(desired["enforced_tls"])
-    for option, settings in FAMILIES.items():
-        for setting in settings:
-            values = (desired.get(option) or {}).get(setting.section)
-            if values is not None:
-                managed[setting] = setting.desired(values)
-    return managed
-
-
-def setting_key(setting) -> str:
-    """A setting's name in results: its option path (tracking.click), enforced_tls for Enforced TLS."""
-    for option, settings in FAMILIES.items():
-        if setting in settings:
-            return "%s.%s" % (option, setting.section)
-    return setting.name
+def account_warnings(policy: dict, overrides: dict, where: str) -> list:
+    """An account's own warnings: those of its merged sections that the policy alone would not give it (those were
+    said once, for the policy)."""
+    inherited = set(check(desired_for(policy), where))
+    return [warning for warning in check(desired_for(policy, overrides), where) if warning not in inherited]
 
 
 # ----------------------------------------------------------------------------- one account
 
 def apply(account, desired: dict, check_mode: bool, key_scopes: KeyScopes | None = None) -> dict:
-    """Bring one account to its desired sections; {setting key: outcome}, in the policy's order.
+    """Bring one account to its desired sections; {result key: outcome}, in the registry's order.
 
-    Every setting stands alone: one that fails is reported as failed and the others go on. The engine's settings come
-    first (their reads, the families' summaries shared, then their writes), then the API keys (read only), and the
-    allow list last, since a change to it is the only one that may end this machine's access.
+    Every family stands alone: one that fails is reported as failed and the others go on. Families of one batch (the
+    settings engine) are applied together, all their reads before their writes; a family that runs last (its change
+    may end this machine's access) comes after every other.
 
     In check mode, given ``key_scopes``, a setting that would change is checked against the calling key's scopes: one
     the key could not write fails the plan now, naming the missing scopes, instead of the apply later.
     """
+    managed = [family for family in REGISTRY if desired.get(family.name) is not None]
+    order = [family for family in managed if not family.runs_last] + [family for family in managed if family.runs_last]
     outcomes = {}
-    engine = engine_desired(desired)
-    if engine:
-        try:
-            done = reconcile(account, engine, check_mode, isolated=True)
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            done = {setting.name: _failure(account, exc) for setting in engine}
-        for setting in engine:
-            outcomes[setting_key(setting)] = _engine_outcome(done[setting.name], check_mode)
-    if desired.get("api_keys") is not None:
-        outcomes["api_keys"] = _isolated(account, lambda: _audit_keys(account, desired["api_keys"]), _key_failure)
-    if desired.get("ip_access") is not None:
-        outcomes["ip_access"] = _isolated(account, lambda: _allow_list(account, desired["ip_access"], check_mode),
-                                          _setting_failure)
-    order = [setting_key(setting) for setting in engine] + ["ip_access", "api_keys"]
-    outcomes = {key: outcomes[key] for key in order if key in outcomes}
+    while order:
+        group = [family for family in order if family.batch is not None and family.batch == order[0].batch] or order[:1]
+        order = [family for family in order if family not in group]
+        outcomes.update(group[0].apply_together(account, [(family, desired[family.name]) for family in group],
+                                                check_mode))
+    keys = [key for family in managed for key in family.keys(desired[family.name])]
+    outcomes = {key: outcomes[key] for key in keys if key in outcomes}
     if check_mode and key_scopes is not None:
-        needed = {key: _write_scopes(key, outcome, engine) for key, outcome in outcomes.items()
+        needed = {key: family_of(key).write_scopes(key, outcome) for key, outcome in outcomes.items()
                   if outcome["status"] == WOULD_CHANGE}
         if needed:
             for key, missing in key_scopes.missing(account, needed).items():
                 outcomes[key] = dict(outcomes[key], status=FAILED, missing_scopes=missing, msg=(
                     "would change, but the API key lacks %s: the apply would be refused." % " and ".join(missing)))
     return outcomes
-
-
-def _write_scopes(key: str, outcome: dict, engine: dict) -> list:
-    """The scopes writing this setting's changes needs."""
-    if key == "ip_access":
-        return ([_ip_access.ADD.scope] if outcome["changes"].get("added") else []) + (
-            [_ip_access.REMOVE.scope] if outcome["changes"].get("removed") else [])
-    return [setting.update.scope for setting in engine if setting_key(setting) == key]
-
-
-def status(changed: bool, check_mode: bool) -> str:
-    return (WOULD_CHANGE if check_mode else CHANGED) if changed else COMPLIANT
-
-
-def _engine_outcome(outcome: dict, check_mode: bool) -> dict:
-    if outcome.get("failed"):
-        return _setting_failure(outcome["msg"])
-    return dict(status=status(outcome["changed"], check_mode), before=outcome["before"], after=outcome["after"],
-                changes=outcome["changes"])
-
-
-def _allow_list(account, ip_access: dict, check_mode: bool) -> dict:
-    """The allow list's outcome; ``warnings`` (the account's, see _ip_access.reconcile) only when there are any, for
-    run_module to give and take out of the result."""
-    outcome = _ip_access.reconcile(
-        account, _ip_access.check_options(ip_access)[0], ip_access["state"], ip_access["purge"],
-        ip_access["allow_lockout"], ip_access["client_addresses"] or [], check_mode)
-    changes = {name: outcome[name] for name in ("added", "removed") if outcome[name]}
-    result = dict(status=status(outcome["changed"], check_mode), before=outcome["before"], after=outcome["after"],
-                  changes=changes)
-    if outcome["warnings"]:
-        result["warnings"] = outcome["warnings"]
-    return result
-
-
-def _audit_keys(account, api_keys: dict) -> dict:
-    keys = read_keys(account)
-    flagged = audit(keys, api_keys["allowed_scopes"], api_keys["allowed_control_keys"])
-    return dict(status=FLAGGED if flagged else COMPLIANT, keys=len(keys), flagged=flagged)
-
-
-def _setting_failure(msg: str) -> dict:
-    return dict(status=FAILED, before=None, after=None, changes={}, msg=msg)
-
-
-def _key_failure(msg: str) -> dict:
-    return dict(status=FAILED, keys=None, flagged=[], msg=msg)
-
-
-def _isolated(account, work, failure) -> dict:
-    """What ``work`` returns, or its failure as ``failure(msg)``: a setting's failure never stops the others. A failure
-    after a write (the allow list's POST took, its DELETE did not) keeps what was written as its changes."""
-    try:
-        return work()
-    except Exception as exc:  # pylint: disable=broad-exception-caught
-        outcome = failure(_failure(account, exc)["msg"])
-        if isinstance(exc, SendGridError) and exc.written:
-            outcome["changes"] = exc.written
-        return outcome
-
-
-def _failure(account, exc: Exception) -> dict:
-    if isinstance(exc, SendGridError):
-        return dict(failed=True, msg=str(exc))
-    # Unforeseen: its text may hold anything a request held, so the key is masked as every message of the client is.
-    redact = getattr(getattr(account, "client", None), "redact", lambda text: text)
-    return dict(failed=True, msg="Unexpected %s: %s" % (type(exc).__name__, redact(str(exc))))
 
 
 # ----------------------------------------------------------------------------- results
@@ -349,7 +220,7 @@ def summarize(accounts: list) -> dict:
 
 def drift(accounts: list) -> list:
     """[{account, settings, flagged}] of every account with a setting that changed, would change or has flagged items
-    (API keys beyond the policy); flagged names them per setting ({} when none is)."""
+    (an audit's items beyond the policy); flagged names them per setting ({} when none is)."""
     drifted = []
     for account in accounts:
         settings = [key for key, setting in account["settings"].items() if setting["status"] in DRIFT]
@@ -375,25 +246,25 @@ def written(accounts: list, check_mode: bool) -> list:
 
 
 def outcome_message(accounts: list, check_mode: bool) -> str:
-    """The run's verdict in one line, naming each flagged API key (account, key, why) and each failure."""
+    """The run's verdict in one line, naming each flagged item (account, item, why)."""
     summary = summarize(accounts)
     changing = summary[WOULD_CHANGE if check_mode else CHANGED]
-    parts = ["%s: %d compliant, %d %s, %d with a flagged API key, %d failed" % (
+    parts = ["%s: %d compliant, %d %s, %d with %s, %d failed" % (
         plural(summary["accounts"], "account"), summary["compliant"], changing,
-        "would change" if check_mode else "changed", summary["flagged"], summary["failed"])]
-    flagged = ["%s: %s" % (account["name"], why(key)) for account in accounts
-               for key in account["settings"].get("api_keys", {}).get("flagged") or []]
+        "would change" if check_mode else "changed", summary["flagged"], A_FLAGGED, summary["failed"])]
+    flagged = ["%s: %s" % (account["name"], family_of(key).explain(item)) for account in accounts
+               for key, setting in account["settings"].items() for item in setting.get("flagged") or []]
     if flagged:
-        parts.append("Flagged API keys: " + first_few(flagged, " | ", "in accounts[].settings.api_keys.flagged"))
+        parts.append("Flagged: " + first_few(flagged, " | ", "in each account's settings"))
     return ". ".join(parts) + "."
 
 
 def diffs(accounts: list) -> list:
-    """One before/after per account, of the settings read (the API keys are audited, never changed)."""
+    """One before/after per account, of what was read and may change (an audit has no before and after)."""
     result = []
     for account in accounts:
         read_settings = {key: setting for key, setting in account["settings"].items()
-                         if key != "api_keys" and setting["status"] != FAILED}
+                         if "before" in setting and setting["status"] != FAILED}
         if read_settings:
             result.append(dict(before={key: setting["before"] for key, setting in read_settings.items()},
                                after={key: setting["after"] for key, setting in read_settings.items()},
@@ -434,10 +305,7 @@ def run_module() -> None:
             for section in SECTIONS:
                 account[section] = conform(sections_spec[section]["options"], account[section],
                                            "accounts[%d].%s" % (index, section))
-            where = option_name("accounts[%d]." % index)
-            # an account warns only of what its overrides make idle: the policy's own were said once, above
-            warnings += [warning for warning in check(desired_for(policy, account), "accounts[%d]." % index, account)
-                         if not warning.startswith(where) or warning[len(where):] not in warnings]
+            warnings += account_warnings(policy, account, "accounts[%d]." % index)
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **outcome)
     for warning in dict.fromkeys(warnings):   # the policy's once, not once per account that inherits it
@@ -455,17 +323,11 @@ def run_module() -> None:
 
     results = [account_result(account, done) for account, done in zip(
         accounts, for_each_account(pool.client, accounts, one, params["concurrency"]))]
-    for account, result in zip(accounts, results):
-        # the account's own warnings, given and kept out of the result
-        for warning in result["settings"].get("ip_access", {}).pop("warnings", []):
-            module.warn("%s: %s" % (result["name"], warning))
-        ip_access = account["desired"]["ip_access"]
-        switched_off = result["settings"].get("ip_access", {}).get("status") in (CHANGED, WOULD_CHANGE)
-        if ip_access and ip_access["state"] == "disabled" and switched_off:
-            module.warn("IP Access Management is %s off for %s: its allow list is empty, so every address may reach it."
-                        % ("about to be switched" if module.check_mode else "now",
-                           "the subuser or account %s" % account["on_behalf_of"] if account["on_behalf_of"]
-                           else "the parent account"))
+    for result in results:
+        # each outcome's warnings (whole sentences naming the account), given and kept out of the result
+        for setting in result["settings"].values():
+            for warning in setting.pop("warnings", []):
+                module.warn(warning)
     for host, reason in sorted((key_scopes.unreadable if key_scopes else {}).items()):
         module.warn("The plan could not read the API key's scopes on %s, so it did not check that the key may write "
                     "what would change: %s" % (host, reason))

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""IP Access Management: the allow list as a set of networks, reconciled with at most one POST and one DELETE,
-behind a guard against locking this machine out.
+"""The IP allow list family (a collection): IP Access Management's allow list as a set of networks, reconciled with at
+most one POST and one DELETE, behind guards against locking this machine out and against entries that open too much.
 
 For internal use by this collection's modules only: names here may change without notice.
 """
@@ -14,7 +14,10 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import Operation, SendGridError, result_list
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    Operation, SendGridError, account_from_module, connection_argument_spec, result_list, sendgrid_module,
+)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._family import Family, Option, failure, status, unexpected
 
 PATH = "/v3/access_settings/whitelist"
 ACTIVITY_PATH = "/v3/access_settings/activity"
@@ -257,3 +260,121 @@ def reconcile(account, entries: list, state: str, purge: bool, allow_lockout: bo
                                 % (str(exc).rstrip("."), ", ".join(outcome["added"])), exc.status,
                                 written=dict(added=outcome["added"]))
     return outcome
+
+
+# ----------------------------------------------------------------------------- the family contract
+
+OPTIONS = [
+    Option("entries", "list", [
+        "IPv4 or IPv6 addresses, CIDR networks, or SendGrid wildcards (V(203.0.113.*), V(203.*.*.*)), compared as "
+        "networks. An invalid entry fails before any request.",
+        "A network must be written as its first address (V(10.0.0.0/8)); one with host bits set (V(10.1.2.3/8)) fails "
+        "before any request.",
+        "A network of every address (V(0.0.0.0/0), V(::/0)) fails before any request with O(@state=present), unless "
+        "O(@allow_any_address=true).",
+        "Wide entries warn: with O(@state=present), each entry wider than V(/16) (IPv4, more than 65536 addresses) or "
+        "V(/48) (IPv6) gives a warning naming it; V(10.*.*.*) is V(10.0.0.0/8) and warns too."],
+        elements="str", default=[]),
+    Option("state", "str", [
+        "V(present) adds the O(@entries) the list lacks (with O(@purge=true), also removes every other entry).",
+        "V(absent) removes the O(@entries) the list holds (entries equal to them as networks; an entry that only covers "
+        "one, such as a wider network, stays, and the task warns that the entry keeps access through it).",
+        "V(disabled) empties the list, which switches IP Access Management off for the account; the result then "
+        "carries a warning. O(@entries) must be empty. This is the only way to empty the list: a V(present) with "
+        "O(@purge=true) or an V(absent) that would remove the last entry fails instead."],
+        choices=STATES, default="present"),
+    Option("purge", "bool", "With O(@state=present), make the list exactly O(@entries).", default=False),
+    Option("allow_lockout", "bool",
+           "Let a change through even though no resulting entry covers this machine's address. The task's next request "
+           "to the account will then be refused by SendGrid.", default=False),
+    Option("allow_any_address", "bool",
+           "Let O(@entries) hold a network of every IPv4 or IPv6 address (V(0.0.0.0/0), V(::/0)), which lets any "
+           "address reach the account and so undoes the allow list. The task still warns about it.", default=False,
+           version_added="1.1.0"),
+    Option("client_addresses", "list", [
+        "The address or addresses this machine reaches SendGrid from, as SendGrid sees them (behind NAT or a proxy, the "
+        "public egress addresses). The lockout guard requires an entry covering each of them.",
+        "Left out, the guard reads SendGrid's recent access activity instead."], elements="str"),
+]
+
+
+class IpAccessFamily(Family):
+    """The allow list as a family: its options, checks, one reconcile per account, and its single-account module."""
+
+    kind = "collection"
+    runs_last = True   # the only change that may end this machine's access: after every other family
+    module = "sendgrid_ip_access"
+
+    def __init__(self):
+        super().__init__(
+            "ip_access", "the IP allow list",
+            "The IP access allow list, as M(mailops.sendgrid.sendgrid_ip_access) manages it, with its lockout guard, "
+            "its refusal to empty the list other than by C(state=disabled), and its entry guards (host bits, networks "
+            "of every address, wide entries).", OPTIONS)
+
+    def check(self, values: dict, where: str = "") -> list:
+        return check_options(values, where)[1]
+
+    def apply(self, account, values: dict, check_mode: bool) -> dict:
+        name = account.on_behalf_of or "parent"
+        try:
+            outcome = reconcile(account, check_options(values)[0], values["state"], values["purge"],
+                                values["allow_lockout"], values["client_addresses"] or [], check_mode)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # a failure after a write (the POST took, the DELETE did not) keeps what was written as its changes
+            return {self.name: failure(str(unexpected(account, exc)), before=None, after=None,
+                                       changes=getattr(exc, "written", None) or {})}
+        changes = {part: outcome[part] for part in ("added", "removed") if outcome[part]}
+        result = dict(status=status(outcome["changed"], check_mode), before=outcome["before"], after=outcome["after"],
+                      changes=changes)
+        warnings = ["%s: %s" % (name, warning) for warning in outcome["warnings"]]
+        if values["state"] == "disabled" and outcome["changed"]:
+            warnings.append(switched_off(account.on_behalf_of, check_mode, many=True))
+        if warnings:
+            result["warnings"] = warnings
+        return {self.name: result}
+
+    def write_scopes(self, key: str, outcome: dict) -> list:
+        changes = outcome.get("changes") or {}
+        return ([ADD.scope] if changes.get("added") else []) + ([REMOVE.scope] if changes.get("removed") else [])
+
+    def describe(self, key: str, outcome: dict, cell) -> str:
+        return "; ".join("%s %s" % (part, cell(", ".join(entries))) for part, entries in
+                         (outcome.get("changes") or {}).items())
+
+    def run_module(self) -> None:
+        """The whole of sendgrid_ip_access."""
+        module = sendgrid_module(argument_spec=dict(connection_argument_spec(), **self.argument_spec()),
+                                 supports_check_mode=True)
+        params = module.params
+        try:
+            entries, warnings = check_options(params)
+        except SendGridError as exc:
+            module.fail_json(msg=str(exc))
+        for warning in warnings:
+            module.warn(warning)
+        account = account_from_module(module)
+        try:
+            outcome = reconcile(account, entries, params["state"], params["purge"], params["allow_lockout"],
+                                params["client_addresses"] or [], module.check_mode)
+        except SendGridError as exc:
+            module.fail_json(msg=str(exc), status=exc.status, **(dict(changed=True, **exc.written) if exc.written else {}))
+        for warning in outcome["warnings"]:
+            module.warn(warning)
+        if params["state"] == "disabled" and outcome["changed"]:
+            module.warn(switched_off(params["on_behalf_of"], module.check_mode, many=False))
+        result = dict(changed=outcome["changed"], entries=outcome["after"], added=outcome["added"],
+                      removed=outcome["removed"], client_addresses=outcome["addresses"])
+        if module._diff:
+            result["diff"] = dict(before=dict(entries=outcome["before"]), after=dict(entries=outcome["after"]))
+        module.exit_json(**result)
+
+
+def switched_off(on_behalf_of, check_mode: bool, many: bool) -> str:
+    """The warning of a list emptied (or about to be): the baseline names the parent as such among many accounts."""
+    who = "the subuser or account %s" % on_behalf_of if on_behalf_of else "the parent account" if many else "the account"
+    return ("IP Access Management is %s off for %s: %s allow list is empty, so every address may reach it."
+            % ("about to be switched" if check_mode else "now", who, "its" if many else "the"))
+
+
+FAMILY = IpAccessFamily()

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The mail settings (bounce purge, forwarding, footer, legacy template, address whitelist), described for the engine.
+"""The mail settings family (bounce purge, forwarding, footer, legacy template, address whitelist), described (and
+documented) once for the settings engine.
 
 For internal use by this collection's modules only: names here may change without notice.
 """
@@ -11,8 +12,8 @@ For internal use by this collection's modules only: names here may change withou
 from __future__ import annotations
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import (
-    Field, Setting, Summary, check_addresses_or_domains, check_email, check_emails, email_key, email_set_key, stripped,
-    stripped_items, within,
+    Field, Setting, SettingsFamily, Summary, check_addresses_or_domains, check_email, check_emails, email_key,
+    email_set_key, stripped, stripped_items, within,
 )
 
 SUMMARY = Summary("/v3/mail_settings", "mail_settings.read", "the mail settings")
@@ -22,19 +23,23 @@ MAX_PURGE_DAYS = 3650
 BODY_TAG = "<% body %>"
 
 
-def _setting(name: str, title: str, fields: list, idle=None) -> Setting:
+def _setting(name: str, title: str, description: str, enabled: str, fields: list, idle=None) -> Setting:
     return Setting("mail_settings." + name, title, "/v3/mail_settings/" + name, "mail_settings." + name,
-                   [Field("enabled", dict(type="bool"))] + fields, SUMMARY, idle=idle)
+                   [Field("enabled", "bool", enabled)] + fields, SUMMARY, idle=idle, description=description)
 
 
-def _text(name: str) -> Field:
-    return Field(name, dict(type="str"))
+def _text(name: str, description: str) -> Field:
+    return Field(name, "str", description)
 
 
-def _days(name: str) -> Field:
+def _days(name: str, kind: str) -> Field:
     # The API's null (no purge by age) is the option's 0, so that null keeps meaning "not managed".
-    return Field(name, dict(type="int"), check=within(0, MAX_PURGE_DAYS, " days (0 for none)"),
-                 to_api=lambda days: days or None, from_api=lambda days: days or 0)
+    return Field(name, "int", [
+        "Days after which %s bounce records are purged, from 0 to 3650 (SendGrid states no bound: ten years is this "
+        "collection's, since a later purge is none)." % kind,
+        "V(0) means none (the API's C(null)); the API returns C(null) as V(0) too."],
+        check=within(0, MAX_PURGE_DAYS, " days (0 for none)"), to_api=lambda days: days or None,
+        from_api=lambda days: days or 0)
 
 
 def _enabled_with(field: str, empty, reason: str):
@@ -71,24 +76,51 @@ def _split_addresses(text) -> list:
     return [address.strip() for address in (text or "").split(",") if address.strip()]
 
 
-BOUNCE_PURGE = _setting("bounce_purge", "the bounce purge settings", [_days("soft_bounces"), _days("hard_bounces")],
+BOUNCE_PURGE = _setting("bounce_purge", "the bounce purge settings", "Purging bounce records after a number of days.",
+                        "Whether bounce records are purged.", [_days("soft_bounces", "soft"), _days("hard_bounces", "hard")],
                         idle=_bounce_purge_idle)
-FORWARD_SPAM = _setting("forward_spam", "the spam report forwarding settings", [
-    # One string of comma-separated addresses in the API; a list here, compared as a set of addresses.
-    Field("email", dict(type="list", elements="str"), check=check_emails, normal=stripped_items,
-          to_api=", ".join, from_api=_split_addresses, key=email_set_key),
-], idle=_enabled_with("email", [], "empty with enabled: true: no spam report is forwarded"))
-FORWARD_BOUNCE = _setting("forward_bounce", "the bounce forwarding settings", [
-    # "" is no address: the API's null.
-    Field("email", dict(type="str"), check=check_email, normal=stripped, to_api=lambda address: address or None,
-          from_api=lambda address: address or "", key=email_key),
-], idle=_enabled_with("email", "", "\"\" (none) with enabled: true: no bounce is forwarded"))
-FOOTER = _setting("footer", "the footer settings", [_text("html_content"), _text("plain_content")], idle=_footer_idle)
-TEMPLATE = _setting("template", "the legacy template settings", [_text("html_content")], idle=_template_idle)
-ADDRESS_WHITELIST = _setting("address_whitelist", "the address whitelist settings", [
-    # SendGrid replaces the whole list with any list it is sent, so the list always goes whole.
-    Field("list", dict(type="list", elements="str"), check=check_addresses_or_domains, normal=stripped_items,
-          from_api=lambda entries: list(entries or []), key=email_set_key),
-], idle=_enabled_with("list", [], "empty with enabled: true: no address or domain is whitelisted"))
+FORWARD_SPAM = _setting("forward_spam", "the spam report forwarding settings",
+                        "Forwarding spam reports, and mail to the C(abuse@) and C(postmaster@) addresses of "
+                        "authenticated domains.", "Whether spam reports are forwarded.", [
+                            # One string of comma-separated addresses in the API; a list here, compared as a set.
+                            Field("email", "list", [
+                                "The addresses to forward to. The API keeps them as one comma-separated string; they "
+                                "are compared as a set, ignoring order, case and spaces, and sent whole when they differ.",
+                                "V([]) means none."], elements="str", check=check_emails, normal=stripped_items,
+                                  to_api=", ".join, from_api=_split_addresses, key=email_set_key)],
+                        idle=_enabled_with("email", [], "empty with enabled: true: no spam report is forwarded"))
+FORWARD_BOUNCE = _setting("forward_bounce", "the bounce forwarding settings", "Forwarding bounce reports.",
+                          "Whether bounce reports are forwarded.", [
+                              # "" is no address: the API's null.
+                              Field("email", "str", [
+                                  "The address to forward to, compared ignoring case and spaces.",
+                                  "V(\"\") means none (the API's C(null))."], check=check_email, normal=stripped,
+                                    to_api=lambda address: address or None, from_api=lambda address: address or "",
+                                    key=email_key)],
+                          idle=_enabled_with("email", "", "\"\" (none) with enabled: true: no bounce is forwarded"))
+FOOTER = _setting("footer", "the footer settings", "A footer added to every message.", "Whether the footer is added.",
+                  [_text("html_content", "The footer of HTML messages."),
+                   _text("plain_content", "The footer of plain-text messages.")], idle=_footer_idle)
+TEMPLATE = _setting("template", "the legacy template settings", "The legacy template wrapped around every HTML message.",
+                    "Whether the template is used.",
+                    [_text("html_content", "The template's HTML; C(<% body %>) marks where the message goes.")],
+                    idle=_template_idle)
+ADDRESS_WHITELIST = _setting("address_whitelist", "the address whitelist settings",
+                             "Addresses and domains whose mail is never suppressed.", "Whether the whitelist applies.", [
+                                 # SendGrid replaces the whole list with any list it is sent, so it always goes whole.
+                                 Field("list", "list", [
+                                     "The addresses and domains. Compared as a set, ignoring order, case and spaces; "
+                                     "when it differs it is sent whole, since SendGrid replaces the list with the one "
+                                     "it is sent.", "V([]) empties it."], elements="str",
+                                       check=check_addresses_or_domains, normal=stripped_items,
+                                       from_api=lambda entries: list(entries or []), key=email_set_key)],
+                             idle=_enabled_with("list", [], "empty with enabled: true: no address or domain is "
+                                                            "whitelisted"))
 
 MAIL_SETTINGS = [BOUNCE_PURGE, FORWARD_SPAM, FORWARD_BOUNCE, FOOTER, TEMPLATE, ADDRESS_WHITELIST]
+
+FAMILY = SettingsFamily(
+    "mail_settings", "mail settings",
+    "The mail settings, one section per setting, as M(mailops.sendgrid.sendgrid_mail_settings) manages them (and "
+    "compares them, addresses as sets and V(0) days as none). A section left out is neither read nor changed.",
+    MAIL_SETTINGS, result="mail_settings", module="sendgrid_mail_settings")

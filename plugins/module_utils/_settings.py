@@ -3,11 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The declarative settings engine: one description per SendGrid setting, one reconcile cycle for all of them.
+"""The settings engine: the families of the "settings" kind (Enforced TLS, tracking, mail settings).
 
 A Setting describes an object SendGrid keeps per account (its path, scopes and fields); a Field says how one value
-is checked, sent, read back and compared. From those descriptions come the argument specs, the checks made before
-any request, and the one GET -> compare -> PATCH what differs -> verify cycle in reconcile().
+is documented, checked, sent, read back and compared. From those descriptions come the options and their documentation,
+the checks made before any request, and the one GET -> compare -> PATCH what differs -> verify cycle in reconcile().
+A SettingsFamily is the family contract (_family) over one or more Settings; every settings family shares one batch, so
+that the baseline reads all of an account's settings before it writes any.
 
 For internal use by this collection's modules only: names here may change without notice.
 """
@@ -15,11 +17,13 @@ For internal use by this collection's modules only: names here may change withou
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     Operation, SendGridError, account_from_module, as_text, connection_argument_spec, option_name, result_list,
     sendgrid_module,
+)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
+    Family, Option, failure, status, unexpected,
 )
 
 # An address as mail systems accept it: an RFC 5322 dot-atom local part (letters, digits, !#$%&'*+/=?^_`{|}~- and dots
@@ -35,21 +39,23 @@ def _same(value):
     return value
 
 
-class Field:
-    """One field of a setting: its option, its API name, how a value is checked, sent, read back and compared.
+class Field(Option):
+    """One field of a setting: its option (documented once), its API name, how a value is checked, sent, read back
+    and compared.
 
-    ``spec`` is the option's argument spec entry (never a default: an option left out is not managed). ``check``
-    returns a problem (text) for a bad value. ``normal`` gives the one form a value is kept in from then on (in
-    ``changes``, diffs and results alike: addresses without the spaces a comma-separated text leaves). ``to_api`` and
-    ``from_api`` translate between the option's value and the API's; ``key`` gives the form two values are compared
-    in. A ``read_only`` field is returned, never sent.
+    The option never has a default: an option left out is not managed. ``check`` returns a problem (text) for a bad
+    value. ``normal`` gives the one form a value is kept in from then on (in ``changes``, diffs and results alike:
+    addresses without the spaces a comma-separated text leaves). ``to_api`` and ``from_api`` translate between the
+    option's value and the API's; ``key`` gives the form two values are compared in. A ``read_only`` field is returned,
+    never sent, and is no option.
     """
 
-    def __init__(self, option: str, spec: dict, api: str | None = None, check=None, to_api=_same, from_api=_same,
-                 key=_same, read_only: bool = False, normal=_same):
+    def __init__(self, option: str, type: str = "str", description=(), elements: str | None = None,  # noqa: A002
+                 api: str | None = None, check=None, to_api=_same, from_api=_same, key=_same, read_only: bool = False,
+                 normal=_same):
+        super().__init__(option, type, description, elements=elements)
         self.option = option
         self.api = api or option
-        self.spec = spec
         self.check = check
         self.normal = normal
         self.to_api = to_api
@@ -75,9 +81,10 @@ class Setting:
     """
 
     def __init__(self, name: str, title: str, path: str, scope: str, fields: list, summary: Summary | None = None,
-                 idle=None):
+                 idle=None, description=()):
         self.name = name
         self.title = title
+        self.description = [description] if isinstance(description, str) else list(description)
         self.path = path
         self.fields = fields
         self.summary = summary
@@ -86,16 +93,20 @@ class Setting:
         self.update = Operation("Updating %s" % title, scope + ".update")
 
     @property
-    def section(self) -> str:
-        """The option that holds this setting in a module with one section per setting: 'click' for tracking_settings.click."""
+    def option(self) -> str:
+        """The option that holds this setting in its family: 'click' for tracking_settings.click."""
         return self.name.rsplit(".", 1)[-1]
 
     def writable(self) -> list:
         return [field for field in self.fields if not field.read_only]
 
+    def as_option(self) -> Option:
+        """The setting as a dict option of its family, its writable fields the suboptions."""
+        return Option(self.option, "dict", self.description, suboptions=self.writable())
+
     def argument_spec(self) -> dict:
         """The desired fields as options, none with a default."""
-        return {field.option: dict(field.spec) for field in self.writable()}
+        return {field.option: field.argument_spec() for field in self.writable()}
 
     def desired(self, values: dict | None) -> dict:
         """The managed fields of a section or policy: the options given and not null, each in its normal form."""
@@ -208,8 +219,8 @@ def read(account, settings: list, enabled_only: frozenset = frozenset(), failure
             continue
         enabled = {item.get("name"): item.get("enabled") for item in listed if isinstance(item, dict)}
         for setting in members:
-            if isinstance(enabled.get(setting.section), bool):
-                values[setting.name] = {"enabled": enabled[setting.section]}
+            if isinstance(enabled.get(setting.option), bool):
+                values[setting.name] = {"enabled": enabled[setting.option]}
     for setting in settings:
         if setting.name in values or setting.name in (failures or {}):
             continue
@@ -291,77 +302,6 @@ def _write(account, setting: Setting, before: dict, changes: dict) -> dict:
     return after
 
 
-def for_each_account(client_for, accounts: list, work, concurrency: int) -> list:
-    """Run ``work(account_client, item)`` for every account, at most ``concurrency`` at a time; outcomes in order.
-
-    ``accounts`` items hold ``on_behalf_of`` (None for the parent) and ``base_url``; ``client_for(base_url)`` gives the
-    calling thread's client for that host. A failing account does not stop the others: its outcome holds ``failed``,
-    ``msg`` and ``status``; the others' hold ``failed: false`` and what ``work`` returned.
-    """
-    def one(item: dict) -> dict:
-        client = client_for(item["base_url"])
-        try:
-            return dict(work(client.account(item["on_behalf_of"], item.get("region_advice")), item), failed=False)
-        except SendGridError as exc:
-            return dict(changed=False, failed=True, msg=str(exc), status=exc.status)
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            # Anything unforeseen is this account's failure: the others' results, maybe written already, must be reported.
-            return dict(changed=False, failed=True, status=None,
-                        msg="Unexpected %s while handling this account: %s" % (type(exc).__name__, client.redact(str(exc))))
-
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
-        return list(executor.map(one, accounts))
-
-
-def run_module(settings: list, result: str, sections: bool = True) -> None:
-    """The whole of a module that manages these settings of one account.
-
-    With ``sections``, each setting is a dict option named after it (click, bounce_purge...) whose fields are
-    suboptions; a section left out is neither read nor changed. Without, the one setting's fields are the module's
-    own options. The result's ``result`` key holds the settings after the task, ``changes`` what was written, and
-    ``diff`` the fields read before and after.
-    """
-    if sections:
-        policy_spec = {setting.section: dict(type="dict", options=setting.argument_spec()) for setting in settings}
-    else:
-        policy_spec = settings[0].argument_spec()
-    module = sendgrid_module(argument_spec=dict(connection_argument_spec(), **policy_spec), supports_check_mode=True)
-    desired = {}
-    warnings = []
-    try:
-        for setting in settings:
-            values = module.params[setting.section] if sections else module.params
-            if values is not None:
-                desired[setting] = setting.desired(values)
-                warnings += setting.check(desired[setting], setting.section + "." if sections else "")
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc))
-    for warning in warnings:
-        module.warn(warning)
-    account = account_from_module(module)
-    try:
-        outcomes = reconcile(account, desired, module.check_mode) if desired else {}
-    except PartlyWritten as exc:
-        changes = {setting.section: exc.written[setting.name]["changes"] for setting in settings
-                   if setting.name in exc.written}
-        module.fail_json(msg=str(exc), status=exc.status, changed=True,
-                         changes=changes[settings[0].section] if not sections and changes else changes)
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc), status=exc.status)
-
-    def shaped(part: str) -> dict:
-        if not sections:
-            return outcomes[settings[0].name][part]
-        return {setting.section: outcomes[setting.name][part] for setting in settings if setting.name in outcomes
-                if part != "changes" or outcomes[setting.name]["changes"]}
-
-    answer = {"changed": any(outcome["changed"] for outcome in outcomes.values()), "changes": shaped("changes"),
-              result: shaped("after")}
-    if module._diff:
-        answer["diff"] = dict(before=shaped("before"), after=shaped("after"))
-    module.exit_json(**answer)
-
-
 def select(settings: list, names: list | None, option: str) -> list:
     """The settings named, in their own order; a family name (the part before the dot) names all of its settings.
 
@@ -375,3 +315,125 @@ def select(settings: list, names: list | None, option: str) -> list:
         raise SendGridError("%s holds %s, which %s not a setting: use any of %s." % (
             option, ", ".join(unknown), "is" if len(unknown) == 1 else "are", ", ".join(sorted(known))))
     return [setting for setting in settings if setting.name in names or setting.name.split(".")[0] in names]
+
+
+# ----------------------------------------------------------------------------- the family contract
+
+class SettingsFamily(Family):
+    """A family of settings objects (the family contract in _family).
+
+    A family of one setting (Enforced TLS, ``single``) has that setting's fields as its options; any other has one
+    dict option per setting (click, bounce_purge...) whose suboptions are the setting's fields. Its result keys are
+    its name, or its name and the setting's option (tracking.click). ``result`` is the key under which its
+    single-account module returns the settings after the task (tracking_settings).
+    """
+
+    kind = "settings"
+    batch = "settings"   # every settings family is applied in one reconcile(): all reads, then the writes
+
+    def __init__(self, name: str, title: str, summary: str, settings: list, result: str, module: str,
+                 single: bool = False):
+        self.settings = settings
+        self.single = single
+        self.result = result
+        self.module = module
+        options = settings[0].writable() if single else [setting.as_option() for setting in settings]
+        super().__init__(name, title, summary, options)
+
+    def key(self, setting: Setting) -> str:
+        return self.name if self.single else "%s.%s" % (self.name, setting.option)
+
+    def _parts(self, values: dict) -> list:
+        """[(setting, its values, its place: "" or "click.")] of the settings the values manage."""
+        if self.single:
+            return [(self.settings[0], values, "")]
+        return [(setting, values.get(setting.option), setting.option + ".") for setting in self.settings
+                if values.get(setting.option) is not None]
+
+    def desired(self, values: dict) -> dict:
+        """{Setting: managed fields} of a section's values."""
+        return {setting: setting.desired(part) for setting, part, _place in self._parts(values)}
+
+    def keys(self, values: dict) -> list:
+        return [self.key(setting) for setting, _part, _place in self._parts(values)]
+
+    def check(self, values: dict, where: str = "") -> list:
+        warnings = []
+        for setting, part, place in self._parts(values):
+            warnings += setting.check(setting.desired(part), where + place)
+        return warnings
+
+    def apply(self, account, values: dict, check_mode: bool) -> dict:
+        return self.apply_together(account, [(self, values)], check_mode)
+
+    @classmethod
+    def apply_together(cls, account, batch: list, check_mode: bool) -> dict:
+        """Every setting of every family in the batch in one reconcile(), each setting isolated from the others'
+        failures: {result key: outcome}."""
+        desired, keys = {}, {}
+        for family, values in batch:
+            for setting, managed in family.desired(values).items():
+                desired[setting], keys[setting] = managed, family.key(setting)
+        try:
+            done = reconcile(account, desired, check_mode, isolated=True)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            done = {setting.name: failed(unexpected(account, exc)) for setting in desired}
+        return {keys[setting]: _outcome(done[setting.name], check_mode) for setting in desired}
+
+    def write_scopes(self, key: str, outcome: dict) -> list:
+        return [setting.update.scope for setting in self.settings if self.key(setting) == key]
+
+    def describe(self, key: str, outcome: dict, cell) -> str:
+        before = outcome.get("before") or {}
+        return "; ".join("%s: %s \u2192 %s" % (cell(field), cell(before.get(field)), cell(value))
+                         for field, value in (outcome.get("changes") or {}).items())
+
+    # --------------------------------------------------------------- the family's single-account module
+
+    def run_module(self) -> None:
+        """The whole of the module that manages this family on one account.
+
+        A setting's section left out is neither read nor changed. The result's ``result`` key holds the settings
+        after the task, ``changes`` what was written, and ``diff`` the fields read before and after.
+        """
+        module = sendgrid_module(argument_spec=dict(connection_argument_spec(), **self.argument_spec()),
+                                 supports_check_mode=True)
+        values = module.params if self.single else {setting.option: module.params[setting.option]
+                                                    for setting in self.settings}
+        try:
+            desired = self.desired(values)
+            warnings = self.check(values)
+        except SendGridError as exc:
+            module.fail_json(msg=str(exc))
+        for warning in warnings:
+            module.warn(warning)
+        account = account_from_module(module)
+        try:
+            outcomes = reconcile(account, desired, module.check_mode) if desired else {}
+        except PartlyWritten as exc:
+            changes = {setting.option: exc.written[setting.name]["changes"] for setting in self.settings
+                       if setting.name in exc.written}
+            module.fail_json(msg=str(exc), status=exc.status, changed=True,
+                             changes=changes[self.settings[0].option] if self.single and changes else changes)
+        except SendGridError as exc:
+            module.fail_json(msg=str(exc), status=exc.status)
+
+        def shaped(part: str) -> dict:
+            if self.single:
+                return outcomes[self.settings[0].name][part]
+            return {setting.option: outcomes[setting.name][part] for setting in self.settings
+                    if setting.name in outcomes and (part != "changes" or outcomes[setting.name]["changes"])}
+
+        answer = {"changed": any(outcome["changed"] for outcome in outcomes.values()), "changes": shaped("changes"),
+                  self.result: shaped("after")}
+        if module._diff:
+            answer["diff"] = dict(before=shaped("before"), after=shaped("after"))
+        module.exit_json(**answer)
+
+
+def _outcome(outcome: dict, check_mode: bool) -> dict:
+    """An engine outcome as a family's outcome: a status, before, after and changes."""
+    if outcome.get("failed"):
+        return failure(outcome["msg"], before=None, after=None, changes={})
+    return dict(status=status(outcome["changed"], check_mode), before=outcome["before"], after=outcome["after"],
+                changes=outcome["changes"])

@@ -150,34 +150,11 @@ msg:
     api_keys.create (allowed_control_keys does not name it)."
 """
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import (
-    audit, audit_message, check_names, check_patterns, read_keys,
-)
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
-)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import FAMILY
 
 
 def main():
-    module = sendgrid_module(
-        argument_spec=dict(connection_argument_spec(), allowed_scopes=dict(type="list", elements="str"),
-                           allowed_control_keys=dict(type="list", elements="str", default=[], no_log=False)),
-        supports_check_mode=True,
-    )
-    allowed_scopes, allowed_control_keys = module.params["allowed_scopes"], module.params["allowed_control_keys"]
-    try:
-        check_patterns(allowed_scopes, "allowed_scopes")
-        check_names(allowed_control_keys, "allowed_control_keys")
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc))
-    account = account_from_module(module)
-    try:
-        keys = read_keys(account)
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc), status=exc.status)
-    flagged = audit(keys, allowed_scopes, allowed_control_keys)
-    # msg names every flagged key and why, so that a failed_when on RV(flagged) says more than "Unknown error"
-    module.exit_json(changed=False, api_keys=keys, flagged=flagged, msg=audit_message(keys, flagged))
+    FAMILY.run_module()
 
 
 if __name__ == "__main__":

@@ -526,7 +526,7 @@ msg:
       When the task fails, which accounts failed and why, then what was written.
   returned: always
   type: str
-  sample: "4 accounts: 2 compliant, 1 would change, 1 with a flagged API key, 0 failed. flagged API keys: marketing:
+  sample: "4 accounts: 2 compliant, 1 would change, 1 with a flagged API key, 0 failed. Flagged: marketing:
     ci-deploy (id k1) holds account-control scopes api_keys.create (allowed_control_keys does not name it)."
   version_added: 1.1.0
 policy:

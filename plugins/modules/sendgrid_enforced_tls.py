@@ -135,12 +135,11 @@ diff:
       sample: {"require_tls": true, "require_valid_cert": false, "min_tls_version": "1.2"}
 """
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
-from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import run_module
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import FAMILY
 
 
 def main():
-    run_module([ENFORCED_TLS], result="enforced_tls", sections=False)
+    FAMILY.run_module()
 
 
 if __name__ == "__main__":

@@ -234,7 +234,8 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
-from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import for_each_account, reconcile
+from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import for_each_account
+from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import reconcile
 
 
 def main():

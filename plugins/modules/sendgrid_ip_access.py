@@ -179,49 +179,11 @@ diff:
       sample: {"entries": ["127.0.0.1/32", "203.0.113.0/24"]}
 """
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
-)
-from ansible_collections.mailops.sendgrid.plugins.module_utils._ip_access import STATES, check_options, reconcile
+from ansible_collections.mailops.sendgrid.plugins.module_utils._ip_access import FAMILY
 
 
 def main():
-    module = sendgrid_module(
-        argument_spec=dict(
-            connection_argument_spec(),
-            entries=dict(type="list", elements="str", default=[]),
-            state=dict(type="str", default="present", choices=STATES),
-            purge=dict(type="bool", default=False),
-            allow_lockout=dict(type="bool", default=False),
-            allow_any_address=dict(type="bool", default=False),
-            client_addresses=dict(type="list", elements="str"),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    try:
-        entries, warnings = check_options(params)
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc))
-    for warning in warnings:
-        module.warn(warning)
-    account = account_from_module(module)
-    try:
-        outcome = reconcile(account, entries, params["state"], params["purge"], params["allow_lockout"],
-                            params["client_addresses"] or [], module.check_mode)
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc), status=exc.status, **(dict(changed=True, **exc.written) if exc.written else {}))
-    for warning in outcome["warnings"]:
-        module.warn(warning)
-    if params["state"] == "disabled" and outcome["changed"]:
-        module.warn("IP Access Management is %s off for %s: the allow list is empty, so every address may reach it."
-                    % ("about to be switched" if module.check_mode else "now",
-                       "the subuser or account %s" % params["on_behalf_of"] if params["on_behalf_of"] else "the account"))
-    result = dict(changed=outcome["changed"], entries=outcome["after"], added=outcome["added"],
-                  removed=outcome["removed"], client_addresses=outcome["addresses"])
-    if module._diff:
-        result["diff"] = dict(before=dict(entries=outcome["before"]), after=dict(entries=outcome["after"]))
-    module.exit_json(**result)
+    FAMILY.run_module()
 
 
 if __name__ == "__main__":

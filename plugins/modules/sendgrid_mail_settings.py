@@ -196,12 +196,11 @@ diff:
       sample: {"forward_spam": {"enabled": true, "email": ["abuse@example.com"]}}
 """
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._mail_settings import MAIL_SETTINGS
-from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import run_module
+from ansible_collections.mailops.sendgrid.plugins.module_utils._mail_settings import FAMILY
 
 
 def main():
-    run_module(MAIL_SETTINGS, result="mail_settings")
+    FAMILY.run_module()
 
 
 if __name__ == "__main__":

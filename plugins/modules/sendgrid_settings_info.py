@@ -88,10 +88,8 @@ mail_settings:
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
-from ansible_collections.mailops.sendgrid.plugins.module_utils._mail_settings import MAIL_SETTINGS
+from ansible_collections.mailops.sendgrid.plugins.module_utils._families import REGISTRY
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import read, select
-from ansible_collections.mailops.sendgrid.plugins.module_utils._tracking_settings import TRACKING_SETTINGS
 
 
 def main():
@@ -101,7 +99,9 @@ def main():
         supports_check_mode=True,
     )
     try:
-        settings = select([ENFORCED_TLS] + TRACKING_SETTINGS + MAIL_SETTINGS, module.params["settings"], "settings")
+        # every setting of every settings family, in the registry's order
+        catalogue = [setting for family in REGISTRY if family.kind == "settings" for setting in family.settings]
+        settings = select(catalogue, module.params["settings"], "settings")
     except SendGridError as exc:
         module.fail_json(msg=str(exc))
     account = account_from_module(module)

@@ -167,12 +167,11 @@ diff:
       sample: {"open": {"enabled": false}, "click": {"enabled": false}}
 """
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import run_module
-from ansible_collections.mailops.sendgrid.plugins.module_utils._tracking_settings import TRACKING_SETTINGS
+from ansible_collections.mailops.sendgrid.plugins.module_utils._tracking_settings import FAMILY
 
 
 def main():
-    run_module(TRACKING_SETTINGS, result="tracking_settings")
+    FAMILY.run_module()
 
 
 if __name__ == "__main__":

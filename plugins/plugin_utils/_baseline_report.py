@@ -19,6 +19,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import first_few, plural
+from ansible_collections.mailops.sendgrid.plugins.module_utils._families import A_FLAGGED, family_of
 
 IN_SYNC, CHANGED, DRIFT, FAILED, INCOMPLETE = "in_sync", "changed", "drift", "failed", "incomplete"
 STATUS_TEXT = {"compliant": "compliant", "changed": "changed", "would_change": "would change", "failed": "FAILED",
@@ -43,7 +44,7 @@ def outcome(report: dict) -> str:
 
 
 def drifted(report: dict) -> list:
-    """[(account, [setting, ...])] that drifted, a setting with flagged items named with them: "api_keys: ci, old"."""
+    """[(account, [setting, ...])] that drifted, a setting with flagged items named with them: "keys: ci, old"."""
     found = []
     for item in report.get("drift") or []:
         flagged = item.get("flagged") or {}
@@ -53,7 +54,7 @@ def drifted(report: dict) -> list:
 
 
 def drift_line(report: dict, shown: int = SHOWN, rest: str = "in the report") -> str:
-    """marketing (tracking.open, api_keys: ci-deploy); billing (enforced_tls), the first few only."""
+    """An account with its drifted settings and flagged items, "marketing (a.b, c: x)", the first few only."""
     return first_few(["%s (%s)" % (account, ", ".join(settings)) for account, settings in drifted(report)],
                      "; ", rest, shown)
 
@@ -91,22 +92,8 @@ def managed(value) -> str:
 
 
 def what(key: str, setting: dict) -> str:
-    """What changed (before -> after), would change, or is flagged, in one cell."""
-    if key == "api_keys":
-        text = plural(setting["keys"], "key") if setting.get("keys") is not None else ""
-        for flagged in setting.get("flagged") or []:
-            text += "; %s (%s)" % (cell(flagged["name"]), cell(flagged["api_key_id"]))
-            if flagged.get("excess_scopes"):
-                text += ", beyond the allowed scopes: " + cell(", ".join(flagged["excess_scopes"]))
-            if flagged.get("control_scopes"):
-                text += ", control scopes: " + cell(", ".join(flagged["control_scopes"]))
-        return text
-    changes = setting.get("changes") or {}
-    if key == "ip_access":
-        return "; ".join("%s %s" % (name, cell(", ".join(entries))) for name, entries in changes.items())
-    before = setting.get("before") or {}
-    return "; ".join("%s: %s → %s" % (cell(field), cell(before.get(field)), cell(value))
-                     for field, value in changes.items())
+    """What changed (before -> after), would change, or is flagged, in one cell: the family says it."""
+    return family_of(key).describe(key, setting, cell)
 
 
 def notes(account: dict) -> str:
@@ -139,13 +126,13 @@ def _verdict_lines(report: dict, verdict: str) -> list:
                 "; ", "see the table"))
         return lines
     if verdict == DRIFT and report.get("dry_run"):
-        return ["**Drift: %s of %s %s or %s a flagged API key.**" % (
+        return ["**Drift: %s of %s %s or %s %s.**" % (
             len(report["drift"]), plural(summary.get("accounts", 0), "account"), changing,
-            "has" if len(report["drift"]) == 1 else "have")]
+            "has" if len(report["drift"]) == 1 else "have", A_FLAGGED)]
     if verdict == DRIFT:
-        return ["**Drift: %s of %s %s a flagged API key, which only a person can fix; %s changed.**" % (
+        return ["**Drift: %s of %s %s %s, which only a person can fix; %s changed.**" % (
             summary.get("flagged", 0), plural(summary.get("accounts", 0), "account"),
-            "has" if summary.get("flagged", 0) == 1 else "have", summary.get("changed", 0))]
+            "has" if summary.get("flagged", 0) == 1 else "have", A_FLAGGED, summary.get("changed", 0))]
     if verdict == CHANGED:
         return ["**Applied: %s of %s changed; every one now follows the policy.**" % (
             len(report["drift"]), plural(summary.get("accounts", 0), "account"))]
@@ -181,10 +168,11 @@ def markdown(report: dict) -> str:
             lines.append("  - disabled, left out (include_disabled is false): %s"
                          % ", ".join(cell(name) for name in excluded["disabled"]))
     if summary:
-        lines.append("- Totals: %s: %s compliant, %s %s, %s with a flagged API key, %s failed" % (
+        lines.append("- Totals: %s: %s compliant, %s %s, %s with %s, %s failed" % (
             plural(summary.get("accounts", 0), "account"), summary.get("compliant", 0),
             summary.get("would_change" if report.get("dry_run") else "changed", 0),
-            "would change" if report.get("dry_run") else "changed", summary.get("flagged", 0), summary.get("failed", 0)))
+            "would change" if report.get("dry_run") else "changed", summary.get("flagged", 0), A_FLAGGED,
+            summary.get("failed", 0)))
     lines.append("- Drift: %s" % (drift_line(report, rest="each under Accounts to look at") or "none"))
     if report.get("failed") and report.get("msg"):
         lines.append("- Failure: %s" % cell(report["msg"]))

@@ -233,7 +233,7 @@ def test_bounce_purge_days_at_the_bounds_are_accepted():
       "plain-text mail carries none"]),
 ])
 def test_a_setting_that_would_do_nothing_warns_naming_the_option(setting, values, warnings):
-    where = ("mail_settings." if setting in MAIL_SETTINGS else "tracking.") + setting.section + "."
+    where = ("mail_settings." if setting in MAIL_SETTINGS else "tracking.") + setting.option + "."
     assert setting.check(setting.desired(values), where) == warnings
 
 
