@@ -120,12 +120,8 @@ def add_discovered(listed: list, subusers: list, exclude: list, include_disabled
     return accounts, left_out
 
 
-def plan(params: dict, accounts: list, policy_fields) -> list:
-    """Every account to handle (the parent first, when included), with its host and its desired settings.
-
-    An account's desired settings are the policy with the account's own overrides on top.
-    """
-    policy = {name: params[name] for name in policy_fields}
+def plan(params: dict, accounts: list) -> list:
+    """Every account to handle (the parent first, when included), with its host."""
     entries = ([dict(on_behalf_of=None, region=params["region"])] if params["include_parent"] else []) + accounts
     planned = []
     for entry in entries:
@@ -137,7 +133,6 @@ def plan(params: dict, accounts: list, policy_fields) -> list:
             base_url=base_url_for(region, params["api_url"], params["eu_api_url"]),
             region_advice=region_advice(region, params["api_url"], params["eu_api_url"]),
             disabled=entry.get("disabled"),
-            desired={name: policy[name] if entry.get(name) is None else entry[name] for name in policy_fields},
         ))
     return planned
 
@@ -149,7 +144,7 @@ def check_concurrency(module, **failure) -> None:
                          % (option_name("concurrency"), MAX_CONCURRENCY, module.params["concurrency"]), **failure)
 
 
-def discover_and_plan(module, listed: list, policy_fields, **failure) -> tuple:
+def discover_and_plan(module, listed: list, **failure) -> tuple:
     """The client pool, the listed accounts with the discovered ones, every account to handle (see plan), how many
     subusers discovery found (None without it) and what it left out (see add_discovered; None without discovery);
     ``failure`` is the module's other results should any of it fail. An exclusion pattern that matches no subuser
@@ -180,7 +175,7 @@ def discover_and_plan(module, listed: list, policy_fields, **failure) -> tuple:
             if not item["subusers"]:
                 module.warn("The pattern %r of %s matches none of the %d subusers, so it excludes nothing: check it for "
                             "a typo." % (item["pattern"], option_name("exclude"), discovered))
-    accounts = plan(params, listed, policy_fields)
+    accounts = plan(params, listed)
     for base_url in sorted({account["base_url"] for account in accounts}):
         pool.client(base_url)  # a bad option fails here, in the main thread, before any settings request
     return pool, listed, accounts, discovered, left_out

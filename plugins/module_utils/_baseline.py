@@ -288,35 +288,23 @@ def failure_message(accounts: list, check_mode: bool) -> str:
 
 # ----------------------------------------------------------------------------- the module
 
-def run_module() -> None:
-    """The whole of sendgrid_baseline: check everything, discover, apply to every account, report."""
-    module = sendgrid_module(argument_spec=argument_spec(), supports_check_mode=True)
+def run_accounts(module, policy: dict, listed: list, plan_checks_scopes: bool = True) -> dict:
+    """The many-account engine: every account (the parent, the listed, the discovered) brought to the policy with its
+    own overrides, concurrently; the result's keys (accounts, summary, drift, written, discovered, excluded, diff).
+
+    ``listed`` are parse_accounts() items whose sections are conformed overrides. Each outcome's warnings are given
+    here. A plan (check mode) checks the key's scopes unless ``plan_checks_scopes`` is false.
+    """
     params = module.params
-    policy = {section: params[section] for section in SECTIONS}
-    outcome = dict(changed=False, accounts=[], summary=summarize([]), drift=[], policy=policy, discovered=None,
+    failure = dict(changed=False, accounts=[], summary=summarize([]), drift=[], policy=policy, discovered=None,
                    excluded=None, written=[], check_mode=module.check_mode)
-    check_concurrency(module, **outcome)
-    sections_spec = policy_argument_spec()
-    try:
-        warnings = check(desired_for(policy))
-        # the overrides are typed here, naming their paths; parse_accounts checks the rest of each item
-        listed = parse_accounts(params["accounts"], {section: dict(type="raw") for section in SECTIONS})
-        for index, account in enumerate(listed):
-            for section in SECTIONS:
-                account[section] = conform(sections_spec[section]["options"], account[section],
-                                           "accounts[%d].%s" % (index, section))
-            warnings += account_warnings(policy, account, "accounts[%d]." % index)
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc), **outcome)
-    for warning in dict.fromkeys(warnings):   # the policy's once, not once per account that inherits it
-        module.warn(warning)
-    pool, listed, accounts, outcome["discovered"], outcome["excluded"] = discover_and_plan(module, listed, [], **outcome)
+    pool, listed, accounts, discovered, excluded = discover_and_plan(module, listed, **failure)
     overrides = {account["on_behalf_of"]: account for account in listed}
     for account in accounts:
         own = overrides.get(account["on_behalf_of"]) or {}
         account["desired"] = desired_for(policy, own)
         account["overrides"] = [section for section in SECTIONS if own.get(section) is not None]
-    key_scopes = KeyScopes() if module.check_mode else None
+    key_scopes = KeyScopes() if module.check_mode and plan_checks_scopes else None
 
     def one(account_client, account: dict) -> dict:
         return dict(settings=apply(account_client, account["desired"], module.check_mode, key_scopes))
@@ -331,10 +319,43 @@ def run_module() -> None:
     for host, reason in sorted((key_scopes.unreadable if key_scopes else {}).items()):
         module.warn("The plan could not read the API key's scopes on %s, so it did not check that the key may write "
                     "what would change: %s" % (host, reason))
-    outcome.update(changed=any(result["changed"] for result in results), accounts=results, summary=summarize(results),
-                   drift=drift(results), written=written(results, module.check_mode))
+    return dict(accounts=results, discovered=discovered, excluded=excluded, summary=summarize(results),
+                drift=drift(results), written=written(results, module.check_mode), diff=diffs(results))
+
+
+def check_policy(module, policy: dict, failure: dict) -> list:
+    """The policy and the listed accounts (their overrides conformed), checked before any request; the module fails
+    naming the first bad value. Every warning is given once."""
+    sections_spec = policy_argument_spec()
+    try:
+        warnings = check(desired_for(policy))
+        # the overrides are typed here, naming their paths; parse_accounts checks the rest of each item
+        listed = parse_accounts(module.params["accounts"], {section: dict(type="raw") for section in SECTIONS})
+        for index, account in enumerate(listed):
+            for section in SECTIONS:
+                account[section] = conform(sections_spec[section]["options"], account[section],
+                                           "accounts[%d].%s" % (index, section))
+            warnings += account_warnings(policy, account, "accounts[%d]." % index)
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc), **failure)
+    for warning in dict.fromkeys(warnings):   # the policy's once, not once per account that inherits it
+        module.warn(warning)
+    return listed
+
+
+def run_module() -> None:
+    """The whole of sendgrid_baseline: check everything, discover, apply to every account, report."""
+    module = sendgrid_module(argument_spec=argument_spec(), supports_check_mode=True)
+    policy = {section: module.params[section] for section in SECTIONS}
+    outcome = dict(changed=False, accounts=[], summary=summarize([]), drift=[], policy=policy, discovered=None,
+                   excluded=None, written=[], check_mode=module.check_mode)
+    check_concurrency(module, **outcome)
+    listed = check_policy(module, policy, outcome)
+    done = run_accounts(module, policy, listed)
+    diff = done.pop("diff")
+    outcome.update(done, changed=any(result["changed"] for result in done["accounts"]))
     if module._diff:
-        outcome["diff"] = diffs(results)
-    if any(result["failed"] for result in results):
-        module.fail_json(msg=failure_message(results, module.check_mode), **outcome)
-    module.exit_json(msg=outcome_message(results, module.check_mode), **outcome)
+        outcome["diff"] = diff
+    if any(result["failed"] for result in outcome["accounts"]):
+        module.fail_json(msg=failure_message(outcome["accounts"], module.check_mode), **outcome)
+    module.exit_json(msg=outcome_message(outcome["accounts"], module.check_mode), **outcome)

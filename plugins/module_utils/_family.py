@@ -203,4 +203,4 @@ def unexpected(account, exc: Exception) -> SendGridError:
     if isinstance(exc, SendGridError):
         return exc
     redact = getattr(getattr(account, "client", None), "redact", lambda text: text)
-    return SendGridError("Unexpected %s: %s" % (type(exc).__name__, redact(str(exc))))
+    return SendGridError("Unexpected %s while handling this account: %s" % (type(exc).__name__, redact(str(exc))))

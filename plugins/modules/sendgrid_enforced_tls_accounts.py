@@ -227,18 +227,19 @@ summary:
 """
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
-    check_concurrency, discover_and_plan, discovery_argument_spec, parse_accounts,
+    check_concurrency, discovery_argument_spec, parse_accounts,
 )
+from ansible_collections.mailops.sendgrid.plugins.module_utils._baseline import run_accounts
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, connection_argument_spec, first_few, option_names_argument_spec, plural,
-    sendgrid_module,
+    SendGridError, connection_argument_spec, first_few, option_names_argument_spec, plural, sendgrid_module,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
-from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import for_each_account
-from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import reconcile
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS, FAMILY
+from ansible_collections.mailops.sendgrid.plugins.module_utils._family import CHANGED, FAILED, WOULD_CHANGE
 
 
 def main():
+    """A front on the baseline's many-account engine with Enforced TLS alone: this module's own options, checks,
+    messages and result shape (which the role enforced_tls and its users rely on)."""
     module = sendgrid_module(
         argument_spec=dict(
             connection_argument_spec(on_behalf_of=False),
@@ -247,47 +248,46 @@ def main():
             accounts=dict(type="list", elements="raw", default=[]),
             concurrency=dict(type="int", default=8),
             **discovery_argument_spec(),
-            **ENFORCED_TLS.argument_spec()
+            **FAMILY.argument_spec()
         ),
         supports_check_mode=True,
     )
     params = module.params
-    fields = list(ENFORCED_TLS.argument_spec())
+    fields = list(FAMILY.argument_spec())
     policy = {name: params[name] for name in fields}
     summary = dict(accounts=0, changed=0, in_sync=0, failed=0)
     fail = dict(changed=False, accounts=[], summary=summary, policy=policy, discovered=None, check_mode=module.check_mode)
     check_concurrency(module, **fail)
     try:
         ENFORCED_TLS.check(policy)
-        listed = parse_accounts(params["accounts"], ENFORCED_TLS.argument_spec())
+        listed = parse_accounts(params["accounts"], FAMILY.argument_spec())
         for index, account in enumerate(listed):
             ENFORCED_TLS.check(account, "accounts[%d]." % index)
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **fail)
-    pool, listed, accounts, discovered, dummy = discover_and_plan(module, listed, fields, **fail)
-
-    def reconcile_one(account_client, account: dict) -> dict:
-        desired = {ENFORCED_TLS: ENFORCED_TLS.desired(account["desired"])}
-        return reconcile(account_client, desired, module.check_mode)[ENFORCED_TLS.name]
-
-    outcomes = for_each_account(pool.client, accounts, reconcile_one, params["concurrency"])
+    # the engine's form: an account's fields are its override of the one section
+    for account in listed:
+        account[FAMILY.name] = {name: account.pop(name) for name in fields}
+    done = run_accounts(module, {FAMILY.name: policy}, listed, plan_checks_scopes=False)
 
     results, diffs = [], []
-    for account, outcome in zip(accounts, outcomes):
-        result = dict(name=account["name"], on_behalf_of=account["on_behalf_of"], region=account["region"],
-                      api_url=account["base_url"], changed=outcome["changed"], failed=outcome["failed"])
-        if outcome["failed"]:
-            result["msg"] = outcome["msg"]
+    for entry in done["accounts"]:
+        outcome = entry["settings"].get(FAMILY.name)
+        result = dict(name=entry["name"], on_behalf_of=entry["on_behalf_of"], region=entry["region"],
+                      api_url=entry["api_url"], changed=entry["changed"], failed=entry["failed"])
+        if outcome is None or outcome["status"] == FAILED:
+            result["msg"] = outcome["msg"] if outcome else entry["msg"]
         else:
-            result.update(changes=outcome["changes"], before=outcome["before"], enforced_tls=outcome["after"])
+            result.update(changed=outcome["status"] in (CHANGED, WOULD_CHANGE), changes=outcome["changes"],
+                          before=outcome["before"], enforced_tls=outcome["after"])
             diffs.append(dict(before=outcome["before"], after=outcome["after"],
-                              before_header=account["name"], after_header=account["name"]))
+                              before_header=entry["name"], after_header=entry["name"]))
         results.append(result)
 
     failed = [result for result in results if result["failed"]]
     changed = sum(result["changed"] for result in results)
     summary.update(accounts=len(results), changed=changed, in_sync=len(results) - changed - len(failed), failed=len(failed))
-    outcome = dict(changed=bool(changed), accounts=results, summary=summary, policy=policy, discovered=discovered,
+    outcome = dict(changed=bool(changed), accounts=results, summary=summary, policy=policy, discovered=done["discovered"],
                    check_mode=module.check_mode, **(dict(diff=diffs) if module._diff else {}))
     if failed:
         message = "%d of %s failed: %s" % (len(failed), plural(len(results), "account"), first_few(

@@ -360,7 +360,9 @@ def test_an_unforeseen_error_is_the_setting_s_failure_with_the_key_masked():
     account = FakeAccount(fail={("GET", KEYS): ValueError("something no one foresaw, Bearer %s" % KEY)})
     account.client = Client()
     outcomes = apply(account, full(), check_mode=False)
-    assert outcomes["api_keys"]["msg"] == "Unexpected ValueError: something no one foresaw, Bearer ********"
+    # one message for the unforeseen, whether a setting or the whole account met it
+    assert outcomes["api_keys"]["msg"] == ("Unexpected ValueError while handling this account: something no one "
+                                           "foresaw, Bearer ********")
 
 
 def test_the_engine_keeps_stopping_at_the_first_failure_unless_isolated():
