@@ -80,8 +80,10 @@ class Option:
         return spec
 
     def documentation(self, reference) -> dict:
-        """The option's entry in a DOCUMENTATION block; ``reference(name)`` writes O(@name)."""
-        doc = dict(description=[_references(text, reference) for text in self.description])
+        """The option's entry in a DOCUMENTATION block (scripts/generate_docs.py); ``reference(name)`` writes
+        O(@name) (name may carry a value: O(@state=present))."""
+        description = [_references(text, reference) for text in self.description]
+        doc = dict(description=description[0] if len(description) == 1 else description)
         for key in ("type", "elements", "choices"):
             if getattr(self, key) is not None:
                 doc[key] = getattr(self, key)

@@ -31,10 +31,11 @@ extends_documentation_fragment:
   - mailops.sendgrid.connection
   - mailops.sendgrid.connection.on_behalf_of
 options:
+  # BEGIN GENERATED family api_keys
   allowed_scopes:
     description:
       - The scopes a key may hold, as shell-style patterns matched case-sensitively against the whole scope, such as
-        V(mail.send) or V(user.settings.*). A scope that matches none of them is in RV(flagged[].excess_scopes).
+        V(mail.send) or V(user.settings.*). A scope that matches none of them is flagged as an excess scope.
       - SendGrid lists markers such as C(2fa_required) and C(sender_verification_eligible) among a key's scopes;
         allow them here too if your keys carry them.
       - Account-control scopes are judged by O(allowed_control_keys) alone, whatever this says.
@@ -45,14 +46,16 @@ options:
     elements: str
   allowed_control_keys:
     description:
-      - The keys that may hold account-control scopes (an administration key, say), each by its C(api_key_id) or its
-        name. Such a key is not flagged for them, and they are not judged by O(allowed_scopes) either.
+      - The keys that may hold account-control scopes (the automation's own key, an administration key), each by its
+        C(api_key_id) or its name. Such a key is not flagged for them, and they are not judged by O(allowed_scopes)
+        either; its other scopes still are.
       - Compared whole and case-sensitively, not as patterns. Key names need not be unique in SendGrid, so a name
         allows a key only when no other key of the account has it; keys sharing an allowed name are all flagged
-        (RV(flagged[].name_shared)), and their ids tell them apart. An empty entry fails before any request.
+        (C(name_shared)), and their ids tell them apart. An empty entry fails before any request.
     type: list
     elements: str
     default: []
+  # END GENERATED
 attributes:
   check_mode:
     support: full

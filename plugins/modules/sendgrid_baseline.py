@@ -84,23 +84,25 @@ options:
           - Defaults to the region discovery found for the subuser (O(discover_subusers)), else O(region).
         type: str
         choices: [global, eu]
+      # BEGIN GENERATED overrides
       enforced_tls:
-        description: Overrides of O(enforced_tls) for this account, field by field.
+        description:
+          - Overrides of O(enforced_tls) for this account, field by field; a list replaces the policy's whole.
         type: dict
       tracking:
-        description:
-          - Overrides of O(tracking) for this account, field by field (C(click.enabled), say).
-          - A section the policy leaves out is managed for this account only.
+        description: Overrides of O(tracking) for this account, field by field; a list replaces the policy's whole.
         type: dict
       mail_settings:
-        description: Overrides of O(mail_settings) for this account, field by field.
+        description:
+          - Overrides of O(mail_settings) for this account, field by field; a list replaces the policy's whole.
         type: dict
       ip_access:
-        description: Overrides of O(ip_access) for this account, field by field; C(entries) replaces the policy's.
+        description: Overrides of O(ip_access) for this account, field by field; a list replaces the policy's whole.
         type: dict
       api_keys:
-        description: Overrides of O(api_keys) for this account, field by field; each list replaces the policy's.
+        description: Overrides of O(api_keys) for this account, field by field; a list replaces the policy's whole.
         type: dict
+      # END GENERATED
   discover_subusers:
     description:
       - Whether to list every subuser of the parent (C(GET /v3/subusers), every page until an empty one) and apply
@@ -125,44 +127,57 @@ options:
       - How many accounts to handle at the same time, from 1 to 32.
     type: int
     default: 8
+  # BEGIN GENERATED sections
   enforced_tls:
     description:
-      - The Enforced TLS settings, as M(mailops.sendgrid.sendgrid_enforced_tls) manages them.
+      - 'The Enforced TLS settings, as M(mailops.sendgrid.sendgrid_enforced_tls) manages them: whether recipients''
+        mail servers must support TLS, present a valid certificate, and which minimum TLS version.'
+      - V(null), or leaving it out, leaves it alone.
     type: dict
     suboptions:
       require_tls:
-        description: Whether recipients' mail servers must support TLS.
+        description:
+          - Whether recipients' mail servers must support TLS. When V(true), SendGrid drops mail to servers without
+            TLS and sends a block event C(TLS required but not supported).
+          - Left out or V(null), it is neither compared nor sent (likewise O(enforced_tls.require_valid_cert) and
+            O(enforced_tls.min_tls_version)).
         type: bool
       require_valid_cert:
         description: Whether recipients' mail servers must present a valid certificate.
         type: bool
       min_tls_version:
         description:
-          - The minimum TLS version recipients' mail servers must support, C("1.1"), C("1.2") or C("1.3"). Quote it in
-            YAML. Another value fails before any request.
+          - The minimum TLS version recipients' mail servers must support (the API field C(version), a JSON number),
+            V("1.1"), V("1.2") or V("1.3"). Another value fails before any request.
+          - Quote it in YAML (V("1.2")) so that it stays text.
+          - V(null), like leaving it out, means not managed.
         type: str
   tracking:
     description:
       - The tracking settings, one section per setting, as M(mailops.sendgrid.sendgrid_tracking_settings) manages
         them. A section left out is neither read nor changed.
+      - V(null), or leaving it out, leaves it alone.
     type: dict
     suboptions:
       click:
-        description: Click tracking.
+        description:
+          - Click tracking, which rewrites the links of each message to count clicks.
+          - SendGrid also reports C(enable_text) (whether plain-text mail is click-tracked), but its API does not
+            let it be set. M(mailops.sendgrid.sendgrid_settings_info) returns it.
         type: dict
         suboptions:
           enabled:
             description: Whether links are rewritten to track clicks.
             type: bool
       open:
-        description: Open tracking.
+        description: Open tracking, which adds an invisible image to each message to count opens.
         type: dict
         suboptions:
           enabled:
             description: Whether opens are tracked.
             type: bool
       subscription:
-        description: Subscription tracking (an unsubscribe link in each message).
+        description: Subscription tracking, which adds an unsubscribe link to each message.
         type: dict
         suboptions:
           enabled:
@@ -181,10 +196,12 @@ options:
             description: A tag that, in a message, is replaced by the unsubscribe link.
             type: str
           url:
-            description: A page of your own to send unsubscribing recipients to.
+            description:
+              - A page of your own (an http:// or https:// URL) to send unsubscribing recipients to, instead of
+                SendGrid's; V("") for none.
             type: str
       google_analytics:
-        description: Google Analytics parameters added to the links of each message.
+        description: Google Analytics tracking, which adds C(utm_*) parameters to the links of each message.
         type: dict
         suboptions:
           enabled:
@@ -194,7 +211,7 @@ options:
             description: The referrer source.
             type: str
           utm_medium:
-            description: The marketing medium.
+            description: The marketing medium, such as C(email).
             type: str
           utm_term:
             description: Paid keywords.
@@ -209,6 +226,7 @@ options:
     description:
       - The mail settings, one section per setting, as M(mailops.sendgrid.sendgrid_mail_settings) manages them (and
         compares them, addresses as sets and V(0) days as none). A section left out is neither read nor changed.
+      - V(null), or leaving it out, leaves it alone.
     type: dict
     suboptions:
       bounce_purge:
@@ -219,20 +237,31 @@ options:
             description: Whether bounce records are purged.
             type: bool
           soft_bounces:
-            description: Days after which soft bounce records are purged; V(0) means none.
+            description:
+              - 'Days after which soft bounce records are purged, from 0 to 3650 (SendGrid states no bound: ten
+                years is this collection''s, since a later purge is none).'
+              - V(0) means none (the API's C(null)); the API returns C(null) as V(0) too.
             type: int
           hard_bounces:
-            description: Days after which hard bounce records are purged; V(0) means none.
+            description:
+              - 'Days after which hard bounce records are purged, from 0 to 3650 (SendGrid states no bound: ten
+                years is this collection''s, since a later purge is none).'
+              - V(0) means none (the API's C(null)); the API returns C(null) as V(0) too.
             type: int
       forward_spam:
-        description: Forwarding spam reports.
+        description:
+          - Forwarding spam reports, and mail to the C(abuse@) and C(postmaster@) addresses of authenticated
+            domains.
         type: dict
         suboptions:
           enabled:
             description: Whether spam reports are forwarded.
             type: bool
           email:
-            description: The addresses to forward to, compared as a set; V([]) means none.
+            description:
+              - The addresses to forward to. The API keeps them as one comma-separated string; they are compared as
+                a set, ignoring order, case and spaces, and sent whole when they differ.
+              - V([]) means none.
             type: list
             elements: str
       forward_bounce:
@@ -243,7 +272,9 @@ options:
             description: Whether bounce reports are forwarded.
             type: bool
           email:
-            description: The address to forward to; V("") means none.
+            description:
+              - The address to forward to, compared ignoring case and spaces.
+              - V("") means none (the API's C(null)).
             type: str
       footer:
         description: A footer added to every message.
@@ -276,83 +307,104 @@ options:
             description: Whether the whitelist applies.
             type: bool
           list:
-            description: The addresses and domains, compared as a set and sent whole; V([]) empties it.
+            description:
+              - The addresses and domains. Compared as a set, ignoring order, case and spaces; when it differs it is
+                sent whole, since SendGrid replaces the list with the one it is sent.
+              - V([]) empties it.
             type: list
             elements: str
   ip_access:
     description:
       - The IP access allow list, as M(mailops.sendgrid.sendgrid_ip_access) manages it, with its lockout guard, its
-        refusal to empty the list other than by C(state=disabled), and its entry guards.
-      - 'Entry guards, checked for the policy and every account before any request: an entry with host bits set
-        (V(10.1.2.3/8)) fails, saying whether the address or the network was meant; a network of every address
-        (V(0.0.0.0/0), V(::/0)) to add fails unless O(ip_access.allow_any_address=true); an entry to add wider than
-        an IPv4 V(/16) or an IPv6 V(/48) gives a warning, once for the policy (C(ip_access.entries)) and once per
-        account that gives entries of its own (C(accounts[2].ip_access.entries)).'
-      - 'With C(state=absent), an entry that a wider entry staying on an account''s list still covers gives a warning
-        that starts with the account''s name (C(marketing: 203.0.113.5 is not on the allow list...)), also when nothing
-        changed and in check mode.'
+        refusal to empty the list other than by C(state=disabled), and its entry guards (host bits, networks of
+        every address, wide entries).
+      - V(null), or leaving it out, leaves it alone.
     type: dict
     suboptions:
       entries:
         description:
-          - IPv4 or IPv6 addresses, CIDR networks, or SendGrid wildcards such as C(203.0.113.*), compared as networks.
-            An invalid entry fails before any request, and so does a network with host bits set (C(10.1.2.3/8)).
-          - With C(state=present), an entry wider than V(/16) (IPv4) or V(/48) (IPv6) gives a warning, and a network
-            of every address (C(0.0.0.0/0), C(::/0)) fails unless O(ip_access.allow_any_address=true).
+          - IPv4 or IPv6 addresses, CIDR networks, or SendGrid wildcards (V(203.0.113.*), V(203.*.*.*)), compared as
+            networks. An invalid entry fails before any request.
+          - A network must be written as its first address (V(10.0.0.0/8)); one with host bits set (V(10.1.2.3/8))
+            fails before any request.
+          - A network of every address (V(0.0.0.0/0), V(::/0)) fails before any request with
+            O(ip_access.state=present), unless O(ip_access.allow_any_address=true).
+          - 'Wide entries warn: with O(ip_access.state=present), each entry wider than V(/16) (IPv4, more than 65536
+            addresses) or V(/48) (IPv6) gives a warning naming it; V(10.*.*.*) is V(10.0.0.0/8) and warns too.'
         type: list
         elements: str
         default: []
       state:
         description:
-          - C(present) adds the entries the list lacks (with O(ip_access.purge), also removes every other entry);
-            C(absent) removes them; C(disabled) empties the list, switching IP Access Management off, and needs
-            O(ip_access.entries) empty.
+          - V(present) adds the O(ip_access.entries) the list lacks (with O(ip_access.purge=true), also removes
+            every other entry).
+          - V(absent) removes the O(ip_access.entries) the list holds (entries equal to them as networks; an entry
+            that only covers one, such as a wider network, stays, and the task warns that the entry keeps access
+            through it).
+          - 'V(disabled) empties the list, which switches IP Access Management off for the account; the result then
+            carries a warning. O(ip_access.entries) must be empty. This is the only way to empty the list: a
+            V(present) with O(ip_access.purge=true) or an V(absent) that would remove the last entry fails instead.'
         type: str
         choices: [present, absent, disabled]
         default: present
       purge:
-        description: With C(state=present), make the list exactly O(ip_access.entries).
+        description: With O(ip_access.state=present), make the list exactly O(ip_access.entries).
         type: bool
         default: false
       allow_lockout:
-        description: Let a change through even though no resulting entry covers this machine's address.
+        description:
+          - Let a change through even though no resulting entry covers this machine's address. The task's next
+            request to the account will then be refused by SendGrid.
         type: bool
         default: false
       allow_any_address:
         description:
-          - Let O(ip_access.entries) hold a network of every IPv4 or IPv6 address (C(0.0.0.0/0), C(::/0)), which lets
-            any address reach the account and so undoes the allow list. It still gives a warning.
+          - Let O(ip_access.entries) hold a network of every IPv4 or IPv6 address (V(0.0.0.0/0), V(::/0)), which
+            lets any address reach the account and so undoes the allow list. The task still warns about it.
         type: bool
         default: false
+        version_added: 1.1.0
       client_addresses:
         description:
-          - The addresses this machine reaches SendGrid from, for the lockout guard. Left out, the guard reads the
-            account's recent access activity.
+          - The address or addresses this machine reaches SendGrid from, as SendGrid sees them (behind NAT or a
+            proxy, the public egress addresses). The lockout guard requires an entry covering each of them.
+          - Left out, the guard reads SendGrid's recent access activity instead.
         type: list
         elements: str
   api_keys:
     description:
-      - An audit of each account's API keys, read only. A key is flagged when it holds a scope no pattern of
-        O(api_keys.allowed_scopes) matches, or a scope that controls the account (C(api_keys.*), C(teammates.*),
-        C(access_settings.*)) and its name is not in O(api_keys.allowed_control_keys).
-      - Flagged keys are reported (status C(flagged), and in RV(drift)); they never fail the task.
-      - Key secrets are never read nor returned (the API does not give them).
+      - 'An audit of the API keys, read only, as M(mailops.sendgrid.sendgrid_api_key_info) does it. A key holding an
+        account-control scope (C(api_keys.*), C(teammates.*), C(access_settings.*)) that allowed_control_keys does
+        not allow, or a scope that no pattern of allowed_scopes matches, is flagged: drift that only a person can
+        fix.'
+      - V(null), or leaving it out, leaves it alone.
     type: dict
     suboptions:
       allowed_scopes:
         description:
-          - Scopes or shell-style patterns (C(mail.send), C(user.settings.*)) a key may hold besides the control scopes.
-          - Left out or null, only the control scopes are checked.
+          - The scopes a key may hold, as shell-style patterns matched case-sensitively against the whole scope,
+            such as V(mail.send) or V(user.settings.*). A scope that matches none of them is flagged as an excess
+            scope.
+          - SendGrid lists markers such as C(2fa_required) and C(sender_verification_eligible) among a key's scopes;
+            allow them here too if your keys carry them.
+          - Account-control scopes are judged by O(api_keys.allowed_control_keys) alone, whatever this says.
+          - V(null) does not check scopes against a list; account-control scopes are flagged all the same. V([])
+            allows no scope at all, so every key that holds one is flagged.
+          - Each pattern must be non-empty text without spaces; another value fails before any request.
         type: list
         elements: str
       allowed_control_keys:
         description:
-          - The keys allowed to hold control scopes, such as the automation's own key, each by its C(api_key_id) or
-            its name (a name allows a key only when no other key of the account has it). Their other scopes are
-            still checked against O(api_keys.allowed_scopes).
+          - The keys that may hold account-control scopes (the automation's own key, an administration key), each by
+            its C(api_key_id) or its name. Such a key is not flagged for them, and they are not judged by
+            O(api_keys.allowed_scopes) either; its other scopes still are.
+          - Compared whole and case-sensitively, not as patterns. Key names need not be unique in SendGrid, so a
+            name allows a key only when no other key of the account has it; keys sharing an allowed name are all
+            flagged (C(name_shared)), and their ids tell them apart. An empty entry fails before any request.
         type: list
         elements: str
         default: []
+  # END GENERATED
 attributes:
   check_mode:
     support: full

@@ -26,15 +26,16 @@ extends_documentation_fragment:
   - mailops.sendgrid.connection
   - mailops.sendgrid.connection.on_behalf_of
 options:
+  # BEGIN GENERATED family enforced_tls
   require_tls:
     description:
       - Whether recipients' mail servers must support TLS. When V(true), SendGrid drops mail to servers without TLS
         and sends a block event C(TLS required but not supported).
-      - Left out or V(null), it is neither compared nor sent (likewise O(require_valid_cert) and O(min_tls_version)).
+      - Left out or V(null), it is neither compared nor sent (likewise O(require_valid_cert) and
+        O(min_tls_version)).
     type: bool
   require_valid_cert:
-    description:
-      - Whether recipients' mail servers must present a valid certificate.
+    description: Whether recipients' mail servers must present a valid certificate.
     type: bool
   min_tls_version:
     description:
@@ -43,6 +44,7 @@ options:
       - Quote it in YAML (V("1.2")) so that it stays text.
       - V(null), like leaving it out, means not managed.
     type: str
+  # END GENERATED
 attributes:
   check_mode:
     support: full

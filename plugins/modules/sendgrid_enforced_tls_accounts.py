@@ -56,6 +56,7 @@ options:
           - Defaults to the region discovery found for the subuser (O(discover_subusers)), else O(region).
         type: str
         choices: [global, eu]
+      # BEGIN GENERATED overrides enforced_tls
       require_tls:
         description: Overrides O(require_tls) for this account.
         type: bool
@@ -63,8 +64,9 @@ options:
         description: Overrides O(require_valid_cert) for this account.
         type: bool
       min_tls_version:
-        description: Overrides O(min_tls_version) for this account (V("1.1"), V("1.2") or V("1.3")).
+        description: Overrides O(min_tls_version) for this account.
         type: str
+      # END GENERATED
   discover_subusers:
     description:
       - Whether to list every subuser of the parent (C(GET /v3/subusers), every page until an empty one) and apply
@@ -85,19 +87,25 @@ options:
       - Whether discovery includes disabled subusers.
     type: bool
     default: true
+  # BEGIN GENERATED family enforced_tls
   require_tls:
     description:
-      - Whether recipients' mail servers must support TLS. Left out, it is neither compared nor sent.
+      - Whether recipients' mail servers must support TLS. When V(true), SendGrid drops mail to servers without TLS
+        and sends a block event C(TLS required but not supported).
+      - Left out or V(null), it is neither compared nor sent (likewise O(require_valid_cert) and
+        O(min_tls_version)).
     type: bool
   require_valid_cert:
-    description:
-      - Whether recipients' mail servers must present a valid certificate. Left out, it is neither compared nor sent.
+    description: Whether recipients' mail servers must present a valid certificate.
     type: bool
   min_tls_version:
     description:
-      - The minimum TLS version recipients' mail servers must support, V("1.1"), V("1.2") or V("1.3"); another value
-        fails before any request. Left out or V(null), it is neither compared nor sent.
+      - The minimum TLS version recipients' mail servers must support (the API field C(version), a JSON number),
+        V("1.1"), V("1.2") or V("1.3"). Another value fails before any request.
+      - Quote it in YAML (V("1.2")) so that it stays text.
+      - V(null), like leaving it out, means not managed.
     type: str
+  # END GENERATED
   concurrency:
     description:
       - How many accounts to handle at the same time, from 1 to 32.

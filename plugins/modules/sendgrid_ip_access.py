@@ -40,10 +40,11 @@ extends_documentation_fragment:
   - mailops.sendgrid.connection
   - mailops.sendgrid.connection.on_behalf_of
 options:
+  # BEGIN GENERATED family ip_access
   entries:
     description:
-      - IPv4 or IPv6 addresses, CIDR networks, or SendGrid wildcards (V(203.0.113.*), V(203.*.*.*)). An invalid entry
-        fails before any request.
+      - IPv4 or IPv6 addresses, CIDR networks, or SendGrid wildcards (V(203.0.113.*), V(203.*.*.*)), compared as
+        networks. An invalid entry fails before any request.
       - A network must be written as its first address (V(10.0.0.0/8)); one with host bits set (V(10.1.2.3/8)) fails
         before any request.
       - A network of every address (V(0.0.0.0/0), V(::/0)) fails before any request with O(state=present), unless
@@ -58,21 +59,20 @@ options:
       - V(present) adds the O(entries) the list lacks (with O(purge=true), also removes every other entry).
       - V(absent) removes the O(entries) the list holds (entries equal to them as networks; an entry that only
         covers one, such as a wider network, stays, and the task warns that the entry keeps access through it).
-      - V(disabled) empties the list, which switches IP Access Management off for the account; the result then
-        carries a warning. O(entries) must be empty. This is the only way the module empties the list. A
-        V(present) with O(purge=true) or an V(absent) that would remove the last entry fails instead.
+      - 'V(disabled) empties the list, which switches IP Access Management off for the account; the result then
+        carries a warning. O(entries) must be empty. This is the only way to empty the list: a V(present) with
+        O(purge=true) or an V(absent) that would remove the last entry fails instead.'
     type: str
     choices: [present, absent, disabled]
     default: present
   purge:
-    description:
-      - With O(state=present), make the list exactly O(entries).
+    description: With O(state=present), make the list exactly O(entries).
     type: bool
     default: false
   allow_lockout:
     description:
-      - Let a change through even though no resulting entry covers this machine's address. The task's next request to
-        the account will then be refused by SendGrid.
+      - Let a change through even though no resulting entry covers this machine's address. The task's next request
+        to the account will then be refused by SendGrid.
     type: bool
     default: false
   allow_any_address:
@@ -81,6 +81,7 @@ options:
         reach the account and so undoes the allow list. The task still warns about it.
     type: bool
     default: false
+    version_added: 1.1.0
   client_addresses:
     description:
       - The address or addresses this machine reaches SendGrid from, as SendGrid sees them (behind NAT or a proxy,
@@ -88,6 +89,7 @@ options:
       - Left out, the guard reads SendGrid's recent access activity instead.
     type: list
     elements: str
+  # END GENERATED
 attributes:
   check_mode:
     support: full

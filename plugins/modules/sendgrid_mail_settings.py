@@ -29,9 +29,9 @@ extends_documentation_fragment:
   - mailops.sendgrid.connection
   - mailops.sendgrid.connection.on_behalf_of
 options:
+  # BEGIN GENERATED family mail_settings
   bounce_purge:
-    description:
-      - Purging bounce records after a number of days.
+    description: Purging bounce records after a number of days.
     type: dict
     suboptions:
       enabled:
@@ -39,12 +39,14 @@ options:
         type: bool
       soft_bounces:
         description:
-          - Days after which soft bounce records are purged.
+          - 'Days after which soft bounce records are purged, from 0 to 3650 (SendGrid states no bound: ten years is
+            this collection''s, since a later purge is none).'
           - V(0) means none (the API's C(null)); the API returns C(null) as V(0) too.
         type: int
       hard_bounces:
         description:
-          - Days after which hard bounce records are purged.
+          - 'Days after which hard bounce records are purged, from 0 to 3650 (SendGrid states no bound: ten years is
+            this collection''s, since a later purge is none).'
           - V(0) means none (the API's C(null)); the API returns C(null) as V(0) too.
         type: int
   forward_spam:
@@ -63,8 +65,7 @@ options:
         type: list
         elements: str
   forward_bounce:
-    description:
-      - Forwarding bounce reports.
+    description: Forwarding bounce reports.
     type: dict
     suboptions:
       enabled:
@@ -76,8 +77,7 @@ options:
           - V("") means none (the API's C(null)).
         type: str
   footer:
-    description:
-      - A footer added to every message.
+    description: A footer added to every message.
     type: dict
     suboptions:
       enabled:
@@ -90,8 +90,7 @@ options:
         description: The footer of plain-text messages.
         type: str
   template:
-    description:
-      - The legacy template wrapped around every HTML message.
+    description: The legacy template wrapped around every HTML message.
     type: dict
     suboptions:
       enabled:
@@ -101,8 +100,7 @@ options:
         description: The template's HTML; C(<% body %>) marks where the message goes.
         type: str
   address_whitelist:
-    description:
-      - Addresses and domains whose mail is never suppressed.
+    description: Addresses and domains whose mail is never suppressed.
     type: dict
     suboptions:
       enabled:
@@ -110,11 +108,12 @@ options:
         type: bool
       list:
         description:
-          - The addresses and domains. Compared as a set, ignoring order, case and spaces; when it differs it is sent
-            whole, since SendGrid replaces the list with the one it is sent.
+          - The addresses and domains. Compared as a set, ignoring order, case and spaces; when it differs it is
+            sent whole, since SendGrid replaces the list with the one it is sent.
           - V([]) empties it.
         type: list
         elements: str
+  # END GENERATED
 attributes:
   check_mode:
     support: full

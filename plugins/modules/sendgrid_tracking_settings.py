@@ -28,27 +28,26 @@ extends_documentation_fragment:
   - mailops.sendgrid.connection
   - mailops.sendgrid.connection.on_behalf_of
 options:
+  # BEGIN GENERATED family tracking
   click:
     description:
       - Click tracking, which rewrites the links of each message to count clicks.
-      - SendGrid also reports C(enable_text) (whether plain-text mail is click-tracked), but its API does not let it be
-        set. M(mailops.sendgrid.sendgrid_settings_info) returns it.
+      - SendGrid also reports C(enable_text) (whether plain-text mail is click-tracked), but its API does not let it
+        be set. M(mailops.sendgrid.sendgrid_settings_info) returns it.
     type: dict
     suboptions:
       enabled:
         description: Whether links are rewritten to track clicks.
         type: bool
   open:
-    description:
-      - Open tracking, which adds an invisible image to each message to count opens.
+    description: Open tracking, which adds an invisible image to each message to count opens.
     type: dict
     suboptions:
       enabled:
         description: Whether opens are tracked.
         type: bool
   subscription:
-    description:
-      - Subscription tracking, which adds an unsubscribe link to each message.
+    description: Subscription tracking, which adds an unsubscribe link to each message.
     type: dict
     suboptions:
       enabled:
@@ -67,11 +66,12 @@ options:
         description: A tag that, in a message, is replaced by the unsubscribe link.
         type: str
       url:
-        description: A page of your own to send unsubscribing recipients to, instead of SendGrid's.
+        description:
+          - A page of your own (an http:// or https:// URL) to send unsubscribing recipients to, instead of
+            SendGrid's; V("") for none.
         type: str
   google_analytics:
-    description:
-      - Google Analytics tracking, which adds C(utm_*) parameters to the links of each message.
+    description: Google Analytics tracking, which adds C(utm_*) parameters to the links of each message.
     type: dict
     suboptions:
       enabled:
@@ -92,6 +92,7 @@ options:
       utm_campaign:
         description: The campaign name.
         type: str
+  # END GENERATED
 attributes:
   check_mode:
     support: full

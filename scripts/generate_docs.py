@@ -1,0 +1,221 @@
+#!/usr/bin/env python
+"""Write the documentation of every family's options from the one place they are described: the family declarations
+in plugins/module_utils (see _family.Option and the registry in _families).
+
+    python scripts/generate_docs.py            # rewrite every generated block
+    python scripts/generate_docs.py --check    # exit 1, naming each stale block, when a file differs
+
+A generated block sits between a line "# BEGIN GENERATED <what>" and a line "# END GENERATED" inside a module's
+DOCUMENTATION or a role's meta/argument_specs.yml, at the indentation of its first line; everything outside the
+markers is written by hand. <what> is one of:
+
+    family <name>                the family's options, as its own module's options
+    sections                     one dict option per family of the registry (sendgrid_baseline)
+    overrides                    one override per family, for the items of a module's accounts option
+    overrides <name>             the family's options, as overrides of an accounts item (sendgrid_enforced_tls_accounts)
+    role <prefix>                one variable per family of the registry, <prefix><family> (the role baseline)
+
+In a family's documentation, O(@name) names another option of the family; it is written O(name) in the family's
+module, O(<family>.name) in the baseline's section and C(name) in a role, where the fields are no options of their own.
+
+The test command runs --check (tests/integration/test_generated_docs.py), so a stale block fails CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN GENERATED (?P<what>.+?)\s*$")
+END = re.compile(r"^[ \t]*# END GENERATED\s*$")
+WIDTH = 116
+# The files that hold generated blocks; a block in any other file is not written.
+FILES = ["plugins/modules/sendgrid_%s.py" % name for name in (
+    "enforced_tls", "tracking_settings", "mail_settings", "ip_access", "api_key_info", "baseline",
+    "enforced_tls_accounts")] + ["roles/baseline/meta/argument_specs.yml"]
+
+
+def collection():
+    """The checkout as the collection ansible_collections.mailops.sendgrid (a link in a temporary tree)."""
+    root = tempfile.mkdtemp(prefix="mailops-sendgrid-docs-")
+    os.makedirs(os.path.join(root, "ansible_collections", "mailops"))
+    os.symlink(ROOT, os.path.join(root, "ansible_collections", "mailops", "sendgrid"))
+    sys.path.insert(0, root)
+    # pylint: disable-next=import-outside-toplevel
+    from ansible_collections.mailops.sendgrid.plugins.module_utils import _families
+    return root, _families
+
+
+class Renderer:
+    """The blocks, from the registry."""
+
+    def __init__(self, families):
+        self.registry = families.REGISTRY
+        self.by_name = families.BY_NAME
+
+    def family(self, name: str) -> dict:
+        family = self.by_name[name]
+        return _documentation(family.options, lambda option: "O(%s)" % option)
+
+    def sections(self) -> dict:
+        blocks = {}
+        for family in self.registry:
+            blocks[family.name] = dict(
+                description=[family.summary, "V(null), or leaving it out, leaves it alone."], type="dict",
+                suboptions=_documentation(family.options, lambda option, name=family.name: "O(%s.%s)" % (name, option)))
+        return blocks
+
+    def overrides(self, name: str | None = None) -> dict:
+        if name is not None:
+            return {option.name: dict(description="Overrides O(%s) for this account." % option.name,
+                                      type=option.type, **({"elements": option.elements} if option.elements else {}))
+                    for option in self.by_name[name].options}
+        return {family.name: dict(
+            description="Overrides of O(%s) for this account, field by field; a list replaces the policy's whole."
+                        % family.name, type="dict") for family in self.registry}
+
+    def role(self, prefix: str) -> dict:
+        variables = {}
+        for family in self.registry:
+            fields = ", ".join("C(%s)" % option.name for option in family.options)
+            entry = dict(description=[
+                "%s For every account, with any of %s, as O(mailops.sendgrid.sendgrid_baseline#module:%s) takes them."
+                % (_references(family.summary, lambda option: "C(%s)" % option), fields, family.name),
+                "V(null) (the default) leaves it alone."], type="dict")
+            if any(option.suboptions for option in family.options):
+                entry["options"] = {option.name: dict(description="%s (%s)." % (
+                    option.description[0].rstrip("."), ", ".join("C(%s)" % field.name for field in option.suboptions)),
+                    type=option.type) for option in family.options}
+            variables[prefix + family.name] = entry
+        return variables
+
+    def render(self, what: str):
+        kind, _space, argument = what.partition(" ")
+        if kind == "family":
+            return self.family(argument)
+        if kind == "sections":
+            return self.sections()
+        if kind == "overrides":
+            return self.overrides(argument or None)
+        if kind == "role":
+            return self.role(argument)
+        raise ValueError("unknown generated block %r" % what)
+
+
+def _references(text: str, reference) -> str:
+    return re.sub(r"O\(@([^)]*)\)", lambda match: reference(match.group(1)), text)
+
+
+def _documentation(options: list, reference) -> dict:
+    return {option.name: option.documentation(reference) for option in options}
+
+
+def dump(data: dict, indent: str) -> list:
+    """YAML lines at this indentation, in the house's style: a key per line, descriptions as lists of paragraphs
+    folded at WIDTH, short lists of values in flow style."""
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines.append("%s%s:" % (indent, key))
+            lines += dump(value, indent + "  ")
+        elif key == "description":
+            paragraphs = [value] if isinstance(value, str) else value
+            if len(paragraphs) == 1 and len(indent) + len("description: ") + len(paragraphs[0]) <= WIDTH \
+                    and _plain(paragraphs[0]):
+                lines.append("%sdescription: %s" % (indent, paragraphs[0]))
+                continue
+            lines.append("%sdescription:" % indent)
+            for paragraph in paragraphs:
+                lines += _folded(indent + "  - ", indent + "    ", paragraph)
+        else:
+            lines.append("%s%s: %s" % (indent, key, _scalar(value)))
+    return lines
+
+
+def _plain(text: str) -> bool:
+    return _scalar(text) == text
+
+
+def _scalar(value) -> str:
+    """A value as YAML writes it on one line: plain when it can be, quoted when it must be."""
+    if isinstance(value, list):
+        return "[%s]" % ", ".join(_scalar(item) for item in value)
+    text = yaml.safe_dump(value, width=10 ** 6, default_flow_style=True).strip()
+    return text[:-len("...")].strip() if text.endswith("...") else text
+
+
+def _folded(first: str, rest: str, text: str) -> list:
+    """One paragraph as a list item, folded at WIDTH (a quoted scalar folds the same way: a line break is a space)."""
+    words = _scalar(text).split(" ")
+    lines, line = [], first
+    for word in words:
+        if line not in (first, rest) and len(line) + 1 + len(word) > WIDTH:
+            lines.append(line)
+            line = rest + word
+        else:
+            line += ("" if line in (first, rest) else " ") + word
+    return lines + [line]
+
+
+def regenerate(text: str, renderer: Renderer) -> tuple:
+    """(the text with every generated block rewritten, the blocks' names)."""
+    lines, out, names, index = text.splitlines(), [], [], 0
+    while index < len(lines):
+        line = lines[index]
+        out.append(line)
+        begin = BEGIN.match(line)
+        index += 1
+        if not begin:
+            continue
+        names.append(begin.group("what"))
+        while index < len(lines) and not END.match(lines[index]):
+            index += 1
+        if index == len(lines):
+            raise ValueError("a block %r has no # END GENERATED" % begin.group("what"))
+        out += dump(renderer.render(begin.group("what")), begin.group("indent"))
+        out.append(lines[index])
+        index += 1
+    return "\n".join(out) + ("\n" if text.endswith("\n") else ""), names
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block is stale")
+    parser.add_argument("--root", default=ROOT, help="the checkout to write (default: this one)")
+    args = parser.parse_args(argv)
+    tree, families = collection()
+    try:
+        renderer = Renderer(families)
+        stale = []
+        for relative in FILES:
+            path = os.path.join(args.root, relative)
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+            new, names = regenerate(text, renderer)
+            if not names:
+                print("%s: no generated block (expected one)" % relative)
+                stale.append(relative)
+            elif new != text:
+                stale.append(relative)
+                if not args.check:
+                    with open(path, "w", encoding="utf-8") as handle:
+                        handle.write(new)
+        if args.check and stale:
+            print("Stale generated documentation in %s: run python scripts/generate_docs.py and commit the result."
+                  % ", ".join(stale))
+            return 1
+        print("%s %d file(s)." % ("Checked" if args.check else "Wrote", len(FILES)))
+        return 0
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
