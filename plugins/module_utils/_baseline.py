@@ -288,16 +288,15 @@ def failure_message(accounts: list, check_mode: bool) -> str:
 
 # ----------------------------------------------------------------------------- the module
 
-def run_accounts(module, policy: dict, listed: list, plan_checks_scopes: bool = True) -> dict:
+def run_accounts(module, policy: dict, listed: list, failure: dict, plan_checks_scopes: bool = True) -> dict:
     """The many-account engine: every account (the parent, the listed, the discovered) brought to the policy with its
     own overrides, concurrently; the result's keys (accounts, summary, drift, written, discovered, excluded, diff).
 
-    ``listed`` are parse_accounts() items whose sections are conformed overrides. Each outcome's warnings are given
-    here. A plan (check mode) checks the key's scopes unless ``plan_checks_scopes`` is false.
+    ``listed`` are parse_accounts() items whose sections are conformed overrides; ``failure`` is the calling module's
+    result should discovery fail. Each outcome's warnings are given here. A plan (check mode) checks the key's scopes
+    unless ``plan_checks_scopes`` is false.
     """
     params = module.params
-    failure = dict(changed=False, accounts=[], summary=summarize([]), drift=[], policy=policy, discovered=None,
-                   excluded=None, written=[], check_mode=module.check_mode)
     pool, listed, accounts, discovered, excluded = discover_and_plan(module, listed, **failure)
     overrides = {account["on_behalf_of"]: account for account in listed}
     for account in accounts:
@@ -351,7 +350,7 @@ def run_module() -> None:
                    excluded=None, written=[], check_mode=module.check_mode)
     check_concurrency(module, **outcome)
     listed = check_policy(module, policy, outcome)
-    done = run_accounts(module, policy, listed)
+    done = run_accounts(module, policy, listed, outcome)
     diff = done.pop("diff")
     outcome.update(done, changed=any(result["changed"] for result in done["accounts"]))
     if module._diff:

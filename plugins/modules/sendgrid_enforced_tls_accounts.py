@@ -276,7 +276,7 @@ def main():
     # the engine's form: an account's fields are its override of the one section
     for account in listed:
         account[FAMILY.name] = {name: account.pop(name) for name in fields}
-    done = run_accounts(module, {FAMILY.name: policy}, listed, plan_checks_scopes=False)
+    done = run_accounts(module, {FAMILY.name: policy}, listed, fail, plan_checks_scopes=False)
 
     results, diffs = [], []
     for entry in done["accounts"]:
