@@ -631,7 +631,7 @@ def test_fault_unlimited_until_cleared(srv):
                                   {"kind": "truncated", "bytes": True}, {"kind": "truncated", "status": 500}])
 def test_invalid_fault_is_refused(srv, spec):
     with pytest.raises(ValueError):
-        srv.backend.add_fault(spec)
+        srv.backend.faults.add(spec)
     response = requests.post(srv.url + "/__control__/faults", json=spec, timeout=5)
     assert response.status_code == 400
 
