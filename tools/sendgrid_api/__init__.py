@@ -5,6 +5,10 @@ handler), the settings it keeps per account (default object, body validation).  
 write tools/sendgrid_api/<family>.py with a FAMILY and add it here; the server core derives from this
 table the paths it serves, the scopes (ALL_SCOPES) and the per-account state.  A route path may hold
 {name} parameters (one path segment each); match_path() finds the route of a request path.
+
+The other files are no family but the server's own parts, used by its core: common.py (what families share),
+config.py (start options, runtime settings, the command line), faults.py, access.py (IP access enforcement and
+activity), accounts.py (the accounts' state) and transport.py (sockets and threads).
 """
 
 from . import api_keys, enforced_tls, ip_access, mail_settings, scopes, subusers, tracking_settings

@@ -3,7 +3,7 @@
     GET     /v3/api_keys?limit=N          api_keys.read
     GET     /v3/api_keys/{api_key_id}     api_keys.read
 
-Each account (parent, subuser, customer account) has its own keys.  The parent's are, first, the keys the server
+Each account (parent, subuser, customer account) has its own keys; none is planted on a new one.  The parent's are, first, the keys the server
 was started with (--key, "keys" of an accounts file: the keys requests authenticate with), listed in the order
 given as {"name": "start key N", "api_key_id": "start-key-N"} with their scopes, then any planted on it.  Keys
 planted on an account (set_state(account, [keys], setting="api_keys"), PUT /__control__/state with "setting":

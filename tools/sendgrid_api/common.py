@@ -1,10 +1,16 @@
-"""What every endpoint family of the local SendGrid-compatible API server shares.
+"""What the endpoint families of the local SendGrid-compatible API server and its own parts share.
 
 A family file (enforced_tls.py, subusers.py, ...) declares a Family: its routes (path, method, scope,
 handler), the settings it keeps per account (a Setting: key, API path, default object, body validation)
 and nothing else.  The server core (tools/sendgrid_api_server.py) does HTTP, authentication, scopes,
-on-behalf-of, IP access enforcement and activity, faults, rate limits and the request log, then calls the
-route's handler with a Request.
+on-behalf-of, rate limits and the request log, with IP access enforcement (access.py) and faults
+(faults.py), then calls the route's handler with a Request.
+
+A setting object (Enforced TLS, each tracking and mail setting) is served by setting_routes(): GET answers
+the account's stored object.  PATCH is partial (fields left out keep their value), needs a JSON object and
+answers 200 with the whole resulting object; a wrong type, an unknown field, a read-only one or an invalid
+value is a 400 {"errors": [{"field", "message"}]} naming the field, and nothing is stored.  Booleans must be
+JSON booleans, integers JSON integers.
 
 Standard library only.
 """
@@ -16,6 +22,8 @@ from urllib.parse import parse_qs
 
 PARENT = "parent"
 REGIONS = ("global", "eu")
+# X-RateLimit-Reset as the epoch second the window ends, or the seconds until then (SendGrid is seen sending both)
+RATE_RESET_FORMATS = ("epoch", "seconds")
 
 # Loose on purpose, like SendGrid's own checks: something@domain.tld, no spaces or commas.
 EMAIL_RE = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")

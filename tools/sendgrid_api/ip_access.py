@@ -9,7 +9,7 @@
 
 Each account (parent, subuser, customer account) has its own allow list of rules {"id", "ip", "created_at",
 "updated_at"} (ids: integers from one counter per server, never reused, not even after a reset; times: epoch
-seconds).  GET answers {"result": [rules]} in id order; GET of one rule {"result": [rule]} (the spec's
+seconds); it starts empty, and an empty list permits every address.  GET answers {"result": [rules]} in id order; GET of one rule {"result": [rule]} (the spec's
 IpAccessManagement2xx shape), 404 for an id that is not on the account's list.
 
 POST takes {"ips": [{"ip": "..."}, ...]} (a non-empty array; nothing else in the body or its items) and
@@ -28,12 +28,13 @@ on the account's list is a 404 naming it, and then nothing is removed.  DELETE o
 
 GET /v3/access_settings/activity answers {"result": [{"allowed", "auth_method", "first_at", "ip", "last_at",
 "location"}]}, most recent last_at first, at most limit entries (an integer >= 1, default 20; no maximum).
-The server core records every API request there, for the account it targets and for the parent (see
-tools/sendgrid_api_server.py): one entry per (ip, allowed, auth_method).
+Every API request is recorded there, for the account it targets and for the parent: one entry per (ip,
+allowed, auth_method).  How the lists are enforced on every route, which client address counts
+(--trust-forwarded-for) and how activity is recorded: access.py.
 
-The core enforces the lists with permitted() and parses client addresses with client_address() and
-forwarded_address(); tests put lists in place with set_state(account, ["1.2.3.4", ...], setting=
-"access_settings/whitelist") (see load_rules).
+Tests put lists in place with set_state(account, ["1.2.3.4", ...], setting="access_settings/whitelist"), PUT
+/__control__/state with that "setting", or "access_settings/whitelist": [...] in an account's "state" of the
+accounts file (see load_rules: strings canonicalised, rule objects taken as they are).
 """
 
 import ipaddress

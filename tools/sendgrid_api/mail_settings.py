@@ -8,10 +8,25 @@
     GET, PATCH  /v3/mail_settings/forward_spam            mail_settings.forward_spam.read / .update
     GET, PATCH  /v3/mail_settings/template                mail_settings.template.read / .update
 
-Fields: address_whitelist enabled, list (e-mail addresses or domains; a PATCH with list replaces the whole
-list); bounce_purge enabled, soft_bounces, hard_bounces (integer or null); footer enabled, html_content,
-plain_content; forward_bounce enabled, email (an address, "" or null); forward_spam enabled, email (one
-string of comma-separated addresses, stored as given, "" for none); template enabled, html_content.
+Kept per account; a new one starts as:
+
+    mail_settings/address_whitelist  {"enabled": false, "list": []}
+    mail_settings/bounce_purge       {"enabled": false, "soft_bounces": null, "hard_bounces": null}
+    mail_settings/footer             {"enabled": false, "html_content": "", "plain_content": ""}
+    mail_settings/forward_bounce     {"enabled": false, "email": null}
+    mail_settings/forward_spam       {"enabled": false, "email": ""}
+    mail_settings/template           {"enabled": false, "html_content": ""}
+
+GET and PATCH of one setting as every setting object (common.py: PATCH is partial, a bad field is a 400 naming
+it and nothing is stored).  enabled is a JSON boolean everywhere.  Fields: address_whitelist list (an array of
+e-mail addresses or domains; a PATCH with list replaces the whole list); bounce_purge soft_bounces, hard_bounces
+(integer or null); footer html_content, plain_content and template html_content (strings); forward_bounce email
+(one address, "" or null); forward_spam email (ONE string of comma-separated addresses, "a@example.com,
+b@example.com", stored as given, "" for none).
+
+GET /v3/mail_settings answers {"result": [{"title", "enabled", "name", "description"}]} for address_whitelist,
+bounce_purge, footer, forward_bounce, forward_spam, template, each enabled as stored, paged by limit (an integer
+>= 1, default: all) and offset (an integer >= 0, default 0); a bad one is a 400 naming it.
 """
 
 from .common import (Answer, Family, Route, Setting, boolean, integer_or_null, invalid, is_domain, is_email,

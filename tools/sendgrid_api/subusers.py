@@ -1,4 +1,20 @@
-"""Subusers: GET /v3/subusers (tsg_subusers_v3), the list every host serves from the shared account definition."""
+"""Subusers (tsg_subusers_v3), read only: the list every host serves from the shared account definition.
+
+    GET     /v3/subusers?limit=&offset=&username=&region=&include_region=    subusers.read
+
+The subusers are given at start (--subuser NAME[:REGION][:disabled], --subusers N / --eu-subusers M, "subusers"
+of the accounts file; by default the demo's marketing, billing and eu-newsletter, see config.py) or added at
+runtime (add_subusers(), POST /__control__/subusers); each is {"username", "id", "email", "disabled", "region"},
+ids from 10001 on.  Each has its own state of every other family, and is pinned to one region: on-behalf-of it on
+the other host is a 403 naming the host to use.
+
+GET /v3/subusers lists every subuser on both hosts, in id order, as {"disabled", "email", "id", "username"}
+(plus "region" with include_region=true); region=all|global|eu filters them, username=NAME keeps that one.  On
+behalf of a subuser or customer account it lists none.  limit (default 100) must be an integer >= 1 and offset
+one >= 0; the spec documents no maximum for limit, and none is enforced unless --max-page-size N (runtime:
+max_page_size) is given: then a page silently holds at most N subusers whatever limit asked for, as a real server
+may do.  A bad parameter is a 400 naming it.
+"""
 
 from .common import PARENT, REGIONS, Answer, Family, Route, invalid
 

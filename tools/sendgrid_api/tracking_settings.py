@@ -6,7 +6,22 @@
     GET, PATCH  /v3/tracking_settings/open               tracking_settings.open.read / .update
     GET, PATCH  /v3/tracking_settings/subscription       tracking_settings.subscription.read / .update
 
-click's enable_text is read-only (its PATCH body holds enabled alone): a PATCH carrying it is a 400.
+Kept per account; a new one starts as:
+
+    tracking_settings/click             {"enable_text": false, "enabled": true}
+    tracking_settings/google_analytics  {"enabled": false, "utm_source": "", "utm_medium": "", "utm_term": "",
+                                         "utm_content": "", "utm_campaign": ""}
+    tracking_settings/open              {"enabled": true}
+    tracking_settings/subscription      {"enabled": false, "html_content": "", "plain_content": "", "landing": "",
+                                         "replace": "", "url": ""}
+
+GET and PATCH of one setting as every setting object (common.py: PATCH is partial, a bad field is a 400 naming
+it and nothing is stored).  enabled is a JSON boolean; google_analytics' utm_* and subscription's html_content,
+plain_content, landing, replace, url are strings.  click's enable_text is read-only (its PATCH body holds enabled
+alone): a PATCH carrying it is a 400.
+
+GET /v3/tracking_settings answers {"result": [{"name", "title", "description", "enabled"}]} for click,
+google_analytics, open, subscription, each enabled as stored.
 """
 
 from .common import Answer, Family, Route, Setting, boolean, setting_routes, string, validator
