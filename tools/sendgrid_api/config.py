@@ -312,7 +312,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Local SendGrid-compatible API server (enforced TLS, subusers, "
                                                  "tracking settings, mail settings, IP access management, API keys, "
                                                  "scopes).",
-                                     epilog="The /__control__/ endpoint is described in tools/sendgrid_api_server.py, what each fault kind does in tools/sendgrid_api/faults.py.")
+                                     epilog="The /__control__/ endpoint is described in tools/sendgrid_api_server.py, "
+                                            "what each fault kind does in tools/sendgrid_api/faults.py.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
     parser.add_argument("--region", choices=REGIONS, default="global", help="host to play: global (api.sendgrid.com) or eu")
