@@ -186,7 +186,7 @@ def regenerate(text: str, renderer: Renderer) -> tuple:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block is stale")
     parser.add_argument("--root", default=ROOT, help="the checkout to write (default: this one)")
     args = parser.parse_args(argv)

@@ -35,8 +35,8 @@ def _text(name: str, description: str) -> Field:
 def _days(name: str, kind: str) -> Field:
     # The API's null (no purge by age) is the option's 0, so that null keeps meaning "not managed".
     return Field(name, "int", [
-        "Days after which %s bounce records are purged, from 0 to 3650 (SendGrid states no bound: ten years is this "
-        "collection's, since a later purge is none)." % kind,
+        "Days after which %s bounce records are purged, from 0 to 3650. SendGrid states no bound; ten years is this "
+        "collection's, so that a typo (5000 for 500) fails before any request." % kind,
         "V(0) means none (the API's C(null)); the API returns C(null) as V(0) too."],
         check=within(0, MAX_PURGE_DAYS, " days (0 for none)"), to_api=lambda days: days or None,
         from_api=lambda days: days or 0)
@@ -76,27 +76,36 @@ def _split_addresses(text) -> list:
     return [address.strip() for address in (text or "").split(",") if address.strip()]
 
 
+# One string of comma-separated addresses in the API; a list here, compared as a set of addresses.
+SPAM_ADDRESSES = Field("email", "list", [
+    "The addresses to forward to. The API keeps them as one comma-separated string; they are compared as a set, "
+    "ignoring order, case and spaces, and sent whole when they differ.",
+    "V([]) means none."],
+    elements="str", check=check_emails, normal=stripped_items, to_api=", ".join, from_api=_split_addresses,
+    key=email_set_key)
+# "" is no address: the API's null.
+BOUNCE_ADDRESS = Field("email", "str", [
+    "The address to forward to, compared ignoring case and spaces.",
+    "V(\"\") means none (the API's C(null))."],
+    check=check_email, normal=stripped, to_api=lambda address: address or None,
+    from_api=lambda address: address or "", key=email_key)
+# SendGrid replaces the whole list with any list it is sent, so the list always goes whole.
+WHITELIST = Field("list", "list", [
+    "The addresses and domains. Compared as a set, ignoring order, case and spaces; when it differs it is sent whole, "
+    "since SendGrid replaces the list with the one it is sent.",
+    "V([]) empties it."],
+    elements="str", check=check_addresses_or_domains, normal=stripped_items,
+    from_api=lambda entries: list(entries or []), key=email_set_key)
+
 BOUNCE_PURGE = _setting("bounce_purge", "the bounce purge settings", "Purging bounce records after a number of days.",
                         "Whether bounce records are purged.", [_days("soft_bounces", "soft"), _days("hard_bounces", "hard")],
                         idle=_bounce_purge_idle)
 FORWARD_SPAM = _setting("forward_spam", "the spam report forwarding settings",
                         "Forwarding spam reports, and mail to the C(abuse@) and C(postmaster@) addresses of "
-                        "authenticated domains.", "Whether spam reports are forwarded.", [
-                            # One string of comma-separated addresses in the API; a list here, compared as a set.
-                            Field("email", "list", [
-                                "The addresses to forward to. The API keeps them as one comma-separated string; they "
-                                "are compared as a set, ignoring order, case and spaces, and sent whole when they differ.",
-                                "V([]) means none."], elements="str", check=check_emails, normal=stripped_items,
-                                  to_api=", ".join, from_api=_split_addresses, key=email_set_key)],
+                        "authenticated domains.", "Whether spam reports are forwarded.", [SPAM_ADDRESSES],
                         idle=_enabled_with("email", [], "empty with enabled: true: no spam report is forwarded"))
 FORWARD_BOUNCE = _setting("forward_bounce", "the bounce forwarding settings", "Forwarding bounce reports.",
-                          "Whether bounce reports are forwarded.", [
-                              # "" is no address: the API's null.
-                              Field("email", "str", [
-                                  "The address to forward to, compared ignoring case and spaces.",
-                                  "V(\"\") means none (the API's C(null))."], check=check_email, normal=stripped,
-                                    to_api=lambda address: address or None, from_api=lambda address: address or "",
-                                    key=email_key)],
+                          "Whether bounce reports are forwarded.", [BOUNCE_ADDRESS],
                           idle=_enabled_with("email", "", "\"\" (none) with enabled: true: no bounce is forwarded"))
 FOOTER = _setting("footer", "the footer settings", "A footer added to every message.", "Whether the footer is added.",
                   [_text("html_content", "The footer of HTML messages."),
@@ -106,16 +115,9 @@ TEMPLATE = _setting("template", "the legacy template settings", "The legacy temp
                     [_text("html_content", "The template's HTML; C(<% body %>) marks where the message goes.")],
                     idle=_template_idle)
 ADDRESS_WHITELIST = _setting("address_whitelist", "the address whitelist settings",
-                             "Addresses and domains whose mail is never suppressed.", "Whether the whitelist applies.", [
-                                 # SendGrid replaces the whole list with any list it is sent, so it always goes whole.
-                                 Field("list", "list", [
-                                     "The addresses and domains. Compared as a set, ignoring order, case and spaces; "
-                                     "when it differs it is sent whole, since SendGrid replaces the list with the one "
-                                     "it is sent.", "V([]) empties it."], elements="str",
-                                       check=check_addresses_or_domains, normal=stripped_items,
-                                       from_api=lambda entries: list(entries or []), key=email_set_key)],
-                             idle=_enabled_with("list", [], "empty with enabled: true: no address or domain is "
-                                                            "whitelisted"))
+                             "Addresses and domains whose mail is never suppressed.", "Whether the whitelist applies.",
+                             [WHITELIST], idle=_enabled_with("list", [], "empty with enabled: true: no address or "
+                                                                         "domain is whitelisted"))
 
 MAIL_SETTINGS = [BOUNCE_PURGE, FORWARD_SPAM, FORWARD_BOUNCE, FOOTER, TEMPLATE, ADDRESS_WHITELIST]
 

@@ -39,14 +39,14 @@ options:
         type: bool
       soft_bounces:
         description:
-          - 'Days after which soft bounce records are purged, from 0 to 3650 (SendGrid states no bound: ten years is
-            this collection''s, since a later purge is none).'
+          - Days after which soft bounce records are purged, from 0 to 3650. SendGrid states no bound; ten years is
+            this collection's, so that a typo (5000 for 500) fails before any request.
           - V(0) means none (the API's C(null)); the API returns C(null) as V(0) too.
         type: int
       hard_bounces:
         description:
-          - 'Days after which hard bounce records are purged, from 0 to 3650 (SendGrid states no bound: ten years is
-            this collection''s, since a later purge is none).'
+          - Days after which hard bounce records are purged, from 0 to 3650. SendGrid states no bound; ten years is
+            this collection's, so that a typo (5000 for 500) fails before any request.
           - V(0) means none (the API's C(null)); the API returns C(null) as V(0) too.
         type: int
   forward_spam:
