@@ -16,6 +16,7 @@ import re
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     Operation, SendGridError, account_from_module, connection_argument_spec, result_list, sendgrid_module,
+    with_iso_times,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import Family, Option, failure, status, unexpected
 
@@ -35,6 +36,10 @@ ACTIVITY_LIMIT = 20
 # An entry wider than this (IPv4 shorter than /16, over 65536 addresses; IPv6 shorter than /48, a site's allocation)
 # lets so many addresses in that it is more likely a slip than a plan: it warns. Documented in both modules and README.
 WIDEST = {4: 16, 6: 48}
+MAX_ACTIVITY = 1000
+# The epoch-seconds fields that get an ISO 8601 sibling (sendgrid_ip_access_info).
+RULE_TIMES = ("created_at", "updated_at")
+ACTIVITY_TIMES = ("first_at", "last_at")
 
 
 def network(entry: str):
@@ -368,6 +373,29 @@ class IpAccessFamily(Family):
         if module._diff:
             result["diff"] = dict(before=dict(entries=outcome["before"]), after=dict(entries=outcome["after"]))
         module.exit_json(**result)
+
+
+    def run_info_module(self) -> None:
+        """The whole of sendgrid_ip_access_info: the list and the recent access attempts, epoch times also in ISO."""
+        module = sendgrid_module(
+            argument_spec=dict(connection_argument_spec(), activity=dict(type="bool", default=True),
+                               activity_limit=dict(type="int", default=20)),
+            supports_check_mode=True,
+        )
+        if not 1 <= module.params["activity_limit"] <= MAX_ACTIVITY:
+            module.fail_json(msg="activity_limit must be from 1 to %d, got %d."
+                             % (MAX_ACTIVITY, module.params["activity_limit"]))
+        account = account_from_module(module)
+        try:
+            rules = read_rules(account)
+            activity = read_activity(account, module.params["activity_limit"]) if module.params["activity"] else []
+        except SendGridError as exc:
+            module.fail_json(msg=str(exc), status=exc.status)
+        activity = [with_iso_times(item, ACTIVITY_TIMES) for item in activity]
+        module.exit_json(changed=False, enabled=bool(rules), entries=canonical(rule["network"] for rule in rules),
+                         rules=[with_iso_times({key: value for key, value in rule.items() if key != "network"},
+                                               RULE_TIMES) for rule in rules],
+                         activity=activity, refused=[item for item in activity if item.get("allowed") is False])
 
 
 def switched_off(on_behalf_of, check_mode: bool, many: bool) -> str:

@@ -431,6 +431,33 @@ class SettingsFamily(Family):
         module.exit_json(**answer)
 
 
+def run_info_module(families: list, option: str | None = None) -> None:
+    """The whole of an info module over these settings families: every setting read whole, one GET each, returned
+    under each family's result key (a family of one setting: the setting itself). ``option`` names the module's option
+    that selects settings by name (select()); None reads them all."""
+    spec = {option: dict(type="list", elements="str")} if option else {}
+    # No choices: AnsibleModule would refuse null, which here means every setting; select() checks the names.
+    module = sendgrid_module(argument_spec=dict(connection_argument_spec(), **spec), supports_check_mode=True)
+    catalogue = [setting for family in families for setting in family.settings]
+    try:
+        settings = select(catalogue, module.params[option] if option else None, option or "settings")
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc))
+    account = account_from_module(module)
+    try:
+        values = read(account, settings)
+    except SendGridError as exc:
+        module.fail_json(msg=str(exc), status=exc.status)
+    result = {}
+    for family in families:
+        for setting in family.settings:
+            if setting in settings and family.single:
+                result[family.result] = values[setting.name]
+            elif setting in settings:
+                result.setdefault(family.result, {})[setting.option] = values[setting.name]
+    module.exit_json(changed=False, **result)
+
+
 def _outcome(outcome: dict, check_mode: bool) -> dict:
     """An engine outcome as a family's outcome: a status, before, after and changes."""
     if outcome.get("failed"):

@@ -74,21 +74,12 @@ enforced_tls:
       sample: "1.2"
 """
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
-)
-from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
-from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import read
+from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import FAMILY
+from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import run_info_module
 
 
 def main():
-    module = sendgrid_module(argument_spec=connection_argument_spec(), supports_check_mode=True)
-    account = account_from_module(module)
-    try:
-        settings = read(account, [ENFORCED_TLS])
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc), status=exc.status)
-    module.exit_json(changed=False, enforced_tls=settings[ENFORCED_TLS.name])
+    run_info_module([FAMILY])
 
 
 if __name__ == "__main__":

@@ -175,36 +175,11 @@ refused:
             "ip": "192.0.2.7", "last_at": 1764547260, "last_at_iso": "2025-12-01T00:01:00Z", "location": ""}]
 """
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, account_from_module, connection_argument_spec, sendgrid_module, with_iso_times,
-)
-from ansible_collections.mailops.sendgrid.plugins.module_utils._ip_access import canonical, read_activity, read_rules
-
-MAX_ACTIVITY = 1000
-# The epoch-seconds fields that get an ISO 8601 sibling.
-RULE_TIMES = ("created_at", "updated_at")
-ACTIVITY_TIMES = ("first_at", "last_at")
+from ansible_collections.mailops.sendgrid.plugins.module_utils._ip_access import FAMILY
 
 
 def main():
-    module = sendgrid_module(
-        argument_spec=dict(connection_argument_spec(), activity=dict(type="bool", default=True),
-                           activity_limit=dict(type="int", default=20)),
-        supports_check_mode=True,
-    )
-    if not 1 <= module.params["activity_limit"] <= MAX_ACTIVITY:
-        module.fail_json(msg="activity_limit must be from 1 to %d, got %d." % (MAX_ACTIVITY, module.params["activity_limit"]))
-    account = account_from_module(module)
-    try:
-        rules = read_rules(account)
-        activity = read_activity(account, module.params["activity_limit"]) if module.params["activity"] else []
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc), status=exc.status)
-    activity = [with_iso_times(item, ACTIVITY_TIMES) for item in activity]
-    module.exit_json(changed=False, enabled=bool(rules), entries=canonical(rule["network"] for rule in rules),
-                     rules=[with_iso_times({key: value for key, value in rule.items() if key != "network"}, RULE_TIMES)
-                            for rule in rules],
-                     activity=activity, refused=[item for item in activity if item.get("allowed") is False])
+    FAMILY.run_info_module()
 
 
 if __name__ == "__main__":

@@ -85,38 +85,13 @@ mail_settings:
   sample: {"bounce_purge": {"enabled": true, "soft_bounces": 30, "hard_bounces": 0}}
 """
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, account_from_module, connection_argument_spec, sendgrid_module,
-)
 from ansible_collections.mailops.sendgrid.plugins.module_utils._families import REGISTRY
-from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import read, select
+from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import run_info_module
 
 
 def main():
-    module = sendgrid_module(
-        # No choices: AnsibleModule would refuse null, which here means every setting; select() checks the names.
-        argument_spec=dict(connection_argument_spec(), settings=dict(type="list", elements="str")),
-        supports_check_mode=True,
-    )
-    try:
-        # every setting of every settings family, in the registry's order
-        catalogue = [setting for family in REGISTRY if family.kind == "settings" for setting in family.settings]
-        settings = select(catalogue, module.params["settings"], "settings")
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc))
-    account = account_from_module(module)
-    try:
-        values = read(account, settings)
-    except SendGridError as exc:
-        module.fail_json(msg=str(exc), status=exc.status)
-    result = {}
-    for setting in settings:
-        family, _dot, section = setting.name.partition(".")
-        if section:
-            result.setdefault(family, {})[section] = values[setting.name]
-        else:
-            result[family] = values[setting.name]
-    module.exit_json(changed=False, **result)
+    # every settings family of the registry, in its order
+    run_info_module([family for family in REGISTRY if family.kind == "settings"], option="settings")
 
 
 if __name__ == "__main__":
