@@ -6,7 +6,7 @@
 """The registry: every family of an account's configuration, registered once (the contract is in _family).
 
 Its order is the order of the policy's sections, of each account's results and of the report. The baseline, the
-report and the drift gate loop over it and name no family; the documentation generator (scripts/generate_docs.py)
+report and the drift gate loop over it and name no family; the documentation generator (scripts/generate.py)
 writes each family's options into its module, the baseline and the role from it.
 
 For internal use by this collection's modules only: names here may change without notice.

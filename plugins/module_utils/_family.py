@@ -80,7 +80,7 @@ class Option:
         return spec
 
     def documentation(self, reference) -> dict:
-        """The option's entry in a DOCUMENTATION block (scripts/generate_docs.py); ``reference(name)`` writes
+        """The option's entry in a DOCUMENTATION block (scripts/generate.py); ``reference(name)`` writes
         O(@name) (name may carry a value: O(@state=present))."""
         description = [_references(text, reference) for text in self.description]
         doc = dict(description=description[0] if len(description) == 1 else description)

@@ -1,24 +1,29 @@
 #!/usr/bin/env python
-"""Write the documentation of every family's options from the one place they are described: the family declarations
-in plugins/module_utils (see _family.Option and the registry in _families).
+"""Write every block that follows from the families' declarations in plugins/module_utils (the Option of each
+option in _family, the registry in _families): their documentation, and what the role baseline and the playbook
+baseline pass on for each family.
 
-    python scripts/generate_docs.py            # rewrite every generated block
-    python scripts/generate_docs.py --check    # exit 1, naming each stale block, when a file differs
+    python scripts/generate.py            # rewrite every generated block
+    python scripts/generate.py --check    # exit 1, naming each stale block, when a file differs
 
 A generated block sits between a line "# BEGIN GENERATED <what>" and a line "# END GENERATED" inside a module's
-DOCUMENTATION or a role's meta/argument_specs.yml, at the indentation of its first line; everything outside the
-markers is written by hand. <what> is one of:
+DOCUMENTATION or a YAML file, at the indentation of its first line; everything outside the markers is written by hand.
+<what> is one of:
 
     family <name>                the family's options, as its own module's options
     sections                     one dict option per family of the registry (sendgrid_baseline)
     overrides                    one override per family, for the items of a module's accounts option
     overrides <name>             the family's options, as overrides of an accounts item (sendgrid_enforced_tls_accounts)
-    role <prefix>                one variable per family of the registry, <prefix><family> (the role baseline)
+    role <prefix>                one variable per family, <prefix><family>, in a role's argument specs
+    role-defaults <prefix>       each such variable's default, null (not managed), in the role's defaults
+    role-args <prefix>           each family's option set to its variable (the module's task, the report's policy)
+    option-names <prefix>        each family's option and the variable that names it in messages
+    section-names <prefix>       the variables, as a list (the playbook's check that a policy was given)
 
 In a family's documentation, O(@name) names another option of the family; it is written O(name) in the family's
 module, O(<family>.name) in the baseline's section and C(name) in a role, where the fields are no options of their own.
 
-The test command runs --check (tests/integration/test_generated_docs.py), so a stale block fails CI.
+The test command runs --check (tests/integration/test_generated.py), so a stale block fails CI.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ WIDTH = 116
 # The files that hold generated blocks; a block in any other file is not written.
 FILES = ["plugins/modules/sendgrid_%s.py" % name for name in (
     "enforced_tls", "tracking_settings", "mail_settings", "ip_access", "api_key_info", "baseline",
-    "enforced_tls_accounts")] + ["roles/baseline/meta/argument_specs.yml"]
+    "enforced_tls_accounts")] + ["roles/baseline/%s.yml" % name for name in (
+        "meta/argument_specs", "defaults/main", "vars/main", "tasks/main", "tasks/report")] + ["playbooks/baseline.yml"]
 
 
 def collection():
@@ -96,17 +102,29 @@ class Renderer:
             variables[prefix + family.name] = entry
         return variables
 
+    def role_defaults(self, prefix: str) -> list:
+        return ["%-30s # {%s}" % ("%s%s: null" % (prefix, family.name), ", ".join(option.name for option in family.options))
+                for family in self.registry]
+
+    def role_args(self, prefix: str) -> list:
+        return ['%s: "{{ %s%s }}"' % (family.name, prefix, family.name) for family in self.registry]
+
+    def option_names(self, prefix: str) -> list:
+        return ["%s: %s%s" % (family.name, prefix, family.name) for family in self.registry]
+
+    def section_names(self, prefix: str) -> list:
+        return ["- %s%s" % (prefix, family.name) for family in self.registry]
+
     def render(self, what: str):
+        """A dict (dumped as YAML) or the lines themselves."""
         kind, _space, argument = what.partition(" ")
-        if kind == "family":
-            return self.family(argument)
-        if kind == "sections":
-            return self.sections()
-        if kind == "overrides":
-            return self.overrides(argument or None)
-        if kind == "role":
-            return self.role(argument)
-        raise ValueError("unknown generated block %r" % what)
+        renderers = {"family": self.family, "sections": lambda _argument: self.sections(),
+                     "overrides": lambda argument: self.overrides(argument or None), "role": self.role,
+                     "role-defaults": self.role_defaults, "role-args": self.role_args,
+                     "option-names": self.option_names, "section-names": self.section_names}
+        if kind not in renderers:
+            raise ValueError("unknown generated block %r" % what)
+        return renderers[kind](argument)
 
 
 def _references(text: str, reference) -> str:
@@ -179,7 +197,9 @@ def regenerate(text: str, renderer: Renderer) -> tuple:
             index += 1
         if index == len(lines):
             raise ValueError("a block %r has no # END GENERATED" % begin.group("what"))
-        out += dump(renderer.render(begin.group("what")), begin.group("indent"))
+        block = renderer.render(begin.group("what"))
+        indent = begin.group("indent")
+        out += dump(block, indent) if isinstance(block, dict) else [indent + line for line in block]
         out.append(lines[index])
         index += 1
     return "\n".join(out) + ("\n" if text.endswith("\n") else ""), names
@@ -208,7 +228,7 @@ def main(argv=None) -> int:
                     with open(path, "w", encoding="utf-8") as handle:
                         handle.write(new)
         if args.check and stale:
-            print("Stale generated documentation in %s: run python scripts/generate_docs.py and commit the result."
+            print("Stale generated blocks in %s: run python scripts/generate.py and commit the result."
                   % ", ".join(stale))
             return 1
         print("%s %d file(s)." % ("Checked" if args.check else "Wrote", len(FILES)))

@@ -1,4 +1,4 @@
-"""The documentation of the families' options is generated from their declarations (scripts/generate_docs.py), and
+"""The documentation of the families' options is generated from their declarations (scripts/generate.py), and
 the test command fails when a generated block is stale."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 
 from conftest import REPO_ROOT
 
-GENERATOR = REPO_ROOT / "scripts" / "generate_docs.py"
+GENERATOR = REPO_ROOT / "scripts" / "generate.py"
 
 
 def generate(*args):
@@ -18,7 +18,7 @@ def generate(*args):
 
 
 def copy_of_the_generated_files(tmp_path):
-    for relative in ("plugins/modules", "roles/baseline/meta"):
+    for relative in ("plugins/modules", "roles/baseline", "playbooks"):
         shutil.copytree(REPO_ROOT / relative, tmp_path / relative)
     return tmp_path
 
@@ -38,7 +38,7 @@ def test_a_stale_block_fails_the_check_naming_its_file_and_regenerating_mends_it
 
     stale = generate("--check", "--root", str(root))
     assert stale.returncode == 1
-    assert "Stale generated documentation in plugins/modules/sendgrid_mail_settings.py" in stale.stdout
+    assert "Stale generated blocks in plugins/modules/sendgrid_mail_settings.py" in stale.stdout
 
     assert generate("--root", str(root)).returncode == 0
     assert module.read_text(encoding="utf-8") == text
