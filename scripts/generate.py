@@ -19,6 +19,7 @@ DOCUMENTATION or a YAML file, at the indentation of its first line; everything o
     role-args <prefix>           each family's option set to its variable (the module's task, the report's policy)
     option-names <prefix>        each family's option and the variable that names it in messages
     section-names <prefix>       the variables, as a list (the playbook's check that a policy was given)
+    action-group                 every module whose documentation says it belongs to the action group (runtime.yml)
 
 In a family's documentation, O(@name) names another option of the family; it is written O(name) in the family's
 module, O(<family>.name) in the baseline's section and C(name) in a role, where the fields are no options of their own.
@@ -41,11 +42,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN GENERATED (?P<what>.+?)\s*$")
 END = re.compile(r"^[ \t]*# END GENERATED\s*$")
 WIDTH = 116
+ACTION_GROUP = re.compile(r"^  action_group:$", re.MULTILINE)   # the attribute, in a module's DOCUMENTATION
 # The files that hold generated blocks; a block in any other file is not written.
 FILES = ["plugins/modules/sendgrid_%s.py" % name for name in (
     "enforced_tls", "tracking_settings", "mail_settings", "ip_access", "api_key_info", "baseline",
     "enforced_tls_accounts")] + ["roles/baseline/%s.yml" % name for name in (
-        "meta/argument_specs", "defaults/main", "vars/main", "tasks/main", "tasks/report")] + ["playbooks/baseline.yml"]
+        "meta/argument_specs", "defaults/main", "vars/main", "tasks/main", "tasks/report")] + [
+    "playbooks/baseline.yml", "meta/runtime.yml"]
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
 
 
 def collection():
@@ -115,13 +123,21 @@ class Renderer:
     def section_names(self, prefix: str) -> list:
         return ["- %s%s" % (prefix, family.name) for family in self.registry]
 
+    @staticmethod
+    def action_group(_argument) -> list:
+        modules = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "plugins", "modules"))
+                         if name.endswith(".py") and ACTION_GROUP.search(_read(os.path.join(ROOT, "plugins", "modules",
+                                                                                            name))))
+        return ["- %s" % module for module in modules]
+
     def render(self, what: str):
         """A dict (dumped as YAML) or the lines themselves."""
         kind, _space, argument = what.partition(" ")
         renderers = {"family": self.family, "sections": lambda _argument: self.sections(),
                      "overrides": lambda argument: self.overrides(argument or None), "role": self.role,
                      "role-defaults": self.role_defaults, "role-args": self.role_args,
-                     "option-names": self.option_names, "section-names": self.section_names}
+                     "option-names": self.option_names, "section-names": self.section_names,
+                     "action-group": self.action_group}
         if kind not in renderers:
             raise ValueError("unknown generated block %r" % what)
         return renderers[kind](argument)

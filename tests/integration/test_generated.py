@@ -18,7 +18,7 @@ def generate(*args):
 
 
 def copy_of_the_generated_files(tmp_path):
-    for relative in ("plugins/modules", "roles/baseline", "playbooks"):
+    for relative in ("plugins/modules", "roles/baseline", "playbooks", "meta"):
         shutil.copytree(REPO_ROOT / relative, tmp_path / relative)
     return tmp_path
 
