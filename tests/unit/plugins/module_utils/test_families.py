@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mailops.sendgrid contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The registry and the family contract (issue 21): every family declared once, and nothing that loops over the
+registry names a family."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+from ansible_collections.mailops.sendgrid.plugins.action import sendgrid_drift_gate
+from ansible_collections.mailops.sendgrid.plugins.module_utils import _baseline
+from ansible_collections.mailops.sendgrid.plugins.module_utils._families import A_FLAGGED, BY_NAME, REGISTRY, family_of
+from ansible_collections.mailops.sendgrid.plugins.module_utils._family import Family, Option
+from ansible_collections.mailops.sendgrid.plugins.plugin_utils import _baseline_report
+
+KINDS = ("settings", "collection", "audit")
+
+
+def words_of(family) -> list:
+    """What would name a family in code: its name, its module, its result key, the words of its title."""
+    return [family.name, family.module, getattr(family, "result", family.name)]
+
+
+@pytest.mark.parametrize("source", [_baseline, _baseline_report, sendgrid_drift_gate], ids=lambda module: module.__name__)
+def test_the_baseline_engine_the_report_writer_and_the_drift_gate_name_no_family(source):
+    text = inspect.getsource(source)
+    for family in REGISTRY:
+        for word in words_of(family):
+            assert not re.search(r"\b%s\b" % re.escape(word), text), "%s names %s" % (source.__name__, word)
+
+
+def test_each_family_is_registered_once_with_a_kind_and_its_module():
+    assert len({family.name for family in REGISTRY}) == len(REGISTRY)
+    for family in REGISTRY:
+        assert isinstance(family, Family) and family.kind in KINDS, family.name
+        assert family.module and family.module.startswith("sendgrid_"), family.name
+        assert BY_NAME[family.name] is family and family_of(family.name) is family
+
+
+def test_every_option_of_every_family_is_documented_and_its_spec_comes_from_it():
+    def walk(options, path):
+        for option in options:
+            assert isinstance(option, Option), path + option.name
+            assert option.description and all(option.description), "%s%s has no description" % (path, option.name)
+            assert option.argument_spec()["type"] == option.type
+            walk(option.suboptions or [], path + option.name + ".")
+    for family in REGISTRY:
+        walk(family.options, family.name + ".")
+        assert list(family.argument_spec()) == [option.name for option in family.options]
+
+
+def test_only_one_family_runs_last_and_it_is_a_collection_whose_change_may_lock_this_machine_out():
+    assert [family.kind for family in REGISTRY if family.runs_last] == ["collection"]
+
+
+def test_the_audits_say_what_they_flag_for_the_messages():
+    audits = [family for family in REGISTRY if family.kind == "audit"]
+    assert audits and all(family.flags for family in audits)
+    assert A_FLAGGED == " or ".join("a flagged " + family.flags for family in audits)
+
+
+def test_a_result_key_belongs_to_its_family():
+    settings = [family for family in REGISTRY if family.kind == "settings" and not family.single]
+    for family in settings:
+        for setting in family.settings:
+            assert family_of(family.key(setting)) is family
