@@ -10,7 +10,7 @@ A generated block sits between a line "# BEGIN GENERATED <what>" and a line "# E
 DOCUMENTATION or a YAML file, at the indentation of its first line; everything outside the markers is written by hand.
 <what> is one of:
 
-    family <name>                the family's options, as its own module's options
+    family <name>                the family's own module's options (its section's, unless it declares others)
     sections                     one dict option per family of the registry (sendgrid_baseline)
     overrides                    one override per family, for the items of a module's accounts option
     overrides <name>             the family's options, as overrides of an accounts item (sendgrid_enforced_tls_accounts)
@@ -43,12 +43,19 @@ BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN GENERATED (?P<what>.+?)\s*$")
 END = re.compile(r"^[ \t]*# END GENERATED\s*$")
 WIDTH = 116
 ACTION_GROUP = re.compile(r"^  action_group:$", re.MULTILINE)   # the attribute, in a module's DOCUMENTATION
-# The files that hold generated blocks; a block in any other file is not written.
-FILES = ["plugins/modules/sendgrid_%s.py" % name for name in (
-    "enforced_tls", "tracking_settings", "mail_settings", "ip_access", "api_key_info", "baseline",
-    "enforced_tls_accounts")] + ["roles/baseline/%s.yml" % name for name in (
-        "meta/argument_specs", "defaults/main", "vars/main", "tasks/main", "tasks/report")] + [
-    "playbooks/baseline.yml", "meta/runtime.yml"]
+# Where generated blocks may be: every file of these folders that holds a "# BEGIN GENERATED" line.
+FOLDERS = ["plugins/modules", "roles/baseline", "playbooks", "meta"]
+
+
+def files(root: str) -> list:
+    found = []
+    for folder in FOLDERS:
+        for directory, _dirs, names in os.walk(os.path.join(root, folder)):
+            for name in sorted(names):
+                path = os.path.join(directory, name)
+                if name.endswith((".py", ".yml")) and "# BEGIN GENERATED " in _read(path):
+                    found.append(os.path.relpath(path, root))
+    return sorted(found)
 
 
 def _read(path: str) -> str:
@@ -76,7 +83,7 @@ class Renderer:
 
     def family(self, name: str) -> dict:
         family = self.by_name[name]
-        return _documentation(family.options, lambda option: "O(%s)" % option)
+        return _documentation(family.module_options, lambda option: "O(%s)" % option)
 
     def sections(self) -> dict:
         blocks = {}
@@ -230,15 +237,12 @@ def main(argv=None) -> int:
     try:
         renderer = Renderer(families)
         stale = []
-        for relative in FILES:
+        targets = files(args.root)
+        for relative in targets:
             path = os.path.join(args.root, relative)
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-            new, names = regenerate(text, renderer)
-            if not names:
-                print("%s: no generated block (expected one)" % relative)
-                stale.append(relative)
-            elif new != text:
+            text = _read(path)
+            new, _names = regenerate(text, renderer)
+            if new != text:
                 stale.append(relative)
                 if not args.check:
                     with open(path, "w", encoding="utf-8") as handle:
@@ -247,7 +251,7 @@ def main(argv=None) -> int:
             print("Stale generated blocks in %s: run python scripts/generate.py and commit the result."
                   % ", ".join(stale))
             return 1
-        print("%s %d file(s)." % ("Checked" if args.check else "Wrote", len(FILES)))
+        print("%s %d file(s)." % ("Checked" if args.check else "Wrote", len(targets)))
         return 0
     finally:
         shutil.rmtree(tree, ignore_errors=True)

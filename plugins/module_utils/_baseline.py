@@ -210,7 +210,9 @@ def summarize(accounts: list) -> dict:
     counts under each that applies to it."""
     summary = dict(accounts=len(accounts), compliant=0, changed=0, would_change=0, failed=0, flagged=0)
     for account in accounts:
-        statuses = {setting["status"] for setting in account["settings"].values()}
+        # a family that changes and audits at once has a changed status and flagged items
+        statuses = {setting["status"] for setting in account["settings"].values()} | (
+            {FLAGGED} if any(setting.get("flagged") for setting in account["settings"].values()) else set())
         found = [name for name in (CHANGED, WOULD_CHANGE, FLAGGED) if name in statuses]
         found += [FAILED] if account["failed"] else []
         for name in found or [COMPLIANT]:
@@ -223,7 +225,8 @@ def drift(accounts: list) -> list:
     (an audit's items beyond the policy); flagged names them per setting ({} when none is)."""
     drifted = []
     for account in accounts:
-        settings = [key for key, setting in account["settings"].items() if setting["status"] in DRIFT]
+        settings = [key for key, setting in account["settings"].items()
+                    if setting["status"] in DRIFT or setting.get("flagged")]
         if settings:
             flagged = {key: [item["name"] for item in setting["flagged"]] for key, setting in account["settings"].items()
                        if setting.get("flagged")}

@@ -15,7 +15,7 @@ For internal use by this collection's modules only: names here may change withou
 from __future__ import annotations
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils import (
-    _api_keys, _enforced_tls, _ip_access, _mail_settings, _tracking_settings,
+    _api_keys, _enforced_tls, _ip_access, _mail_settings, _teammates, _tracking_settings,
 )
 
 REGISTRY = [
@@ -24,10 +24,11 @@ REGISTRY = [
     _mail_settings.FAMILY,
     _ip_access.FAMILY,
     _api_keys.FAMILY,
+    _teammates.FAMILY,
 ]
 BY_NAME = {family.name: family for family in REGISTRY}
-# What the audits flag, in words, for messages and reports: "a flagged API key".
-A_FLAGGED = " or ".join("a flagged " + family.flags for family in REGISTRY if family.flags)
+# What the audits flag, in words, for messages and reports: "a flagged API key or teammate".
+A_FLAGGED = "a flagged " + " or ".join(family.flags for family in REGISTRY if family.flags)
 
 
 def family_of(key: str):

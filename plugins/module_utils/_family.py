@@ -123,6 +123,7 @@ class Family:
     kind               settings, collection or audit (see above)
     summary            one paragraph for the baseline's section and the role's variable (documentation)
     options            [Option]: the section's fields, documented once
+    module_options     [Option]: its own module's, when they differ from the section's (a module of one item)
     module             the single-account module that manages it (documentation links to it)
     runs_last          its change may end this machine's access: the baseline applies it after every other family
     flags              an audit: what it flags, in words ("API key")
@@ -132,9 +133,10 @@ class Family:
     check(values, where)                 refuse before any request (SendGridError naming the option's path);
                                          return warnings, each naming its path (where + the option)
     apply(account, values, check_mode)   read with the fewest requests, compare, write what differs (not in check
-                                         mode); {result key: outcome}, each outcome with a status (see above). A
-                                         failure of one result key is that key's outcome (status failed, msg), never
-                                         an exception
+                                         mode); {result key: outcome}, each outcome with a status (see above) and,
+                                         for an audit, its ``flagged`` items (a family may change and flag at once).
+                                         A failure of one result key is that key's outcome (status failed, msg),
+                                         never an exception
     keys(values)                         its result keys, in order (a settings family has one per setting given)
     write_scopes(key, outcome)           the scopes writing that outcome's changes needs (a plan checks them)
     describe(key, outcome, cell)         what changed, would change or was flagged, in one report cell (cell()
@@ -155,17 +157,23 @@ class Family:
     section_no_log = None   # the no_log of the section's dict option, when its name would draw the sanity test
     flags = None            # an audit: what it flags, in words ("API key"), for messages and reports
 
-    def __init__(self, name: str, title: str, summary: str, options: list):
+    def __init__(self, name: str, title: str, summary: str, options: list, module_options: list | None = None):
         self.name = name
         self.title = title
         self.summary = summary
         self.options = options
+        # the options of the family's own module, when they are not the section's (one teammate, not the team)
+        self.module_options = options if module_options is None else module_options
 
     # --------------------------------------------------------------- declared once, used everywhere
 
     def argument_spec(self) -> dict:
         """The section's suboptions (the baseline), or the family module's own options."""
         return argument_spec(self.options)
+
+    def module_argument_spec(self) -> dict:
+        """The options of the family's own module (connection options aside)."""
+        return argument_spec(self.module_options)
 
     def managed(self, values) -> bool:
         return values is not None

@@ -102,6 +102,9 @@ options:
       api_keys:
         description: Overrides of O(api_keys) for this account, field by field; a list replaces the policy's whole.
         type: dict
+      teammates:
+        description: Overrides of O(teammates) for this account, field by field; a list replaces the policy's whole.
+        type: dict
       # END GENERATED
   discover_subusers:
     description:
@@ -404,6 +407,44 @@ options:
         type: list
         elements: str
         default: []
+  teammates:
+    description:
+      - The account's teammates and pending invites, as M(mailops.sendgrid.sendgrid_teammate) manages them one by
+        one, with its guards (the owner is never changed or removed, the last admin never removed or demoted), and
+        an audit of their scopes and admins.
+      - V(null), or leaving it out, leaves it alone.
+    type: dict
+    suboptions:
+      members:
+        description:
+          - 'The account''s teammates, as a dictionary of e-mail address to access: V(admin), or the list of scopes
+            the teammate may use (such as V([mail.send, stats.read])).'
+          - 'One who is neither a teammate nor invited is invited; a teammate whose access differs is updated (an
+            admin''s scopes are never sent: SendGrid wants them empty); a pending invite whose access differs is
+            replaced (deleted and sent again). E-mail addresses are compared ignoring case.'
+          - The account's owner may be listed only as V(admin), and is never changed.
+        type: dict
+      purge:
+        description:
+          - 'Remove every teammate and cancel every pending invite that O(teammates.members) does not list. The
+            owner is never removed, nor the last admin (of user type admin): such a change fails with nothing
+            written.'
+        type: bool
+        default: false
+      allowed_scopes:
+        description:
+          - 'An audit: the scopes a teammate may hold, as shell-style patterns (V(mail.send), V(stats.*)). A
+            teammate or invite holding a scope no pattern matches is flagged (drift only a person can fix). V(null)
+            checks no scopes.'
+        type: list
+        elements: str
+      allowed_admins:
+        description:
+          - 'An audit: the e-mail addresses, or shell-style patterns of them (V(*@ops.example.com)), that may be
+            admins. Any other admin (or admin invite) is flagged. V(null) checks no admins. The owner is never
+            flagged.'
+        type: list
+        elements: str
   # END GENERATED
 attributes:
   check_mode:
@@ -574,11 +615,11 @@ excluded:
   version_added: 1.1.0
 msg:
   description:
-    - The verdict in one line, the counts, then each flagged API key with its account, id and why (the first five).
+    - The verdict in one line, the counts, then each flagged item (API key, teammate) with its account and why (the first five).
       When the task fails, which accounts failed and why, then what was written.
   returned: always
   type: str
-  sample: "4 accounts: 2 compliant, 1 would change, 1 with a flagged API key, 0 failed. Flagged: marketing:
+  sample: "4 accounts: 2 compliant, 1 would change, 1 with a flagged API key or teammate, 0 failed. Flagged: marketing:
     ci-deploy (id k1) holds account-control scopes api_keys.create (allowed_control_keys does not name it)."
   version_added: 1.1.0
 policy:

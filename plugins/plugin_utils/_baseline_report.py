@@ -229,8 +229,9 @@ def junit(report: dict, suite: str = "mailops.sendgrid.baseline") -> str:
             detail = what(key, setting)
             if status == "failed":
                 cases.append((account["name"], key, "error", setting.get("msg") or "failed", detail))
-            elif status in ("would_change", "flagged") or (status == "changed" and report.get("dry_run")):
-                cases.append((account["name"], key, "failure", "%s: %s" % (STATUS_TEXT[status], detail), detail))
+            elif status in ("would_change", "flagged") or setting.get("flagged") or (
+                    status == "changed" and report.get("dry_run")):
+                cases.append((account["name"], key, "failure", "%s: %s" % (STATUS_TEXT.get(status, status), detail), detail))
             else:
                 cases.append((account["name"], key, None, STATUS_TEXT.get(status, str(status)), detail))
     root = ET.Element("testsuites", name="SendGrid security baseline")
