@@ -10,7 +10,8 @@ A generated block sits between a line "# BEGIN GENERATED <what>" and a line "# E
 DOCUMENTATION or a YAML file, at the indentation of its first line; everything outside the markers is written by hand.
 <what> is one of:
 
-    family <name>                the family's own module's options (its section's, unless it declares others)
+    family <name> [<options>]    the family's own module's options (its section's, unless it declares others), or
+                                 another list of options it declares (family api_keys audit_options)
     sections                     one dict option per family of the registry (sendgrid_baseline)
     overrides                    one override per family, for the items of a module's accounts option
     overrides <name>             the family's options, as overrides of an accounts item (sendgrid_enforced_tls_accounts)
@@ -78,12 +79,12 @@ class Renderer:
     """The blocks, from the registry."""
 
     def __init__(self, families):
-        self.registry = families.REGISTRY
+        self.registry = families.POLICY   # the sections; a family that is a module only has none
         self.by_name = families.BY_NAME
 
-    def family(self, name: str) -> dict:
-        family = self.by_name[name]
-        return _documentation(family.module_options, lambda option: "O(%s)" % option)
+    def family(self, argument: str) -> dict:
+        name, _space, options = argument.partition(" ")
+        return _documentation(getattr(self.by_name[name], options or "module_options"), lambda option: "O(%s)" % option)
 
     def sections(self) -> dict:
         blocks = {}

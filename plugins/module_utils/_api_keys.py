@@ -3,12 +3,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The API keys family (an audit), read only: every key of an account with its scopes, and an audit of those scopes
-against a policy.
+"""The API keys family (an audit, which may enforce): every key of an account with its scopes, an audit of those
+scopes against a policy, the cut of the scopes beyond it, and one key managed by name.
+
+Guard: the key a run authenticates with is never deleted, nor does it lose an api_keys.* scope, unless asked for on
+purpose. SendGrid does not say which key is calling; a key of the form SG.<api_key_id>.<secret> names its own id, and
+for another form the calling key's scopes (GET /v3/scopes) are compared with the key's. Acting for a subuser
+(on-behalf-of), the keys are the subuser's and the calling key the parent's: none can be it.
 
 For internal use by this collection's modules only: names here may change without notice.
-The API never gives a key's secret after its creation; nothing here returns or shows one, not even when an answer
-carries one by mistake.
+The API gives a key's secret once, in the answer of its creation: only the module that created it returns it (a result
+its action plugin hides from output); nothing else here returns or shows one, not even when an answer carries one by
+mistake.
 """
 
 from __future__ import annotations
@@ -18,21 +24,31 @@ from fnmatch import fnmatchcase
 from urllib.parse import quote
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    Operation, SendGridError, account_from_module, connection_argument_spec, option_name, result_list, sendgrid_module,
+    Operation, SendGridError, account_from_module, as_text, connection_argument_spec, option_name, result_list,
+    sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
-    COMPLIANT, FLAGGED, Family, Option, failure, unexpected,
+    COMPLIANT, FLAGGED, Family, Option, failure, status, unexpected,
 )
+from ansible_collections.mailops.sendgrid.plugins.module_utils._scopes import KeyScopes
 
 PATH = "/v3/api_keys"
 SCOPE = "api_keys.read"
 LIST = Operation("Listing the API keys", SCOPE)
 READ = Operation("Reading an API key's scopes", SCOPE)
+CREATE = Operation("Creating an API key", "api_keys.create")
+UPDATE = Operation("Updating an API key's scopes", "api_keys.update")
+DELETE = Operation("Deleting an API key", "api_keys.delete")
 # SendGrid allows at most 100 keys per account and GET /v3/api_keys has no offset: one page of 100 holds them all.
 MAX_KEYS = 100
 
 # Scopes that control the account itself (who may use it, with which keys, from where): fnmatch patterns.
 CONTROL_SCOPES = ("api_keys.*", "teammates.*", "access_settings.*")
+
+# The scopes whose loss would end a run's management of keys: the guard keeps them on the calling key.
+KEY_CONTROL = ("api_keys.*",)
+# Markers SendGrid lists among a key's scopes, which are no permission a task gives: never compared, cut or sent.
+MARKERS = frozenset(("2fa_required", "sender_verification_eligible"))
 
 # The field of a key's secret (in the answer of its creation only); hidden should any other answer carry it.
 SECRET_FIELD = "api_key"
@@ -79,8 +95,9 @@ def _one_key(answer, key_id: str) -> dict:
     return key
 
 
-def read_keys(account) -> list:
-    """Every API key of the account, [{"name", "api_key_id", "scopes" (sorted)}] sorted by name then id.
+def read_keys(account, chosen=None) -> list:
+    """Every API key of the account (or those ``chosen(name, api_key_id)`` keeps), [{"name", "api_key_id", "scopes"
+    (sorted)}] sorted by name then id.
 
     One GET of the list, then one GET per key for its scopes (the list holds names and ids only). A key deleted
     between the two (its GET answers 404) is left out: it no longer exists.
@@ -88,6 +105,8 @@ def read_keys(account) -> list:
     listed = _listed(account.request("GET", PATH, LIST, params=dict(limit=MAX_KEYS)))
     keys = []
     for name, key_id in listed:
+        if chosen is not None and not chosen(name, key_id):
+            continue
         try:
             answer = account.request("GET", "%s/%s" % (PATH, quote(key_id, safe="")), READ)
         except SendGridError as exc:
@@ -181,9 +200,133 @@ def audit(keys: list, allowed_scopes, allowed_control_keys) -> list:
     return flagged
 
 
+# ----------------------------------------------------------------------------- one key, and the guard
+
+def check_scopes(scopes, option: str) -> list:
+    """The scopes a key is to hold, sorted, refused before any request unless each is a scope: non-empty text without
+    spaces or pattern characters (a key is given scopes, not patterns)."""
+    if not isinstance(scopes, (list, tuple)) or not scopes:
+        raise SendGridError("value of %s must be a non-empty list of scopes (such as mail.send), got: %s."
+                            % (option_name(option), as_text(scopes)))
+    bad = [scope for scope in scopes if not isinstance(scope, str) or not scope.strip()
+           or any(char.isspace() or char in "*?[]" for char in scope.strip())]
+    if bad:
+        raise SendGridError("value of %s must hold scopes such as mail.send, each text without spaces or pattern "
+                            "characters (*, ?, [), got: %s." % (option_name(option), ", ".join(as_text(item) for item in bad)))
+    return sorted({scope.strip() for scope in scopes})
+
+
+def the_key(account, name: str, key_id: str | None):
+    """The key named so (or with that api_key_id), None when there is none. Two keys with the name, and no
+    api_key_id to choose, is an error naming both: key names are not unique in SendGrid."""
+    found = read_keys(account, lambda listed_name, listed_id: listed_id == key_id if key_id else listed_name == name)
+    if len(found) > 1:
+        raise SendGridError("%d API keys are named %r (ids %s): key names are not unique in SendGrid. Give api_key_id "
+                            "to choose one, or delete the others." % (len(found), name, ", ".join(
+                                key["api_key_id"] for key in found)))
+    return found[0] if found else None
+
+
+def permissions(scopes) -> set:
+    """A key's scopes as a task compares them: the markers SendGrid adds left out."""
+    return set(scopes) - MARKERS
+
+
+def guard_calling_key(account, key: dict, scopes, option: str, key_scopes: KeyScopes | None = None) -> None:
+    """Refuse to delete (``scopes`` None) the key this run authenticates with, or to take an api_keys.* scope from it;
+    ``option`` names the setting that allows it on purpose. See the module's docstring for how the key is known."""
+    lost = None if scopes is None else _matching(set(key["scopes"]) - set(scopes), KEY_CONTROL)
+    if account.on_behalf_of or (scopes is not None and not lost):
+        return
+    what = "deleting it" if scopes is None else "taking %s from it" % ", ".join(lost)
+    calling = account.client.calling_key_id
+    if calling is not None:
+        if key["api_key_id"] == calling:
+            raise SendGridError("The API key %r (id %s) is the key this task authenticates with: %s would end this "
+                                "automation's management of keys. Nothing was changed. Set %s to do it on purpose (rotate "
+                                "to another key first)." % (key["name"], key["api_key_id"], what, option))
+        return
+    own = (key_scopes or KeyScopes()).scopes_of(account)
+    if own is None or permissions(own) == permissions(key["scopes"]):
+        raise SendGridError("The API key %r (id %s) may be the key this task authenticates with (%s), and %s would then "
+                            "end this automation's management of keys. Nothing was changed. SendGrid does not say which "
+                            "key is calling, and this key is not of the form SG.<api_key_id>.<secret>, which names it. "
+                            "Set %s if it is another key." % (
+                                key["name"], key["api_key_id"], "its scopes could not be read to tell" if own is None else
+                                "it holds exactly the calling key's scopes", what, option))
+
+
+def key_state(key):
+    """A key as a result and a diff show it: never a secret."""
+    return None if key is None else dict(name=key["name"], api_key_id=key["api_key_id"], scopes=key["scopes"])
+
+
+def _created(answer, name: str) -> tuple:
+    """(key, secret) of a creation's answer, checked; the secret is never put in a message."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("api_key_id"), str) or not isinstance(
+            answer.get(SECRET_FIELD), str):
+        raise SendGridError("SendGrid answered the creation of the API key %r with %r, without an api_key_id and a "
+                            "secret: the key may exist now, its secret lost; delete it and run again."
+                            % (name, _shown(answer)))
+    scopes = answer.get("scopes") if isinstance(answer.get("scopes"), list) else []
+    return dict(name=answer.get("name", name), api_key_id=answer["api_key_id"], scopes=sorted(set(scopes))), \
+        answer[SECRET_FIELD]
+
+
+def _key_path(key: dict) -> str:
+    return "%s/%s" % (PATH, quote(key["api_key_id"], safe=""))
+
+
+# ----------------------------------------------------------------------------- enforcing the audit
+
+def cuts(keys: list, flagged: list, allowed_control_keys, account, key_scopes: KeyScopes | None = None) -> tuple:
+    """What enforcing the audit cuts: ([{name, api_key_id, removed, scopes (kept)}], {api_key_id: why it is not cut}).
+
+    A flagged key loses its scopes beyond the policy (excess and control scopes); never a key that
+    allowed_control_keys names (by id or name), the key this run authenticates with (the guard), nor a key the cut
+    would leave without a scope (SendGrid wants at least one: delete such a key by hand).
+    """
+    named = set(allowed_control_keys or ())
+    by_id = {key["api_key_id"]: key for key in keys}
+    planned, kept = [], {}
+    for item in flagged:
+        key = by_id[item["api_key_id"]]
+        removed = sorted(set(item["excess_scopes"] + item["control_scopes"]) - MARKERS)
+        remaining = sorted(set(key["scopes"]) - set(removed) - MARKERS)
+        if key["name"] in named or key["api_key_id"] in named:
+            kept[key["api_key_id"]] = "allowed_control_keys names it"
+        elif not removed:
+            kept[key["api_key_id"]] = "only markers SendGrid sets are beyond the policy: allow them"
+        elif not remaining:
+            kept[key["api_key_id"]] = "the cut would leave it no scope: delete it by hand, or allow one of its scopes"
+        else:
+            try:
+                guard_calling_key(account, key, remaining, "allowed_control_keys", key_scopes)
+            except SendGridError:
+                kept[key["api_key_id"]] = ("it may be the key this run authenticates with: name it in "
+                                           "allowed_control_keys")
+                continue
+            planned.append(dict(name=key["name"], api_key_id=key["api_key_id"], removed=removed, scopes=remaining))
+    return planned, kept
+
+
+def cut(account, planned: list) -> None:
+    """Carry the cuts out, one PUT (name and kept scopes) each; a failure names the keys cut before it."""
+    done = []
+    for item in planned:
+        try:
+            account.request("PUT", _key_path(item), UPDATE, body=dict(name=item["name"], scopes=item["scopes"]))
+        except SendGridError as exc:
+            if not done:
+                raise
+            raise SendGridError("%s. Cut before the failure: %s." % (str(exc).rstrip("."), ", ".join(done)), exc.status,
+                                written=dict(cut=done))
+        done.append("%s (%s)" % (item["name"], item["api_key_id"]))
+
+
 # ----------------------------------------------------------------------------- the family contract
 
-OPTIONS = [
+AUDIT_OPTIONS = [
     Option("allowed_scopes", "list", [
         "The scopes a key may hold, as shell-style patterns matched case-sensitively against the whole scope, such as "
         "V(mail.send) or V(user.settings.*). A scope that matches none of them is flagged as an excess scope.",
@@ -204,22 +347,60 @@ OPTIONS = [
         elements="str", default=[], no_log=False),
 ]
 
+OPTIONS = AUDIT_OPTIONS + [
+    Option("enforce", "bool", [
+        "Cut what the audit flags: each flagged key loses its scopes beyond the policy (its excess and its "
+        "account-control scopes) with one C(PUT /v3/api_keys/{api_key_id}), keeping its allowed scopes. In check mode, "
+        "the cuts that would be made.",
+        "Never on a key O(@allowed_control_keys) names, on the key the run authenticates with (as "
+        "M(mailops.sendgrid.sendgrid_api_key) knows it), or on a key the cut would leave with no scope (SendGrid wants "
+        "one): those stay flagged, saying why. Markers such as C(2fa_required) are never cut.",
+        "Needs the scope C(api_keys.update). V(false) only audits."], default=False),
+]
 
-class ApiKeyAudit(Family):
-    """The API keys as a family: read only, flagging the keys that go beyond the policy."""
+MODULE_OPTIONS = [
+    Option("name", "str", [
+        "The key's name, which identifies it. Key names are not unique in SendGrid: when two keys have this name, the "
+        "task fails naming their ids, unless O(@api_key_id) chooses one."], required=True, no_log=False),
+    Option("state", "str", [
+        "V(present) creates the key with O(@scopes) when there is none of that name, and updates the scopes (and, "
+        "given O(@api_key_id), the name) of the one there is when they differ.",
+        "V(absent) deletes the key."], choices=["present", "absent"], default="present"),
+    Option("scopes", "list", [
+        "The scopes the key holds, compared as a set, such as V(mail.send). Required with O(@state=present): a key "
+        "created without scopes would have full access.",
+        "Each is a scope, not a pattern. Markers SendGrid sets on keys (C(2fa_required), "
+        "C(sender_verification_eligible)) are left out of the comparison."], elements="str"),
+    Option("api_key_id", "str", [
+        "The id of the key, to choose it among keys that share its name, or to rename it to O(@name). A key with this "
+        "id must exist: no key is created with an id asked for."], no_log=False),
+    Option("protect_calling_key", "bool", [
+        "Refuse to delete the key this task authenticates with (O(api_key)), or to take an C(api_keys.*) scope from "
+        "it. SendGrid does not say which key is calling: a key of the form C(SG.<api_key_id>.<secret>) (every key "
+        "SendGrid creates) names its own id, and for another form a key holding exactly the calling key's scopes "
+        "(C(GET /v3/scopes)) is taken for it.",
+        "It cannot see another automation's or person's key: that one is deleted when asked. With O(on_behalf_of), "
+        "the keys are the subuser's and the calling key the parent's, so none is guarded.",
+        "V(false) to rotate or cut the calling key on purpose, once another key does the work."], default=True),
+]
+
+
+class ApiKeysFamily(Family):
+    """The API keys as a family: its section (an audit, with an opt-in cut of what it flags), its module (one key)."""
 
     kind = "audit"
     flags = "API key"
-    module = "sendgrid_api_key_info"
+    module = "sendgrid_api_key"
     section_no_log = False   # "api_keys" holds no key: the name alone would make the sanity test ask for no_log
 
     def __init__(self):
         super().__init__(
-            "api_keys", "the API key audit",
-            "An audit of the API keys, read only, as M(mailops.sendgrid.sendgrid_api_key_info) does it. A key holding "
-            "an account-control scope (C(api_keys.*), C(teammates.*), C(access_settings.*)) that allowed_control_keys "
-            "does not allow, or a scope that no pattern of allowed_scopes matches, is flagged: drift that only a person "
-            "can fix.", OPTIONS)
+            "api_keys", "the API keys",
+            "An audit of the API keys, as M(mailops.sendgrid.sendgrid_api_key_info) does it, and with O(@enforce) the "
+            "cut of what it flags. A key holding an account-control scope (C(api_keys.*), C(teammates.*), "
+            "C(access_settings.*)) that allowed_control_keys does not allow, or a scope that no pattern of "
+            "allowed_scopes matches, is flagged: drift that a person fixes, or the cut.", OPTIONS, MODULE_OPTIONS)
+        self.audit_options = AUDIT_OPTIONS   # sendgrid_api_key_info's
 
     def check(self, values: dict, where: str = "") -> list:
         check_patterns(values["allowed_scopes"], option_name(where + "allowed_scopes"))
@@ -227,29 +408,80 @@ class ApiKeyAudit(Family):
         return []
 
     def apply(self, account, values: dict, check_mode: bool) -> dict:
+        planned, kept = [], {}
         try:
             keys = read_keys(account)
+            flagged = audit(keys, values["allowed_scopes"], values["allowed_control_keys"])
+            if values.get("enforce") and flagged:
+                planned, kept = cuts(keys, flagged, values["allowed_control_keys"], account)
+                if not check_mode:
+                    cut(account, planned)
         except Exception as exc:  # pylint: disable=broad-exception-caught
-            return {self.name: failure(str(unexpected(account, exc)), keys=None, flagged=[])}
-        flagged = audit(keys, values["allowed_scopes"], values["allowed_control_keys"])
-        return {self.name: dict(status=FLAGGED if flagged else COMPLIANT, keys=len(keys), flagged=flagged)}
+            return {self.name: failure(str(unexpected(account, exc)), keys=None, flagged=[], cut=[],
+                                       changes=getattr(exc, "written", None) or {})}
+        left = [dict(item, not_cut=kept[item["api_key_id"]]) if item["api_key_id"] in kept else item
+                for item in flagged if not any(done["api_key_id"] == item["api_key_id"] for done in planned)]
+        outcome = dict(status=status(True, check_mode) if planned else FLAGGED if left else COMPLIANT, keys=len(keys),
+                       flagged=left, cut=planned)
+        return {self.name: outcome}
+
+    def write_scopes(self, key: str, outcome: dict) -> list:
+        return [UPDATE.scope] if outcome.get("cut") else []
 
     def describe(self, key: str, outcome: dict, cell) -> str:
         text = ("1 key" if outcome["keys"] == 1 else "%d keys" % outcome["keys"]) if outcome.get("keys") is not None else ""
+        for item in outcome.get("cut") or []:
+            text += "; cut %s (%s): %s" % (cell(item["name"]), cell(item["api_key_id"]), cell(", ".join(item["removed"])))
         for flagged in outcome.get("flagged") or []:
             text += "; %s (%s)" % (cell(flagged["name"]), cell(flagged["api_key_id"]))
             if flagged.get("excess_scopes"):
                 text += ", beyond the allowed scopes: " + cell(", ".join(flagged["excess_scopes"]))
             if flagged.get("control_scopes"):
                 text += ", control scopes: " + cell(", ".join(flagged["control_scopes"]))
+            if flagged.get("not_cut"):
+                text += ", not cut: " + cell(flagged["not_cut"])
         return text
 
     def explain(self, item: dict) -> str:
-        return why(item)
+        return why(item) + (" (not cut: %s)" % item["not_cut"] if item.get("not_cut") else "")
 
     def run_module(self) -> None:
+        """The whole of sendgrid_api_key."""
+        module = sendgrid_module(argument_spec=dict(connection_argument_spec(), **self.module_argument_spec()),
+                                 required_if=[("state", "present", ("scopes",))], supports_check_mode=True)
+        params = module.params
+        try:
+            name = _check_name(params["name"])
+            scopes = check_scopes(params["scopes"], "scopes") if params["state"] == "present" else None
+        except SendGridError as exc:
+            module.fail_json(msg=str(exc))
+        account = account_from_module(module)
+        guard = "protect_calling_key: false"
+        secret = None
+        try:
+            key = the_key(account, name, params["api_key_id"])
+            if key is None and params["api_key_id"]:
+                raise SendGridError("No API key has the id %r: give the id of an existing key, or leave api_key_id out "
+                                    "to create one named %r." % (params["api_key_id"], name))
+            after = _after(key, name, scopes, params)
+            changed = after != key_state(key)
+            if changed and key is not None and params["protect_calling_key"]:
+                guard_calling_key(account, key, None if after is None else after["scopes"], guard)
+            if changed and not module.check_mode:
+                after, secret = _write(account, key, after)
+        except SendGridError as exc:
+            module.fail_json(msg=str(exc), status=exc.status)
+        result = dict(changed=changed, key=after)
+        if secret is not None:
+            result["secret"] = secret   # the action plugin hides the task's output from display when this is here
+        if module._diff:
+            result["diff"] = dict(before=dict(key=key_state(key)), after=dict(key=after))
+        module.exit_json(**result)
+
+    def run_info_module(self) -> None:
         """The whole of sendgrid_api_key_info."""
-        module = sendgrid_module(argument_spec=dict(connection_argument_spec(), **self.argument_spec()),
+        module = sendgrid_module(argument_spec=dict(connection_argument_spec(),
+                                                    **{option.name: option.argument_spec() for option in AUDIT_OPTIONS}),
                                  supports_check_mode=True)
         params = module.params
         try:
@@ -267,4 +499,39 @@ class ApiKeyAudit(Family):
         module.exit_json(changed=False, api_keys=keys, flagged=flagged, msg=audit_message(keys, flagged))
 
 
-FAMILY = ApiKeyAudit()
+def _check_name(name) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise SendGridError("value of %s must be the key's name, non-empty text, got: %s."
+                            % (option_name("name"), as_text(name)))
+    return name.strip()
+
+
+def _after(key, name: str, scopes, params: dict):
+    """The key as the task leaves it (None: absent); the markers SendGrid set stay as they are."""
+    if params["state"] == "absent":
+        return None
+    if key is None:
+        return dict(name=name, api_key_id=None, scopes=scopes)
+    kept = scopes if permissions(scopes) != permissions(key["scopes"]) else key["scopes"]
+    if kept is scopes:
+        kept = sorted(set(scopes) | (set(key["scopes"]) & MARKERS))
+    return dict(name=name if params["api_key_id"] else key["name"], api_key_id=key["api_key_id"], scopes=kept)
+
+
+def _write(account, key, after):
+    """The one write that makes the key what ``after`` says: (the key after it, its secret when it was created)."""
+    if after is None:
+        account.request("DELETE", _key_path(key), DELETE)
+        return None, None
+    if key is None:
+        return _created(account.request("POST", PATH, CREATE, body=dict(name=after["name"], scopes=after["scopes"])),
+                        after["name"])
+    if after["scopes"] == key["scopes"]:
+        account.request("PATCH", _key_path(key), UPDATE, body=dict(name=after["name"]))
+    else:
+        account.request("PUT", _key_path(key), UPDATE, body=dict(name=after["name"], scopes=sorted(
+            permissions(after["scopes"]))))
+    return after, None
+
+
+FAMILY = ApiKeysFamily()

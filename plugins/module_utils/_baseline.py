@@ -24,13 +24,13 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     SendGridError, as_text, check_text, connection_argument_spec, first_few, option_name, option_names_argument_spec,
     plural, sendgrid_module,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._families import A_FLAGGED, REGISTRY, family_of
+from ansible_collections.mailops.sendgrid.plugins.module_utils._families import A_FLAGGED, POLICY, family_of
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
     CHANGED, COMPLIANT, DRIFT, FAILED, FLAGGED, WOULD_CHANGE,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._scopes import KeyScopes
 
-SECTIONS = tuple(family.name for family in REGISTRY)
+SECTIONS = tuple(family.name for family in POLICY)
 TYPE_CHECKS = {
     "bool": (check_type_bool, "true or false"),
     "int": (check_type_int, "a whole number"),
@@ -42,7 +42,7 @@ TYPE_CHECKS = {
 
 def policy_argument_spec() -> dict:
     """One dict option per family, its options the suboptions."""
-    return {family.name: section_spec(family) for family in REGISTRY}
+    return {family.name: section_spec(family) for family in POLICY}
 
 
 def section_spec(family) -> dict:
@@ -141,7 +141,7 @@ def check(desired: dict, where: str = "") -> list:
     option's path (``where`` is "" for the policy, "accounts[2]." for an account's overrides). Returns the warnings on
     what would do nothing or open too much, each naming its option's path."""
     warnings = []
-    for family in REGISTRY:
+    for family in POLICY:
         if desired.get(family.name) is not None:
             warnings += family.check(desired[family.name], option_name(where + family.name + "."))
     return warnings
@@ -166,7 +166,7 @@ def apply(account, desired: dict, check_mode: bool, key_scopes: KeyScopes | None
     In check mode, given ``key_scopes``, a setting that would change is checked against the calling key's scopes: one
     the key could not write fails the plan now, naming the missing scopes, instead of the apply later.
     """
-    managed = [family for family in REGISTRY if desired.get(family.name) is not None]
+    managed = [family for family in POLICY if desired.get(family.name) is not None]
     order = [family for family in managed if not family.runs_last] + [family for family in managed if family.runs_last]
     outcomes = {}
     while order:

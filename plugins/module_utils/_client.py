@@ -556,6 +556,14 @@ class SendGridClient:
                           % (COLLECTION_VERSION, requests.__version__),
         })
 
+    @property
+    def calling_key_id(self) -> str | None:
+        """The api_key_id of the key this client authenticates with, when the key has SendGrid's form
+        SG.<api_key_id>.<secret> (the spec's example: api_key SG.xxxxxxxx.yyyyyyyy has the api_key_id xxxxxxxx);
+        None otherwise. The id is no secret: the key list shows it."""
+        parts = (self._api_key or "").split(".")
+        return parts[1] if len(parts) == 3 and parts[0] == "SG" and parts[1] and parts[2] else None
+
     def account(self, on_behalf_of: str | None = None, region_advice: str | None = None) -> "Account":
         """This client acting for the parent account (None) or for a subuser or customer account."""
         check_header_value("on_behalf_of", on_behalf_of)

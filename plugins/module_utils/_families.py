@@ -15,7 +15,7 @@ For internal use by this collection's modules only: names here may change withou
 from __future__ import annotations
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils import (
-    _api_keys, _enforced_tls, _ip_access, _mail_settings, _teammates, _tracking_settings,
+    _api_keys, _enforced_tls, _ip_access, _mail_settings, _subusers, _teammates, _tracking_settings,
 )
 
 REGISTRY = [
@@ -25,8 +25,11 @@ REGISTRY = [
     _ip_access.FAMILY,
     _api_keys.FAMILY,
     _teammates.FAMILY,
+    _subusers.FAMILY,
 ]
 BY_NAME = {family.name: family for family in REGISTRY}
+# The families that are sections of the baseline's policy (and variables of the role baseline), in order.
+POLICY = [family for family in REGISTRY if family.in_policy]
 # What the audits flag, in words, for messages and reports: "a flagged API key or teammate".
 A_FLAGGED = "a flagged " + " or ".join(family.flags for family in REGISTRY if family.flags)
 

@@ -10,8 +10,9 @@ A family is one part of an account's configuration, of one of three kinds:
 
 - settings: objects SendGrid keeps per account, read with GET and changed with a partial PATCH (Enforced TLS, the
   tracking and the mail settings; _settings.SettingsFamily);
-- collection: items the account holds, added and removed (the IP allow list's entries);
-- audit: read only, flagging what goes beyond a policy (the API keys).
+- collection: items the account holds, added and removed (the IP allow list's entries, the teammates, the
+  subusers);
+- audit: flagging what goes beyond a policy, and cutting it when asked (the API keys).
 
 Each is registered once, in _families.REGISTRY, whose order is the order of the policy's sections, of the results and
 of the report. Neither the baseline nor the report nor the drift gate names a family: they loop over the registry.
@@ -127,6 +128,8 @@ class Family:
     module             the single-account module that manages it (documentation links to it)
     runs_last          its change may end this machine's access: the baseline applies it after every other family
     flags              an audit: what it flags, in words ("API key")
+    in_policy          whether it is a section of the baseline's policy (False: a module only, such as the subusers,
+                       which only a parent has)
 
     and implements, for one account:
 
@@ -156,6 +159,7 @@ class Family:
     module = None
     section_no_log = None   # the no_log of the section's dict option, when its name would draw the sanity test
     flags = None            # an audit: what it flags, in words ("API key"), for messages and reports
+    in_policy = True        # a section of the baseline's policy
 
     def __init__(self, name: str, title: str, summary: str, options: list, module_options: list | None = None):
         self.name = name

@@ -35,13 +35,14 @@ class KeyScopes:
 
     def missing(self, account, needed: dict) -> dict:
         """{setting key: the scopes it needs that the key lacks, sorted}, for settings lacking any."""
-        scopes = self._of(account)
+        scopes = self.scopes_of(account)
         if scopes is None:
             return {}
         missing = {key: sorted(set(wanted) - scopes) for key, wanted in needed.items()}
         return {key: lacking for key, lacking in missing.items() if lacking}
 
-    def _of(self, account):
+    def scopes_of(self, account):
+        """The calling key's scopes on the account's host (a frozenset), None when they cannot be read."""
         host = account.client.base_url
         with self._lock:  # one GET per host, even when every worker asks at once
             if host not in self._scopes:

@@ -31,7 +31,7 @@ extends_documentation_fragment:
   - mailops.sendgrid.connection
   - mailops.sendgrid.connection.on_behalf_of
 options:
-  # BEGIN GENERATED family api_keys
+  # BEGIN GENERATED family api_keys audit_options
   allowed_scopes:
     description:
       - The scopes a key may hold, as shell-style patterns matched case-sensitively against the whole scope, such as
@@ -157,7 +157,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import 
 
 
 def main():
-    FAMILY.run_module()
+    FAMILY.run_info_module()
 
 
 if __name__ == "__main__":

@@ -376,10 +376,10 @@ options:
         elements: str
   api_keys:
     description:
-      - 'An audit of the API keys, read only, as M(mailops.sendgrid.sendgrid_api_key_info) does it. A key holding an
-        account-control scope (C(api_keys.*), C(teammates.*), C(access_settings.*)) that allowed_control_keys does
-        not allow, or a scope that no pattern of allowed_scopes matches, is flagged: drift that only a person can
-        fix.'
+      - 'An audit of the API keys, as M(mailops.sendgrid.sendgrid_api_key_info) does it, and with O(@enforce) the
+        cut of what it flags. A key holding an account-control scope (C(api_keys.*), C(teammates.*),
+        C(access_settings.*)) that allowed_control_keys does not allow, or a scope that no pattern of allowed_scopes
+        matches, is flagged: drift that a person fixes, or the cut.'
       - V(null), or leaving it out, leaves it alone.
     type: dict
     suboptions:
@@ -407,6 +407,17 @@ options:
         type: list
         elements: str
         default: []
+      enforce:
+        description:
+          - 'Cut what the audit flags: each flagged key loses its scopes beyond the policy (its excess and its
+            account-control scopes) with one C(PUT /v3/api_keys/{api_key_id}), keeping its allowed scopes. In check
+            mode, the cuts that would be made.'
+          - 'Never on a key O(api_keys.allowed_control_keys) names, on the key the run authenticates with (as
+            M(mailops.sendgrid.sendgrid_api_key) knows it), or on a key the cut would leave with no scope (SendGrid
+            wants one): those stay flagged, saying why. Markers such as C(2fa_required) are never cut.'
+          - Needs the scope C(api_keys.update). V(false) only audits.
+        type: bool
+        default: false
   teammates:
     description:
       - The account's teammates and pending invites, as M(mailops.sendgrid.sendgrid_teammate) manages them one by

@@ -255,7 +255,7 @@ def test_the_full_baseline_in_sync_costs_the_documented_floor_of_gets_only():
     assert list(outcomes) == ["enforced_tls", "tracking.click", "tracking.open", "mail_settings.forward_spam",
                               "mail_settings.footer", "ip_access", "api_keys"]
     assert {key: outcome["status"] for key, outcome in outcomes.items()} == dict.fromkeys(outcomes, "compliant")
-    assert outcomes["api_keys"] == {"status": "compliant", "keys": 1, "flagged": []}
+    assert outcomes["api_keys"] == {"status": "compliant", "keys": 1, "flagged": [], "cut": []}
 
 
 def test_a_fresh_account_gets_one_minimal_write_per_setting_that_differs_and_the_allow_list_last():
@@ -278,7 +278,7 @@ def test_a_fresh_account_gets_one_minimal_write_per_setting_that_differs_and_the
                                      "changes": {"added": ["127.0.0.1/32", "203.0.113.0/24"]}}
     assert outcomes["mail_settings.forward_spam"]["status"] == "compliant"
     assert outcomes["api_keys"] == {"status": "flagged", "keys": 1, "flagged": [
-        {"name": "ops", "api_key_id": "k2", "excess_scopes": [], "control_scopes": ["api_keys.read"], "name_shared": False}]}
+        {"name": "ops", "api_key_id": "k2", "excess_scopes": [], "control_scopes": ["api_keys.read"], "name_shared": False}], "cut": []}
 
 
 def test_check_mode_reads_everything_writes_nothing_and_says_would_change():
@@ -317,7 +317,8 @@ def test_the_allow_list_and_the_keys_fail_alone():
     outcomes = apply(account, full(), check_mode=False)
     assert outcomes["ip_access"] == {"status": "failed", "before": None, "after": None, "changes": {},
                                      "msg": "Reading the allow list failed."}
-    assert outcomes["api_keys"] == {"status": "failed", "keys": None, "flagged": [], "msg": "Listing the API keys failed."}
+    assert outcomes["api_keys"] == {"status": "failed", "keys": None, "flagged": [], "cut": [], "changes": {},
+                                    "msg": "Listing the API keys failed."}
     assert outcomes["enforced_tls"]["status"] == "changed"
 
 
