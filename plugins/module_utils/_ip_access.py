@@ -34,7 +34,7 @@ WILDCARD = re.compile(r"^(\d{1,3})((?:\.\d{1,3}){0,2})((?:\.\*){1,3})$")
 RECENT_SECONDS = 60
 ACTIVITY_LIMIT = 20
 # An entry wider than this (IPv4 shorter than /16, over 65536 addresses; IPv6 shorter than /48, a site's allocation)
-# lets so many addresses in that it is more likely a slip than a plan: it warns. Documented in both modules and README.
+# lets so many addresses in that it is more likely a slip than a plan: it warns. Documented in both modules and the IP allow list guide.
 WIDEST = {4: 16, 6: 48}
 MAX_ACTIVITY = 1000
 # The epoch-seconds fields that get an ISO 8601 sibling (sendgrid_ip_access_info).

@@ -84,7 +84,7 @@ EXAMPLES = r"""
     require_tls: true
 
 # To set api_key (or api_url, region) once for every mailops.sendgrid task of a play, put it in the play's
-# module_defaults under group/mailops.sendgrid.sendgrid; the collection's README shows such a play.
+# module_defaults under group/mailops.sendgrid.sendgrid; the collection's settings guide shows such a play.
 - name: Require TLS 1.3 for another subuser
   mailops.sendgrid.sendgrid_enforced_tls:
     on_behalf_of: billing

@@ -1,11 +1,13 @@
 """Find every code block the documentation shows, straight from the files (nothing is copied into the tests).
 
-Sources: the fenced blocks of README.md and roles/*/README.md, and the EXAMPLES string of each module in
-plugins/modules/ (read with ``ast``, so a module that cannot be imported still yields its examples).
+Sources: the fenced blocks of README.md and roles/*/README.md, the code blocks (``.. code-block:: LANG``, and
+literal blocks after ``::`` as ``text``) of the guides in docs/docsite/rst/, and the EXAMPLES string of each module
+in plugins/modules/ (read with ``ast``, so a module that cannot be imported still yields its examples).
 
 Each block gets a stable id: ``<file>:<slug of the heading above it>`` for YAML blocks, with ``:<language>``
 appended for other languages and ``:2``, ``:3``... for further blocks of that language in one section, and
-``<module>:EXAMPLES`` for a module's examples.
+``<module>:EXAMPLES`` for a module's examples. Markdown and RST files follow the same scheme
+(``docs/docsite/rst/guide_pipelines.rst:github-actions``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,11 @@ import yaml
 
 FENCE = re.compile(r"^```\s*([\w+-]*)\s*$")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+# RST: a section title is a line of text underlined by one punctuation character repeated (and maybe overlined)
+RST_ADORNMENT = re.compile(r"^([=\-~^\"'`#*+:._])\1+\s*$")
+RST_CODE = re.compile(r"^(\s*)\.\.\s+(?:code-block|code|sourcecode)::\s*([\w+-]*)\s*$")
+RST_DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")
+RST_DOCS = "docs/docsite/rst"
 YAML_LANGS = ("yaml", "yml")
 PLAY_KEYS = ("hosts", "import_playbook", "ansible.builtin.import_playbook")
 # A bash block is run when it starts the local API server and runs ansible-playbook against it.
@@ -46,6 +54,13 @@ def slug(heading: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", heading.lower()).strip("-")
 
 
+def block_id(relpath: str, section: str, kind: str, counts: dict) -> str:
+    """``<file>:<section>``, ``:<language>`` unless YAML, ``:<n>`` for the n-th such block of the section."""
+    counts[(section, kind)] = counts.get((section, kind), 0) + 1
+    made = "%s:%s" % (relpath, section) + ("" if kind == "yaml" else ":" + kind)
+    return made + (":%d" % counts[(section, kind)] if counts[(section, kind)] > 1 else "")
+
+
 def markdown_blocks(root: Path, relpath: str) -> list:
     """The fenced code blocks of one Markdown file, in order."""
     blocks, counts = [], {}
@@ -60,16 +75,60 @@ def markdown_blocks(root: Path, relpath: str) -> list:
             continue
         if fence and not fence.group(1):
             kind = "yaml" if lang in YAML_LANGS else lang
-            counts[(section, kind)] = counts.get((section, kind), 0) + 1
-            block_id = "%s:%s" % (relpath, section) + ("" if kind == "yaml" else ":" + kind)
-            if counts[(section, kind)] > 1:
-                block_id += ":%d" % counts[(section, kind)]
-            blocks.append(Block(block_id, relpath, start, kind, "\n".join(body) + "\n"))
+            blocks.append(Block(block_id(relpath, section, kind, counts), relpath, start, kind, "\n".join(body) + "\n"))
             lang = None
         else:
             body.append(line)
     if lang is not None:
         raise ValueError("%s: the code block opened on line %d is never closed" % (relpath, start - 1))
+    return blocks
+
+
+def indentation(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def rst_blocks(root: Path, relpath: str) -> list:
+    """The code blocks of one RST file, in order: ``.. code-block:: LANG`` (also ``code``, ``sourcecode``), and the
+    literal block after a paragraph ending in ``::`` (language ``text``, as an unlabelled Markdown fence).
+
+    A block's content is every line after the directive (and its ``:option:`` lines) indented deeper than the
+    directive, blank lines included, dedented; it ends at the first line that is not.
+    """
+    lines = (root / relpath).read_text(encoding="utf-8").splitlines()
+    blocks, counts, section, number = [], {}, "top", 0
+    while number < len(lines):
+        line = lines[number]
+        code = RST_CODE.match(line)
+        literal = (not code and line.rstrip().endswith("::") and not RST_DIRECTIVE.match(line)
+                   and not RST_ADORNMENT.match(line))
+        if code or literal:
+            outer = indentation(line)
+            lang = ((code.group(2) if code else "") or "text").lower()
+            number += 1
+            while code and number < len(lines) and lines[number].strip().startswith(":") \
+                    and indentation(lines[number]) > outer:
+                number += 1   # the directive's options (:caption:, :emphasize-lines:...)
+            first, body = None, []
+            while number < len(lines) and (not lines[number].strip() or indentation(lines[number]) > outer):
+                if lines[number].strip() and first is None:
+                    first = number + 1   # the block's first text line, 1-based
+                if first is not None:
+                    body.append(lines[number])
+                number += 1
+            while body and not body[-1].strip():
+                body.pop()
+            if not body:
+                raise ValueError("%s: the code block above line %d is empty" % (relpath, number + 1))
+            kind = "yaml" if lang in YAML_LANGS else lang
+            text = textwrap.dedent("\n".join(body)) + "\n"
+            blocks.append(Block(block_id(relpath, section, kind, counts), relpath, first, kind, text))
+            continue
+        following = lines[number + 1] if number + 1 < len(lines) else ""
+        if line.strip() and not line[0].isspace() and not RST_ADORNMENT.match(line) and RST_ADORNMENT.match(following) \
+                and len(following.strip()) >= len(line.strip()):
+            section = slug(line.strip())
+        number += 1
     return blocks
 
 
@@ -84,8 +143,14 @@ def module_examples(root: Path, relpath: str):
 
 
 def documented_files(root: Path) -> list:
-    """Markdown files whose examples must run: the collection's README and each role's."""
-    return ["README.md"] + sorted(str(p.relative_to(root)) for p in root.glob("roles/*/README.md"))
+    """Files whose examples must run: the collection's README, each role's, and the guides in docs/docsite/rst/."""
+    return (["README.md"] + sorted(str(p.relative_to(root)) for p in root.glob("roles/*/README.md"))
+            + sorted(str(p.relative_to(root)) for p in (root / RST_DOCS).glob("*.rst")))
+
+
+def file_blocks(root: Path, relpath: str) -> list:
+    """The code blocks of one documentation file, Markdown or RST."""
+    return rst_blocks(root, relpath) if relpath.endswith(".rst") else markdown_blocks(root, relpath)
 
 
 def module_files(root: Path) -> list:
@@ -93,8 +158,8 @@ def module_files(root: Path) -> list:
 
 
 def all_blocks(root: Path) -> list:
-    """Every block: Markdown files first, then module EXAMPLES (modules without EXAMPLES are left out)."""
-    blocks = [block for relpath in documented_files(root) for block in markdown_blocks(root, relpath)]
+    """Every block: documentation files first, then module EXAMPLES (modules without EXAMPLES are left out)."""
+    blocks = [block for relpath in documented_files(root) for block in file_blocks(root, relpath)]
     blocks += [block for block in (module_examples(root, relpath) for relpath in module_files(root)) if block]
     return blocks
 

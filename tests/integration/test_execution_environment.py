@@ -1,7 +1,7 @@
-"""README's execution-environment definition, as written there, puts the collection and requests into the image.
+"""The execution-environment guide's definition, as written there, puts the collection and requests into the image.
 
 There is no container engine here, so ansible-builder cannot build the image; instead this test does what the
-README says up to the image build, with the definition read from README.md: build the artifact from a copy of
+guide says up to the image build, with the definition read from its RST file: build the artifact from a copy of
 the work tree, write the definition next to it, run ``ansible-builder create`` from there. Then it checks the
 generated build context and does, outside a container, the two steps of the generated Containerfile that
 depend on this collection: the galaxy stage (``COPY _build /build``, ``ansible-galaxy collection install -r
@@ -22,13 +22,14 @@ import yaml
 import doc_examples
 from conftest import REPO_ROOT
 
-SECTION = "README.md:in-an-execution-environment-awx-automation-platform"
+GUIDE = "docs/docsite/rst/guide_execution_environment.rst"
+SECTION = GUIDE + ":in-an-execution-environment-awx-automation-platform"
 BIN = Path(sys.executable).parent
 
 
-def readme_block(block_id: str):
-    found = [block for block in doc_examples.markdown_blocks(REPO_ROOT, "README.md") if block.id == block_id]
-    assert len(found) == 1, "README.md has no single block %s" % block_id
+def guide_block(block_id: str):
+    found = [block for block in doc_examples.rst_blocks(REPO_ROOT, GUIDE) if block.id == block_id]
+    assert len(found) == 1, "%s has no single block %s" % (GUIDE, block_id)
     return found[0]
 
 
@@ -54,21 +55,25 @@ def requirement_names(text: str) -> set:
 
 
 def test_readme_execution_environment_puts_the_artifact_and_requests_into_the_build_context(tmp_path):
-    definition_block = readme_block(SECTION)
+    definition_block = guide_block(SECTION)
     definition = yaml.safe_load(definition_block.text)
-    commands = [argv for _env, argv, _bg in doc_examples.shell_commands(readme_block(SECTION + ":bash").text)]
+    commands = [argv for _env, argv, _bg in doc_examples.shell_commands(guide_block(SECTION + ":bash").text)]
     builds = [argv for argv in commands if argv[:2] == ["ansible-builder", "build"]]
     assert len(builds) == 1, commands
     options = builds[0]
     filename = options[options.index("--file") + 1] if "--file" in options else options[options.index("-f") + 1]
-    # where the README runs ansible-builder: the artifact's directory ("cd build/"), else where it was built
+    # where the guide runs ansible-builder: the artifact's directory ("cd build/"), else where it was built
     where = [argv[1] for argv in commands if argv[0] == "cd"]
     output = tmp_path / (where[-1] if where else "build")
 
     # the artifact, built as scripts/test.sh stage_build does: from a copy of the work tree without .git
     source = tmp_path / "ansible_collections" / "mailops" / "sendgrid"
     run(["bash", "scripts/ansible-test.sh", "stage", source], cwd=REPO_ROOT)
-    shutil.rmtree(source / ".git")
+    git = source / ".git"
+    if git.is_dir():
+        shutil.rmtree(git)
+    else:
+        git.unlink()   # in a git worktree, .git is a file naming the repository's git directory
     run([BIN / "ansible-galaxy", "collection", "build", source, "--output-path", output], cwd=tmp_path)
     (artifact,) = output.glob("mailops-sendgrid-*.tar.gz")
     galaxy = yaml.safe_load((REPO_ROOT / "galaxy.yml").read_text(encoding="utf-8"))

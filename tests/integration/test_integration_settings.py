@@ -1,7 +1,7 @@
 """sendgrid_tracking_settings, sendgrid_mail_settings and sendgrid_settings_info, run by ansible-playbook against the
 local API server.
 
-The request floor of the README ("Tracking and mail settings") request by request, value semantics end to end,
+The request floor of the settings guide (guide_settings.rst, "The fewest requests") request by request, value semantics end to end,
 check and diff mode, idempotence, subusers, customer accounts, the EU host, module_defaults, faults, scopes, bad
 input, per-endpoint rate limits and the secrecy of the key. Each run serves several checks of one behaviour: the
 playbooks settings.yml (one task per module, optionally run twice) and settings_cases.yml (one loop item per case,

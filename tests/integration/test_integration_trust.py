@@ -162,8 +162,9 @@ def test_10_an_apply_that_fails_part_way_says_what_it_wrote_in_the_result_the_re
 # ----------------------------------------------------------------------------- 11. the audit example's message
 
 def readme_audit_play(directory) -> str:
-    """The README's audit example as written, its vault variable standing for the test's key."""
-    (block,) = [b for b in doc_examples.all_blocks(REPO_ROOT) if b.id == "README.md:auditing-api-keys"]
+    """The API key guide's audit example as written, its vault variable standing for the test's key."""
+    (block,) = [b for b in doc_examples.all_blocks(REPO_ROOT)
+                if b.id == "docs/docsite/rst/guide_api_keys.rst:auditing-api-keys"]
     plays = yaml.safe_load(block.text)
     plays[0]["vars"] = {"vault_sendgrid_api_key": "{{ lookup('ansible.builtin.env', 'IT_API_KEY') }}"}
     path = directory / "audit.yml"

@@ -1,9 +1,9 @@
-"""The README's pipeline ("In a pipeline") runs as written, against local API servers.
+"""The pipeline guide (docs/docsite/rst/guide_pipelines.rst) runs as written, against local API servers.
 
-The commands are read from the README's GitHub Actions and GitLab CI files when the tests are collected: each job's
+The commands are read from the guide's GitHub Actions and GitLab CI files when the tests are collected: each job's
 environment (the file's own variables, and the secrets and settings it names, given here the local servers' key),
 its ``run:``/``script:`` lines, its artifacts. Both files must run the same ansible-playbook commands with the same
-variables; those commands then run as a pipeline would run them, each job in a fresh checkout holding the README's
+variables; those commands then run as a pipeline would run them, each job in a fresh checkout holding the guide's
 policy file, against a fresh global and EU server standing for SendGrid's two hosts:
 
 1. plan on fresh accounts: exits 2, naming every drifted account and its settings; the report and the JUnit file
@@ -38,9 +38,10 @@ import yaml
 import doc_examples
 from conftest import COLLECTIONS_ROOT, KEY, REPO_ROOT, SECRETS, header, sg
 
-POLICY_BLOCK = "README.md:in-a-pipeline"
-GITHUB_BLOCK = "README.md:github-actions"
-GITLAB_BLOCK = "README.md:gitlab-ci"
+GUIDE = "docs/docsite/rst/guide_pipelines.rst"
+POLICY_BLOCK = GUIDE + ":the-policy"
+GITHUB_BLOCK = GUIDE + ":github-actions"
+GITLAB_BLOCK = GUIDE + ":gitlab-ci"
 POLICY_FILE = "sendgrid-baseline.yml"   # the name the commands give after -e @
 
 # What the pipeline's settings hold (GitHub secrets and variables, GitLab CI/CD variables): the local servers' key
@@ -51,7 +52,7 @@ SETUP_LINES = ("pip install ", "ansible-galaxy collection install ")
 EXPRESSION = re.compile(r"^\$\{\{\s*(secrets|vars)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 
 # The fresh servers' accounts (conftest.SUBUSERS, eu-newsletter on the EU host), every one discovered, and the
-# settings of the README's policy that a fresh account does not have (open and click tracking start enabled).
+# settings of the guide's policy that a fresh account does not have (open and click tracking start enabled).
 ACCOUNTS_BY_HOST = (["parent", "marketing", "billing", "support"], ["eu-newsletter"])
 ACCOUNTS = [account for accounts in ACCOUNTS_BY_HOST for account in accounts]
 DRIFTED_SETTINGS = ["enforced_tls", "tracking.click", "tracking.open"]
@@ -61,7 +62,7 @@ DRIFT, NO_VERDICT = 2, 4
 
 @dataclass
 class Job:
-    """One CI job as the README writes it."""
+    """One CI job as the guide writes it."""
 
     name: str
     env: dict                                      # variables the file sets, secrets resolved
@@ -73,7 +74,7 @@ class Job:
 
 def block(block_id: str):
     found = [b for b in doc_examples.all_blocks(REPO_ROOT) if b.id == block_id]
-    assert len(found) == 1, "README.md has no single block %s: the pipeline section moved or was renamed" % block_id
+    assert len(found) == 1, "%s has no single block %s: the pipeline section moved or was renamed" % (GUIDE, block_id)
     return found[0]
 
 
@@ -173,7 +174,7 @@ def test_the_key_is_never_on_a_command_line():
 
 @pytest.fixture(name="pipeline")
 def fixture_pipeline(start_server, tmp_path):
-    """Run a README job in a fresh checkout (the policy file alone) against a fresh global and EU server, or the
+    """Run a guide's job in a fresh checkout (the policy file alone) against a fresh global and EU server, or the
     servers and environment given."""
     servers = (start_server(), start_server(region="eu"))
     jobs = github_jobs()
