@@ -502,7 +502,7 @@ class ApiKeysFamily(Family):
 def _check_name(name) -> str:
     if not isinstance(name, str) or not name.strip():
         raise SendGridError("value of %s must be the key's name, non-empty text, got: %s."
-                            % (option_name("name"), as_text(name)))
+                            % (option_name("name"), repr(name) if isinstance(name, str) else as_text(name)))
     return name.strip()
 
 

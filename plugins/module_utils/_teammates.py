@@ -166,7 +166,7 @@ def plan(team: dict, members: dict, purge: bool, absent: tuple = ()) -> list:
         teammate, invite = find(team, email)
         if teammate is not None:
             if teammate["user_type"] == OWNER:
-                if wanted != ADMIN_ACCESS:
+                if wanted not in (ADMIN_ACCESS, OWNER):
                     raise SendGridError("%s is the account's owner, whose access is never changed: leave it out, or give "
                                         "it as admin." % teammate["email"])
             elif access(teammate) != wanted:
@@ -397,11 +397,11 @@ class TeammatesFamily(Family):
                 current = access(teammate) if teammate else access(invite) if invite else None
                 wanted = _merged(current, params)
                 steps = plan(team, {email: wanted}, False)
-            done = [] if module.check_mode else write(account, steps)
+            if not module.check_mode:
+                write(account, steps)
         except SendGridError as exc:
             module.fail_json(msg=str(exc), status=exc.status,
                              **(dict(changed=True, changes=exc.written) if exc.written else {}))
-        del done
         before, state = team_state(team), after(team, steps)
         key = next((known for known in list(before) + list(state) if _email_key(known) == _email_key(email)), email)
         result = dict(changed=bool(steps), changes=changes_of([(action, person["email"]) for action, person, d in steps]),

@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import (
-    CONTROL_SCOPES, audit, check_names, check_patterns, read_keys, why,
+    CONTROL_SCOPES, FAMILY, audit, check_names, check_patterns, read_keys, why,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridClient, SendGridError
 
@@ -219,3 +219,78 @@ def test_a_name_allowed_for_control_scopes_that_several_keys_share_allows_none_o
     assert why(flagged[1]) == ("admin (id a2) holds account-control scopes teammates.create (allowed_control_keys names "
                                "'admin', which several keys share: give the api_key_id of the one to allow)")
     assert [flag["api_key_id"] for flag in audit(keys, None, ["a1"])] == ["a2"]
+
+
+class Caller:
+    """The client of an account as the guard sees it: the calling key's id, and its scopes at GET /v3/scopes."""
+
+    base_url = "https://api.sendgrid.com"
+
+    def __init__(self, calling_key_id, scopes=()):
+        self.calling_key_id = calling_key_id
+        self.scopes = list(scopes)
+
+    def request(self, method, path, operation, **kwargs):
+        return {"scopes": self.scopes}
+
+
+class Enforced(FakeAccount):
+    """A parent account whose key writes are recorded too."""
+
+    def __init__(self, keys, calling_key_id="k9", on_behalf_of=None, scopes=()):
+        super().__init__(keys)
+        self.client = Caller(calling_key_id, scopes)
+        self.on_behalf_of = on_behalf_of
+        self.written = []
+
+    def request(self, method, path, operation, body=None, params=None):
+        if method != "GET":
+            self.written.append((method, path, body))
+            return {}
+        return super().request(method, path, operation, body, params)
+
+
+ENFORCED = dict(allowed_scopes=["mail.*", "stats.read"], allowed_control_keys=["ops"], enforce=True)
+
+
+def test_enforce_cuts_each_flagged_keys_excess_and_control_scopes_keeping_its_allowed_ones():
+    account = Enforced({"k1": ("ci", ["mail.send", "api_keys.create", "templates.read"]), "k2": ("ok", ["mail.send"])})
+    outcome = FAMILY.apply(account, ENFORCED, check_mode=False)["api_keys"]
+    assert account.written == [("PUT", "/v3/api_keys/k1", {"name": "ci", "scopes": ["mail.send"]})]
+    assert outcome == {"status": "changed", "keys": 2, "flagged": [], "cut": [
+        {"name": "ci", "api_key_id": "k1", "removed": ["api_keys.create", "templates.read"], "scopes": ["mail.send"]}]}
+    assert FAMILY.write_scopes("api_keys", outcome) == ["api_keys.update"]
+    assert "cut ci (k1): api_keys.create, templates.read" in FAMILY.describe("api_keys", outcome, str)
+
+
+def test_enforce_in_check_mode_says_what_would_be_cut_and_writes_nothing():
+    account = Enforced({"k1": ("ci", ["mail.send", "templates.read"])})
+    outcome = FAMILY.apply(account, ENFORCED, check_mode=True)["api_keys"]
+    assert account.written == [] and outcome["status"] == "would_change"
+    assert outcome["cut"][0]["removed"] == ["templates.read"]
+
+
+@pytest.mark.parametrize("keys, calling, why_kept", [
+    ({"k1": ("ops", ["mail.send", "templates.read"])}, "k9", "allowed_control_keys names it"),
+    ({"k1": ("ci", ["templates.read"])}, "k9", "the cut would leave it no scope"),
+    ({"k1": ("ci", ["mail.send", "2fa_required"])}, "k9", "only markers SendGrid sets"),
+    ({"k1": ("ci", ["mail.send", "api_keys.read"])}, "k1", "it may be the key this run authenticates with"),
+])
+def test_enforce_never_cuts_a_named_key_the_calling_key_a_key_it_would_empty_or_markers(keys, calling, why_kept):
+    account = Enforced(keys, calling_key_id=calling)
+    outcome = FAMILY.apply(account, dict(ENFORCED, allowed_scopes=["mail.*"]), check_mode=False)["api_keys"]
+    assert account.written == [] and outcome["status"] == "flagged" and outcome["cut"] == []
+    assert outcome["flagged"][0]["not_cut"].startswith(why_kept)
+    assert "(not cut: %s" % why_kept in FAMILY.explain(outcome["flagged"][0])
+
+
+def test_enforce_for_a_subuser_cuts_even_api_keys_scopes_no_key_there_is_the_callers():
+    account = Enforced({"k1": ("ci", ["mail.send", "api_keys.read"])}, calling_key_id="k1", on_behalf_of="marketing")
+    FAMILY.apply(account, ENFORCED, check_mode=False)
+    assert account.written == [("PUT", "/v3/api_keys/k1", {"name": "ci", "scopes": ["mail.send"]})]
+
+
+def test_without_enforce_the_audit_only_flags():
+    account = Enforced({"k1": ("ci", ["mail.send", "templates.read"])})
+    outcome = FAMILY.apply(account, dict(ENFORCED, enforce=False), check_mode=False)["api_keys"]
+    assert account.written == [] and outcome["status"] == "flagged" and "not_cut" not in outcome["flagged"][0]
