@@ -374,7 +374,6 @@ class IpAccessFamily(Family):
             result["diff"] = dict(before=dict(entries=outcome["before"]), after=dict(entries=outcome["after"]))
         module.exit_json(**result)
 
-
     def run_info_module(self) -> None:
         """The whole of sendgrid_ip_access_info: the list and the recent access attempts, epoch times also in ISO."""
         module = sendgrid_module(

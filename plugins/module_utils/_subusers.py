@@ -165,13 +165,12 @@ def _check(params: dict, username: str) -> list:
         raise SendGridError("value of %s must be a subuser's username, non-empty text without spaces or /, got: %s."
                             % (option_name("username"), as_text(params["username"])))
     if params["state"] == "absent" and (params["confirm_delete"] or "").strip() != username:
+        given = "left out" if params["confirm_delete"] is None else as_text(params["confirm_delete"])
         raise SendGridError("Deleting the subuser %s loses everything it holds, and nothing can bring it back: set %s: %s "
-                            "to confirm (it was %s)." % (username, option_name("confirm_delete"), username,
-                                                        "left out" if params["confirm_delete"] is None else
-                                                        "%s" % as_text(params["confirm_delete"])))
+                            "to confirm (it was %s)." % (username, option_name("confirm_delete"), username, given))
     if params["email"] is not None and not EMAIL.match(params["email"].strip()):
-        raise SendGridError("value of %s must be an e-mail address, got: %s." % (option_name("email"),
-                                                                               as_text(params["email"])))
+        raise SendGridError("value of %s must be an e-mail address, got: %s."
+                            % (option_name("email"), as_text(params["email"])))
     if params["password"] is not None and not params["password"].strip():
         raise SendGridError("value of %s must not be empty." % option_name("password"))
     return check_ips(params["ips"], "ips")

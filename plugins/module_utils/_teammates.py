@@ -128,8 +128,8 @@ def check_members(members, option: str) -> dict:
 def check_access(wanted, where: str):
     if wanted == ADMIN_ACCESS:
         return ADMIN_ACCESS
-    if isinstance(wanted, (list, tuple)) and wanted and all(isinstance(scope, str) and scope.strip() and " " not in
-                                                             scope.strip() for scope in wanted):
+    if isinstance(wanted, (list, tuple)) and wanted and all(
+            isinstance(scope, str) and scope.strip() and " " not in scope.strip() for scope in wanted):
         return sorted({scope.strip() for scope in wanted})
     raise SendGridError("value of %s must be \"admin\" or a non-empty list of scopes (such as mail.send), got: %s."
                         % (where, as_text(wanted)))

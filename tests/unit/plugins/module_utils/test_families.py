@@ -8,16 +8,14 @@ registry names a family."""
 
 from __future__ import annotations
 
-import inspect
+import os
 import re
 
 import pytest
 
-from ansible_collections.mailops.sendgrid.plugins.action import sendgrid_drift_gate
 from ansible_collections.mailops.sendgrid.plugins.module_utils import _baseline
 from ansible_collections.mailops.sendgrid.plugins.module_utils._families import A_FLAGGED, BY_NAME, POLICY, REGISTRY, family_of
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import Family, Option
-from ansible_collections.mailops.sendgrid.plugins.plugin_utils import _baseline_report
 
 KINDS = ("settings", "collection", "audit")
 
@@ -27,13 +25,19 @@ def words_of(family) -> list:
     return [family.name, family.module, getattr(family, "result", family.name)]
 
 
-@pytest.mark.parametrize("source", [_baseline, _baseline_report, sendgrid_drift_gate], ids=lambda module: module.__name__)
+PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(_baseline.__file__)))
+
+
+# read, not imported: importing controller code (an action plugin) changes how module code's warnings are collected
+@pytest.mark.parametrize("source", ["module_utils/_baseline.py", "plugin_utils/_baseline_report.py",
+                                    "action/sendgrid_drift_gate.py"])
 def test_the_baseline_engine_the_report_writer_and_the_drift_gate_name_no_family(source):
-    text = inspect.getsource(source)
+    with open(os.path.join(PLUGINS, source), encoding="utf-8") as handle:
+        text = handle.read()
     # the subusers family is a module only; "subusers" is also what the discovery finds, which the engine names
     for family in POLICY:
         for word in words_of(family):
-            assert not re.search(r"\b%s\b" % re.escape(word), text), "%s names %s" % (source.__name__, word)
+            assert not re.search(r"\b%s\b" % re.escape(word), text), "%s names %s" % (source, word)
 
 
 def test_each_family_is_registered_once_with_a_kind_and_its_module():

@@ -106,8 +106,8 @@ def test_the_writes_are_one_request_each_a_replaced_invite_two_and_a_failure_nam
     current = team(pending=[{"email": "new@example.com", "scopes": ["stats.read"], "is_admin": False, "token": "t 1"}])
     steps = plan(current, {"dev@example.com": "admin", "new@example.com": ["mail.send"], "x@example.com": ["a.b"]},
                  purge=False)
-    account = FakeAccount(fail={("POST", "/v3/teammates"): SendGridError("Inviting a teammate POST ... failed (HTTP "
-                                                                          "400).", 400)})
+    refused = SendGridError("Inviting a teammate POST ... failed (HTTP 400).", 400)
+    account = FakeAccount(fail={("POST", "/v3/teammates"): refused})
     with pytest.raises(SendGridError) as failure:
         write(account, steps)
     assert [(method, path, sent) for method, path, sent, _params in account.sent] == [
