@@ -396,8 +396,8 @@ class ApiKeysFamily(Family):
     def __init__(self):
         super().__init__(
             "api_keys", "the API keys",
-            "An audit of the API keys, as M(mailops.sendgrid.sendgrid_api_key_info) does it, and with O(@enforce) the "
-            "cut of what it flags. A key holding an account-control scope (C(api_keys.*), C(teammates.*), "
+            "An audit of the API keys, as M(mailops.sendgrid.sendgrid_api_key_info) does it, and with enforce the cut "
+            "of what it flags. A key holding an account-control scope (C(api_keys.*), C(teammates.*), "
             "C(access_settings.*)) that allowed_control_keys does not allow, or a scope that no pattern of "
             "allowed_scopes matches, is flagged: drift that a person fixes, or the cut.", OPTIONS, MODULE_OPTIONS)
         self.audit_options = AUDIT_OPTIONS   # sendgrid_api_key_info's

@@ -130,7 +130,8 @@ key:
 secret:
   description:
     - The secret of the key this task created, given once (SendGrid never gives it again); the output of the task
-      is hidden when it is here. Store it at once, in a task with C(no_log: true).
+      is hidden when it is here.
+    - 'Store it at once, in a task with C(no_log: true).'
   returned: when the task created a key (not in check mode)
   type: str
   sample: "SG.qfTQ6KG0QBiwWdJ0-pCLCA.********"

@@ -376,10 +376,10 @@ options:
         elements: str
   api_keys:
     description:
-      - 'An audit of the API keys, as M(mailops.sendgrid.sendgrid_api_key_info) does it, and with O(@enforce) the
-        cut of what it flags. A key holding an account-control scope (C(api_keys.*), C(teammates.*),
-        C(access_settings.*)) that allowed_control_keys does not allow, or a scope that no pattern of allowed_scopes
-        matches, is flagged: drift that a person fixes, or the cut.'
+      - 'An audit of the API keys, as M(mailops.sendgrid.sendgrid_api_key_info) does it, and with enforce the cut of
+        what it flags. A key holding an account-control scope (C(api_keys.*), C(teammates.*), C(access_settings.*))
+        that allowed_control_keys does not allow, or a scope that no pattern of allowed_scopes matches, is flagged:
+        drift that a person fixes, or the cut.'
       - V(null), or leaving it out, leaves it alone.
     type: dict
     suboptions:

@@ -14,12 +14,12 @@ description:
   - Makes a subuser of the parent account exist, enabled or disabled, or deletes it when the deletion is confirmed.
   - 'Requests: one C(GET /v3/subusers?username=USERNAME); then C(POST /v3/subusers) to create,
     C(PATCH /v3/subusers/{username}) to enable or disable, C(DELETE /v3/subusers/{username}) to delete.'
-  - The password is write-only: it is sent when the subuser is created, and never read back, compared, returned or
-    shown. A task run again with another password changes nothing.
+  - The password is write-only, sent when the subuser is created and never read back, compared, returned or shown. A
+    task run again with another password changes nothing.
   - A subuser created here is one the baseline's discovery finds when the baseline runs after this task, in the same
     play (M(mailops.sendgrid.sendgrid_baseline) with O(mailops.sendgrid.sendgrid_baseline#module:discover_subusers)).
   - 'The API key needs the scopes C(subusers.read), and C(subusers.create), C(subusers.update) or C(subusers.delete)
-    for the write it makes. A parent''s key: there is no O(on_behalf_of) here.'
+    for the write it makes. A parent''s key: a subuser has no subusers.'
 author:
   - Mailops maintainers (@mailops)
 extends_documentation_fragment:

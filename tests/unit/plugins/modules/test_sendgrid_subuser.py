@@ -76,7 +76,8 @@ def test_a_new_subuser_is_created_once_with_its_password_then_left_alone(capsys)
     assert result["diff"]["before"] == {"subuser": None}
     lookup = parse_qs(urlparse(responses.calls[0].request.url).query)
     assert lookup == {"username": ["marketing"], "include_region": ["true"]}
-    again = run(capsys, **dict(MARKETING, password="another-password"))
+    other_password = {**MARKETING, "password": "another-password"}
+    again = run(capsys, **other_password)
     assert again["changed"] is False and len(sent()) == 1   # the password is never compared
 
 
