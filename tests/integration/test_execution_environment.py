@@ -68,7 +68,11 @@ def test_readme_execution_environment_puts_the_artifact_and_requests_into_the_bu
     # the artifact, built as scripts/test.sh stage_build does: from a copy of the work tree without .git
     source = tmp_path / "ansible_collections" / "mailops" / "sendgrid"
     run(["bash", "scripts/ansible-test.sh", "stage", source], cwd=REPO_ROOT)
-    shutil.rmtree(source / ".git")
+    # a directory in a clone, a file ("gitdir: ...") in a git worktree
+    if (source / ".git").is_dir():
+        shutil.rmtree(source / ".git")
+    else:
+        (source / ".git").unlink()
     run([BIN / "ansible-galaxy", "collection", "build", source, "--output-path", output], cwd=tmp_path)
     (artifact,) = output.glob("mailops-sendgrid-*.tar.gz")
     galaxy = yaml.safe_load((REPO_ROOT / "galaxy.yml").read_text(encoding="utf-8"))
