@@ -7,11 +7,12 @@ collection uses.  Each endpoint family is one file of tools/sendgrid_api/ whose 
 scopes, per-account default state and body validation (the ROUTE_TABLE in __init__.py lists them):
 
     enforced_tls.py        /v3/user/settings/enforced_tls
-    subusers.py            /v3/subusers
+    subusers.py            /v3/subusers, /v3/subusers/{subuser_name}
     tracking_settings.py   /v3/tracking_settings, /v3/tracking_settings/NAME
     mail_settings.py       /v3/mail_settings, /v3/mail_settings/NAME
     ip_access.py           /v3/access_settings/whitelist[/{rule_id}], /v3/access_settings/activity
     api_keys.py            /v3/api_keys, /v3/api_keys/{api_key_id}
+    teammates.py           /v3/teammates[/{username}], /v3/teammates/pending[/{token}[/resend]]
     scopes.py              /v3/scopes
 
 Beside them: common.py (what GET and PATCH of a setting do), config.py (keys, subusers, accounts file, runtime
@@ -21,11 +22,14 @@ a thread per connection).
 
 This file does HTTP (keep-alive, chunked bodies, HTTPS), authentication, scopes, on-behalf-of, rate limits, the
 request log and the control endpoint.  Authentication is ``Authorization: Bearer <key>`` with the keys given at
-start (ALL_SCOPES: every scope some route needs).  ``on-behalf-of`` selects the account: none for the parent,
-``<subuser name>`` for a subuser, ``account-id <id>`` for a customer account.  A route answers, in this order:
+start (ALL_SCOPES: every scope some route needs) or created since by POST /v3/api_keys, while they are on their
+account's list, with the scopes listed there (api_keys.authenticate).  ``on-behalf-of`` selects the account: none
+for the key's own account (the parent's for the start keys), ``<subuser name>`` for a subuser, ``account-id <id>``
+for a customer account; only a parent's key may send it.  A route answers, in this order:
 404 for an unknown path, 405 (with Allow) for another method, 401 without a known key, 403 from a client address
 the allow lists refuse (access.py), 403 without the route's scope (when it needs one), then 404 for an unknown
-on-behalf-of account or 403 naming the host to use for a subuser pinned to the other region.
+on-behalf-of account, 403 naming the host to use for a subuser pinned to the other region (its own keys included),
+or 403 for on-behalf-of sent with a key that is not a parent's.
 
 Every API answer carries ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` from a fixed-window limit per API
 key AND endpoint, as on SendGrid: the bucket is (key, request path without query; for a route with a parameter,
@@ -58,7 +62,9 @@ latency, never refused by an allow list, never faulted::
     GET    /__control__/state         {"parent": settings, "<subuser>": settings, "account-id <id>": settings}
                                       (Enforced TLS); ?setting=<family>/<name> for another, e.g. mail_settings/footer
     PUT    /__control__/state         {"account": "<key>", "settings": {...}, "replace": false, "setting": null}:
-                                      unvalidated drift (accounts.py; a list setting: ip_access.py, api_keys.py)
+                                      unvalidated drift (accounts.py; a list setting: ip_access.py, api_keys.py,
+                                      teammates.py: "teammates" plants teammates or accepts an invitation,
+                                      "teammates/pending" plants invitations)
     GET    /__control__/activity      ?account=<key> (default parent): its IP access activity, most recent first
     DELETE /__control__/activity      forget every account's activity
     GET    /__control__/subusers      every subuser, region included
@@ -72,7 +78,10 @@ latency, never refused by an allow list, never faulted::
 A logged request is {"seq", "time", "connection" (id, to see reuse), "method", "path" (with query), "headers"
 (as received, Authorization included), "body" (parsed JSON, else text), "body_is_json", "status" (null when
 dropped), "account" (targeted account key, once past the key, IP and scope checks), "fault", "client_ip" (the
-client address as IP Access Management saw it)}.  The 429s a client got are the entries with status 429.
+client address as IP Access Management saw it)}.  The 429s a client got are the entries with status 429.  No
+answer body is logged (a created key's secret is only in its POST's answer); the body fields a route declares
+masked (a new subuser's password) are logged as "********", and a body of such a route that is not JSON as
+MASKED_TEXT.
 """
 
 import contextlib
@@ -98,8 +107,11 @@ if _TOOLS_DIR not in sys.path:
 from sendgrid_api import ALL_SCOPES, ROUTE_INDEX, ROUTE_TABLE, SETTINGS, match_path  # noqa: E402
 from sendgrid_api.access import IPAccess, request_address  # noqa: E402
 from sendgrid_api.accounts import Accounts  # noqa: E402
-from sendgrid_api.api_keys import SCOPE_READ as SCOPE_API_KEYS_READ  # noqa: E402
-from sendgrid_api.common import PARENT, REGIONS, Answer as _Answer, Request, error as _error, error_body, parse_json  # noqa: E402
+from sendgrid_api.api_keys import SCOPE_CREATE as SCOPE_API_KEYS_CREATE, SCOPE_DELETE as SCOPE_API_KEYS_DELETE  # noqa: E402
+from sendgrid_api.api_keys import SCOPE_READ as SCOPE_API_KEYS_READ, SCOPE_UPDATE as SCOPE_API_KEYS_UPDATE  # noqa: E402
+from sendgrid_api.api_keys import authenticate  # noqa: E402
+from sendgrid_api.common import (PARENT, REGIONS, Answer as _Answer, Request, error as _error, error_body,  # noqa: E402
+                                 masked_body, parse_json)
 from sendgrid_api.config import (ACCOUNT_ID_RE, DEMO_KEY, RUNTIME_SETTINGS, account_key, build_config,  # noqa: E402
                                  check_changes, make_ssl_context, run_command)
 from sendgrid_api.enforced_tls import (DEFAULT_SETTINGS, SCOPE_TLS_READ, SCOPE_TLS_UPDATE, SETTING_FIELDS,  # noqa: E402
@@ -108,12 +120,17 @@ from sendgrid_api.faults import FAULT_KINDS, FAULT_PARAMS, ON_ARRIVAL, Faults, c
 from sendgrid_api.ip_access import (SCOPE_ACTIVITY_READ, SCOPE_WHITELIST_CREATE, SCOPE_WHITELIST_DELETE,  # noqa: E402
                                     SCOPE_WHITELIST_READ, WHITELIST_KEY)
 from sendgrid_api.mail_settings import SCOPE_READ as SCOPE_MAIL_SETTINGS_READ  # noqa: E402
-from sendgrid_api.subusers import SCOPE_SUBUSERS_READ, SUBUSERS_DEFAULT_LIMIT, SUBUSERS_PATH  # noqa: E402
+from sendgrid_api.subusers import (SCOPE_SUBUSERS_CREATE, SCOPE_SUBUSERS_DELETE, SCOPE_SUBUSERS_READ,  # noqa: E402
+                                   SCOPE_SUBUSERS_UPDATE, SUBUSERS_DEFAULT_LIMIT, SUBUSERS_PATH)
+from sendgrid_api.teammates import SCOPE_CREATE as SCOPE_TEAMMATES_CREATE, SCOPE_DELETE as SCOPE_TEAMMATES_DELETE  # noqa: E402
+from sendgrid_api.teammates import SCOPE_READ as SCOPE_TEAMMATES_READ, SCOPE_UPDATE as SCOPE_TEAMMATES_UPDATE  # noqa: E402
 from sendgrid_api.tracking_settings import SCOPE_READ as SCOPE_TRACKING_SETTINGS_READ  # noqa: E402
 from sendgrid_api.transport import ThreadedServer  # noqa: E402
 # pylint: enable=wrong-import-position
 
 CONTROL_PREFIX = "/__control__/"
+# What the log shows of a body that is not JSON on a route with masked fields: it may hold one of them.
+MASKED_TEXT = "******** (not JSON: not logged, it may hold a masked field)"
 
 # Scope needed per path and method, from the route table; the keys of each entry also make the Allow header of a 405.
 ROUTES = {path: {method: route.scope for method, route in methods.items()} for path, methods in ROUTE_INDEX.items()}
@@ -132,9 +149,12 @@ CONTROL_METHODS = {
 }
 
 __all__ = [
-    "ALL_SCOPES", "SCOPE_TLS_READ", "SCOPE_TLS_UPDATE", "SCOPE_SUBUSERS_READ", "SCOPE_TRACKING_SETTINGS_READ",
-    "SCOPE_MAIL_SETTINGS_READ", "SCOPE_WHITELIST_READ", "SCOPE_WHITELIST_CREATE", "SCOPE_WHITELIST_DELETE",
-    "SCOPE_ACTIVITY_READ", "SCOPE_API_KEYS_READ", "WHITELIST_KEY", "DEFAULT_SETTINGS", "SETTING_FIELDS", "TLS_VERSIONS",
+    "ALL_SCOPES", "SCOPE_TLS_READ", "SCOPE_TLS_UPDATE", "SCOPE_SUBUSERS_READ", "SCOPE_SUBUSERS_CREATE",
+    "SCOPE_SUBUSERS_UPDATE", "SCOPE_SUBUSERS_DELETE", "SCOPE_TRACKING_SETTINGS_READ", "SCOPE_MAIL_SETTINGS_READ",
+    "SCOPE_WHITELIST_READ", "SCOPE_WHITELIST_CREATE", "SCOPE_WHITELIST_DELETE", "SCOPE_ACTIVITY_READ",
+    "SCOPE_API_KEYS_READ", "SCOPE_API_KEYS_CREATE", "SCOPE_API_KEYS_UPDATE", "SCOPE_API_KEYS_DELETE",
+    "SCOPE_TEAMMATES_READ", "SCOPE_TEAMMATES_CREATE", "SCOPE_TEAMMATES_UPDATE", "SCOPE_TEAMMATES_DELETE", "MASKED_TEXT",
+    "WHITELIST_KEY", "DEFAULT_SETTINGS", "SETTING_FIELDS", "TLS_VERSIONS",
     "TLS_PATH", "SUBUSERS_PATH", "SUBUSERS_DEFAULT_LIMIT", "ROUTES", "ROUTE_TABLE", "SETTINGS", "TLS_SETTING", "PARENT",
     "REGIONS", "DEMO_KEY", "FAULT_KINDS", "FAULT_PARAMS", "error_body", "parse_json", "validate_settings", "match_path",
     "build_config", "make_fault", "start_server", "stop_server", "running_server", "SendGridAPIServer", "main",
@@ -263,15 +283,25 @@ class Backend(Accounts):  # pylint: disable=too-many-instance-attributes
 
     # -- keys, on-behalf-of, IP access
 
+    def identify(self, key):
+        """(account the key belongs to, its scopes) for a key that authenticates now, else None (api_keys.py)."""
+        return authenticate(self, key)
+
     def scopes_for(self, key):
         """Return the scopes of a key, None when it is unknown."""
-        return self.config.keys.get(key) if key else None
+        identity = self.identify(key)
+        return None if identity is None else identity[1]
 
-    def resolve_account(self, on_behalf_of):
-        """Map the on-behalf-of header to (account key, None) or (None, (status, message))."""
+    def resolve_account(self, on_behalf_of, home=PARENT):
+        """Map the on-behalf-of header, sent with a key of the account home, to (account key, None) or (None, (status,
+        message)).  Without the header the key's own account is targeted; only a parent's key may send it."""
         value = (on_behalf_of or "").strip()
         if not value:
-            return PARENT, None
+            if home == PARENT or home.startswith("account-id "):
+                return home, None
+            value = home
+        elif home != PARENT:
+            return None, (403, "on-behalf-of needs an API key of the parent account")
         match = ACCOUNT_ID_RE.match(value)
         if match:
             account = f"account-id {match.group(1)}"
@@ -288,8 +318,9 @@ class Backend(Accounts):  # pylint: disable=too-many-instance-attributes
 
     def check_access(self, key, on_behalf_of, address):
         """Judge an API request on arrival by the allow lists and record it as activity (access.py); return an Access."""
-        account, problem = self.resolve_account(on_behalf_of)
-        return self.ip_access.judge(lambda name: self.get_setting(name, WHITELIST_KEY), self.scopes_for(key) is not None,
+        identity = self.identify(key)
+        account, problem = self.resolve_account(on_behalf_of, PARENT if identity is None else identity[0])
+        return self.ip_access.judge(lambda name: self.get_setting(name, WHITELIST_KEY), identity is not None,
                                     account, problem, address)
 
     def activity(self, account=PARENT):
@@ -409,6 +440,9 @@ class Handler(BaseHTTPRequestHandler):
             logged_body, is_json = (parse_json(body), True) if body else (None, False)
         except ValueError:
             logged_body, is_json = body.decode("utf-8", "replace"), False
+        masked = getattr(ROUTE_INDEX.get(match_path(url.path)[0], {}).get(self.command), "masked", ())
+        if masked and logged_body is not None:
+            logged_body = masked_body(logged_body, masked) if is_json else MASKED_TEXT
         address = request_address(self.client_address[0], self.headers.get("X-Forwarded-For"),
                                   backend.setting("trust_forwarded_for"))
         entry = backend.log_request({

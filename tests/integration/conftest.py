@@ -56,7 +56,10 @@ KEY = "SG.integration-SECRET-4f1c2b7e9d.all-scopes-Zq8"
 READ_ONLY_KEY = "SG.integration-SECRET-7a0d5e3c1b.read-only-Kp2"
 REVOKED_KEY = "SG.integration-SECRET-0b9e8d7c6a.revoked-Xw5"
 SECRETS = (KEY, READ_ONLY_KEY, REVOKED_KEY)
-SERVER_KEYS = {KEY: sg.ALL_SCOPES, READ_ONLY_KEY: [sg.SCOPE_TLS_READ]}
+# KEY holds every scope the servers serve but the subuser writes: it is the automation's key of the README's policies,
+# whose allowed_scopes give subusers.read (discovery) and nothing that creates, changes or deletes a subuser.
+SUBUSER_WRITES = (sg.SCOPE_SUBUSERS_CREATE, sg.SCOPE_SUBUSERS_UPDATE, sg.SCOPE_SUBUSERS_DELETE)
+SERVER_KEYS = {KEY: [scope for scope in sg.ALL_SCOPES if scope not in SUBUSER_WRITES], READ_ONLY_KEY: [sg.SCOPE_TLS_READ]}
 
 DEFAULT_SETTINGS = {"require_tls": False, "require_valid_cert": False, "version": 1.1}
 # The subusers every test server knows; eu-newsletter is pinned to the EU region.

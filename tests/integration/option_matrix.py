@@ -96,7 +96,7 @@ CLIENT_ADDRESS = "127.0.0.1"  # where every case reaches its servers from, as th
 API_KEYS_PATH = "/v3/api_keys"
 API_KEYS_LIMIT = 100
 FRESH_PARENT_KEYS = [{"name": "start key 1", "api_key_id": "start-key-1"}]
-# Scopes that key surely holds (it holds every scope the servers serve): api_keys.read, which the module documents as
+# Scopes that key surely holds (it holds every scope the servers serve but the subuser writes): api_keys.read, which the module documents as
 # needed, and Enforced TLS's read, a scope of every server; the account-control families the module documents.
 FRESH_KEY_SCOPES = ("api_keys.read", "user.settings.enforced_tls.read")
 ACCOUNT_CONTROL_SCOPES = ("api_keys.*", "teammates.*", "access_settings.*")

@@ -24,7 +24,7 @@ import pytest
 
 from conftest import (
     CRASH_MARKERS, KEY, READ_ONLY_KEY, SERVER_KEYS, Cases, PlaybookCase, calls, case_outcomes, explained, own_output,
-    query, run_playbook, sg,
+    query, run_playbook,
 )
 
 CASES = Cases()
@@ -146,7 +146,7 @@ def test_the_audit_reads_each_account_at_the_documented_floor_in_both_answer_sha
     keys, flagged = audited(results["parent"])
     assert keys == start_keys()
     assert flagged == [{"name": "start key 1", "api_key_id": "start-key-1", "excess_scopes": [],
-                        "control_scopes": control_scopes(sg.ALL_SCOPES), "name_shared": False}]
+                        "control_scopes": control_scopes(SERVER_KEYS[KEY]), "name_shared": False}]
     # the over-privileged key planted on the subuser is flagged for both reasons; the admin key is allowed by name
     keys, flagged = audited(results["marketing"])
     assert keys == listed(*MARKETING)

@@ -47,7 +47,10 @@ def test_unknown_path_is_404(srv, path):
 
 
 @pytest.mark.parametrize("method, path, allow", [("POST", TLS, "GET, PATCH"), ("PUT", TLS, "GET, PATCH"),
-                                                 ("DELETE", TLS, "GET, PATCH"), ("PATCH", "/v3/subusers", "GET")])
+                                                 ("DELETE", TLS, "GET, PATCH"), ("PATCH", "/v3/subusers", "GET, POST"),
+                                                 ("GET", "/v3/subusers/marketing", "PATCH, DELETE"),
+                                                 ("DELETE", "/v3/teammates/pending", "GET"),
+                                                 ("POST", "/v3/api_keys/start-key-1", "GET, PUT, PATCH, DELETE")])
 def test_other_method_on_known_path_is_405_with_allow(srv, method, path, allow):
     response = call(srv, method, path, json={})
     assert response.status_code == 405
@@ -57,9 +60,11 @@ def test_other_method_on_known_path_is_405_with_allow(srv, method, path, allow):
 
 def test_every_new_scope_is_in_all_scopes_and_the_demo_key_reaches_the_new_routes():
     assert set(sg.ALL_SCOPES) >= {scope for dummy, dummy, scope in SETTING_ROUTES}
-    # the three first ones, one per tracking and mail settings route, the four of IP Access Management and api_keys.read
-    assert len(set(sg.ALL_SCOPES)) == len(sg.ALL_SCOPES) == 3 + len(SETTING_ROUTES) + 4 + 1
-    assert sg.ALL_SCOPES[:3] == (sg.SCOPE_TLS_READ, sg.SCOPE_TLS_UPDATE, sg.SCOPE_SUBUSERS_READ)
+    # Enforced TLS's two, the subusers' four, one per tracking and mail settings route, the four of IP Access
+    # Management, the API keys' four and the teammates' four
+    assert len(set(sg.ALL_SCOPES)) == len(sg.ALL_SCOPES) == 2 + 4 + len(SETTING_ROUTES) + 4 + 4 + 4
+    assert sg.ALL_SCOPES[:6] == (sg.SCOPE_TLS_READ, sg.SCOPE_TLS_UPDATE, sg.SCOPE_SUBUSERS_READ, sg.SCOPE_SUBUSERS_CREATE,
+                                 sg.SCOPE_SUBUSERS_UPDATE, sg.SCOPE_SUBUSERS_DELETE)
     with sg.running_server() as srv:
         assert call(srv, "PATCH", f"{MAIL}/forward_spam", key=sg.DEMO_KEY, json={"enabled": True}).status_code == 200
         assert call(srv, "GET", TRACKING, key=sg.DEMO_KEY, obo="marketing").status_code == 200
@@ -68,7 +73,7 @@ def test_every_new_scope_is_in_all_scopes_and_the_demo_key_reaches_the_new_route
 def test_route_table_has_one_entry_per_family():
     table = sys.modules["sendgrid_api"].ROUTE_TABLE
     assert [family.name for family in table] == ["enforced_tls", "subusers", "tracking_settings", "mail_settings", "ip_access",
-                                                 "api_keys", "scopes"]
+                                                 "api_keys", "teammates", "scopes"]
     assert {route.path for family in table for route in family.routes} == set(sg.ROUTES)
     assert sg.ROUTES[TLS] == {"GET": sg.SCOPE_TLS_READ, "PATCH": sg.SCOPE_TLS_UPDATE}
 

@@ -487,7 +487,8 @@ def test_faults_rate_limits_and_the_log_apply_to_ip_access_routes(srv):
 
 
 def test_ip_access_scopes_are_in_all_scopes_and_routes_in_the_table():
-    assert set(IP_SCOPES) <= set(sg.ALL_SCOPES) and sg.ALL_SCOPES[-5:-1] == IP_SCOPES
+    first = sg.ALL_SCOPES.index(IP_SCOPES[0])
+    assert sg.ALL_SCOPES[first:first + 4] == IP_SCOPES and sg.ALL_SCOPES[first + 4] == sg.SCOPE_API_KEYS_READ
     assert sg.ROUTES[WHITELIST] == {"GET": IP_SCOPES[0], "POST": IP_SCOPES[1], "DELETE": IP_SCOPES[2]}
     assert sg.ROUTES[WHITELIST + "/{rule_id}"] == {"GET": IP_SCOPES[0], "DELETE": IP_SCOPES[2]}
     assert sg.ROUTES[ACTIVITY] == {"GET": IP_SCOPES[3]}

@@ -4,14 +4,15 @@ ROUTE_TABLE holds one entry per family, each declared in its own file: its route
 handler), the settings it keeps per account (default object, body validation).  To serve a new family,
 write tools/sendgrid_api/<family>.py with a FAMILY and add it here; the server core derives from this
 table the paths it serves, the scopes (ALL_SCOPES) and the per-account state.  A route path may hold
-{name} parameters (one path segment each); match_path() finds the route of a request path.
+{name} parameters (one path segment each); match_path() finds the route of a request path (a plain path first:
+/v3/teammates/pending is that route, not /v3/teammates/{username}).
 
 The other files are no family but the server's own parts, used by its core: common.py (what families share),
 config.py (start options, runtime settings, the command line), faults.py, access.py (IP access enforcement and
 activity), accounts.py (the accounts' state) and transport.py (sockets and threads).
 """
 
-from . import api_keys, enforced_tls, ip_access, mail_settings, scopes, subusers, tracking_settings
+from . import api_keys, enforced_tls, ip_access, mail_settings, scopes, subusers, teammates, tracking_settings
 
 ROUTE_TABLE = (
     enforced_tls.FAMILY,
@@ -20,6 +21,7 @@ ROUTE_TABLE = (
     mail_settings.FAMILY,
     ip_access.FAMILY,
     api_keys.FAMILY,
+    teammates.FAMILY,
     scopes.FAMILY,
 )
 
@@ -56,4 +58,4 @@ SETTINGS = {setting.key: setting for family in ROUTE_TABLE for setting in family
 ALL_SCOPES = tuple(dict.fromkeys(scope for family in ROUTE_TABLE for scope in family.scopes))
 
 __all__ = ["ROUTE_TABLE", "ROUTE_INDEX", "ROUTE_PATTERNS", "SETTINGS", "ALL_SCOPES", "match_path", "enforced_tls",
-           "subusers", "tracking_settings", "mail_settings", "ip_access", "api_keys", "scopes"]
+           "subusers", "tracking_settings", "mail_settings", "ip_access", "api_keys", "teammates", "scopes"]

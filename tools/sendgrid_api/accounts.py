@@ -8,13 +8,18 @@ set_state(), subusers() and add_subusers() of the server object or the control e
 
 set_state() changes an account's object behind the API's back, unvalidated, so tests can create any drift: its
 fields are merged into the stored object (or replace it with replace=True); a setting kept as a list takes the
-form its family's load() reads (ip_access.load_rules, api_keys.load_keys).
+form its family's load() reads (ip_access.load_rules, api_keys.load_keys, teammates.load_teammates and
+load_invites).  A family may also keep private state no state() shows (common.Family.private, e.g. the digests of
+the API key secrets), made afresh on every reset.
+
+Subusers are added (add_subusers(), POST /v3/subusers), changed (update_subuser()) and removed (remove_subuser(),
+DELETE /v3/subusers/{name}: its state goes with it) at runtime; reset() brings back those of the Config.
 """
 
 import copy
 import threading
 
-from . import SETTINGS
+from . import ALL_SCOPES, ROUTE_TABLE, SETTINGS
 from .common import PARENT
 from .config import account_key, assign_subuser_ids, normalise_subuser
 from .enforced_tls import TLS_SETTING
@@ -22,6 +27,9 @@ from .enforced_tls import TLS_SETTING
 
 class Accounts:
     """Every account's state and the subusers, behind one lock (shared with the server's Backend, a subclass)."""
+
+    # every scope some route needs: what "Full Access" means here (a family cannot import it: the package makes it)
+    all_scopes = ALL_SCOPES
 
     def __init__(self, config):
         self.config = config
@@ -31,6 +39,13 @@ class Accounts:
         self.subusers = []
         # {setting key: {account: object}}, every account in the same (creation) order
         self.store = {}
+        # {family name: object}: state of the whole server that state() does not show (common.Family.private)
+        self.private = {}
+
+    @property
+    def lock(self):
+        """The RLock behind every account's state: hold it for a read-modify-write spanning several calls."""
+        return self._lock
 
     def reset(self):
         """Back to the accounts and state of the Config."""
@@ -38,6 +53,7 @@ class Accounts:
             cfg = self.config
             self.subusers = [dict(s) for s in cfg.subusers]
             self.store = {key: {} for key in SETTINGS}
+            self.private = {family.name: family.private(self) for family in ROUTE_TABLE if family.private is not None}
             for account in [PARENT] + [s["username"] for s in self.subusers] + [f"account-id {a}" for a in cfg.account_ids]:
                 self._add_account(account)
             for account, settings in cfg.state.items():
@@ -49,7 +65,7 @@ class Accounts:
     def _add_account(self, account):
         """Give a new account every setting's default object (under the lock)."""
         for key, setting in SETTINGS.items():
-            self.store[key][account] = setting.fresh()
+            self.store[key][account] = setting.fresh(self, account)
 
     def known(self, account):
         """Whether an account key ("parent", "<subuser>", "account-id <id>") names an account."""
@@ -155,3 +171,22 @@ class Accounts:
             for sub in added:
                 self._add_account(sub["username"])
             return [dict(s) for s in added]
+
+    def update_subuser(self, name, changes):
+        """Change fields of a subuser (e.g. {"disabled": True}); return it, None when there is none of that name."""
+        with self._lock:
+            sub = next((s for s in self.subusers if s["username"] == name), None)
+            if sub is None:
+                return None
+            sub.update(copy.deepcopy(changes))
+            return dict(sub)
+
+    def remove_subuser(self, name):
+        """Remove a subuser and its state of every family; return whether there was one of that name."""
+        with self._lock:
+            if not any(s["username"] == name for s in self.subusers):
+                return False
+            self.subusers = [s for s in self.subusers if s["username"] != name]
+            for objects in self.store.values():
+                objects.pop(name, None)
+            return True

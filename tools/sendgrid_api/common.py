@@ -22,6 +22,8 @@ from urllib.parse import parse_qs
 
 PARENT = "parent"
 REGIONS = ("global", "eu")
+# Subuser ids are given from here on (config.py at start, subusers.py when the API creates one).
+FIRST_SUBUSER_ID = 10001
 # X-RateLimit-Reset as the epoch second the window ends, or the seconds until then (SendGrid is seen sending both)
 RATE_RESET_FORMATS = ("epoch", "seconds")
 
@@ -104,14 +106,17 @@ class Route:  # pylint: disable=too-few-public-methods
     """One API operation: path and method, the scope it needs (None: none, any known key), and handler(request) -> Answer.
 
     A path may hold parameters, one whole segment each: "/v3/access_settings/whitelist/{rule_id}" matches
-    "/v3/access_settings/whitelist/7" and the handler finds "7" in request.path_params["rule_id"].
+    "/v3/access_settings/whitelist/7" and the handler finds "7" in request.path_params["rule_id"].  masked names the
+    body fields the request log must never show (a password): see masked_body().
     """
 
-    def __init__(self, path, method, scope, handler):
+    # pylint: disable-next=too-many-arguments,too-many-positional-arguments
+    def __init__(self, path, method, scope, handler, masked=()):
         self.path = path
         self.method = method
         self.scope = scope
         self.handler = handler
+        self.masked = tuple(masked)
         self.pattern = path_pattern(path)
 
 
@@ -123,11 +128,13 @@ class Setting:  # pylint: disable=too-few-public-methods,too-many-instance-attri
 
     An object that is not a dict of fields (a list of rules, say) gives load(backend, account, value, replace)
     -> the new object: how set_state() and an accounts file's "state" put a value there (under the state lock).
-    Without load, that value must be an object, merged into the stored one (or replacing it).
+    Without load, that value must be an object, merged into the stored one (or replacing it).  initial(backend,
+    account) -> object, when given, makes a new account's object instead of a copy of default (an object that
+    depends on the account, e.g. its owner teammate).
     """
 
     # pylint: disable-next=too-many-arguments,too-many-positional-arguments
-    def __init__(self, key, default, validate, name=None, title=None, description=None, load=None):
+    def __init__(self, key, default, validate, name=None, title=None, description=None, load=None, initial=None):
         self.key = key
         self.path = "/v3/" + key
         self.default = default
@@ -136,19 +143,28 @@ class Setting:  # pylint: disable=too-few-public-methods,too-many-instance-attri
         self.title = title
         self.description = description
         self.load = load
+        self.initial = initial
 
-    def fresh(self):
+    def fresh(self, backend=None, account=None):
         """A new account's object."""
+        if self.initial is not None and backend is not None:
+            return self.initial(backend, account)
         return copy.deepcopy(self.default)
 
 
 class Family:  # pylint: disable=too-few-public-methods
-    """An endpoint family: its routes and the settings it keeps per account."""
+    """An endpoint family: its routes, the settings it keeps per account and, optionally, private state.
 
-    def __init__(self, name, routes, settings=()):
+    private(backend) -> object, when given, is state of the whole server that no state() shows (e.g. the digests of
+    the API key secrets): the accounts make it afresh on every reset, before any account's initial state is put in
+    place, and keep it as backend.private[name], to be used under backend.lock.
+    """
+
+    def __init__(self, name, routes, settings=(), private=None):
         self.name = name
         self.routes = tuple(routes)
         self.settings = tuple(settings)
+        self.private = private
 
     @property
     def scopes(self):
@@ -160,10 +176,13 @@ class Request:  # pylint: disable=too-few-public-methods,too-many-instance-attri
     """What a handler gets: the request, the resolved account and the server state.
 
     backend offers get_setting(account, key), patch_setting(account, key, changes, apply),
-    modify_setting(account, key, change), next_id(name), activity(account), list_subusers() and
-    setting(runtime name); not_applied() consumes a pending not_applied fault for this request and says
-    whether one fired (the write must then be acknowledged but not stored).  path_params holds the values
-    of the route's {name} path parameters; scopes those of the calling API key.
+    modify_setting(account, key, change), next_id(name), note_id(name, value), activity(account), known(account),
+    list_subusers(), subuser(name), add_subusers(specs), update_subuser(name, changes), remove_subuser(name),
+    store and private[family name] (the raw objects), lock (an RLock: hold it for a read-modify-write spanning
+    several of those), all_scopes (every scope some route needs) and setting(runtime name); not_applied() consumes
+    a pending not_applied fault for this request and says whether one fired (the write must then be acknowledged
+    but not stored).  path_params holds the values of the route's {name} path parameters; scopes those of the
+    calling API key.
     """
 
     # pylint: disable-next=too-many-arguments,too-many-positional-arguments
@@ -181,6 +200,46 @@ class Request:  # pylint: disable=too-few-public-methods,too-many-instance-attri
     def params(self):
         """Query parameters, the last value of each."""
         return {name: values[-1] for name, values in parse_qs(self.query, keep_blank_values=True).items()}
+
+
+MASK = "********"
+
+
+def masked_body(doc, fields):
+    """A request body as the log may show it: the value of every field named in fields (at any depth) replaced by MASK."""
+    if isinstance(doc, dict):
+        return {name: MASK if name in fields else masked_body(value, fields) for name, value in doc.items()}
+    if isinstance(doc, list):
+        return [masked_body(item, fields) for item in doc]
+    return doc
+
+
+def json_object(request):
+    """The request body as a JSON object: (object, None), or (None, a 400 answer)."""
+    try:
+        doc = parse_json(request.body)
+    except (UnicodeDecodeError, ValueError):
+        return None, error(400, "request body is not valid JSON")
+    if not isinstance(doc, dict):
+        return None, error(400, "request body must be a JSON object")
+    return doc, None
+
+
+def unknown_fields(doc, known, where=""):
+    """Error items naming the fields of doc that are not in known."""
+    return [{"field": f"{where}{name}", "message": f"unknown field '{where}{name}'"} for name in doc if name not in known]
+
+
+# Loose on purpose: a scope is dotted lower-case words ("mail.send", "2fa_required", "user.settings.enforced_tls.read").
+SCOPE_RE = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*")
+
+
+def scope_list(value):
+    """Check: an array of scope names (see SCOPE_RE)."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return "must be an array of strings"
+    bad = [item for item in value if not SCOPE_RE.fullmatch(item)]
+    return f"holds invalid scopes: {', '.join(map(repr, bad))}" if bad else None
 
 
 # ----------------------------------------------------------------------------- singleton settings

@@ -4,7 +4,9 @@ A server is defined at start (build_config(), from start_server() options or the
 that definition on reset():
 
 - keys: {KEY: [scopes]}, [{"key", "scopes"}] or "KEY=scope1,scope2" strings (--key; KEY alone grants ALL_SCOPES,
-  KEY= none).  Without any key anywhere, the demo key SG.local-demo-key with ALL_SCOPES.
+  KEY= none).  Without any key anywhere, the demo key SG.local-demo-key with ALL_SCOPES.  They are the parent's
+  "start keys"; while serving, POST /v3/api_keys creates more keys that authenticate, and a PUT or DELETE of a start
+  key changes or revokes it until reset() (api_keys.py).
 - subusers: "NAME[:REGION][:disabled]" strings or {"username", "region", "disabled", "id", "email"} (--subuser),
   generated ones subuser-001... (--subusers N, the last --eu-subusers M pinned to eu).  Without any subuser
   source, the demo's marketing, billing and eu-newsletter (eu).  Ids are given from 10001 on.
@@ -39,12 +41,11 @@ import threading
 
 from . import ALL_SCOPES, SETTINGS
 from .api_keys import ANSWER_SETTING, ANSWER_SHAPES
-from .common import PARENT, RATE_RESET_FORMATS, REGIONS, is_int, is_number
+from .common import FIRST_SUBUSER_ID, PARENT, RATE_RESET_FORMATS, REGIONS, is_int, is_number
 from .enforced_tls import TLS_SETTING
 from .faults import kinds_help, make_fault
 
 ACCOUNT_ID_RE = re.compile(r"^account-id\s+(\S+)$", re.IGNORECASE)
-FIRST_SUBUSER_ID = 10001
 
 DEMO_KEY = "SG.local-demo-key"
 DEMO_SUBUSERS = ({"username": "marketing"}, {"username": "billing"}, {"username": "eu-newsletter", "region": "eu"})
@@ -311,7 +312,7 @@ def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(description="Local SendGrid-compatible API server (enforced TLS, subusers, "
                                                  "tracking settings, mail settings, IP access management, API keys, "
-                                                 "scopes).",
+                                                 "teammates, scopes).",
                                      epilog="The /__control__/ endpoint is described in tools/sendgrid_api_server.py, "
                                             "what each fault kind does in tools/sendgrid_api/faults.py.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

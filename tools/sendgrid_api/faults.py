@@ -15,8 +15,9 @@ METHOD and/or paths starting with PATH, on every route alike; never to a control
     truncated       the answer the request gets anyway (200 and a stored PATCH when it is valid), with
                     the Content-Length of its whole body, but only bytes=N bytes of that body (default
                     half, never all of it) before the connection is closed: an incomplete read.
-    not_applied     a valid PATCH is acknowledged (200) but not stored: the answer shows the stored,
-                    unchanged settings, as when a write is lost behind the API.
+    not_applied     a valid PATCH is acknowledged (200, or 204 where the route answers without a body)
+                    but not stored: the answer shows the stored, unchanged object, as when a write is
+                    lost behind the API.
 
 Faults are given at start (``--fault KIND[:COUNT[:METHOD]][,NAME=VALUE...]``, e.g.
 ``--fault 429:2:PATCH,reset=seconds,retry_after=1`` or ``--fault error,status=503``; start_server(faults=[...])

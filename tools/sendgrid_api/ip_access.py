@@ -42,7 +42,7 @@ import itertools
 import re
 import time
 
-from .common import Answer, Family, Route, Setting, error, invalid, is_int, no_content, parse_json, query_integer
+from .common import Answer, Family, Route, Setting, error, invalid, is_int, json_object, no_content, query_integer, unknown_fields
 
 WHITELIST_KEY = "access_settings/whitelist"
 WHITELIST_PATH = "/v3/" + WHITELIST_KEY
@@ -160,24 +160,9 @@ def _by_id(rules):
     return sorted(rules, key=lambda rule: rule["id"])
 
 
-def _json_object(request):
-    """(body object, None) or (None, a 400 answer)."""
-    try:
-        doc = parse_json(request.body)
-    except (UnicodeDecodeError, ValueError):
-        return None, error(400, "request body is not valid JSON")
-    if not isinstance(doc, dict):
-        return None, error(400, "request body must be a JSON object")
-    return doc, None
-
-
-def _unknown_fields(doc, known, where=""):
-    return [{"field": f"{where}{name}", "message": f"unknown field '{where}{name}'"} for name in doc if name not in known]
-
-
 def _requested_networks(doc):
     """The networks a POST body asks for, distinct, in order; or (None, errors)."""
-    errors = _unknown_fields(doc, ("ips",))
+    errors = unknown_fields(doc, ("ips",))
     ips = doc.get("ips")
     if not isinstance(ips, list) or not ips:
         errors.append({"field": "ips", "message": 'ips is required: a non-empty array of {"ip": "..."} objects'})
@@ -188,7 +173,7 @@ def _requested_networks(doc):
         if not isinstance(item, dict) or "ip" not in item:
             errors.append({"field": where, "message": f'{where} must be an object {{"ip": "..."}}'})
             continue
-        errors.extend(_unknown_fields(item, ("ip",), where + "."))
+        errors.extend(unknown_fields(item, ("ip",), where + "."))
         try:
             networks.append(parse_network(item["ip"]))
         except ValueError as exc:
@@ -203,7 +188,7 @@ def list_rules(request):
 
 def add_rules(request):
     """POST: validate every entry, then add the networks not on the list yet; 201 with the rules of every entry."""
-    doc, problem = _json_object(request)
+    doc, problem = json_object(request)
     if problem:
         return problem
     networks, errors = _requested_networks(doc)
@@ -227,10 +212,10 @@ def add_rules(request):
 
 def delete_rules(request):
     """DELETE: remove the rules of every id given, or none when one is not on the list (404)."""
-    doc, problem = _json_object(request)
+    doc, problem = json_object(request)
     if problem:
         return problem
-    errors = _unknown_fields(doc, ("ids",))
+    errors = unknown_fields(doc, ("ids",))
     ids = doc.get("ids")
     if not isinstance(ids, list) or not ids or not all(is_int(rule_id) for rule_id in ids):
         errors.append({"field": "ids", "message": "ids is required: a non-empty array of integer rule ids"})

@@ -8,8 +8,8 @@ an address IP Access Management does not permit, 404/403 of an unknown or other-
 
 It answers {"scopes": [...]}: the scopes the calling key was given (--key, "keys" of an accounts file), sorted,
 each once (the spec's uniqueItems).  On behalf of a subuser or customer account it answers the same list: the
-scopes are the calling key's, whatever account it targets.  Keys planted on an account (api_keys.py) authenticate
-nothing, so they never call it.
+scopes are the calling key's, whatever account it targets.  A key created by POST /v3/api_keys gets the scopes it
+holds now (a PUT changes them); keys planted on an account (api_keys.py) authenticate nothing, so they never call it.
 """
 
 from .common import Answer, Family, Route
