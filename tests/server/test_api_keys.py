@@ -346,3 +346,13 @@ def test_planting_with_replace_drops_created_keys_and_their_secrets_stop_working
     # replace on the parent keeps its start keys
     srv.set_state("parent", [{"name": "p", "scopes": []}], replace=True, setting=KEYS_SETTING)
     assert len(listed_ids(srv)) == 5 and call(srv, "GET", TLS).status_code == 200
+
+
+def test_a_start_key_of_sendgrids_form_has_the_id_it_names_and_deleting_that_id_revokes_it():
+    own, twin = "SG.ownKeyId-1.the-secret", "SG.ownKeyId-1.another-secret"
+    with sg.running_server(keys={own: sg.ALL_SCOPES, twin: [sg.SCOPE_API_KEYS_READ], "SG.two-parts": []}) as server:
+        assert [item["api_key_id"] for item in call(server, "GET", API_KEYS, key=own).json()["result"]] == [
+            "ownKeyId-1", "start-key-2", "start-key-3"]   # an id taken by an earlier key, a key of another form
+        assert call(server, "DELETE", API_KEYS + "/ownKeyId-1", key=twin).status_code == 403   # read-only
+        assert call(server, "DELETE", API_KEYS + "/ownKeyId-1", key=own).status_code == 204
+        assert call(server, "GET", API_KEYS, key=own).status_code == 401

@@ -9,7 +9,9 @@
 
 Each account (parent, subuser, customer account) has its own keys.  The parent's are, first, the keys the server
 was started with (--key, "keys" of an accounts file), listed in the order given as {"name": "start key N",
-"api_key_id": "start-key-N"} with their scopes, then the others.  A key is planted on an account (set_state(account,
+"api_key_id": ID} with their scopes, then the others.  ID is what SendGrid's keys say: a key of the form
+SG.<id>.<secret> (the spec's example: SG.xxxxxxxx.yyyyyyyy has the id xxxxxxxx) has that id, when no earlier start
+key took it; any other start key has "start-key-N".  A key is planted on an account (set_state(account,
 [keys], setting="api_keys"), PUT /__control__/state with "setting": "api_keys", or "api_keys": [keys] in an
 account's "state" of the accounts file) as {"name": str, "scopes": [str], "api_key_id": str?}, nothing else: it is
 listed only, it has no secret and authenticates nothing; without an id it gets "key-N" from a counter never
@@ -87,10 +89,18 @@ def new_keyring(backend):
     that authenticates (the start keys' and those created since the last reset)."""
     start, digests = [], {}
     for number, (secret, scopes) in enumerate(backend.config.keys.items(), 1):
-        key_id = f"start-key-{number}"
+        key_id = _own_id(secret, {key["api_key_id"] for key in start}) or f"start-key-{number}"
         start.append({"name": f"start key {number}", "api_key_id": key_id, "scopes": sorted(scopes)})
         digests[digest(secret)] = (PARENT, key_id)
     return {"start": start, "digests": digests}
+
+
+def _own_id(secret, taken):
+    """The id a key of the form SG.<id>.<secret> names (what a client may read off its own key), None otherwise."""
+    parts = secret.split(".")
+    if len(parts) == 3 and parts[0] == "SG" and parts[2] and _ID_RE.fullmatch(parts[1]) and parts[1] not in taken:
+        return parts[1]
+    return None
 
 
 def _ring(backend):
