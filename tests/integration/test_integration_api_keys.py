@@ -58,9 +58,10 @@ def listed(*keys) -> list:
 
 
 def start_keys() -> list:
-    """The parent's keys: those the server was started with, by the names and ids the server gives them."""
-    return [{"name": "start key %d" % number, "api_key_id": "start-key-%d" % number, "scopes": sorted(scopes)}
-            for number, scopes in enumerate(SERVER_KEYS.values(), 1)]
+    """The parent's keys: those the server was started with, by the names and ids the server gives them (a key of
+    the form SG.<id>.<secret> has that id, as SendGrid's keys have)."""
+    return [{"name": "start key %d" % number, "api_key_id": key.split(".")[1], "scopes": sorted(scopes)}
+            for number, (key, scopes) in enumerate(SERVER_KEYS.items(), 1)]
 
 
 def control_scopes(scopes) -> list:
