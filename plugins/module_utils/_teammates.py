@@ -430,7 +430,10 @@ def run_info_module() -> None:
 
 
 def _wanted(params: dict):
-    """Refuse, before any request, access that cannot be asked: scopes for an admin, none for an invite."""
+    """Refuse, before any request, what cannot be asked: an e-mail that is none, scopes for an admin."""
+    if not EMAIL.match(params["email"].strip()):
+        raise SendGridError("value of %s must be an e-mail address, got: %s."
+                            % (option_name("email"), as_text(params["email"])))
     if params["is_admin"] and params["scopes"] is not None:
         raise SendGridError("is_admin: true gives every scope: leave scopes out (SendGrid wants an admin's scopes empty).")
     if params["scopes"] is not None:

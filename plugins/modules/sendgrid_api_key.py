@@ -98,10 +98,10 @@ EXAMPLES = r"""
       - mail.send
   register: webshop_key
 
-- name: Keep its secret in a file only the web shop reads (the secret is there only when the key was created)
+- name: Keep its secret in a file only its owner reads (the secret is there only when the key was created)
   ansible.builtin.copy:
     content: "{{ webshop_key.secret }}"
-    dest: /etc/webshop/sendgrid.key
+    dest: "{{ playbook_dir }}/webshop.sendgrid-key"
     mode: "0600"
   no_log: true
   when: webshop_key.secret is defined

@@ -93,25 +93,25 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: A subuser for the marketing team, on the parent's sending IP
+- name: A subuser for transactional mail, on the parent's sending IP
   mailops.sendgrid.sendgrid_subuser:
     api_key: "{{ vault_sendgrid_api_key }}"
-    username: marketing
-    email: marketing@example.com
-    password: "{{ vault_marketing_password }}"
+    username: transactional
+    email: transactional@example.com
+    password: "{{ vault_transactional_password }}"
     ips:
       - 192.0.2.10
 
-- name: Stop the old campaigns subuser from sending, keeping its data
+- name: Stop the legacy relay from sending, keeping its data
   mailops.sendgrid.sendgrid_subuser:
-    username: campaigns-2019
+    username: legacy-relay
     disabled: true
 
-- name: Delete it, its data with it
+- name: Delete the sandbox, its data with it
   mailops.sendgrid.sendgrid_subuser:
-    username: campaigns-2019
+    username: sandbox-trial
     state: absent
-    confirm_delete: campaigns-2019
+    confirm_delete: sandbox-trial
 """
 
 RETURN = r"""
