@@ -59,6 +59,8 @@ SECRETS = (KEY, READ_ONLY_KEY, REVOKED_KEY)
 # KEY holds every scope the servers serve but the subuser writes: it is the automation's key of the README's policies,
 # whose allowed_scopes give subusers.read (discovery) and nothing that creates, changes or deletes a subuser.
 SUBUSER_WRITES = (sg.SCOPE_SUBUSERS_CREATE, sg.SCOPE_SUBUSERS_UPDATE, sg.SCOPE_SUBUSERS_DELETE)
+# The ids the servers give those keys, as SendGrid's keys have them: SG.<api_key_id>.<secret>.
+START_KEY_IDS = [key.split(".")[1] for key in (KEY, READ_ONLY_KEY)]
 SERVER_KEYS = {KEY: [scope for scope in sg.ALL_SCOPES if scope not in SUBUSER_WRITES], READ_ONLY_KEY: [sg.SCOPE_TLS_READ]}
 
 DEFAULT_SETTINGS = {"require_tls": False, "require_valid_cert": False, "version": 1.1}

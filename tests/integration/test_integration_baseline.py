@@ -19,7 +19,7 @@ import json
 import pytest
 
 from conftest import (
-    DEFAULT_SETTINGS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, Start, assert_clear_failure, assert_nothing_sent,
+    DEFAULT_SETTINGS, START_KEY_IDS, SUBUSERS_PATH, TLS_PATH, Cases, PlaybookCase, Start, assert_clear_failure, assert_nothing_sent,
     calls,
 )
 
@@ -250,7 +250,7 @@ def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_
         "before": {"require_tls": False, "require_valid_cert": False, "min_tls_version": "1.1"},
         "after": {"require_tls": True, "require_valid_cert": False, "min_tls_version": "1.1"}}
     assert marketing["settings"]["api_keys"] == {"status": "flagged", "keys": 1, "flagged": [
-        {"name": "ci", "api_key_id": "ci-1", "excess_scopes": ["templates.read"], "control_scopes": ["api_keys.create"], "name_shared": False}]}
+        {"name": "ci", "api_key_id": "ci-1", "excess_scopes": ["templates.read"], "control_scopes": ["api_keys.create"], "name_shared": False}], "cut": []}
     assert marketing["settings"]["ip_access"] == {"status": "changed", "before": [], "after": ENTRIES,
                                                   "changes": {"added": ENTRIES}}
     assert eu["settings"]["mail_settings.footer"]["before"] is None and "HTTP 400" in eu["msg"]
@@ -260,7 +260,7 @@ def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_
 
     # the floor, per account and in order: reads, minimal writes, keys, the allow list last; the EU account on its host
     assert by_account(server) == {
-        None: discovery() + reads() + writes("parent") + keys("start-key-1", "start-key-2") + allow_list_added(),
+        None: discovery() + reads() + writes("parent") + keys(*START_KEY_IDS) + allow_list_added(),
         "billing": reads() + writes("billing") + keys() + allow_list_added(),
         "marketing": reads() + writes("marketing") + keys("ci-1") + allow_list_added(),
     }
@@ -311,7 +311,7 @@ def test_a_second_run_writes_only_what_still_differs_and_a_run_in_sync_sends_onl
 
     # the one write is the footer left behind; everything else, both calls, is the floor of GETs
     assert by_account(server) == {
-        None: discovery() + in_sync("start-key-1", "start-key-2") + discovery() + in_sync("start-key-1", "start-key-2"),
+        None: discovery() + in_sync(*START_KEY_IDS) + discovery() + in_sync(*START_KEY_IDS),
         "billing": in_sync() * 2, "marketing": in_sync() * 2}
     assert by_account(eu_server) == {"eu-newsletter": reads() + [
         ("PATCH", FOOTER_PATH, {"enabled": True}, 200)] + keys() + [("GET", ALLOW_LIST, None, 200)] + in_sync()}
