@@ -268,8 +268,7 @@ def _subusers(start):
     # the key of an automation that creates subusers holds the subuser writes, which the usual key leaves out
     server = start(subusers=["legacy-relay", "sandbox-trial", "marketing"], keys={KEY: sg.ALL_SCOPES})
     # each password comes from a variable, as from a vault: a loop item would show it in the item's result
-    return server, PlaybookCase("access.yml", dict(sg_api_url=server.url, sg_password=PASSWORD,
-                                                   sg_other_password="another-password-Hh3", sg_subusers=[
+    cases = [
         {"case": "create", "username": "webshop", "email": "webshop@example.com", "password_var": "sg_password",
          "ips": ["192.0.2.10"], "subuser_region": "global"},
         {"case": "again, another password", "username": "webshop", "email": "webshop@example.com",
@@ -282,7 +281,10 @@ def _subusers(start):
         {"case": "create without a password", "username": "nopass", "email": "n@example.com", "ips": []},
         {"case": "an IPv6 address", "username": "six", "email": "s@example.com", "password_var": "sg_password",
          "ips": ["2001:db8::1"]},
-    ], sg_discover=True), diff=True)
+    ]
+    return server, PlaybookCase("access.yml", dict(sg_api_url=server.url, sg_password=PASSWORD,
+                                                   sg_other_password="another-password-Hh3", sg_subusers=cases,
+                                                   sg_discover=True), diff=True)
 
 
 def test_subusers_are_created_disabled_and_deleted_when_confirmed_and_discovered_on_the_same_run(runs):
