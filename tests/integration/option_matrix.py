@@ -5,7 +5,8 @@ Sources, read when the tests are collected (so a new option gets cases without e
   - each role's ``meta/argument_specs.yml`` (entry point ``main``), with ``defaults/main.yml`` for the defaults;
   - each module's documented options, doc fragments included, from one ``ansible-doc --json`` call.
 
-Cases per source: the documented defaults alone (only the API key, from the environment), every option alone with
+Cases per source: the documented defaults alone (only the API key, from the environment, and what REQUIRED gives a
+module that cannot run without it, such as sendgrid_teammate's email), every option alone with
 a value generated from its spec (or, where the type cannot give a valid value, from SAMPLES), null for every option
 documented as nullable whose documented default is not already null (that null is the defaults case), and invalid
 generated values (bool, choices, numbers) that must be refused naming the option before anything is sent. A
@@ -20,7 +21,10 @@ variable as an ``-e key=value`` string and one with the same values typed in JSO
 The model (MODELS, one function per module) knows nothing of the collection's code: it is the documentation's rules
 written again (which accounts, which host, which fields differ from a fresh account's settings; for the tracking and
 mail settings which GETs the request floor allows, each PATCH body in the API's forms, what the module returns; for
-the IP allow list the entries as networks, the lockout guard's read of the activity, the POST and DELETE bodies).
+the IP allow list the entries as networks, the lockout guard's read of the activity, the POST and DELETE bodies; for
+teammates, API keys and subusers the reads, each write's body, the guards, and what is returned or hidden). Where the
+documentation says the task fails (a guard, a value it needs), the model raises Refused with the requests sent first:
+the case must fail naming why, having written nothing.
 """
 
 from __future__ import annotations
@@ -90,14 +94,26 @@ ACTIVITY_PATH = "/v3/access_settings/activity"
 GUARD_ACTIVITY_LIMIT = 20    # the lockout guard reads SendGrid's recent activity: SendGrid's default page, 20
 FRESH_ALLOW_LIST = []        # a fresh account's rules ({"id", "ip"}): none, so IP Access Management is off
 CLIENT_ADDRESS = "127.0.0.1"  # where every case reaches its servers from, as their access activity records it
-# API keys (sendgrid_api_key_info): the list, read with limit 100 (documented: the most keys an account may hold), then
-# each key. A fresh server's parent holds one key, the one the case's servers were started with, by the name and id
-# the server gives it (tools/sendgrid_api/api_keys.py); every other account none.
+# API keys (sendgrid_api_key_info, sendgrid_api_key): the list, read with limit 100 (documented: the most keys an
+# account may hold), then each key. A fresh server's parent holds one key, the one the case's servers were started
+# with (the calling key), by the name the server gives it (tools/sendgrid_api/api_keys.py) and the id it names: a key
+# of the form SG.<api_key_id>.<secret> names its own id (documented in sendgrid_api_key's protect_calling_key, and
+# what the server does); every other account holds none.
 API_KEYS_PATH = "/v3/api_keys"
 API_KEYS_LIMIT = 100
-FRESH_PARENT_KEYS = [{"name": "start key 1", "api_key_id": "start-key-1"}]
-# Scopes that key surely holds (it holds every scope the servers serve but the subuser writes): api_keys.read, which the module documents as
-# needed, and Enforced TLS's read, a scope of every server; the account-control families the module documents.
+START_KEY_NAME = "start key 1"
+API_KEY_SCOPES = ("api_keys.read", "api_keys.create", "api_keys.update", "api_keys.delete")   # sendgrid_api_key's
+# Teammates (sendgrid_teammate, sendgrid_teammate_info, the baseline's teammates): the list, a page of 500 at a time
+# (documented), each teammate who is no admin, and the pending invites.
+TEAMMATES_PATH = "/v3/teammates"
+TEAMMATES_PENDING_PATH = "/v3/teammates/pending"
+TEAMMATES_PAGE_SIZE = 500
+# What the server's request log shows of a write-only field (a subuser's password: tools/sendgrid_api/common.py MASK):
+# the model says the password is sent, the log can only say that a value was.
+LOGGED_SECRET = "********"
+# Scopes that key surely holds (the case's servers give it every scope they serve): api_keys.read, which the module
+# documents as needed, and Enforced TLS's read, a scope of every server; the account-control families the module
+# documents.
 FRESH_KEY_SCOPES = ("api_keys.read", "user.settings.enforced_tls.read")
 ACCOUNT_CONTROL_SCOPES = ("api_keys.*", "teammates.*", "access_settings.*")
 
@@ -170,6 +186,43 @@ INVALID_SAMPLES = {
 # A value the model expects a module not to return at all (None: returned as null).
 NOT_RETURNED = Dynamic("<not returned>")
 NEW_DIRECTORY = Dynamic("<new-directory>")   # the generated value of a path option without a sample
+
+# Access as code (sendgrid_teammate, sendgrid_api_key, sendgrid_subuser): names and addresses new to a fresh account,
+# so that a case invites or creates, and ones it holds, so that a case finds them (and meets the guards).
+NEW_TEAMMATE = "new.teammate@example.com"
+PARENT_OWNER_EMAIL = "PARENT@example.com"       # the parent's owner, parent@example.com, in capitals
+TEAMMATE_SCOPES = ("mail.send", "stats.read")
+NEW_KEY_NAME = "matrix key"
+NEW_SUBUSER = "matrix-subuser"
+SUBUSER_PASSWORD = "Matrix-subuser-pw-3c9e1f"   # write-only: no output of any case may show it (SECRET_SAMPLES)
+SECRET_SAMPLES = (SUBUSER_PASSWORD,)
+CALLING_KEY_ID = Dynamic("<calling-key-id>")    # the id of the key the case authenticates with
+SAMPLES["scopes"] = [list(TEAMMATE_SCOPES)]     # scope names (generated items are not)
+MODULE_SAMPLES.update({
+    ("sendgrid_teammate", "email"): [NEW_TEAMMATE, PARENT_OWNER_EMAIL],
+    # a new key (created: the result is censored), and the calling key, by name and by id (the guard)
+    ("sendgrid_api_key", "name"): [START_KEY_NAME, NEW_KEY_NAME],
+    ("sendgrid_api_key", "api_key_id"): [CALLING_KEY_ID],
+    # a new subuser, and one the servers hold, disabled, whose e-mail is not the one given
+    ("sendgrid_subuser", "username"): [NEW_SUBUSER, "dormant"],
+    ("sendgrid_subuser", "email"): ["%s@example.com" % NEW_SUBUSER],
+    ("sendgrid_subuser", "password"): [SUBUSER_PASSWORD],
+    ("sendgrid_subuser", "ips"): [["192.0.2.10", "198.51.100.7"]],
+    ("sendgrid_subuser", "confirm_delete"): [NEW_SUBUSER],
+})
+# What a module cannot run without, given to each of its cases that does not give it: {module: ((option, value, the
+# state it is needed in, None for every state), ...)}. Documented as required (the connection options come from the
+# environment), or as needed with a state: sendgrid_api_key's scopes with state=present (required_if), a new
+# subuser's email, password and ips. The value is the option's first sample (but ips: V([]) assigns none, its sample
+# some), and the case that would give that sample alone is the defaults case again: it does not run twice.
+REQUIRED = {
+    "sendgrid_teammate": (("email", NEW_TEAMMATE, None),),
+    # the calling key's name: the defaults meet the guard, protect_calling_key=false shows it off, state=absent the
+    # guard of deletion
+    "sendgrid_api_key": (("name", START_KEY_NAME, None), ("scopes", list(TEAMMATE_SCOPES), "present")),
+    "sendgrid_subuser": (("username", NEW_SUBUSER, None), ("email", "%s@example.com" % NEW_SUBUSER, "present"),
+                         ("password", SUBUSER_PASSWORD, "present"), ("ips", [], "present")),
+}
 
 # Role variables that are not handed to the module, and what the test checks for them instead.
 ROLE_ONLY = {"enforced_tls_report_dir": "report"}
@@ -497,12 +550,41 @@ class Case:
         return "%s:cases" % self.source
 
 
+def required_values(source: Source, given: dict) -> tuple:
+    """The (option, value) pairs REQUIRED gives a case of a module that does not give them itself."""
+    if source.kind != "module":
+        return ()
+    state = given.get("state", source.options["state"].default if "state" in source.options else None)
+    return tuple((option, value) for option, value, needed_in in REQUIRED.get(source.name, ())
+                 if option not in given and needed_in in (None, state))
+
+
+def with_required(source: Source, case: Case) -> Case:
+    return Case(case.id, case.source, case.kind, case.option, case.values + required_values(source, case.given))
+
+
+def fails_before_any_request(source: Source, case: Case, module_options: dict) -> bool:
+    """Whether the model says the case fails before any request (state=absent without its confirmation, say): an
+    option riding on it would show nothing, so it runs alone."""
+    given = dict(case.values + required_values(source, case.given))
+    params = effective_module_params(source, given, module_options[source.module])
+    try:
+        MODELS[source.module](params, {}, subusers())
+    except Refused as refusal:
+        return not refusal.calls
+    return False
+
+
 def generate_cases(sources: list) -> list:
     cases = []
     refused = set()
+    module_options = {source.name: source.options for source in sources if source.kind == "module"}
     for source in sources:
         prefix = source.label
+        first = len(cases)
         cases.append(Case("%s:defaults" % prefix, prefix, "defaults", None, ()))
+        # a required option's value that REQUIRED gives every case: given alone, the defaults case again
+        defaults_given = dict(required_values(source, {}))
         in_sections, others = [], []
         for section in source.options.values():
             if section.suboptions and section.null_differs:
@@ -519,6 +601,8 @@ def generate_cases(sources: list) -> list:
             accepted = in_sections if option.section else others
             # no value at all fails test_every_option_has_a_generated_or_sample_value; null and invalid cases still run
             for value in generated_values(source, option) or []:
+                if option.name in defaults_given and defaults_given[option.name] == value:
+                    continue
                 accepted.append(Case("%s:%s=%s:alone" % (prefix, option.name, value_text(value)), prefix, "alone",
                                      option.name, (given_value(option, value),)))
             if option.null_differs and option.section is None:
@@ -541,10 +625,15 @@ def generate_cases(sources: list) -> list:
         else:
             # A module's (a role's) own options given alone are the bases; its connection options, role-only
             # variables and nulls ride on them (see riding()): each is still given once at least, beside one other
-            # option it does not touch. The documented defaults always run alone.
+            # option it does not touch. The documented defaults always run alone, and so does a base the model says
+            # fails before any request.
             bases = [case for case in others if case.kind == "alone"
                      and module_option(source, case.option) not in CONNECTION_OPTIONS | {None}]
-            cases += riding(bases, [case for case in others if case not in bases]) if bases else others
+            silent = [case for case in bases if fails_before_any_request(source, case, module_options)]
+            bases = [case for case in bases if case not in silent]
+            riders = [case for case in others if case not in bases + silent]
+            cases += (riding(bases, riders) if bases else riders) + silent
+        cases[first:] = [with_required(source, case) for case in cases[first:]]
     return cases
 
 
@@ -698,10 +787,23 @@ class Expectation:
     # result keys whose value is a list of records compared on these fields only, each distinct record once
     # (what else a record holds, and how a server groups them, the documentation leaves to SendGrid)
     projected: dict = field(default_factory=dict)
+    # the result is hidden as no_log hides it (sendgrid_api_key when it returns a new key's secret): only changed shows
+    censored: bool = False
+    warned: tuple = ()                               # words that some warning of the task must hold
 
     @property
     def changed(self) -> bool:
         return any(c[1] in WRITES for c in self.calls)
+
+
+class Refused(Exception):
+    """The documentation says the task fails (a guard, a value it needs): ``calls`` are the requests it sends first
+    (reads, never a write), ``words`` what its message must name (an option, the guard's reason)."""
+
+    def __init__(self, reason: str, calls=(), words=()):
+        super().__init__(reason)
+        self.calls = list(calls)
+        self.words = tuple(words)
 
 
 def model_enforced_tls(params, env, known) -> Expectation:
@@ -806,8 +908,8 @@ def same(section: str, name: str, api_value) -> object:
 
 def comparable_body(path: str, body):
     """A write's body in the form compared with the model's: the comma-separated string of forward_spam, the
-    address whitelist and the ids an allow list DELETE removes as sorted items (the order is free); anything else
-    (the POST of allow list entries: in the order given) as sent."""
+    address whitelist, the ids an allow list DELETE removes and the scopes of an API key or a teammate as sorted items
+    (the order is free); anything else (the POST of allow list entries: in the order given) as sent."""
     if not isinstance(body, dict):
         return body
     body = dict(body)
@@ -817,6 +919,9 @@ def comparable_body(path: str, body):
         body["email"] = ", ".join(sorted(_addresses(body["email"])))
     if path == section_path("mail_settings", "address_whitelist") and isinstance(body.get("list"), list):
         body["list"] = sorted(body["list"], key=str)
+    if path.split("/")[:3] in (API_KEYS_PATH.split("/"), TEAMMATES_PATH.split("/")) and isinstance(
+            body.get("scopes"), list):
+        body["scopes"] = sorted(body["scopes"], key=str)      # scopes are compared as a set (documented)
     return body
 
 
@@ -895,10 +1000,6 @@ def model_settings_info(params, env, known) -> Expectation:
 
 # ----------------------------------------------------------------------------- the model: the IP allow list
 
-class Refused(Exception):
-    """The documentation says the task fails (the module's lockout guard, or its refusal to empty the list)."""
-
-
 def allow_list_network(entry: str):
     """The network an entry names, as the documentation says SendGrid stores it: an address is its /32 (/128), a
     wildcard a.*.*.*, a.b.*.*, a.b.c.* the /8, /16, /24, a CIDR network loses its host bits (as SendGrid may list a
@@ -966,7 +1067,7 @@ def model_ip_access(params, env, known) -> Expectation:
     addresses = None
     if add or remove:
         if not after and params["state"] != "disabled":
-            raise Refused("only state: disabled empties the list")
+            raise Refused("only state: disabled empties the list", calls)
         if after and not params["allow_lockout"]:
             addresses = params.get("client_addresses")
             if not addresses:
@@ -974,7 +1075,7 @@ def model_ip_access(params, env, known) -> Expectation:
                 addresses = [CLIENT_ADDRESS]
             uncovered = [a for a in addresses if not any(ipaddress.ip_address(a) in net for net in after)]
             if uncovered:
-                raise Refused("the lockout guard refuses a list that does not cover %s" % uncovered)
+                raise Refused("the lockout guard refuses a list that does not cover %s" % uncovered, calls)
         if add:
             calls.append(call(host, "POST", ALLOW_LIST_PATH, obo, {"ips": [{"ip": str(net)} for net in add]}))
         if remove:
@@ -1005,7 +1106,32 @@ def model_ip_access_info(params, env, known) -> Expectation:
                        projected={"activity": ("allowed", "ip"), "refused": ("allowed", "ip")})
 
 
-# ----------------------------------------------------------------------------- the model: the API key audit
+# ----------------------------------------------------------------------------- the model: API keys
+
+def key_id_of(secret) -> str | None:
+    """The id a key of the form SG.<api_key_id>.<secret> names (documented: every key SendGrid creates), else None."""
+    parts = secret.split(".") if isinstance(secret, str) else []
+    return parts[1] if len(parts) == 3 and parts[0] == "SG" and parts[1] and parts[2] else None
+
+
+def calling_key(params, env) -> str | None:
+    """The key the task authenticates with: api_key, else SENDGRID_API_KEY (documented)."""
+    return params.get("api_key") or env.get("SENDGRID_API_KEY")
+
+
+def fresh_keys(params, env, obo) -> list:
+    """A fresh account's keys ({"name", "api_key_id"}): the parent's is the calling key, the server's first start key,
+    whose id the key names; a subuser or customer account holds none."""
+    if obo is not None:
+        return []
+    return [{"name": START_KEY_NAME, "api_key_id": key_id_of(calling_key(params, env)) or "start-key-1"}]
+
+
+def key_reads(host, obo, keys) -> list:
+    """The list (limit 100) and one GET per key read."""
+    return [call(host, "GET", API_KEYS_PATH, obo, query={"limit": str(API_KEYS_LIMIT)})] + [
+        call(host, "GET", "%s/%s" % (API_KEYS_PATH, key["api_key_id"]), obo) for key in keys]
+
 
 def model_api_key_info(params, env, known) -> Expectation:
     """The documented floor, 1 + the number of keys: one GET of the list with limit 100, then one GET per key; never a
@@ -1014,9 +1140,8 @@ def model_api_key_info(params, env, known) -> Expectation:
     matches none of its patterns. Keys are compared by name and id (the server's key holds every scope it serves)."""
     host = host_for(params["region"], params, env)
     obo = params.get("on_behalf_of")
-    keys = [dict(key) for key in FRESH_PARENT_KEYS] if obo is None else []
-    calls = [call(host, "GET", API_KEYS_PATH, obo, query={"limit": str(API_KEYS_LIMIT)})]
-    calls += [call(host, "GET", "%s/%s" % (API_KEYS_PATH, key["api_key_id"]), obo) for key in keys]
+    keys = fresh_keys(params, env, obo)
+    calls = key_reads(host, obo, keys)
 
     def matches(scope, patterns):
         return any(fnmatch.fnmatchcase(scope, pattern) for pattern in patterns)
@@ -1027,6 +1152,187 @@ def model_api_key_info(params, env, known) -> Expectation:
     flagged = [key for key in keys if excess or (control and key["name"] not in (params["allowed_control_keys"] or []))]
     return Expectation(calls, returned=comparable_result({"api_keys": keys, "flagged": flagged}),
                        projected={"api_keys": ("name", "api_key_id"), "flagged": ("name", "api_key_id")})
+
+
+def model_api_key(params, env, known) -> Expectation:
+    """One GET of the list (limit 100, as the audit reads it: the most keys an account holds), one GET per key of that
+    name (the key api_key_id names, when given: it must exist); then at most one write. state present: none of that
+    name, POST {name, scopes}, and the result holds the secret, so it is hidden (censored) and changed; one whose scopes
+    differ (as a set), PUT {name, scopes} (a name alone that differs, chosen by api_key_id, would be a PATCH {name}:
+    no case reaches it, the calling key's scopes always differ), returned as {name, api_key_id, scopes}. state absent:
+    DELETE of the key of that name, none when there is none. Two keys of that name, or no key of api_key_id, fail. The
+    guard (protect_calling_key, on by default; with on_behalf_of no key is the calling one): the calling key, whose id
+    its form SG.<id>.<secret> names (so no GET /v3/scopes), is never deleted and never loses an api_keys.* scope; such a
+    write fails with nothing written. The calling key holds every scope the servers serve, api_keys.* among them."""
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    keys = fresh_keys(params, env, obo)
+    calling_id = key_id_of(calling_key(params, env)) if obo is None else None
+    name, key_id = params["name"], params.get("api_key_id")
+    chosen = [key for key in keys if key["api_key_id"] == key_id] if key_id else [
+        key for key in keys if key["name"] == name]
+    calls = key_reads(host, obo, [])
+    if key_id and not chosen:
+        raise Refused("no key has the id api_key_id: %s" % key_id, calls, words=("api_key_id",))
+    calls = key_reads(host, obo, chosen)
+    if len(chosen) > 1:
+        raise Refused("two keys named %s" % name, calls, words=[key["api_key_id"] for key in chosen])
+    key = chosen[0] if chosen else None
+    guarded = key is not None and params["protect_calling_key"] and key["api_key_id"] == calling_id
+    if params["state"] == "absent":
+        if key is None:
+            return Expectation(calls, returned=comparable_result({"key": None}))
+        if guarded:
+            raise Refused("the calling key is never deleted", calls, words=("protect_calling_key",))
+        calls.append(call(host, "DELETE", "%s/%s" % (API_KEYS_PATH, key["api_key_id"]), obo))
+        return Expectation(calls, returned=comparable_result({"key": None}))
+    scopes = sorted(set(params["scopes"]))
+    if key is None:
+        calls.append(call(host, "POST", API_KEYS_PATH, obo, comparable_body(API_KEYS_PATH, {"name": name,
+                                                                                            "scopes": scopes})))
+        return Expectation(calls, censored=True)
+    # the key found (the calling key) holds every scope the servers serve: more than the scopes asked for, and every
+    # api_keys.* scope the module documents
+    if guarded and not set(API_KEY_SCOPES) <= set(scopes):
+        raise Refused("the calling key would lose its api_keys.* scopes", calls, words=("protect_calling_key",))
+    calls.append(call(host, "PUT", "%s/%s" % (API_KEYS_PATH, key["api_key_id"]), obo, comparable_body(
+        API_KEYS_PATH, {"name": name, "scopes": scopes})))
+    return Expectation(calls, returned=comparable_result({"key": {"name": name, "api_key_id": key["api_key_id"],
+                                                                  "scopes": scopes}}))
+
+
+# ----------------------------------------------------------------------------- the model: teammates
+
+def account_owner(obo) -> dict:
+    """A fresh account's one teammate, its owner (tools/sendgrid_api/teammates.py): username the account's name
+    (parent, the subuser's username, account-<id> for a customer account), e-mail <username>@example.com (the
+    subuser's own e-mail on the case's servers), an admin with no scopes of its own."""
+    username = "parent" if obo is None else obo.replace("account-id ", "account-", 1)
+    return {"username": username, "email": "%s@example.com" % username, "user_type": "owner", "is_admin": True,
+            "scopes": []}
+
+
+def team_reads(host, obo, teammates) -> list:
+    """The documented reads: each page of 500 of the list (a short page is the last), one GET per teammate who is no
+    admin (the list holds no scopes), the pending invites."""
+    calls = [call(host, "GET", TEAMMATES_PATH, obo, query={"limit": str(TEAMMATES_PAGE_SIZE), "offset": str(offset)})
+             for offset in range(0, len(teammates) + 1, TEAMMATES_PAGE_SIZE)]
+    calls += [call(host, "GET", "%s/%s" % (TEAMMATES_PATH, t["username"]), obo) for t in teammates if not t["is_admin"]]
+    return calls + [call(host, "GET", TEAMMATES_PENDING_PATH, obo)]
+
+
+def find_email(records, email):
+    return next((record for record in records if record["email"].lower() == email.lower()), None)
+
+
+def invite_call(host, obo, email, access) -> tuple:
+    """POST /v3/teammates {email, is_admin, scopes}: an admin's scopes are never sent (SendGrid wants them empty)."""
+    admin = access == "admin"
+    return call(host, "POST", TEAMMATES_PATH, obo, comparable_body(TEAMMATES_PATH, {
+        "email": email, "is_admin": admin, "scopes": [] if admin else list(access)}))
+
+
+def model_teammate(params, env, known) -> Expectation:
+    """The reads (a fresh account's team is its owner, an admin: no GET of one teammate; no invite); then at most one
+    write. state present: one neither a teammate nor invited is invited, POST {email, is_admin (false when left out),
+    scopes ([] for an admin)}, and needs scopes when no admin (else the task fails, nothing written); the owner (e-mail
+    compared ignoring case) is never changed: is_admin false or scopes given fail with nothing written, is_admin true
+    or nothing asked changes nothing. state absent: the owner is never removed (fails); one who is neither a teammate
+    nor invited is left so. Returns the teammate ({access, invited}: access owner, admin or the sorted scopes) or null,
+    and the changes by action with the e-mail addresses."""
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    teammates = [account_owner(obo)]
+    calls = team_reads(host, obo, teammates)
+    email = params["email"]
+    member = find_email(teammates, email)
+
+    def outcome(teammate, changes):
+        return Expectation(calls, returned=comparable_result({"teammate": teammate, "changes": changes}),
+                           projected={"teammate": ("access", "invited")})
+
+    if params["state"] == "absent":
+        if member is not None:
+            raise Refused("the owner is never removed", calls, words=("owner",))
+        return outcome(None, {})
+    if member is not None:
+        if params["is_admin"] is False or params["scopes"] is not None:
+            raise Refused("the owner is never changed", calls, words=("owner",))
+        return outcome({"access": "owner", "invited": False}, {})
+    if not params["is_admin"] and params["scopes"] is None:
+        raise Refused("scopes are needed to invite a teammate who is no admin", calls, words=("scopes",))
+    access = "admin" if params["is_admin"] else sorted(set(params["scopes"]))
+    calls.append(invite_call(host, obo, email, access))
+    return outcome({"access": access, "invited": True}, {"invited": [email]})
+
+
+def model_teammate_info(params, env, known) -> Expectation:
+    """The reads, never a write; returns every teammate sorted by e-mail (compared on the documented fields: a fresh
+    account's owner, an admin whose scopes are []) and every pending invite (none)."""
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    teammates = [account_owner(obo)]
+    fields = ("email", "is_admin", "scopes", "user_type", "username")
+    returned = {"teammates": [{name: t[name] for name in fields} for t in teammates], "pending": []}
+    return Expectation(team_reads(host, obo, teammates), returned=comparable_result(returned),
+                       projected={"teammates": fields})
+
+
+# ----------------------------------------------------------------------------- the model: one subuser
+
+def model_subuser(params, env, known) -> Expectation:
+    """state absent without confirm_delete repeating username fails before any request. Else one GET /v3/subusers
+    ?username=USERNAME&include_region=true (the region tells a subuser pinned elsewhere); then, state present, a subuser
+    that is not there is created, POST /v3/subusers with SendGrid's fields {username, email, password, ips, region:
+    subuser_region when given, include_region: true, so that the answer names the region as the lookup does} (email,
+    password and ips are needed: the task fails without them, nothing written), then PATCH {disabled: true} when
+    disabled is true (a subuser is created enabled); one that is there has disabled changed with one PATCH when it
+    differs, an e-mail that differs is warned about (naming both addresses) and left, a subuser_region that differs
+    fails. state absent deletes it (DELETE), or leaves none so. The password is sent (the server's log shows it
+    masked) and never returned. Returns the subuser (username, email, disabled, region; its id is the server's) or
+    null, and the changes with the username."""
+    name = params["username"]
+    if params["state"] == "absent" and params.get("confirm_delete") != name:
+        raise Refused("state absent needs confirm_delete: %s" % name, words=("confirm_delete",))
+    host = host_for(params["region"], params, env)
+    calls = [call(host, "GET", SUBUSERS_PATH, query={"username": name, "include_region": "true"})]
+    found = next((s for s in known if s.name == name), None)
+    fields = ("username", "email", "disabled", "region")
+    path = "%s/%s" % (SUBUSERS_PATH, name)
+    if params["state"] == "absent":
+        if found is None:
+            return Expectation(calls, returned=comparable_result({"subuser": None, "changes": {}}))
+        calls.append(call(host, "DELETE", path))
+        return Expectation(calls, returned=comparable_result({"subuser": None, "changes": {"deleted": name}}))
+    if found is None:
+        missing = [option for option in ("email", "password", "ips") if params.get(option) is None]
+        if missing:
+            raise Refused("creating needs %s" % missing, calls, words=missing)
+        body = {"username": name, "email": params["email"], "password": LOGGED_SECRET, "ips": params["ips"],
+                "include_region": True}
+        if params.get("subuser_region"):
+            body["region"] = params["subuser_region"]
+        calls.append(call(host, "POST", SUBUSERS_PATH, body=body, query={}))
+        changes = {"created": name}
+        if params["disabled"]:
+            calls.append(call(host, "PATCH", path, body={"disabled": True}))
+            changes["disabled"] = name
+        subuser = {"username": name, "email": params["email"], "disabled": bool(params["disabled"]),
+                   "region": params.get("subuser_region") or "global"}
+        return Expectation(calls, returned=comparable_result({"subuser": subuser, "changes": changes}),
+                           projected={"subuser": fields})
+    if params.get("subuser_region") not in (None, found.region):
+        raise Refused("a subuser's region cannot change", calls, words=("subuser_region",))
+    email = "%s@example.com" % name          # the case's servers' subusers have <name>@example.com
+    changes, disabled = {}, found.disabled
+    if params["disabled"] is not None and params["disabled"] != found.disabled:
+        calls.append(call(host, "PATCH", path, body={"disabled": params["disabled"]}))
+        changes["disabled" if params["disabled"] else "enabled"] = name
+        disabled = params["disabled"]
+    warned = (email, params["email"]) if params.get("email") not in (None, email) else ()
+    subuser = {"username": name, "email": email, "disabled": disabled, "region": found.region}
+    return Expectation(calls, returned=comparable_result({"subuser": subuser, "changes": changes}),
+                       projected={"subuser": fields}, warned=warned)
 
 
 MODELS = {
@@ -1040,6 +1346,10 @@ MODELS = {
     "sendgrid_ip_access": model_ip_access,
     "sendgrid_ip_access_info": model_ip_access_info,
     "sendgrid_api_key_info": model_api_key_info,
+    "sendgrid_api_key": model_api_key,
+    "sendgrid_teammate": model_teammate,
+    "sendgrid_teammate_info": model_teammate_info,
+    "sendgrid_subuser": model_subuser,
 }
 
 
@@ -1133,9 +1443,13 @@ def logged_calls(record: dict) -> list:
 
 
 def read_before(path: str) -> tuple:
-    """The GETs that may read what a PATCH of this path writes: its own, or its family's summary."""
+    """The GETs that may read what a write of this path writes: its own, its family's summary, or the list it is an
+    item of (a subuser, a teammate, an invite, an API key: each found in its list)."""
     parent = path.rsplit("/", 1)[0]
-    return (path, parent) if parent in [summary_path(family) for family in FRESH_SECTIONS] else (path,)
+    if parent in [summary_path(family) for family in FRESH_SECTIONS]:
+        return (path, parent)
+    lists = (SUBUSERS_PATH, TEAMMATES_PATH, TEAMMATES_PENDING_PATH, API_KEYS_PATH)
+    return (path,) + tuple(item for item in lists if path.startswith(item + "/"))
 
 
 def in_order(calls: list, expected: list) -> list:
@@ -1170,11 +1484,13 @@ def in_order(calls: list, expected: list) -> list:
 
 # sendgrid_baseline's sections: Enforced TLS, the two families of sections, the allow list and the key audit.
 BASELINE_FAMILIES = {"tracking": "tracking_settings", "mail_settings": "mail_settings"}
-BASELINE_SECTIONS = ("enforced_tls", "tracking", "mail_settings", "ip_access", "api_keys")
-# What the documentation says a field left out of ip_access and api_keys means (the other sections: not managed).
+BASELINE_SECTIONS = ("enforced_tls", "tracking", "mail_settings", "ip_access", "api_keys", "teammates")
+# What the documentation says a field left out of ip_access, api_keys and teammates means (the other sections: not
+# managed).
 BASELINE_DEFAULTS = {"ip_access": {"entries": [], "state": "present", "purge": False, "allow_lockout": False,
                                    "allow_any_address": False, "client_addresses": None},
-                     "api_keys": {"allowed_scopes": None, "allowed_control_keys": []}}
+                     "api_keys": {"allowed_scopes": None, "allowed_control_keys": [], "enforce": False},
+                     "teammates": {"members": None, "purge": False, "allowed_scopes": None, "allowed_admins": None}}
 # The parent's key holds every scope the servers serve: surely those the collection's modules document, besides the
 # ones FRESH_KEY_SCOPES names (so a list of allowed scopes without these leaves one of them beyond it).
 BASELINE_KEY_SCOPES = FRESH_KEY_SCOPES + ("tracking_settings.read", "mail_settings.read", "subusers.read")
@@ -1198,11 +1514,20 @@ SAMPLES.update({
     "ip_access.client_addresses": [[CLIENT_ADDRESS]],
     "ip_access.state": ["absent", "disabled"],
     "api_keys.allowed_scopes": [["mail.send", "user.settings.*"]],
-    "api_keys.allowed_control_keys": [[FRESH_PARENT_KEYS[0]["name"]]],
+    "api_keys.allowed_control_keys": [[START_KEY_NAME]],
+    # a new address to invite with scopes, and the parent's owner (in capitals: compared ignoring case) listed as
+    # admin, as the documentation allows; on another account the owner's address is a new admin to invite
+    "teammates.members": [{NEW_TEAMMATE: list(TEAMMATE_SCOPES), PARENT_OWNER_EMAIL: "admin"}],
     # whole sections, for the role variables that take them without typed suboptions
     "enforced_tls": [{"require_tls": True, "min_tls_version": "1.2"}],
     "ip_access": [{"entries": [CLIENT_ADDRESS, "203.0.113.0/24"], "purge": True}],
-    "api_keys": [{"allowed_scopes": ["mail.send", "user.settings.*"], "allowed_control_keys": ["start key 1"]}],
+    # enforce: the calling key, the only key of a fresh account, is never cut (documented), so nothing is written
+    "api_keys": [{"allowed_scopes": ["mail.send", "user.settings.*"], "allowed_control_keys": [START_KEY_NAME],
+                  "enforce": True}],
+    # the members' sample; the audit's patterns allow every invite the members send, so that no case depends on
+    # whether the audit sees the team before or after the invites (the documentation does not say)
+    "teammates": [{"members": {NEW_TEAMMATE: list(TEAMMATE_SCOPES), PARENT_OWNER_EMAIL: "admin"}, "purge": True,
+                   "allowed_scopes": ["mail.*", "stats.read"], "allowed_admins": ["*@example.com"]}],
 })
 INVALID_SAMPLES.update({
     "enforced_tls.min_tls_version": ["1.0"],
@@ -1221,7 +1546,7 @@ ROLE_ONLY.update({
 })
 NOT_AS_EXTRA_VAR.update({"baseline_api_key": NOT_AS_EXTRA_VAR["enforced_tls_api_key"]}, **{
     name: "a dictionary: -e key=value cannot write one (the role's README says to give it as JSON)"
-    for name in ("baseline_enforced_tls", "baseline_ip_access", "baseline_api_keys")})
+    for name in ("baseline_enforced_tls", "baseline_ip_access", "baseline_api_keys", "baseline_teammates")})
 
 
 def baseline_merged(section: str, policy, override):
@@ -1250,9 +1575,9 @@ def model_baseline(params, env, known) -> Expectation:
     """The accounts as sendgrid_enforced_tls_accounts takes them (the parent, the listed ones in order, the discovered
     ones not listed, not excluded); each one's sections the policy with its overrides merged field by field; per
     account the documented floor of each section given, as the module managing that section alone sends it (Enforced
-    TLS, each family's summary and sections, the allow list with its guard, the key list and each key), on its
-    region's host. Returns the summary and the drift: a setting changed when something is written for it, the keys
-    flagged as sendgrid_api_key_info flags them."""
+    TLS, each family's summary and sections, the allow list with its guard, the key list and each key, the team and
+    its invites), on its region's host. Returns the summary and the drift: a setting changed when something is
+    written for it, the keys flagged as sendgrid_api_key_info flags them, the teammates beyond the audit's patterns."""
     listed = []
     for item in params["accounts"] or []:
         item = {"on_behalf_of": item} if isinstance(item, str) else dict(item)
@@ -1276,24 +1601,25 @@ def model_baseline(params, env, known) -> Expectation:
         one = dict(params, region=entry.get("region") or params["region"], on_behalf_of=entry["on_behalf_of"])
         desired = {section: baseline_merged(section, params.get(section), entry.get(section))
                    for section in BASELINE_SECTIONS}
-        account_calls, changed, flagged, flagged_keys = baseline_account(one, env, desired)
+        account_calls, changed, flagged = baseline_account(one, env, desired)
         calls += account_calls
         accounts.append(entry["on_behalf_of"] or "parent")
         for status, settings in (("changed", changed), ("flagged", flagged)):
             summary[status] += bool(settings)
         summary["compliant"] += not (changed or flagged)
         if changed or flagged:
-            drift.append({"account": entry["on_behalf_of"] or "parent", "settings": changed + flagged,
-                          "flagged": {"api_keys": flagged_keys} if flagged_keys else {}})
+            drift.append({"account": entry["on_behalf_of"] or "parent",
+                          "settings": changed + [setting for setting in flagged if setting not in changed],
+                          "flagged": flagged})
     returned = {"summary": summary, "drift": drift, "check_mode": False,
                 "discovered": len(known) if params["discover_subusers"] else None}
     return Expectation(calls, accounts=accounts, returned=comparable_result(returned))
 
 
 def baseline_account(params, env, desired) -> tuple:
-    """(calls, settings changed, settings flagged, the flagged keys' names) of one account, each section as the module
-    managing it alone."""
-    calls, changed, flagged, flagged_keys = [], [], [], []
+    """(calls, settings changed, {setting flagged: the flagged items' names}) of one account, each section as the
+    module managing it alone."""
+    calls, changed, flagged = [], [], {}
     host = host_for(params["region"], params, env)
     obo = params["on_behalf_of"]
     if desired["enforced_tls"] is not None:
@@ -1307,21 +1633,41 @@ def baseline_account(params, env, desired) -> tuple:
             changed += ["%s.%s" % (option, section) for section in FRESH_SECTIONS[family]
                         if section in expected.returned["changes"]]
     if desired["api_keys"] is not None:
-        keys = [dict(key) for key in FRESH_PARENT_KEYS] if obo is None else []
-        calls += [call(host, "GET", API_KEYS_PATH, obo, query={"limit": str(API_KEYS_LIMIT)})]
-        calls += [call(host, "GET", "%s/%s" % (API_KEYS_PATH, key["api_key_id"]), obo) for key in keys]
+        keys = fresh_keys(params, env, obo)
+        calls += key_reads(host, obo, keys)
         allowed = desired["api_keys"]["allowed_scopes"]
         control = [s for s in BASELINE_KEY_SCOPES if any(fnmatch.fnmatchcase(s, p) for p in ACCOUNT_CONTROL_SCOPES)]
         excess = allowed is not None and any(not any(fnmatch.fnmatchcase(s, p) for p in allowed)
                                              for s in BASELINE_KEY_SCOPES if s not in control)
-        flagged_keys += [key["name"] for key in keys if excess or (
+        flagged_keys = [key["name"] for key in keys if excess or (
             control and key["name"] not in desired["api_keys"]["allowed_control_keys"])]
-        flagged += ["api_keys"] if flagged_keys else []
+        # enforce cuts no key here: a fresh account's only key is the calling key, which is never cut (it stays
+        # flagged); every other account holds none
+        if flagged_keys:
+            flagged["api_keys"] = flagged_keys
+    if desired["teammates"] is not None:
+        team = desired["teammates"]
+        teammates = [account_owner(obo)]
+        calls += team_reads(host, obo, teammates)
+        # each member who is no teammate is invited; the owner, listed as admin (as the documentation allows), is
+        # left as it is; purge removes no one (the owner never, and a fresh account holds no one else, no invite)
+        invited = {email: access for email, access in (team["members"] or {}).items()
+                   if find_email(teammates, email) is None}
+        calls += [invite_call(host, obo, email, access) for email, access in invited.items()]
+        changed += ["teammates"] if invited else []
+        # the audit (of the team after the invites: no sample lets the two differ), the owner never flagged
+        admins, scopes = team["allowed_admins"], team["allowed_scopes"]
+        flagged_team = [email for email, access in invited.items() if (
+            access == "admin" and admins is not None and not any(fnmatch.fnmatchcase(email, p) for p in admins)) or (
+            access != "admin" and scopes is not None and not all(
+                any(fnmatch.fnmatchcase(scope, p) for p in scopes) for scope in access))]
+        if flagged_team:
+            flagged["teammates"] = flagged_team
     if desired["ip_access"] is not None:
         expected = model_ip_access(dict(params, **desired["ip_access"]), env, None)
         calls += expected.calls
         changed += ["ip_access"] if expected.changed else []
-    return calls, changed, flagged, flagged_keys
+    return calls, changed, flagged
 
 
 MODELS["sendgrid_baseline"] = model_baseline

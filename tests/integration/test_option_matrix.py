@@ -39,7 +39,7 @@ from conftest import (
 
 # A key that only the servers of an api_key case know: the case passes only if the option beats SENDGRID_API_KEY.
 OPTION_KEY = "SG.integration-SECRET-5e8a1c3f7b.option-key-Rt4"
-ALL_SECRETS = SECRETS + (OPTION_KEY,)
+ALL_SECRETS = SECRETS + (OPTION_KEY,) + om.SECRET_SAMPLES
 OPTION_KEY_TEMPLATE = "{{ lookup('ansible.builtin.env', 'IT_OPTION_KEY') }}"
 SENTINEL = "sentinel"
 BATCH_TIMEOUT = 900
@@ -90,6 +90,18 @@ def test_every_option_has_a_generated_or_sample_value():
                for source in SOURCES.values() for option in om.valued_options(source)
                if om.generated_values(source, option) is None]
     assert not missing, "no generator and no sample (add one to option_matrix.SAMPLES):\n" + "\n".join(missing)
+
+
+def test_every_required_option_is_given():
+    """An option documented as required (but the connection's: the API key comes from the environment) has a value in
+    REQUIRED, else every case of its module fails on its absence; and REQUIRED names documented options only."""
+    missing = ["%s: %s" % (source.name, option.name) for source in SOURCES.values() if source.kind == "module"
+               for option in source.options.values() if option.required and option.name not in om.CONNECTION_OPTIONS
+               and option.name not in [name for name, _value, _state in om.REQUIRED.get(source.name, ())]]
+    assert not missing, "required options without a value in option_matrix.REQUIRED: %s" % missing
+    unknown = ["%s: %s" % (module, name) for module, values in om.REQUIRED.items() for name, _value, _state in values
+               if name not in MODULE_OPTIONS.get(module, {})]
+    assert not unknown, "REQUIRED names options no module documents: %s" % unknown
 
 
 def test_the_tables_name_documented_options_only():
@@ -178,9 +190,11 @@ class Context:
         return om.Servers(sg, keys, tls_files if self.https else None, self.option_server, self.option_eu_server)
 
 
-def resolve(value, servers, tls_files, workdir: Path):
+def resolve(value, servers, tls_files, workdir: Path, context):
     if value == om.SAMPLES["api_key"][0]:
         return OPTION_KEY_TEMPLATE
+    if value == om.CALLING_KEY_ID:
+        return om.key_id_of(OPTION_KEY if context.option_key else KEY)
     if value == om.SAMPLES["api_url"][0]:
         return servers.url("O")
     if value == om.SAMPLES["eu_api_url"][0]:
@@ -247,8 +261,10 @@ def run_batch(core, source, cases, tls_files, workdir: Path) -> dict:
     result = {"cases": {}, "rc": None, "error": None}
     try:
         for case in cases:
-            servers = started[case.id] = Context(source, case.given).servers(tls_files)
-            resolved[case.id] = {name: resolve(value, servers, tls_files, workdir) for name, value in case.given.items()}
+            context = Context(source, case.given)
+            servers = started[case.id] = context.servers(tls_files)
+            resolved[case.id] = {name: resolve(value, servers, tls_files, workdir, context)
+                                 for name, value in case.given.items()}
             plays.append(play_for(source, case.id, hosts[case.id], resolved[case.id], servers))
         playbook = workdir / "playbook.yml"
         playbook.write_text(json.dumps(plays, indent=1), encoding="utf-8")
@@ -282,9 +298,10 @@ def run_extra_vars(core, role, typed: bool, tls_files, workdir: Path) -> dict:
     """The role once with every variable of EXTRA_VARS: as -e key=value strings, or typed in one -e JSON."""
     workdir.mkdir(parents=True, exist_ok=True)
     values = EXTRA_VARS[role.label]
-    servers = Context(role, values).servers(tls_files)
+    context = Context(role, values)
+    servers = context.servers(tls_files)
     result = {"rc": None, "error": None}
-    given = {name: resolve(value, servers, tls_files, workdir) for name, value in values.items()}
+    given = {name: resolve(value, servers, tls_files, workdir, context) for name, value in values.items()}
     try:
         play = play_for(role, "role from extra vars", "extra", {}, servers)
         playbook = workdir / "playbook.yml"
@@ -398,8 +415,11 @@ def case_result(matrix, core, case) -> dict:
 # ----------------------------------------------------------------------------- the oracle
 
 def expected_for(source, given: dict, record: dict):
-    env = {"SENDGRID_API_URL": record["G"]["url"], "SENDGRID_EU_API_URL": record["E"]["url"]}
+    """The model's expectation (om.Refused when it says the task fails), with the case's servers and keys."""
+    env = {"SENDGRID_API_URL": record["G"]["url"], "SENDGRID_EU_API_URL": record["E"]["url"], "SENDGRID_API_KEY": KEY}
     params = om.effective_module_params(source, given, MODULE_OPTIONS[source.module])
+    if params.get("api_key") == OPTION_KEY_TEMPLATE:
+        params["api_key"] = OPTION_KEY
     return om.MODELS[source.module](params, env, om.subusers())
 
 
@@ -437,26 +457,54 @@ def explain_case(result) -> str:
 
 @pytest.mark.parametrize("core, case", core_params(ACCEPTED, lambda case: case.id, core_sensitive))
 def test_accepted(core, case, matrix):
-    """Defaults, one option alone, or one option null: no task fails, and exactly what the model says is sent."""
+    """Defaults, one option alone, or one option null: no task fails, and exactly what the model says is sent. Where
+    the model says the task fails (a guard, a value the task needs: the documentation's own refusals), it fails naming
+    why, having sent the reads the model says and nothing else."""
     result = case_result(matrix, core, case)
     source = SOURCES[case.source]
     explain = explain_case(result)
+    task = module_task(source, result["tasks"], case.id)
+    try:
+        expected = expected_for(source, result["given"], result["servers"])
+    except om.Refused as refusal:
+        assert_refused(task, result, refusal, explain)
+        return
     failed = [(t["task"], t["result"].get("msg")) for t in result["tasks"] if t["status"] in ("failed", "unreachable")]
     assert not failed, "failed: %s\n%s" % (failed, explain)
-    task = module_task(source, result["tasks"], case.id)
     assert task is not None and task["status"] in ("ok", "changed"), explain
     # rc 0, or the run failed (2) or lost a host (4) only because of other cases: each case has its own host
     assert result["rc"] == 0 or (result["rc"] in (2, 4) and result["hosts_failed"]
                                  and result["host"] not in result["hosts_failed"]), explain
 
-    expected = expected_for(source, result["given"], result["servers"])
     assert_sent_as_modelled(sent(result["servers"]), expected, explain)
     assert_outcome(task, result["reports"], expected, explain)
 
 
+def assert_refused(task, result: dict, refusal, explain: str):
+    """The task failed with a message naming what the model says, no crash, and only the model's reads were sent."""
+    assert task is not None and task["status"] == "failed", "the model says the task fails: %s\n%s" % (refusal, explain)
+    assert result["rc"] == 2 and result["host"] in result["hosts_failed"], explain
+    message = task["result"].get("msg") or ""
+    assert not any(marker in message for marker in CRASH_MARKERS) and "module_stderr" not in task["result"], explain
+    unnamed = [word for word in refusal.words if word.lower() not in message.lower()]
+    assert not unnamed, "%r does not name %s (the model: %s)\n%s" % (message, unnamed, refusal, explain)
+    assert not any(c[1] in om.WRITES for c in refusal.calls), refusal.calls
+    assert_sent_as_modelled(sent(result["servers"]), om.Expectation(refusal.calls), explain)
+
+
 def assert_outcome(task: dict, reports_found: dict, expected, explain: str):
-    """changed exactly when something was written; what the info module lists; the report, when one was asked for."""
+    """changed exactly when something was written; the result hidden only when the model says so (a new key's
+    secret), else what the model says is returned; the warnings it names; what the info module lists; the report,
+    when one was asked for."""
     assert (task["status"] == "changed") == expected.changed, explain
+    if expected.censored:
+        assert "censored" in task["result"] and not {"secret", "key"} & set(task["result"]), \
+            "a new key's secret: the result must be hidden\n%s" % explain
+    else:
+        assert "censored" not in task["result"], "the result is hidden, though it holds no secret\n%s" % explain
+    for word in expected.warned:
+        assert any(word in warning for warning in task["warnings"]), "no warning names %s: %s\n%s" % (
+            word, task["warnings"], explain)
     for key, value in (expected.returned or {}).items():
         # what a settings module returns: the settings after the task and the changes, in option names and forms;
         # the allow list modules: the entries as networks, what was added and removed, the activity
@@ -469,6 +517,8 @@ def assert_outcome(task: dict, reports_found: dict, expected, explain: str):
             fields = expected.projected[key]
             kept = [{name: item.get(name) for name in fields} if isinstance(item, dict) else item for item in found]
             found = list({json.dumps(item, sort_keys=True): item for item in kept}.values())
+        elif key in expected.projected and isinstance(found, dict):
+            found = {name: found.get(name) for name in expected.projected[key]}
         assert om.comparable_result(found) == value, "%s: returned %r, expected %r%s\n%s" % (
             key, task["result"][key], value, " (compared on %s)" % ", ".join(expected.projected[key])
             if key in expected.projected else "", explain)
