@@ -150,7 +150,9 @@ class SubusersFamily(Family):
             subuser = find(client, username)
             changes, after = _plan(module, subuser, params, username, ips)
             if changes and not module.check_mode:
-                _write(client, subuser, changes, params, username, ips)
+                created_id = _write(client, subuser, changes, params, username, ips)
+                if after is not None and subuser is None:
+                    after["id"] = created_id
         except SendGridError as exc:
             module.fail_json(msg=str(exc), status=exc.status)
         result = dict(changed=bool(changes), changes=changes, subuser=after)
@@ -203,17 +205,20 @@ def _plan(module, subuser, params: dict, username: str, ips: list) -> tuple:
     return changes, dict(_shown(subuser), disabled=subuser["disabled"] if params["disabled"] is None else params["disabled"])
 
 
-def _write(client, subuser, changes: dict, params: dict, username: str, ips: list) -> None:
+def _write(client, subuser, changes: dict, params: dict, username: str, ips: list):
+    """The writes the changes need; the new subuser's id (the create answer's user_id) when one was created."""
     path = "%s/%s" % (PATH, quote(username, safe=""))
+    created_id = None
     if "deleted" in changes:
         client.request("DELETE", path, DELETE)
-        return
+        return None
     if subuser is None:
         body = dict(username=username, email=params["email"].strip(), password=params["password"], ips=ips,
                     include_region=True)
         if params["subuser_region"]:
             body["region"] = params["subuser_region"]
-        client.request("POST", PATH, CREATE, body=body)
+        answer = client.request("POST", PATH, CREATE, body=body)
+        created_id = answer.get("user_id") if isinstance(answer, dict) else None
     if "disabled" in changes or "enabled" in changes:
         try:
             client.request("PATCH", path, ENABLE, body=dict(disabled=bool(params["disabled"])))
@@ -221,6 +226,7 @@ def _write(client, subuser, changes: dict, params: dict, username: str, ips: lis
             if subuser is None:
                 raise SendGridError("%s. The subuser was created, enabled." % str(exc).rstrip("."), exc.status) from None
             raise
+    return created_id
 
 
 def _shown(subuser):

@@ -294,10 +294,12 @@ OPTIONS = [
         "One who is neither a teammate nor invited is invited; a teammate whose access differs is updated (an admin's "
         "scopes are never sent: SendGrid wants them empty); a pending invite whose access differs is replaced (deleted "
         "and sent again). E-mail addresses are compared ignoring case.",
-        "The account's owner may be listed only as V(admin), and is never changed."]),
+        "The account's owner may be listed only as V(admin), and is never changed.",
+        "An account's override of it replaces the policy's whole, as every dictionary and list of an override does."]),
     Option("purge", "bool", [
         "Remove every teammate and cancel every pending invite that O(@members) does not list. The owner is never "
-        "removed, nor the last admin (of user type admin): such a change fails with nothing written."],
+        "removed, and need not be listed. Removing the last admin (of user type admin) fails with nothing written: "
+        "list an admin."],
         default=False),
     Option("allowed_scopes", "list", [
         "An audit: the scopes a teammate may hold, as shell-style patterns (V(mail.send), V(stats.*)). A teammate or "

@@ -16,7 +16,7 @@ description:
   - 'A key created here returns its secret once, in RV(secret): SendGrid never gives it again. The task''s output is
     then hidden from the screen, C(-vvvv) and every callback, as C(no_log: true) hides it (the action plugin marks
     the result so); register the result and store the secret at once, in a task with C(no_log: true).'
-  - 'Requests: one C(GET /v3/api_keys) and one C(GET /v3/api_keys/{api_key_id}) per key of that name (the list
+  - 'Requests: one C(GET /v3/api_keys?limit=100) and one C(GET /v3/api_keys/{api_key_id}) per key of that name (the list
     holds no scopes); then at most one write: C(POST /v3/api_keys) to create, C(PUT /v3/api_keys/{api_key_id}) with
     the name and the scopes when they differ, C(PATCH) with the name alone to rename, C(DELETE) to delete. When a
     delete or a cut of C(api_keys.*) scopes is asked and the calling key is not of the form

@@ -13,9 +13,9 @@ version_added: 1.1.0
 description:
   - Makes the parent account (O(include_parent)), the accounts in O(accounts) and, with O(discover_subusers), every
     subuser the parent has, look like one policy, in one module run. The policy has a section per setting family,
-    O(enforced_tls), O(tracking), O(mail_settings) and O(ip_access), each meaning what the module managing that family
-    on one account says, and O(api_keys), a read-only audit of the API keys. A section left out or V(null) is not
-    managed, and neither is a field left out or V(null) inside a section.
+    O(enforced_tls), O(tracking), O(mail_settings), O(ip_access) and O(teammates), each meaning what the module
+    managing that family on one account says, and O(api_keys), an audit of the API keys that cuts what it flags when
+    asked. A section left out or V(null) is not managed, and neither is a field left out or V(null) inside a section.
   - An account in O(accounts) may override any section of the policy, field by field. A list, such as the allow list's
     entries, replaces the policy's list whole.
   - Everything is checked before the first request. A bad value, in the policy or in an account's overrides, fails
@@ -39,7 +39,11 @@ description:
     for the lockout guard (none with O(ip_access.client_addresses) or O(ip_access.allow_lockout)), then at most one
     C(POST) and one C(DELETE).
     O(api_keys): one C(GET /v3/api_keys?limit=100) (the most keys SendGrid allows an account) and one
-    C(GET /v3/api_keys/ID) per key.
+    C(GET /v3/api_keys/ID) per key; with O(api_keys.enforce), one C(PUT /v3/api_keys/ID) per key cut.
+    O(teammates): one C(GET /v3/teammates?limit=500&offset=N) per page of 500, one C(GET /v3/teammates/USERNAME) per
+    teammate who is no admin (the list holds no scopes), one C(GET /v3/teammates/pending); then one write per change
+    (C(POST /v3/teammates) to invite, C(PATCH /v3/teammates/USERNAME), C(DELETE /v3/teammates/pending/TOKEN) and a
+    C(POST) to replace an invite, C(DELETE) to remove).
     So the whole baseline, with C(enabled) alone in each tracking and mail section, costs 5 GETs plus one per API
     key for an account in sync. Discovery adds one C(GET /v3/subusers) per page, and one for the empty page that ends
     the list. In check mode, when a setting would change, one C(GET /v3/scopes) per API host checks that the key may
@@ -47,8 +51,9 @@ description:
   - 'The API key needs the scopes of each section given: C(user.settings.enforced_tls.read) and C(.update);
     C(tracking_settings.read), C(mail_settings.read), and C(tracking_settings.NAME.read), C(.update) (and the same for
     C(mail_settings.NAME)) for each section NAME given with more than C(enabled) or that differs;
-    C(access_settings.whitelist.read), C(.create), C(.delete) and C(access_settings.activity.read); C(api_keys.read);
-    and C(subusers.read) for discovery.'
+    C(access_settings.whitelist.read), C(.create), C(.delete) and C(access_settings.activity.read); C(api_keys.read)
+    (and C(api_keys.update) with O(api_keys.enforce)); C(teammates.read), and C(teammates.create), C(.update),
+    C(.delete) for the writes O(teammates) makes; and C(subusers.read) for discovery.'
   - The role C(mailops.sendgrid.baseline) wraps this module with a report (JSON, Markdown and JUnit) and a drift gate
     (M(mailops.sendgrid.sendgrid_drift_gate)).
 author:
@@ -434,12 +439,14 @@ options:
             admin''s scopes are never sent: SendGrid wants them empty); a pending invite whose access differs is
             replaced (deleted and sent again). E-mail addresses are compared ignoring case.'
           - The account's owner may be listed only as V(admin), and is never changed.
+          - An account's override of it replaces the policy's whole, as every dictionary and list of an override
+            does.
         type: dict
       purge:
         description:
           - 'Remove every teammate and cancel every pending invite that O(teammates.members) does not list. The
-            owner is never removed, nor the last admin (of user type admin): such a change fails with nothing
-            written.'
+            owner is never removed, and need not be listed. Removing the last admin (of user type admin) fails with
+            nothing written: list an admin.'
         type: bool
         default: false
       allowed_scopes:
@@ -555,8 +562,8 @@ accounts:
       sample: "mail_settings.footer: Updating the footer settings PATCH ... failed (HTTP 400: ...)."
     settings:
       description:
-        - One entry per setting managed, named C(enforced_tls), C(tracking.NAME), C(mail_settings.NAME), C(ip_access)
-          or C(api_keys).
+        - One entry per setting managed, named C(enforced_tls), C(tracking.NAME), C(mail_settings.NAME), C(ip_access),
+          C(api_keys) or C(teammates).
         - Each setting has C(status), V(compliant), V(changed), V(would_change) (check mode) or V(failed); C(before)
           and C(after), the fields read before and after the task (for C(ip_access) the entries as networks; V(null)
           when it failed); C(changes), the fields written or that would be (for C(ip_access), C(added) and
@@ -564,9 +571,17 @@ accounts:
         - In check mode, a setting that would change but that the API key may not write (its scopes, read once per
           host with C(GET /v3/scopes)) is V(failed), keeps C(before), C(after) and C(changes), and has
           C(missing_scopes), the scopes the apply would need.
-        - C(api_keys) has C(status), V(compliant), V(flagged) or V(failed); C(keys), how many keys the account has;
-          C(flagged), each flagged key's C(name), C(api_key_id), C(excess_scopes), C(control_scopes) and
-          C(name_shared); and C(msg) when it failed.
+        - C(api_keys) has C(status), V(compliant), V(flagged), V(changed) or V(would_change) (O(api_keys.enforce)
+          cut, or would cut, a key) or V(failed); C(keys), how many keys the account has; C(flagged), each key still
+          beyond the policy, with its C(name), C(api_key_id), C(excess_scopes), C(control_scopes), C(name_shared) and,
+          when O(api_keys.enforce) left it, C(not_cut) (why); C(cut), each key cut (or that would be) with C(name),
+          C(api_key_id), C(removed) and the C(scopes) kept; and C(msg) when it failed.
+        - C(teammates) has C(status) (V(changed) or V(would_change) when a teammate was, or would be, written; else
+          V(flagged) or V(compliant)); C(before) and C(after), each e-mail's access (V(owner), V(admin), the scopes,
+          or C(invited) with them); C(changes) by action (C(invited), C(updated), C(replaced), C(removed),
+          C(cancelled)); and C(flagged), the people beyond O(teammates.allowed_scopes) or O(teammates.allowed_admins)
+          as the account is after the task (the invites it sent included), each with C(name) (the e-mail),
+          C(excess_scopes), C(admin) and C(pending).
       type: dict
       returned: always
       sample:

@@ -12,7 +12,8 @@ short_description: Create, enable, disable or delete one subuser of a SendGrid p
 version_added: 1.1.0
 description:
   - Makes a subuser of the parent account exist, enabled or disabled, or deletes it when the deletion is confirmed.
-  - 'Requests: one C(GET /v3/subusers?username=USERNAME); then C(POST /v3/subusers) to create,
+  - 'Requests: one C(GET /v3/subusers?username=USERNAME&include_region=true); then C(POST /v3/subusers) to create
+    (with C(include_region: true), so that the answer gives the region),
     C(PATCH /v3/subusers/{username}) to enable or disable, C(DELETE /v3/subusers/{username}) to delete.'
   - The password is write-only, sent when the subuser is created and never read back, compared, returned or shown. A
     task run again with another password changes nothing.
@@ -116,7 +117,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 subuser:
-  description: The subuser after the task (in check mode, as it would be), V(null) when absent. Never its password.
+  description:
+    - The subuser after the task (in check mode, as it would be), V(null) when absent. Never its password.
+    - C(id) is V(null) for a subuser check mode would create.
   returned: success
   type: dict
   sample: {"username": "marketing", "id": 1234, "email": "marketing@example.com", "disabled": false, "region": "global"}

@@ -73,6 +73,8 @@ def test_a_new_subuser_is_created_once_with_its_password_then_left_alone(capsys)
     assert sent() == [("POST", "/v3/subusers", {"username": "marketing", "email": "m@example.com", "password": PASSWORD,
                                                 "ips": ["192.0.2.10"], "include_region": True})]
     assert result["changed"] is True and result["changes"] == {"created": "marketing"}
+    assert result["subuser"] == {"username": "marketing", "id": 99, "email": "m@example.com", "disabled": False,
+                                 "region": "global"}
     assert result["diff"]["before"] == {"subuser": None}
     lookup = parse_qs(urlparse(responses.calls[0].request.url).query)
     assert lookup == {"username": ["marketing"], "include_region": ["true"]}
