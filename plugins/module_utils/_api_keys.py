@@ -30,14 +30,15 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
     COMPLIANT, FLAGGED, Family, Option, failure, status, unexpected,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._scopes import KeyScopes
+from ansible_collections.mailops.sendgrid.plugins.module_utils._scopes import KeyScopes, check_scope_names
 
 PATH = "/v3/api_keys"
 SCOPE = "api_keys.read"
 LIST = Operation("Listing the API keys", SCOPE)
 READ = Operation("Reading an API key's scopes", SCOPE)
-CREATE = Operation("Creating an API key", "api_keys.create")
+CREATE = Operation("Creating an API key", "api_keys.create", creates=True)
 UPDATE = Operation("Updating an API key's scopes", "api_keys.update")
+RENAME = Operation("Renaming an API key", "api_keys.update")
 DELETE = Operation("Deleting an API key", "api_keys.delete")
 # SendGrid allows at most 100 keys per account and GET /v3/api_keys has no offset: one page of 100 holds them all.
 MAX_KEYS = 100
@@ -202,20 +203,6 @@ def audit(keys: list, allowed_scopes, allowed_control_keys) -> list:
 
 # ----------------------------------------------------------------------------- one key, and the guard
 
-def check_scopes(scopes, option: str) -> list:
-    """The scopes a key is to hold, sorted, refused before any request unless each is a scope: non-empty text without
-    spaces or pattern characters (a key is given scopes, not patterns)."""
-    if not isinstance(scopes, (list, tuple)) or not scopes:
-        raise SendGridError("value of %s must be a non-empty list of scopes (such as mail.send), got: %s."
-                            % (option_name(option), as_text(scopes)))
-    bad = [scope for scope in scopes if not isinstance(scope, str) or not scope.strip()
-           or any(char.isspace() or char in "*?[]" for char in scope.strip())]
-    if bad:
-        raise SendGridError("value of %s must hold scopes such as mail.send, each text without spaces or pattern "
-                            "characters (*, ?, [), got: %s." % (option_name(option), ", ".join(as_text(item) for item in bad)))
-    return sorted({scope.strip() for scope in scopes})
-
-
 def the_key(account, name: str, key_id: str | None):
     """The key named so (or with that api_key_id), None when there is none. Two keys with the name, and no
     api_key_id to choose, is an error naming both: key names are not unique in SendGrid."""
@@ -288,16 +275,18 @@ def cuts(keys: list, flagged: list, allowed_control_keys, account, key_scopes: K
     """
     named = set(allowed_control_keys or ())
     by_id = {key["api_key_id"]: key for key in keys}
+    names = Counter(key["name"] for key in keys)
     planned, kept = [], {}
     for item in flagged:
         key = by_id[item["api_key_id"]]
         removed = sorted(set(item["excess_scopes"] + item["control_scopes"]) - MARKERS)
-        remaining = sorted(set(key["scopes"]) - set(removed) - MARKERS)
-        if key["name"] in named or key["api_key_id"] in named:
+        # the markers stay: they are SendGrid's, not permissions the cut takes away
+        remaining = sorted(set(key["scopes"]) - set(removed))
+        if key["api_key_id"] in named or (key["name"] in named and names[key["name"]] == 1):
             kept[key["api_key_id"]] = "allowed_control_keys names it"
         elif not removed:
             kept[key["api_key_id"]] = "only markers SendGrid sets are beyond the policy: allow them"
-        elif not remaining:
+        elif not permissions(remaining):
             kept[key["api_key_id"]] = "the cut would leave it no scope: delete it by hand, or allow one of its scopes"
         else:
             try:
@@ -452,7 +441,7 @@ class ApiKeysFamily(Family):
         params = module.params
         try:
             name = _check_name(params["name"])
-            scopes = check_scopes(params["scopes"], "scopes") if params["state"] == "present" else None
+            scopes = check_scope_names(params["scopes"], "scopes") if params["state"] == "present" else None
         except SendGridError as exc:
             module.fail_json(msg=str(exc))
         account = account_from_module(module)
@@ -512,9 +501,8 @@ def _after(key, name: str, scopes, params: dict):
         return None
     if key is None:
         return dict(name=name, api_key_id=None, scopes=scopes)
-    kept = scopes if permissions(scopes) != permissions(key["scopes"]) else key["scopes"]
-    if kept is scopes:
-        kept = sorted(set(scopes) | (set(key["scopes"]) & MARKERS))
+    kept = key["scopes"] if permissions(scopes) == permissions(key["scopes"]) else sorted(
+        set(permissions(scopes)) | (set(key["scopes"]) & MARKERS))
     return dict(name=name if params["api_key_id"] else key["name"], api_key_id=key["api_key_id"], scopes=kept)
 
 
@@ -527,10 +515,10 @@ def _write(account, key, after):
         return _created(account.request("POST", PATH, CREATE, body=dict(name=after["name"], scopes=after["scopes"])),
                         after["name"])
     if after["scopes"] == key["scopes"]:
-        account.request("PATCH", _key_path(key), UPDATE, body=dict(name=after["name"]))
+        account.request("PATCH", _key_path(key), RENAME, body=dict(name=after["name"]))
     else:
-        account.request("PUT", _key_path(key), UPDATE, body=dict(name=after["name"], scopes=sorted(
-            permissions(after["scopes"]))))
+        # the markers the key holds are sent back with the scopes asked for: never cut, as the documentation says
+        account.request("PUT", _key_path(key), UPDATE, body=dict(name=after["name"], scopes=after["scopes"]))
     return after, None
 
 

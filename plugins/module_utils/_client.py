@@ -44,6 +44,8 @@ BASE_URLS = {
 # 429 is retried after the wait SendGrid asks for; 500/502/503/504 are the transient answers of
 # SendGrid and of the proxies in front of it. Other statuses are answers, not accidents.
 RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
+# Answers that say the request was not processed (rate limited; unavailable): a create may be sent again after them.
+NOT_PROCESSED = frozenset((429, 503))
 # An X-RateLimit-Reset above this is an epoch timestamp, below it a number of seconds to wait.
 EPOCH_THRESHOLD = 10 ** 9
 BACKOFF_BASE_SECONDS = 1.0
@@ -264,11 +266,17 @@ class SendGridError(Exception):
 
 
 class Operation:
-    """What a request does, in words used by error messages, and the API key scope it needs."""
+    """What a request does, in words used by error messages, and the API key scope it needs.
 
-    def __init__(self, description: str, scope: str):
+    ``creates``: the request makes something new each time it is processed (a key, an invite, a subuser, allow-list
+    entries). Sent twice, it makes two: it is retried only when SendGrid did not process it (a 429 or a 503, a refused
+    connection), never after an answer that may have been lost (a timeout, a dropped connection, a 500, 502 or 504).
+    """
+
+    def __init__(self, description: str, scope: str, creates: bool = False):
         self.description = description
         self.scope = scope
+        self.creates = creates
 
 
 def check_base_url(url: str, option: str = "api_url") -> str:
@@ -615,6 +623,10 @@ class SendGridClient:
                 reason = "answered HTTP %s" % response.status_code
                 failure = self._error(response, method, url, operation, on_behalf_of, region_advice)
 
+            if operation.creates and not refused and (response is None or response.status_code not in NOT_PROCESSED):
+                raise SendGridError("%s It is not known whether SendGrid made it, so it was not sent again (twice would "
+                                    "make two). Run the task again: it reads first, and makes only what is missing."
+                                    % (str(failure).rstrip(".") + "."), failure.status)
             delay = self._retry_delay(rate_limit, response, attempt)
             if response is not None and response.status_code == 429 and waited + delay > self.retry_max_wait:
                 raise SendGridError("%s SendGrid's rate limit resets in %.0f seconds (at %s), beyond %s (%s seconds): "
@@ -635,7 +647,7 @@ class SendGridClient:
                                                option_name("retry_max_wait")), failure.status)
                 raise failure
             attempt += 1
-            # Retrying a PATCH is safe: it sets absolute values, so sending it twice has the effect of once.
+            # Retrying a PATCH, PUT or DELETE is safe: sent twice, it has the effect of once (a create is not retried).
             self._warn("SendGrid %s %s%s %s; retry %d of %d in %.1f seconds."
                        % (method, path, " for %r" % on_behalf_of if on_behalf_of else "", reason, attempt,
                           # a refusal's retry is the last one should it be refused again

@@ -23,7 +23,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._family import Fa
 PATH = "/v3/access_settings/whitelist"
 ACTIVITY_PATH = "/v3/access_settings/activity"
 READ = Operation("Reading the IP access allow list", "access_settings.whitelist.read")
-ADD = Operation("Adding to the IP access allow list", "access_settings.whitelist.create")
+ADD = Operation("Adding to the IP access allow list", "access_settings.whitelist.create", creates=True)
 REMOVE = Operation("Removing from the IP access allow list", "access_settings.whitelist.delete")
 ACTIVITY = Operation("Reading the recent access activity", "access_settings.activity.read")
 

@@ -14,11 +14,17 @@ For internal use by this collection's modules only: names here may change withou
 
 from __future__ import annotations
 
+import re
 import threading
 
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import Operation, SendGridError
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
+    Operation, SendGridError, as_text, option_name,
+)
 
 PATH = "/v3/scopes"
+# A scope as SendGrid names them: lower-case words of letters, digits and underscores, joined by dots
+# (mail.send, user.settings.enforced_tls.read, 2fa_required).
+SCOPE_NAME = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*")
 READ = Operation("Reading the API key's scopes", "(none: any valid key may read its own)")
 
 
@@ -57,3 +63,18 @@ class KeyScopes:
                     self._scopes[host] = None
                     self.unreadable[host] = str(exc)
             return self._scopes[host]
+
+
+def check_scope_names(scopes, option: str) -> list:
+    """The scopes given to a key or a teammate, sorted, each once; refused before any request unless each is a scope
+    as SendGrid names them (a pattern such as mail.* or a capital letter is refused: SendGrid would refuse it after the
+    task had already written what came before)."""
+    if not isinstance(scopes, (list, tuple)) or not scopes:
+        raise SendGridError("value of %s must be a non-empty list of scopes (such as mail.send), got: %s."
+                            % (option_name(option), as_text(scopes)))
+    bad = [scope for scope in scopes if not isinstance(scope, str) or not SCOPE_NAME.fullmatch(scope.strip())]
+    if bad:
+        raise SendGridError("value of %s must hold scopes such as mail.send: lower-case letters, digits and _ in words "
+                            "joined by dots, no pattern (*, ?, [), got: %s."
+                            % (option_name(option), ", ".join(as_text(item) for item in bad)))
+    return sorted({scope.strip() for scope in scopes})

@@ -26,7 +26,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import 
 PATH = "/v3/subusers"
 LIST = Operation("Listing the subusers", "subusers.read")
 FIND = Operation("Looking the subuser up", "subusers.read")
-CREATE = Operation("Creating a subuser", "subusers.create")
+CREATE = Operation("Creating a subuser", "subusers.create", creates=True)
 ENABLE = Operation("Enabling or disabling a subuser", "subusers.update")
 DELETE = Operation("Deleting a subuser", "subusers.delete")
 

@@ -25,6 +25,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
     COMPLIANT, FLAGGED, Family, Option, failure, status, unexpected,
 )
+from ansible_collections.mailops.sendgrid.plugins.module_utils._scopes import check_scope_names
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import EMAIL
 
 PATH = "/v3/teammates"
@@ -32,7 +33,7 @@ PENDING_PATH = "/v3/teammates/pending"
 LIST = Operation("Listing the teammates", "teammates.read")
 READ = Operation("Reading a teammate's scopes", "teammates.read")
 LIST_PENDING = Operation("Listing the pending invites", "teammates.read")
-INVITE = Operation("Inviting a teammate", "teammates.create")
+INVITE = Operation("Inviting a teammate", "teammates.create", creates=True)
 UPDATE = Operation("Updating a teammate", "teammates.update")
 REMOVE = Operation("Removing a teammate", "teammates.delete")
 CANCEL = Operation("Deleting a pending invite", "teammates.delete")
@@ -126,13 +127,13 @@ def check_members(members, option: str) -> dict:
 
 
 def check_access(wanted, where: str):
+    """A member's access, checked before any request: "admin", or scopes as SendGrid names them."""
     if wanted == ADMIN_ACCESS:
         return ADMIN_ACCESS
-    if isinstance(wanted, (list, tuple)) and wanted and all(
-            isinstance(scope, str) and scope.strip() and " " not in scope.strip() for scope in wanted):
-        return sorted({scope.strip() for scope in wanted})
-    raise SendGridError("value of %s must be \"admin\" or a non-empty list of scopes (such as mail.send), got: %s."
-                        % (where, as_text(wanted)))
+    if not isinstance(wanted, (list, tuple)) or not wanted:
+        raise SendGridError("value of %s must be \"admin\" or a non-empty list of scopes (such as mail.send), got: %s."
+                            % (where, as_text(wanted)))
+    return check_scope_names(wanted, where)
 
 
 def check_patterns(patterns, option: str) -> None:
@@ -193,10 +194,13 @@ def plan(team: dict, members: dict, purge: bool, absent: tuple = ()) -> list:
 
 
 def _guard_last_admin(team: dict, steps: list) -> None:
+    """Refuse steps that leave no admin (of user type admin) where there was one; a teammate the same steps make admin
+    counts (an invite does not: it is no teammate until accepted)."""
     admins = [person for person in team["teammates"] if person["user_type"] == ADMIN]
     leaving = {person["username"] for action, person, wanted in steps if person.get("username") and (
         action == "remove" or (action == "update" and wanted != ADMIN_ACCESS)) and person["user_type"] == ADMIN}
-    if admins and leaving >= {person["username"] for person in admins}:
+    promoted = [person for action, person, wanted in steps if action == "update" and wanted == ADMIN_ACCESS]
+    if admins and not promoted and leaving >= {person["username"] for person in admins}:
         raise SendGridError("This would remove or demote %s, the last admin%s of the account (besides its owner): "
                             "nothing was changed. Keep one admin, or make another teammate admin first."
                             % (", ".join(sorted(person["email"] for person in admins)),
@@ -249,7 +253,13 @@ def write(account, steps: list) -> list:
                                 body=body(None, wanted))
             elif action == "replace":
                 account.request("DELETE", "%s/%s" % (PENDING_PATH, quote(person["token"], safe="")), CANCEL)
-                account.request("POST", PATH, INVITE, body=body(person["email"], wanted))
+                try:
+                    account.request("POST", PATH, INVITE, body=body(person["email"], wanted))
+                except SendGridError as exc:
+                    # the old invite is gone: say so, and count it as written
+                    done.append(("cancel", person["email"]))
+                    raise SendGridError("%s. The pending invite of %s was deleted before: invite them again."
+                                        % (str(exc).rstrip("."), person["email"]), exc.status) from None
             elif action == "remove":
                 account.request("DELETE", "%s/%s" % (PATH, quote(person["username"], safe="")), REMOVE)
             else:
@@ -258,7 +268,7 @@ def write(account, steps: list) -> list:
             if not done:
                 raise
             raise SendGridError("%s. Written before the failure: %s." % (str(exc).rstrip("."), ", ".join(
-                "%s %s" % (what, email) for what, email in done)), exc.status, written=changes_of(done))
+                "%s %s" % (what, email) for what, email in done)), exc.status, written=changes_of(done)) from None
         done.append((action, person["email"]))
     return done
 
@@ -447,6 +457,9 @@ def _merged(current, params: dict):
     """The access asked for, what is left out kept as it is (an invite needs one)."""
     if params["is_admin"]:
         return ADMIN_ACCESS
+    if params["scopes"] is not None and params["is_admin"] is None and current == ADMIN_ACCESS:
+        raise SendGridError("%s is an admin: scopes alone would demote them. Give is_admin: false with the scopes to "
+                            "make them a teammate, or leave scopes out." % params["email"])
     if params["scopes"] is not None:
         return check_access(params["scopes"], "scopes")
     if params["is_admin"] is False and current == ADMIN_ACCESS:

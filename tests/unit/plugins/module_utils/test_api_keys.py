@@ -294,3 +294,13 @@ def test_without_enforce_the_audit_only_flags():
     account = Enforced({"k1": ("ci", ["mail.send", "templates.read"])})
     outcome = FAMILY.apply(account, dict(ENFORCED, enforce=False), check_mode=False)["api_keys"]
     assert account.written == [] and outcome["status"] == "flagged" and "not_cut" not in outcome["flagged"][0]
+
+
+def test_enforce_cuts_keys_sharing_an_allowed_name_which_allows_none_of_them_and_keeps_the_markers():
+    account = Enforced({"k1": ("ci", ["api_keys.read", "mail.send", "2fa_required"]), "k2": ("ci", ["api_keys.read"])})
+    outcome = FAMILY.apply(account, dict(ENFORCED, allowed_scopes=["mail.*"], allowed_control_keys=["ci"]),
+                           check_mode=False)["api_keys"]
+    assert account.written == [("PUT", "/v3/api_keys/k1", {"name": "ci", "scopes": ["2fa_required", "mail.send"]})]
+    # the other would be left without a scope: flagged, saying so, and shown with its id
+    assert [(item["api_key_id"], item["name_shared"], item["not_cut"][:28]) for item in outcome["flagged"]] == [
+        ("k2", True, "the cut would leave it no sc")]

@@ -18,7 +18,7 @@ import responses
 import urllib3
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    RateLimit, SendGridClient, SendGridError, is_refused, iso_utc, with_iso_times,
+    Operation, RateLimit, SendGridClient, SendGridError, is_refused, iso_utc, with_iso_times,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS
 
@@ -232,6 +232,56 @@ def test_connection_error_is_retried():
     recorder = Recorder()
     assert make_client(recorder).request("GET", PATH, READ) == SETTINGS
     assert "failed with a connection error; retry 1 of 5" in recorder.warnings[0]
+
+
+CREATE = Operation("Creating an API key", "api_keys.create", creates=True)
+
+
+@responses.activate
+@pytest.mark.parametrize("lost", [
+    dict(status=500, json={"errors": [{"message": "internal"}]}),
+    dict(status=502, body="bad gateway"),
+    dict(status=504, body="gateway timeout"),
+    dict(body=requests.exceptions.ConnectionError("Connection aborted")),
+    dict(body=requests.exceptions.ChunkedEncodingError("IncompleteRead")),
+    dict(body=requests.exceptions.ReadTimeout("read timed out")),
+], ids=["500", "502", "504", "dropped", "cut-off-answer", "timeout"])
+def test_a_create_whose_answer_may_be_lost_is_never_sent_twice_and_says_run_again(lost):
+    responses.post(URL, **lost)
+    responses.post(URL, status=201, json={"api_key_id": "second"})
+    recorder = Recorder()
+    with pytest.raises(SendGridError) as failure:
+        make_client(recorder).request("POST", PATH, CREATE, body={"name": "k"})
+    assert len(responses.calls) == 1 and recorder.sleeps == []
+    assert "It is not known whether SendGrid made it, so it was not sent again (twice would make two). Run the task " \
+           "again: it reads first, and makes only what is missing." in str(failure.value)
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_create_that_sendgrid_did_not_process_is_sent_again(status):
+    responses.post(URL, status=status, headers={"Retry-After": "1"}, json={"errors": [{"message": "later"}]})
+    responses.post(URL, status=201, json={"api_key_id": "one"})
+    assert make_client(Recorder()).request("POST", PATH, CREATE, body={"name": "k"}) == {"api_key_id": "one"}
+    assert len(responses.calls) == 2
+
+
+def test_a_refused_create_was_never_sent_and_is_retried(monkeypatch):
+    client = make_client(Recorder())
+    answers = [refused_error(), None]
+
+    def send(rate_limit, method, url, **arguments):
+        answer = answers.pop(0)
+        rate_limit.done(None)
+        if answer is not None:
+            raise answer
+        response = requests.Response()
+        response.status_code, response._content = 201, b'{"api_key_id": "one"}'   # pylint: disable=protected-access
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+    monkeypatch.setattr(client, "_send", send)
+    assert client.request("POST", PATH, CREATE, body={"name": "k"}) == {"api_key_id": "one"}
 
 
 # ----------------------------------------------------------------------------- refused connections fail fast

@@ -114,8 +114,9 @@ def test_the_writes_are_one_request_each_a_replaced_invite_two_and_a_failure_nam
         ("PATCH", "/v3/teammates/dev", {"is_admin": True, "scopes": []}),
         ("DELETE", "/v3/teammates/pending/t%201", None),
         ("POST", "/v3/teammates", {"email": "new@example.com", "is_admin": False, "scopes": ["mail.send"]})]
-    assert str(failure.value).endswith("Written before the failure: update Dev@Example.com.")
-    assert failure.value.written == {"updated": ["Dev@Example.com"]}
+    # the replaced invite's DELETE went through before its POST failed: written too
+    assert str(failure.value).endswith("Written before the failure: update Dev@Example.com, cancel new@example.com.")
+    assert failure.value.written == {"updated": ["Dev@Example.com"], "cancelled": ["new@example.com"]}
 
 
 def test_the_audit_flags_admins_and_scopes_beyond_the_patterns_never_the_owner():
@@ -148,3 +149,27 @@ def test_the_family_outcome_changes_and_flags_at_once():
     assert [item["name"] for item in outcome["flagged"]] == ["new@example.com"]
     assert outcome["after"]["new@example.com"] == {"invited": "admin"}
     assert [method for method, _path, _body, _params in account.sent] == ["GET", "GET", "GET"]
+
+
+def test_a_teammate_made_admin_by_the_same_steps_keeps_the_account_an_admin():
+    steps = plan(team(), {"dev@example.com": "admin", "owner@example.com": "admin"}, purge=True)
+    assert [(action, person["email"]) for action, person, _wanted in steps] == [
+        ("update", "Dev@Example.com"), ("remove", "ops@example.com")]
+
+
+def test_a_failed_re_invite_says_the_old_invite_was_deleted_and_counts_it_as_written():
+    current = team(pending=[{"email": "new@example.com", "scopes": ["stats.read"], "is_admin": False, "token": "t1"}])
+    steps = plan(current, {"new@example.com": ["mail.send"]}, purge=False)
+    account = FakeAccount(fail={("POST", "/v3/teammates"): SendGridError("Inviting a teammate failed (HTTP 400).", 400)})
+    with pytest.raises(SendGridError) as failure:
+        write(account, steps)
+    assert str(failure.value) == ("Inviting a teammate failed (HTTP 400). The pending invite of new@example.com was "
+                                  "deleted before: invite them again. Written before the failure: cancel "
+                                  "new@example.com.")
+    assert failure.value.written == {"cancelled": ["new@example.com"]}
+
+
+@pytest.mark.parametrize("scopes", [["stats.*"], ["Mail.Send"], ["mail send"]])
+def test_a_member_s_scopes_are_scopes_as_sendgrid_names_them_checked_before_any_request(scopes):
+    with pytest.raises(SendGridError, match="must hold scopes such as mail.send: lower-case letters"):
+        check_members({"a@example.com": scopes}, "members")
