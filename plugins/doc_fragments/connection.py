@@ -14,7 +14,7 @@ options:
     description:
       - "A SendGrid API key, sent as C(Authorization: Bearer <key>)."
       - It is never shown in results, messages, diffs or warnings.
-      - If not set, the value of the environment variable E(SENDGRID_API_KEY) is used.
+      - If not set (left out, V(null) or empty), the value of the environment variable E(SENDGRID_API_KEY) is used.
     type: str
     required: true
   region:
@@ -32,13 +32,14 @@ options:
       - Plain C(http://) is refused unless the host is this machine (C(127.0.0.0/8), C(::1) or C(localhost)),
         so that the API key never crosses a network unencrypted.
       - The base URL only, such as V(https://api.sendgrid.com), without C(/v3); a URL ending in C(/v3) is refused.
-      - If not set, the value of the environment variable E(SENDGRID_API_URL) is used.
+      - If not set (left out, V(null) or empty), the value of the environment variable E(SENDGRID_API_URL) is used.
     type: str
   eu_api_url:
     description:
       - The base URL for the EU region (O(region=eu), and EU accounts of the many-account modules), overriding
         U(https://api.eu.sendgrid.com) and O(api_url), for a proxy or a local server playing the EU host.
-      - If not set, the value of the environment variable E(SENDGRID_EU_API_URL) is used.
+      - If not set (left out, V(null) or empty), the value of the environment variable E(SENDGRID_EU_API_URL) is
+        used.
     type: str
   validate_certs:
     description:

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    ClientPool, SendGridError, as_text, base_url_for, check_header_value, client_from_module, option_name,
-    region_advice, shape_problems,
+    ClientPool, SendGridError, as_text, base_url_for, check_account_name, client_from_module, option_name, region_advice,
+    shape_problems,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers
 
@@ -77,7 +77,7 @@ def parse_accounts(items: list, policy_spec: dict) -> list:
         if result.error_messages:
             raise SendGridError("%s (%s): %s." % (where, as_text(item), "; ".join(result.error_messages)))
         account = {name: result.validated_parameters.get(name) for name in spec}
-        check_header_value("%s.name" % where, account["on_behalf_of"])
+        check_account_name("%s.name" % where, account["on_behalf_of"])
         if account["on_behalf_of"] in seen:
             raise SendGridError("%s lists %r more than once; give each account once, with its overrides."
                                 % (option_name("accounts"), account["on_behalf_of"]))

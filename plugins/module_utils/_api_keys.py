@@ -412,6 +412,11 @@ class ApiKeysFamily(Family):
                 for item in flagged if not any(done["api_key_id"] == item["api_key_id"] for done in planned)]
         outcome = dict(status=status(True, check_mode) if planned else FLAGGED if left else COMPLIANT, keys=len(keys),
                        flagged=left, cut=planned)
+        if planned:
+            # what diff mode shows: each key cut, its scopes before and after
+            by_id = {key["api_key_id"]: key for key in keys}
+            outcome["before"] = {self.label(item): by_id[item["api_key_id"]]["scopes"] for item in planned}
+            outcome["after"] = {self.label(item): item["scopes"] for item in planned}
         return {self.name: outcome}
 
     def write_scopes(self, key: str, outcome: dict) -> list:
@@ -427,12 +432,17 @@ class ApiKeysFamily(Family):
                 text += ", beyond the allowed scopes: " + cell(", ".join(flagged["excess_scopes"]))
             if flagged.get("control_scopes"):
                 text += ", control scopes: " + cell(", ".join(flagged["control_scopes"]))
+            if flagged.get("name_shared"):
+                text += ", its name shared with another key (an allowed name allows neither)"
             if flagged.get("not_cut"):
                 text += ", not cut: " + cell(flagged["not_cut"])
         return text
 
     def explain(self, item: dict) -> str:
         return why(item) + (" (not cut: %s)" % item["not_cut"] if item.get("not_cut") else "")
+
+    def label(self, item: dict) -> str:
+        return "%s (id %s)" % (item["name"], item["api_key_id"])   # names are not unique in SendGrid
 
     def run_module(self) -> None:
         """The whole of sendgrid_api_key."""

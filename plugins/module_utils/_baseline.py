@@ -228,8 +228,8 @@ def drift(accounts: list) -> list:
         settings = [key for key, setting in account["settings"].items()
                     if setting["status"] in DRIFT or setting.get("flagged")]
         if settings:
-            flagged = {key: [item["name"] for item in setting["flagged"]] for key, setting in account["settings"].items()
-                       if setting.get("flagged")}
+            flagged = {key: [family_of(key).label(item) for item in setting["flagged"]]
+                       for key, setting in account["settings"].items() if setting.get("flagged")}
             drifted.append(dict(account=account["name"], settings=settings, flagged=flagged))
     return drifted
 

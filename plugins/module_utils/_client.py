@@ -116,8 +116,8 @@ def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
 
     AnsibleModule turns a list given for a text option into its Python text (``['a@example.com']``) and a dict into
     its repr, and would send that to SendGrid; such a value is refused here, naming the option, before any request.
-    Ansible applies a fallback only to an option left out; the documentation says "if not set", and null is not set
-    (module_defaults and role variables often pass null).
+    Ansible applies a fallback only to an option left out; the documentation says "if not set", and null or empty text
+    is not set (module_defaults and role variables often pass null, templates an empty default).
     """
     try:
         params = basic._load_params()  # cached by Ansible; AnsibleModule reads the same
@@ -137,7 +137,8 @@ def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
     module = AnsibleModule(argument_spec=argument_spec, **arguments)
     FROM_ENVIRONMENT.clear()
     for name, variable in ENVIRONMENT.items():
-        if name in module.params and module.params[name] is None:
+        # "" is not set either: a template's default('') or an empty -e value means "not given", never "no URL"
+        if name in module.params and (module.params[name] is None or not str(module.params[name]).strip()):
             module.params[name] = os.environ.get(variable) or None
         given = params.get(name) if isinstance(params, dict) else None
         if given is None and name in module.params and module.params[name] and module.params[name] == os.environ.get(variable):
@@ -304,6 +305,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# An account a task names for on-behalf-of: a subuser's username (letters, digits and . _ @ + -, as SendGrid's subuser
+# creation takes them), or a customer account as "account-id <number>".
+ACCOUNT_NAME = re.compile(r"account-id [0-9]+|[A-Za-z0-9._@+-]{1,64}")
+
+
+def check_account_name(option: str, value: str | None) -> None:
+    """Refuse, before any request, an account name no account can have (a space, a slash, a query)."""
+    check_header_value(option, value)
+    if value is not None and not ACCOUNT_NAME.fullmatch(value):
+        raise SendGridError("value of %s must be a subuser's username (letters, digits and . _ @ + -) or account-id "
+                            "followed by a customer account's number, got: %s." % (option_name(option), value))
 
 
 def check_header_value(option: str, value: str | None) -> None:
@@ -550,6 +564,15 @@ class SendGridClient:
         self._warn = warn or (lambda message: None)
         self._sleep = sleep
         self._clock = clock
+        for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            # requests takes the bundle of these variables when ca_path is not given, and fails without naming them
+            bundle = os.environ.get(variable)
+            if validate_certs and not ca_path and bundle and not os.path.exists(bundle):
+                raise SendGridError("The environment variable %s names %s, which does not exist: requests would verify "
+                                    "the API host's certificate with it. Fix or unset it, or set %s."
+                                    % (variable, bundle, option_name("ca_path")))
+            if bundle:
+                break   # requests reads REQUESTS_CA_BUNDLE first
         if validate_certs and ca_path and not os.path.isfile(ca_path):
             raise SendGridError(option_name("ca_path") + " %s is not a readable file: give the PEM file of the CA certificates that sign "
                                 "the API host's certificate (a TLS-inspecting proxy's CA, say)." % ca_path)
@@ -832,6 +855,7 @@ def account_from_module(module) -> Account:
     params = module.params
     try:
         advice = region_advice(params["region"], params["api_url"], params["eu_api_url"])
+        check_account_name("on_behalf_of", params["on_behalf_of"])
         return client.account(params["on_behalf_of"], advice)
     except SendGridError as exc:
         module.fail_json(msg=str(exc))

@@ -145,6 +145,8 @@ class Family:
     describe(key, outcome, cell)         what changed, would change or was flagged, in one report cell (cell()
                                          writes a value so that it cannot break the table)
     explain(item)                        an audit's flagged item, and why, in words (messages, the drift gate)
+    label(item)                          a flagged item in a list of them (the drift, the gate): its name, unless
+                                         names may be shared (an API key: "ci (id k1)")
 
     An outcome may carry ``warnings``, whole sentences naming the account, which the baseline gives and takes out of
     the result.
@@ -201,6 +203,9 @@ class Family:
 
     def explain(self, item: dict) -> str:
         raise NotImplementedError
+
+    def label(self, item: dict) -> str:
+        return item["name"]
 
     @classmethod
     def apply_together(cls, account, batch: list, check_mode: bool) -> dict:

@@ -18,7 +18,8 @@ import ipaddress
 from urllib.parse import quote
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    Operation, SendGridError, as_text, client_from_module, connection_argument_spec, option_name, sendgrid_module,
+    ACCOUNT_NAME, Operation, SendGridError, as_text, client_from_module, connection_argument_spec, option_name,
+    sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import Family, Option
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import EMAIL
@@ -163,8 +164,8 @@ class SubusersFamily(Family):
 
 def _check(params: dict, username: str) -> list:
     """Refuse, before any request, what cannot be asked: no username, a deletion not confirmed, a bad address."""
-    if not username or any(char.isspace() or char == "/" for char in username):
-        raise SendGridError("value of %s must be a subuser's username, non-empty text without spaces or /, got: %s."
+    if not ACCOUNT_NAME.fullmatch(username) or username.startswith("account-id"):
+        raise SendGridError("value of %s must be a subuser's username: 1 to 64 letters, digits and . _ @ + -, got: %s."
                             % (option_name("username"), as_text(params["username"])))
     if params["state"] == "absent" and (params["confirm_delete"] or "").strip() != username:
         given = "left out" if params["confirm_delete"] is None else as_text(params["confirm_delete"])

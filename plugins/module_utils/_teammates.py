@@ -225,9 +225,10 @@ def audit(team: dict, allowed_scopes, allowed_admins) -> list:
 
 
 def why(item: dict) -> str:
-    reasons = (["admin (allowed_admins does not match)"] if item["admin"] else []) + (
-        ["scopes beyond allowed_scopes: %s" % ", ".join(item["excess_scopes"])] if item["excess_scopes"] else [])
-    return "%s%s is %s" % (item["name"], " (invited)" if item.get("pending") else "", "; and ".join(reasons))
+    """A flagged person, and why: "dev@example.com holds scopes beyond allowed_scopes: stats.read"."""
+    reasons = (["is admin (allowed_admins does not match)"] if item["admin"] else []) + (
+        ["holds scopes beyond allowed_scopes: %s" % ", ".join(item["excess_scopes"])] if item["excess_scopes"] else [])
+    return "%s%s %s" % (item["name"], " (invited)" if item.get("pending") else "", "; and ".join(reasons))
 
 
 # ----------------------------------------------------------------------------- writing
@@ -443,7 +444,7 @@ def run_info_module() -> None:
 
 def _wanted(params: dict):
     """Refuse, before any request, what cannot be asked: an e-mail that is none, scopes for an admin."""
-    if not EMAIL.match(params["email"].strip()):
+    if params["email"] is None or not EMAIL.match(params["email"].strip()):
         raise SendGridError("value of %s must be an e-mail address, got: %s."
                             % (option_name("email"), as_text(params["email"])))
     if params["is_admin"] and params["scopes"] is not None:

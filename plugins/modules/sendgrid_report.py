@@ -52,8 +52,9 @@ options:
       - Render the report's other files from O(report) itself, in Python, instead of from O(markdown).
       - V(baseline) takes the report the role C(mailops.sendgrid.baseline) gathers (a result of
         M(mailops.sendgrid.sendgrid_baseline) with C(generated_at) and C(dry_run)). The JSON starts with the
-        verdict, C(outcome) (V(in_sync), V(drift), V(failed) when an account or setting failed, or V(incomplete) when
-        the run stopped before any account) and C(complete).
+        verdict, C(outcome) (V(in_sync), V(drift) (a plan found changes, or items only a person can fix are
+        flagged), V(changed) (an apply wrote what differed and nothing is left flagged), V(failed) when an account or
+        setting failed, or V(incomplete) when the run stopped before any account) and C(complete).
       - With V(baseline), C(<name>.md) says that verdict first, then the counts, one line per account that drifted
         or failed, then a table of every account and setting; and C(<name>.xml) is JUnit XML with a test case per
         account and setting, a drift (would change, flagged API key or teammate) a C(failure), anything that failed an

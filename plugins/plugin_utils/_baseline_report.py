@@ -36,7 +36,8 @@ def outcome(report: dict) -> str:
         return INCOMPLETE
     if report.get("failed") or any(account.get("failed") for account in accounts):
         return FAILED
-    flagged = any(setting.get("status") == "flagged" for account in accounts
+    # a family that changes and audits at once has a changed status and flagged items
+    flagged = any(setting.get("status") == "flagged" or setting.get("flagged") for account in accounts
                   for setting in (account.get("settings") or {}).values())
     if report.get("drift") and (report.get("dry_run") or flagged):
         return DRIFT
@@ -136,8 +137,10 @@ def _verdict_lines(report: dict, verdict: str) -> list:
     if verdict == CHANGED:
         return ["**Applied: %s of %s changed; every one now follows the policy.**" % (
             len(report["drift"]), plural(summary.get("accounts", 0), "account"))]
-    return ["**In sync: every one of the %s %s the policy.**" % (
-        plural(summary.get("accounts", 0), "account"), "follows" if report.get("dry_run") else "now follows")]
+    follows = "follows" if report.get("dry_run") else "now follows"
+    if summary.get("accounts", 0) == 1:
+        return ["**In sync: the one account %s the policy.**" % follows]
+    return ["**In sync: every one of the %s %s the policy.**" % (plural(summary.get("accounts", 0), "account"), follows)]
 
 
 def markdown(report: dict) -> str:

@@ -297,3 +297,21 @@ def test_12_an_exclusion_pattern_that_matches_no_subuser_is_warned_about(runs):
     assert module_task(run, APPLY)["result"]["excluded"] == {
         "exclude": [{"pattern": "mark*", "subusers": ["marketing"]}, {"pattern": "sandbox-*", "subusers": []}],
         "disabled": []}
+
+
+# ----------------------------------------------------------------------------- a report that cannot be written
+
+def test_a_plan_whose_report_cannot_be_written_has_no_verdict_and_an_apply_fails_saying_why(server):
+    unwritable = "/proc/mailops-sendgrid-no-such-directory"
+    variables = dict(baseline_api_url=server.url, baseline_tracking={"open": {"enabled": False}})
+    # the apply writes, then its report fails: the run fails naming the directory (2), after the changes
+    apply = run_playbook("baseline.yml", extra_vars=dict(variables, sg_first_report=unwritable))
+    assert apply.rc == 2, apply.explain()
+    failed = [task for task in apply.tasks if task["status"] == "failed"]
+    assert failed and failed[-1]["task"].endswith("Fail when the report could not be written"), apply.explain()
+    assert failed[-1]["result"]["msg"].startswith("The baseline report could not be written to %s: " % unwritable)
+    # the plan with the gate, in sync but without its report: no verdict (4), never 2
+    plan = run_playbook("baseline.yml", extra_vars=dict(variables, sg_second_report=unwritable, sg_check_again=True))
+    assert plan.rc == 4, plan.explain()
+    assert "No verdict (baseline_fail_on_drift): the plan did not complete" in plan.stdout, plan.explain()
+    assert "The baseline report could not be written to %s" % unwritable in plan.stdout

@@ -123,7 +123,7 @@ def test_eu_region_uses_the_eu_host_and_on_behalf_of(capsys):
     ({"region": "us"}, "region must be one of: global, eu"),
     ({"colour": "blue"}, "Unsupported parameters"),
     ({"api_url": "http://sendgrid.example.com"}, "plain http://"),
-    ({"api_key": ""}, "api_key must be a non-empty value"),
+    ({"api_key": ""}, "missing required arguments: api_key (or the environment variable SENDGRID_API_KEY)"),
 ])
 def test_bad_input_fails_before_any_request(capsys, args, expected):
     result = run(sendgrid_enforced_tls, capsys, **args)
