@@ -258,7 +258,10 @@ def test_enforce_cuts_each_flagged_keys_excess_and_control_scopes_keeping_its_al
     outcome = FAMILY.apply(account, ENFORCED, check_mode=False)["api_keys"]
     assert account.written == [("PUT", "/v3/api_keys/k1", {"name": "ci", "scopes": ["mail.send"]})]
     assert outcome == {"status": "changed", "keys": 2, "flagged": [], "cut": [
-        {"name": "ci", "api_key_id": "k1", "removed": ["api_keys.create", "templates.read"], "scopes": ["mail.send"]}]}
+        {"name": "ci", "api_key_id": "k1", "removed": ["api_keys.create", "templates.read"], "scopes": ["mail.send"]}],
+        # diff mode shows each key cut, by name and id
+        "before": {"ci (id k1)": ["api_keys.create", "mail.send", "templates.read"]},
+        "after": {"ci (id k1)": ["mail.send"]}}
     assert FAMILY.write_scopes("api_keys", outcome) == ["api_keys.update"]
     assert "cut ci (k1): api_keys.create, templates.read" in FAMILY.describe("api_keys", outcome, str)
 
