@@ -1639,7 +1639,8 @@ def baseline_account(params, env, desired) -> tuple:
         control = [s for s in BASELINE_KEY_SCOPES if any(fnmatch.fnmatchcase(s, p) for p in ACCOUNT_CONTROL_SCOPES)]
         excess = allowed is not None and any(not any(fnmatch.fnmatchcase(s, p) for p in allowed)
                                              for s in BASELINE_KEY_SCOPES if s not in control)
-        flagged_keys = [key["name"] for key in keys if excess or (
+        # the drift names a key with its id, since key names are not unique in SendGrid
+        flagged_keys = ["%s (id %s)" % (key["name"], key["api_key_id"]) for key in keys if excess or (
             control and key["name"] not in desired["api_keys"]["allowed_control_keys"])]
         # enforce cuts no key here: a fresh account's only key is the calling key, which is never cut (it stays
         # flagged); every other account holds none

@@ -70,6 +70,8 @@ def _team(start):
         {"case": "the owner removed", "email": "parent@example.com", "state": "absent"},
         {"case": "the last admin", "on_behalf_of": "marketing", "email": "solo@example.com", "state": "absent"},
         {"case": "the last admin demoted", "on_behalf_of": "marketing", "email": "solo@example.com",
+         "is_admin": False, "scopes": ["mail.send"]},
+        {"case": "scopes alone on an admin", "on_behalf_of": "marketing", "email": "solo@example.com",
          "scopes": ["mail.send"]},
         {"case": "admin with scopes", "email": "x@example.com", "is_admin": True, "scopes": ["mail.send"]},
         {"case": "not an address", "email": "not-an-address", "is_admin": True},
@@ -120,17 +122,21 @@ def test_the_teammate_guards_and_bad_input_refuse_with_nothing_written(runs):
     for case in ("the last admin", "the last admin demoted"):
         assert explained(results[case]).startswith("This would remove or demote solo@example.com, the last admin of the "
                                                    "account (besides its owner): nothing was changed.")
+    assert explained(results["scopes alone on an admin"]) == (
+        "solo@example.com is an admin: scopes alone would demote them. Give is_admin: false with the scopes to make "
+        "them a teammate, or leave scopes out.")
     assert not [call for call in writes(server) if call.on_behalf_of == "marketing"]
     assert explained(results["admin with scopes"]).startswith("is_admin: true gives every scope: leave scopes out")
     assert explained(results["not an address"]).startswith("value of email must be an e-mail address")
-    assert explained(results["a scope with a space"]).startswith(
-        'value of scopes must be "admin" or a non-empty list of scopes (such as mail.send), got: ')
+    assert explained(results["a scope with a space"]) == (
+        "value of scopes must hold scopes such as mail.send: lower-case letters, digits and _ in words joined by dots, "
+        "no pattern (*, ?, [), got: mail send.")
     assert explained(results["an invite without access"]) == (
         "Inviting x@example.com needs is_admin: true or scopes (what the teammate may use).")
     # bad input is refused before any request: the cases before and after it read the team, it did not
     per_case = [entry for entry in server.requests() if entry["method"] == "GET"
                 and query(entry).get("offset") == "0"]
-    assert len(per_case) == 14 - 3 + 1   # every case but the three refused before any request, and the info task
+    assert len(per_case) == 15 - 3 + 1   # every case but the three refused before any request, and the info task
 
 
 @CASES.add("team check")

@@ -238,7 +238,7 @@ def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_
         {"account": "billing", "settings": ["enforced_tls", "tracking.click", "tracking.open", "mail_settings.footer",
                                             "ip_access"], "flagged": {}},
         {"account": "marketing", "settings": ["enforced_tls", "tracking.click", "tracking.open", "mail_settings.footer",
-                                              "ip_access", "api_keys"], "flagged": {"api_keys": ["ci"]}},
+                                              "ip_access", "api_keys"], "flagged": {"api_keys": ["ci (id ci-1)"]}},
         {"account": "eu-newsletter", "settings": ["enforced_tls", "tracking.click", "tracking.open", "ip_access"],
          "flagged": {}}]
     # what a failed apply wrote is in its result (the play recap does not count it)
@@ -327,7 +327,7 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
 
     message = assert_clear_failure(run, GATE)
     assert message == ("Drift (baseline_fail_on_drift): 2 of 4 accounts would change or have a flagged API key or teammate: "
-                       "billing (api_keys: legacy); marketing (tracking.open). The report is in %s." % reports)
+                       "billing (api_keys: legacy (id legacy-1)); marketing (tracking.open). The report is in %s." % reports)
     result = run.result(APPLY)
     assert result["summary"] == {"accounts": 4, "compliant": 2, "changed": 0, "would_change": 1, "failed": 0, "flagged": 1}
     assert result["accounts"][2]["settings"]["tracking.open"] == {
@@ -340,7 +340,7 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     assert (report["dry_run"], report["failed"], report["drift"]) == (True, False, result["drift"])
     assert report["accounts"][1]["settings"]["api_keys"]["flagged"] == [
         {"name": "legacy", "api_key_id": "legacy-1", "excess_scopes": [], "control_scopes": ["teammates.read"], "name_shared": False}]
-    assert "- Drift: billing (api_keys: legacy); marketing (tracking.open)" in markdown
+    assert "- Drift: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open)" in markdown
     assert "- Totals: 4 accounts: 2 compliant, 1 would change, 1 with a flagged API key or teammate, 0 failed" in markdown
     assert rows[("marketing", "tracking.open")][3:5] == ["would change", "enabled: yes → no"]
 
