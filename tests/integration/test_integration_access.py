@@ -27,8 +27,8 @@ KEYS = "/v3/api_keys"
 SUBUSERS = "/v3/subusers"
 PASSWORD = "integration-subuser-password-Vd8"
 # The parent's people: its owner (the server's), an admin, a teammate; and an invite not yet accepted.
-TEAM = [{"username": "ops", "email": "ops@example.com", "is_admin": True},
-        {"username": "dev", "email": "dev@example.com", "is_admin": False, "scopes": ["mail.send", "stats.read"]}]
+TEAM = ({"username": "ops", "email": "ops@example.com", "is_admin": True},
+        {"username": "dev", "email": "dev@example.com", "is_admin": False, "scopes": ["mail.send", "stats.read"]})
 INVITE = {"email": "old@example.com", "scopes": ["mail.send"], "is_admin": False, "token": "a" * 32}
 
 
