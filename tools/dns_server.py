@@ -206,20 +206,20 @@ class DNSServer:
             if normal(qname) in self._failing:
                 reply.header.rcode = RCODE.SERVFAIL
                 return reply
-        name = normal(qname)
+        # the answer's owner is the name as asked (its case kept), then each CNAME target chased
+        owner, name = qname, normal(qname)
         for dummy in range(MAX_CHASE):
             here = [record for record in served if record["name"] == name]
             wanted = [record for record in here if record["type"] == qtype]
             cname = next((record for record in here if record["type"] == "CNAME"), None)
             for record in wanted:
-                reply.add_answer(RR(DNSLabel(record["name"]), getattr(QTYPE, record["type"]), rdata=_rdata(record),
-                                    ttl=record["ttl"]))
+                reply.add_answer(RR(owner, getattr(QTYPE, record["type"]), rdata=_rdata(record), ttl=record["ttl"]))
             if wanted or cname is None:
                 if not wanted and not here and not reply.rr:
                     reply.header.rcode = RCODE.NXDOMAIN
                 return reply
-            reply.add_answer(RR(DNSLabel(cname["name"]), QTYPE.CNAME, rdata=_rdata(cname), ttl=cname["ttl"]))
-            name = normal(cname["data"])
+            reply.add_answer(RR(owner, QTYPE.CNAME, rdata=_rdata(cname), ttl=cname["ttl"]))
+            owner, name = DNSLabel(cname["data"]), normal(cname["data"])
         return reply
 
     # -- lifecycle

@@ -289,7 +289,7 @@ def associate(request):
 
 
 def _held(request):
-    """(username, the parent's link associated with it or None), or (None, the answer refusing the request)."""
+    """(username, the parent's link associated with it, None), or (..., the answer refusing the request)."""
     refused = parent_only(request)
     if refused:
         return None, None, refused

@@ -202,7 +202,8 @@ def _oauth_errors(doc, secret_kept, new):
     given = {name: doc.get(name) for name in OAUTH_FIELDS if doc.get(name) is not None}
     if not given:
         return []
-    client_id, token_url, secret = (given.get(name, "") for name in OAUTH_FIELDS)
+    client_id, token_url, secret = (given.get(name, "") for name in ("oauth_client_id", "oauth_token_url",
+                                                                     "oauth_client_secret"))
     if not client_id and not token_url:
         if secret:
             return [{"field": "oauth_client_secret", "message": "oauth_client_secret needs oauth_client_id and "
@@ -243,9 +244,9 @@ def _apply(webhook, doc):
             webhook.update(oauth_client_id=None, oauth_token_url=None, oauth_client_secret_sha256=None)
 
 
-def new_webhook(webhook_id=None, created=None):
-    """A webhook with every event off and nothing configured."""
-    now = _now() if created is None else created
+def new_webhook(webhook_id=None):
+    """A webhook with every event off and nothing configured, created now."""
+    now = _now()
     webhook = {"id": webhook_id or str(uuid.uuid4()), "enabled": False, "url": "", INCLUDE_STATUS: False}
     webhook.update(dict.fromkeys(EVENTS, False))
     webhook.update(friendly_name=None, oauth_client_id=None, oauth_token_url=None, oauth_client_secret_sha256=None,
@@ -401,8 +402,10 @@ def load_webhooks(backend, account, value, replace):
         if webhook_id is not None and (not isinstance(webhook_id, str) or not webhook_id or "/" in webhook_id or
                                        any(w["id"] == webhook_id for w in webhooks)):
             raise ValueError(f"{where}: id {webhook_id!r} is not a string unused by the account's other webhooks")
-        webhook = new_webhook(webhook_id, item.get("created_date", _now()))
-        webhook["updated_date"] = item.get("updated_date") or webhook["created_date"] or _now()
+        webhook = new_webhook(webhook_id)
+        if "created_date" in item:
+            webhook["created_date"] = item["created_date"]
+        webhook["updated_date"] = item.get("updated_date") or webhook["updated_date"]
         for name in ("enabled", "url", INCLUDE_STATUS, "friendly_name") + EVENTS:
             if name in item:
                 webhook[name] = item[name]
