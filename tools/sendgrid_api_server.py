@@ -13,12 +13,17 @@ scopes, per-account default state and body validation (the ROUTE_TABLE in __init
     ip_access.py           /v3/access_settings/whitelist[/{rule_id}], /v3/access_settings/activity
     api_keys.py            /v3/api_keys, /v3/api_keys/{api_key_id}
     teammates.py           /v3/teammates[/{username}], /v3/teammates/pending[/{token}[/resend]]
+    domains.py             /v3/whitelabel/domains[/{domain_id}[/validate|/ips|/subuser|/subuser:add]], .../default,
+                           .../subuser[/all]
+    links.py               /v3/whitelabel/links[/{id}[/validate|/subuser]], .../default, .../subuser
+    webhooks.py            /v3/user/webhooks/event/settings[/all|/{id}|/signed[/{id}]], /v3/user/webhooks/event/test
     scopes.py              /v3/scopes
 
 Beside them: common.py (what GET and PATCH of a setting do), config.py (keys, subusers, accounts file, runtime
 settings, TLS, the command line), faults.py (fault kinds), access.py (IP access enforcement, client address,
-activity), accounts.py (the accounts and their state, drift made by set_state()) and transport.py (sockets, TLS,
-a thread per connection).
+activity), accounts.py (the accounts and their state, drift made by set_state()), transport.py (sockets, TLS,
+a thread per connection), whitelabel.py and dns_check.py (the validation of domains and links by real DNS lookups
+on the resolver given with --dns-resolver: tools/dns_server.py is the DNS server tests and the demo give it).
 
 This file does HTTP (keep-alive, chunked bodies, HTTPS), authentication, scopes, on-behalf-of, rate limits, the
 request log and the control endpoint.  Authentication is ``Authorization: Bearer <key>`` with the keys given at
@@ -38,7 +43,8 @@ share it.  ``--rate-limit`` is every endpoint's budget per window unless ``--end
 that path another; ``--rate-reset epoch`` (default) makes the reset the epoch second the window ends, ``seconds``
 the whole number of seconds until then, rounded up.
 
-Standard library only, Python 3.9+.  Run it as a command (``--help``), e.g. ``python tools/sendgrid_api_server.py
+Standard library only, Python 3.9+, but for the DNS lookups of the validation routes (dnspython, needed only
+with --dns-resolver).  Run it as a command (``--help``), e.g. ``python tools/sendgrid_api_server.py
 --port 0 --key SG.k=user.settings.enforced_tls.read --ready-file url.txt``, or in-process, where the server
 object offers what the control endpoint does: requests(), clear_requests(), connections(), faults(),
 add_fault(kind, count=1, method=None, path=None, **params), clear_faults(), state(setting=None), set_state(account,
@@ -64,15 +70,18 @@ latency, never refused by an allow list, never faulted::
     PUT    /__control__/state         {"account": "<key>", "settings": {...}, "replace": false, "setting": null}:
                                       unvalidated drift (accounts.py; a list setting: ip_access.py, api_keys.py,
                                       teammates.py: "teammates" plants teammates or accepts an invitation,
-                                      "teammates/pending" plants invitations)
+                                      "teammates/pending" plants invitations; domains.py "whitelabel/domains",
+                                      links.py "whitelabel/links", webhooks.py "user/webhooks/event/settings")
     GET    /__control__/activity      ?account=<key> (default parent): its IP access activity, most recent first
     DELETE /__control__/activity      forget every account's activity
     GET    /__control__/subusers      every subuser, region included
     POST   /__control__/subusers      add subusers: [{"username", "region", "disabled", "id"?, "email"?}, ...]
     GET    /__control__/config        {"region", "rate_limit", "rate_window", "latency_ms", "max_page_size",
-                                       "rate_reset", "endpoint_rate_limits", "trust_forwarded_for", "api_key_answer"}
-    PUT    /__control__/config        change any but region ("max_page_size": null removes the cap, null leaves the
-                                      others; "endpoint_rate_limits" replaces the whole map); rate windows restart
+                                       "rate_reset", "endpoint_rate_limits", "trust_forwarded_for", "api_key_answer",
+                                       "domain_answer", "dns_resolver"}
+    PUT    /__control__/config        change any but region ("max_page_size": null removes the cap, "dns_resolver":
+                                      null the resolver, null leaves the others; "endpoint_rate_limits" replaces
+                                      the whole map); rate windows restart
     POST   /__control__/reset         back to the start state (allow lists, activity, faults, config included)
 
 A logged request is {"seq", "time", "connection" (id, to see reuse), "method", "path" (with query), "headers"
@@ -114,6 +123,8 @@ from sendgrid_api.common import (PARENT, REGIONS, Answer as _Answer, Request, er
                                  masked_body, parse_json)
 from sendgrid_api.config import (ACCOUNT_ID_RE, DEMO_KEY, RUNTIME_SETTINGS, account_key, build_config,  # noqa: E402
                                  check_changes, make_ssl_context, run_command)
+from sendgrid_api.domains import SCOPE_CREATE as SCOPE_WHITELABEL_CREATE, SCOPE_DELETE as SCOPE_WHITELABEL_DELETE  # noqa: E402
+from sendgrid_api.domains import SCOPE_READ as SCOPE_WHITELABEL_READ, SCOPE_UPDATE as SCOPE_WHITELABEL_UPDATE  # noqa: E402
 from sendgrid_api.enforced_tls import (DEFAULT_SETTINGS, SCOPE_TLS_READ, SCOPE_TLS_UPDATE, SETTING_FIELDS,  # noqa: E402
                                        TLS_PATH, TLS_SETTING, TLS_VERSIONS, validate_settings)
 from sendgrid_api.faults import FAULT_KINDS, FAULT_PARAMS, ON_ARRIVAL, Faults, cut_short, fault_answer, make_fault  # noqa: E402
@@ -126,6 +137,8 @@ from sendgrid_api.teammates import SCOPE_CREATE as SCOPE_TEAMMATES_CREATE, SCOPE
 from sendgrid_api.teammates import SCOPE_READ as SCOPE_TEAMMATES_READ, SCOPE_UPDATE as SCOPE_TEAMMATES_UPDATE  # noqa: E402
 from sendgrid_api.tracking_settings import SCOPE_READ as SCOPE_TRACKING_SETTINGS_READ  # noqa: E402
 from sendgrid_api.transport import ThreadedServer  # noqa: E402
+from sendgrid_api.webhooks import SCOPE_READ as SCOPE_WEBHOOKS_READ, SCOPE_TEST as SCOPE_WEBHOOKS_TEST  # noqa: E402
+from sendgrid_api.webhooks import SCOPE_UPDATE as SCOPE_WEBHOOKS_UPDATE  # noqa: E402
 # pylint: enable=wrong-import-position
 
 CONTROL_PREFIX = "/__control__/"
@@ -154,6 +167,8 @@ __all__ = [
     "SCOPE_WHITELIST_READ", "SCOPE_WHITELIST_CREATE", "SCOPE_WHITELIST_DELETE", "SCOPE_ACTIVITY_READ",
     "SCOPE_API_KEYS_READ", "SCOPE_API_KEYS_CREATE", "SCOPE_API_KEYS_UPDATE", "SCOPE_API_KEYS_DELETE",
     "SCOPE_TEAMMATES_READ", "SCOPE_TEAMMATES_CREATE", "SCOPE_TEAMMATES_UPDATE", "SCOPE_TEAMMATES_DELETE", "MASKED_TEXT",
+    "SCOPE_WHITELABEL_READ", "SCOPE_WHITELABEL_CREATE", "SCOPE_WHITELABEL_UPDATE", "SCOPE_WHITELABEL_DELETE",
+    "SCOPE_WEBHOOKS_READ", "SCOPE_WEBHOOKS_UPDATE", "SCOPE_WEBHOOKS_TEST",
     "WHITELIST_KEY", "DEFAULT_SETTINGS", "SETTING_FIELDS", "TLS_VERSIONS",
     "TLS_PATH", "SUBUSERS_PATH", "SUBUSERS_DEFAULT_LIMIT", "ROUTES", "ROUTE_TABLE", "SETTINGS", "TLS_SETTING", "PARENT",
     "REGIONS", "DEMO_KEY", "FAULT_KINDS", "FAULT_PARAMS", "error_body", "parse_json", "validate_settings", "match_path",
@@ -643,7 +658,7 @@ class SendGridAPIServer(ThreadedServer):  # pylint: disable=too-many-public-meth
 
     def set_config(self, **changes):
         """Change runtime settings: rate_limit, rate_window, latency_ms, max_page_size, rate_reset, endpoint_rate_limits,
-        trust_forwarded_for, api_key_answer."""
+        trust_forwarded_for, api_key_answer, domain_answer, dns_resolver."""
         return self.backend.set_config(**changes)
 
     def reset(self):
@@ -657,7 +672,9 @@ def start_server(host="127.0.0.1", port=0, verbose=False, tls_cert=None, tls_key
     tls_cert and tls_key (PEM file paths) make it serve HTTPS.  options are those of
     build_config(): region, keys, subusers, generate_subusers, eu_subusers, account_ids,
     accounts_file, state, rate_limit, rate_window, latency_ms, faults, max_page_size,
-    rate_reset, endpoint_rate_limits, trust_forwarded_for, api_key_answer.  Stop it with server.stop().
+    rate_reset, endpoint_rate_limits, trust_forwarded_for, api_key_answer, domain_answer,
+    dns_resolver ("IP:PORT" of the DNS resolver validation asks, e.g. a tools/dns_server.py).  Stop it with
+    server.stop().
     """
     ssl_context = make_ssl_context(tls_cert, tls_key)
     server = SendGridAPIServer((host, port), Backend(build_config(**options)), verbose=verbose, ssl_context=ssl_context)

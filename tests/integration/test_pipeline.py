@@ -36,7 +36,7 @@ import pytest
 import yaml
 
 import doc_examples
-from conftest import COLLECTIONS_ROOT, KEY, REPO_ROOT, SECRETS, header, sg
+from conftest import COLLECTIONS_ROOT, KEY, REPO_ROOT, SECRETS, SERVER_KEYS, header
 
 GUIDE = "docs/docsite/rst/guide_pipelines.rst"
 POLICY_BLOCK = GUIDE + ":the-policy"
@@ -349,7 +349,7 @@ def test_a_plan_whose_gate_variable_is_mistyped_gives_no_verdict_and_exits_4_not
 
 
 def test_a_plan_with_a_key_that_may_read_but_not_write_fails_naming_the_missing_scopes(pipeline, start_server):
-    read_only = [scope for scope in sg.ALL_SCOPES if not scope.endswith((".update", ".create", ".delete"))]
+    read_only = [scope for scope in SERVER_KEYS[KEY] if not scope.endswith((".update", ".create", ".delete"))]
     servers = tuple(start_server(keys={KEY: read_only}, **region) for region in ({}, {"region": "eu"}))
     result = pipeline("plan", on=servers)
     assert_no_verdict(result, "lacks user.settings.enforced_tls.update")

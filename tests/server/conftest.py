@@ -8,7 +8,7 @@ HTTP, auth, on-behalf-of, rate limits, the request log, the control endpoint, HT
 import pytest
 import trustme
 
-from .helpers import SETTING_ROUTES, SUBUSERS, options, sg
+from .helpers import SETTING_ROUTES, SUBUSERS, dns_tool, options, sg
 
 
 @pytest.fixture(name="shared_srv", scope="module")
@@ -23,6 +23,20 @@ def fixture_srv(shared_srv):
     """The shared server, back in its start state."""
     shared_srv.reset()
     yield shared_srv
+
+
+@pytest.fixture(name="shared_dns", scope="module")
+def fixture_shared_dns():
+    """One DNS server (tools/dns_server.py) per test file, on 127.0.0.1 and a free port."""
+    with dns_tool.running_dns_server() as server:
+        yield server
+
+
+@pytest.fixture(name="dns")
+def fixture_dns(shared_dns):
+    """The shared DNS server, serving no record."""
+    shared_dns.clear()
+    yield shared_dns
 
 
 @pytest.fixture(name="scoped_srv", scope="module")

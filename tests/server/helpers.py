@@ -1,6 +1,6 @@
 """What the tests of tools/sendgrid_api_server.py share: the server module, keys, options and request helpers.
 
-The fixtures (srv, shared_srv, scoped_srv, tls_files) are in conftest.py.  tests/server is a package so that its
+The fixtures (srv, shared_srv, scoped_srv, tls_files, dns, shared_dns) are in conftest.py.  tests/server is a package so that its
 modules never take the names of tests/unit's (test_api_keys.py, ...) or of tests/integration/conftest.py, which
 its test files import as "conftest", when several trees run in one session.
 """
@@ -30,6 +30,21 @@ def _load_server():
 
 
 sg = _load_server()
+
+
+def _load_dns_server():
+    """tools/dns_server.py, the DNS server the validation tests give the API server as its resolver."""
+    if "dns_server" in sys.modules:
+        return sys.modules["dns_server"]
+    spec = importlib.util.spec_from_file_location("dns_server", DNS_TOOL)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dns_server"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+DNS_TOOL = TOOL.parent / "dns_server.py"
+dns_tool = _load_dns_server()
 
 KEY = "SG.test-all"
 READ_ONLY = "SG.test-read"

@@ -61,8 +61,9 @@ def test_other_method_on_known_path_is_405_with_allow(srv, method, path, allow):
 def test_every_new_scope_is_in_all_scopes_and_the_demo_key_reaches_the_new_routes():
     assert set(sg.ALL_SCOPES) >= {scope for dummy, dummy, scope in SETTING_ROUTES}
     # Enforced TLS's two, the subusers' four, one per tracking and mail settings route, the four of IP Access
-    # Management, the API keys' four and the teammates' four
-    assert len(set(sg.ALL_SCOPES)) == len(sg.ALL_SCOPES) == 2 + 4 + len(SETTING_ROUTES) + 4 + 4 + 4
+    # Management, the API keys' four, the teammates' four, whitelabel's four (domains and links share them) and the
+    # event webhooks' three
+    assert len(set(sg.ALL_SCOPES)) == len(sg.ALL_SCOPES) == 2 + 4 + len(SETTING_ROUTES) + 4 + 4 + 4 + 4 + 3
     assert sg.ALL_SCOPES[:6] == (sg.SCOPE_TLS_READ, sg.SCOPE_TLS_UPDATE, sg.SCOPE_SUBUSERS_READ, sg.SCOPE_SUBUSERS_CREATE,
                                  sg.SCOPE_SUBUSERS_UPDATE, sg.SCOPE_SUBUSERS_DELETE)
     with sg.running_server() as srv:
@@ -73,7 +74,7 @@ def test_every_new_scope_is_in_all_scopes_and_the_demo_key_reaches_the_new_route
 def test_route_table_has_one_entry_per_family():
     table = sys.modules["sendgrid_api"].ROUTE_TABLE
     assert [family.name for family in table] == ["enforced_tls", "subusers", "tracking_settings", "mail_settings", "ip_access",
-                                                 "api_keys", "teammates", "scopes"]
+                                                 "api_keys", "teammates", "domains", "links", "webhooks", "scopes"]
     assert {route.path for family in table for route in family.routes} == set(sg.ROUTES)
     assert sg.ROUTES[TLS] == {"GET": sg.SCOPE_TLS_READ, "PATCH": sg.SCOPE_TLS_UPDATE}
 
@@ -347,17 +348,20 @@ def test_control_requests_are_not_logged_rate_limited_or_faulted():
 def test_control_config_reports_every_runtime_setting(srv):
     assert control(srv, "GET", "config") == {"region": "global", "rate_limit": 10000, "rate_window": 60.0, "latency_ms": 0.0,
                                              "max_page_size": None, "rate_reset": "epoch", "endpoint_rate_limits": {},
-                                             "trust_forwarded_for": False, "api_key_answer": "result"}
+                                             "trust_forwarded_for": False, "api_key_answer": "result",
+                                             "domain_answer": "array", "dns_resolver": None}
     changed = control(srv, "PUT", "config", json={"rate_limit": 5, "rate_window": 2, "latency_ms": 1, "max_page_size": 9,
                                                   "rate_reset": "seconds", "endpoint_rate_limits": {TLS: 2},
-                                                  "trust_forwarded_for": True, "api_key_answer": "object"})
+                                                  "trust_forwarded_for": True, "api_key_answer": "object",
+                                                  "domain_answer": "object", "dns_resolver": "127.0.0.1:5353"})
     assert changed == {"region": "global", "rate_limit": 5, "rate_window": 2.0, "latency_ms": 1.0, "max_page_size": 9,
                        "rate_reset": "seconds", "endpoint_rate_limits": {TLS: 2}, "trust_forwarded_for": True,
-                       "api_key_answer": "object"}
-    # null leaves a setting as it is, except max_page_size
+                       "api_key_answer": "object", "domain_answer": "object", "dns_resolver": "127.0.0.1:5353"}
+    # null leaves a setting as it is, except max_page_size and dns_resolver
     assert control(srv, "PUT", "config", json={"rate_limit": None, "rate_reset": None, "endpoint_rate_limits": None,
                                                "trust_forwarded_for": None}) == changed
     assert control(srv, "GET", "config") == changed
+    assert control(srv, "PUT", "config", json={"dns_resolver": None})["dns_resolver"] is None
 
 
 @pytest.mark.parametrize("doc", [{"max_page_size": 0}, {"max_page_size": -3}, {"max_page_size": "5"},
@@ -366,7 +370,9 @@ def test_control_config_reports_every_runtime_setting(srv):
                                  {"endpoint_rate_limits": {TLS: 0}}, {"endpoint_rate_limits": {"v3/subusers": 5}},
                                  {"endpoint_rate_limits": {TLS + "?x=1": 5}}, {"endpoint_rate_limits": {TLS: True}},
                                  {"endpoint_rate_limits": [TLS]}, {"trust_forwarded_for": "yes"}, {"trust_forwarded_for": 1},
-                                 {"max_page_size": 4, "rate_reset": "never"}, [{"max_page_size": 4}]])
+                                 {"max_page_size": 4, "rate_reset": "never"}, [{"max_page_size": 4}],
+                                 {"dns_resolver": "localhost:53"}, {"dns_resolver": "127.0.0.1:0"}, {"dns_resolver": 5},
+                                 {"dns_resolver": "[127.0.0.1]:53"}, {"domain_answer": "list"}])
 def test_control_config_refuses_bad_settings_and_changes_nothing(srv, doc):
     before = control(srv, "GET", "config")
     response = requests.put(srv.url + "/__control__/config", json=doc, timeout=5)

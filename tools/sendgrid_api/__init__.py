@@ -9,10 +9,12 @@ table the paths it serves, the scopes (ALL_SCOPES) and the per-account state.  A
 
 The other files are no family but the server's own parts, used by its core: common.py (what families share),
 config.py (start options, runtime settings, the command line), faults.py, access.py (IP access enforcement and
-activity), accounts.py (the accounts' state) and transport.py (sockets and threads).
+activity), accounts.py (the accounts' state) and transport.py (sockets and threads); whitelabel.py (what domains.py
+and links.py share) and dns_check.py (their real DNS lookups, with dnspython) serve two families.
 """
 
-from . import api_keys, enforced_tls, ip_access, mail_settings, scopes, subusers, teammates, tracking_settings
+from . import (api_keys, domains, enforced_tls, ip_access, links, mail_settings, scopes, subusers, teammates,
+               tracking_settings, webhooks)
 
 ROUTE_TABLE = (
     enforced_tls.FAMILY,
@@ -22,6 +24,9 @@ ROUTE_TABLE = (
     ip_access.FAMILY,
     api_keys.FAMILY,
     teammates.FAMILY,
+    domains.FAMILY,
+    links.FAMILY,
+    webhooks.FAMILY,
     scopes.FAMILY,
 )
 
@@ -58,4 +63,5 @@ SETTINGS = {setting.key: setting for family in ROUTE_TABLE for setting in family
 ALL_SCOPES = tuple(dict.fromkeys(scope for family in ROUTE_TABLE for scope in family.scopes))
 
 __all__ = ["ROUTE_TABLE", "ROUTE_INDEX", "ROUTE_PATTERNS", "SETTINGS", "ALL_SCOPES", "match_path", "enforced_tls",
-           "subusers", "tracking_settings", "mail_settings", "ip_access", "api_keys", "teammates", "scopes"]
+           "subusers", "tracking_settings", "mail_settings", "ip_access", "api_keys", "teammates", "domains", "links",
+           "webhooks", "scopes"]

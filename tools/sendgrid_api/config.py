@@ -16,14 +16,17 @@ that definition on reset():
   merged into the defaults, unvalidated; a setting kept as a list takes its own form (its family's load():
   "access_settings/whitelist": ["1.2.3.4", "10.0.0.0/8"], "api_keys": [{"name", "scopes"}]).
 - accounts_file (--accounts-file): JSON {"keys": {KEY: [scopes]}, "subusers": [...], "account_ids": ["123"],
-  "state": {...}} (every part optional), merged with the options above.  Two instances started with the same
+  "state": {...}, "dns_resolver": "127.0.0.1:5353"} (every part optional), merged with the options above (an
+  explicit dns_resolver wins over the file's).  Two instances started with the same
   file (--region global and --region eu) play the two hosts.
 - faults (--fault): see faults.py.
 - runtime settings, also read and changed while serving (GET/PUT /__control__/config, set_config()):
   rate_limit (--rate-limit, 10000 per window, key and endpoint), rate_window (--rate-window, 60 s), latency_ms
   (--latency, 0), max_page_size (--max-page-size, none), rate_reset (--rate-reset epoch|seconds),
   endpoint_rate_limits (--endpoint-rate-limit PATH=N), trust_forwarded_for (--trust-forwarded-for, access.py),
-  api_key_answer (--api-key-answer result|object, api_keys.py).
+  api_key_answer (--api-key-answer result|object, api_keys.py), domain_answer (--domain-answer array|object,
+  domains.py), dns_resolver (--dns-resolver IP[:PORT], "dns_resolver" of the accounts file: the one resolver the
+  validation routes look records up with, dns_check.py; none by default).
 
 Plain HTTP by default; with --tls-cert FILE --tls-key FILE (PEM; the key may also sit in the certificate file)
 the server speaks HTTPS only (make_ssl_context()).
@@ -42,6 +45,8 @@ import threading
 from . import ALL_SCOPES, SETTINGS
 from .api_keys import ANSWER_SETTING, ANSWER_SHAPES
 from .common import FIRST_SUBUSER_ID, PARENT, RATE_RESET_FORMATS, REGIONS, is_int, is_number
+from .dns_check import check_resolver
+from .domains import DOMAIN_ANSWER_SETTING, DOMAIN_ANSWER_SHAPES
 from .enforced_tls import TLS_SETTING
 from .faults import kinds_help, make_fault
 
@@ -177,11 +182,18 @@ RUNTIME_SETTINGS = {
         "an object mapping request paths (\"/v3/...\", no query) to positive integers"),
     "trust_forwarded_for": (lambda v: isinstance(v, bool), "a boolean"),
     ANSWER_SETTING: (lambda v: v in ANSWER_SHAPES, " or ".join(repr(shape) for shape in ANSWER_SHAPES)),
+    DOMAIN_ANSWER_SETTING: (lambda v: v in DOMAIN_ANSWER_SHAPES, " or ".join(repr(s) for s in DOMAIN_ANSWER_SHAPES)),
+    # checked (and normalised) by check_resolver(): see check_setting()
+    "dns_resolver": (lambda v: True, "null or an IP address with an optional port"),
 }
+# Runtime settings for which null is a value (no cap, no resolver), not "leave it unchanged".
+NULLABLE_SETTINGS = ("max_page_size", "dns_resolver")
 
 
 def check_setting(name, value):
     """Validate one runtime setting; return it normalised (floats for times, a copy of a dict)."""
+    if name == "dns_resolver":
+        return check_resolver(value)
     valid, expected = RUNTIME_SETTINGS[name]
     if not valid(value):
         raise ValueError(f"{name} must be {expected}")
@@ -193,13 +205,14 @@ def check_setting(name, value):
 def check_changes(changes):
     """Validate runtime setting changes (PUT /__control__/config); return the changes to make.
 
-    None leaves a setting unchanged (it is dropped here), except max_page_size where it removes the cap.
+    None leaves a setting unchanged (it is dropped here), except max_page_size where it removes the cap and
+    dns_resolver where it removes the resolver.
     """
     unknown = set(changes) - set(RUNTIME_SETTINGS)
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)} (expected {', '.join(RUNTIME_SETTINGS)})")
     return {name: check_setting(name, value) for name, value in changes.items()
-            if value is not None or name == "max_page_size"}
+            if value is not None or name in NULLABLE_SETTINGS}
 
 
 def parse_endpoint_rate_limits(items):
@@ -223,14 +236,15 @@ class Config:  # pylint: disable=too-few-public-methods,too-many-instance-attrib
 
     def __init__(self, *, region="global", keys=None, subusers=None, account_ids=None, state=None,  # pylint: disable=too-many-arguments
                  rate_limit=10000, rate_window=60.0, latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch",
-                 endpoint_rate_limits=None, trust_forwarded_for=False, api_key_answer="result"):
+                 endpoint_rate_limits=None, trust_forwarded_for=False, api_key_answer="result", domain_answer="array",
+                 dns_resolver=None):
         if region not in REGIONS:
             raise ValueError("region must be global or eu")
         self.runtime = {name: check_setting(name, value) for name, value in (
             ("rate_limit", rate_limit), ("rate_window", rate_window), ("latency_ms", latency_ms),
             ("max_page_size", max_page_size), ("rate_reset", rate_reset),
             ("endpoint_rate_limits", endpoint_rate_limits or {}), ("trust_forwarded_for", trust_forwarded_for),
-            (ANSWER_SETTING, api_key_answer))}
+            (ANSWER_SETTING, api_key_answer), (DOMAIN_ANSWER_SETTING, domain_answer), ("dns_resolver", dns_resolver))}
         self.region = region
         self.keys = normalise_keys(keys or {})
         self.subusers = assign_subuser_ids([], [normalise_subuser(s) for s in subusers or ()])
@@ -243,7 +257,7 @@ class Config:  # pylint: disable=too-few-public-methods,too-many-instance-attrib
 def build_config(*, region="global", keys=None, subusers=None, generate_subusers=0, eu_subusers=0,  # pylint: disable=too-many-arguments,too-many-locals
                  account_ids=None, accounts_file=None, state=None, rate_limit=10000, rate_window=60.0,
                  latency_ms=0.0, faults=None, max_page_size=None, rate_reset="epoch", endpoint_rate_limits=None,
-                 trust_forwarded_for=False, api_key_answer="result"):
+                 trust_forwarded_for=False, api_key_answer="result", domain_answer="array", dns_resolver=None):
     """Merge an accounts file, explicit options and demo defaults into a Config.
 
     The demo key is used when no key is given anywhere; the demo subusers when no
@@ -263,6 +277,8 @@ def build_config(*, region="global", keys=None, subusers=None, generate_subusers
             all_subusers = list(doc["subusers"])
         all_ids.extend(doc.get("account_ids", ()))
         all_state.update(doc.get("state", {}))
+        if dns_resolver is None:
+            dns_resolver = doc.get("dns_resolver")
     if keys:
         all_keys.update(normalise_keys(keys))
     if subusers is not None:
@@ -282,7 +298,8 @@ def build_config(*, region="global", keys=None, subusers=None, generate_subusers
                   account_ids=list(dict.fromkeys(str(a) for a in all_ids)), state=all_state,
                   rate_limit=rate_limit, rate_window=rate_window, latency_ms=latency_ms, faults=faults,
                   max_page_size=max_page_size, rate_reset=rate_reset, endpoint_rate_limits=endpoint_rate_limits,
-                  trust_forwarded_for=trust_forwarded_for, api_key_answer=api_key_answer)
+                  trust_forwarded_for=trust_forwarded_for, api_key_answer=api_key_answer, domain_answer=domain_answer,
+                  dns_resolver=dns_resolver)
 
 
 def _no_passphrase():
@@ -312,7 +329,8 @@ def parse_args(argv=None):
     """Parse the command line."""
     parser = argparse.ArgumentParser(description="Local SendGrid-compatible API server (enforced TLS, subusers, "
                                                  "tracking settings, mail settings, IP access management, API keys, "
-                                                 "teammates, scopes).",
+                                                 "teammates, scopes, domain authentication, link branding, event "
+                                                 "webhooks).",
                                      epilog="The /__control__/ endpoint is described in tools/sendgrid_api_server.py, "
                                             "what each fault kind does in tools/sendgrid_api/faults.py.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -341,6 +359,13 @@ def parse_args(argv=None):
                         help="take the client address from the first address of X-Forwarded-For (IP Access Management)")
     parser.add_argument("--api-key-answer", choices=ANSWER_SHAPES, default="result",
                         help="GET /v3/api_keys/{id} answers {\"result\": [key]} (the spec's schema, default) or the bare key")
+    parser.add_argument("--domain-answer", choices=DOMAIN_ANSWER_SHAPES, default="array",
+                        help="PATCH /v3/whitelabel/domains/{id} and GET .../domains/default answer a list (the spec's "
+                             "schema, default) or the bare object")
+    parser.add_argument("--dns-resolver", metavar="IP[:PORT]",
+                        help="the DNS resolver domain and link validation looks records up with, e.g. 127.0.0.1:5353 "
+                             "(tools/dns_server.py); without one every record is answered invalid, never looked up "
+                             "on the system's resolver")
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
     parser.add_argument("--tls-key", metavar="FILE", help="PEM private key of --tls-cert (if not in that file)")
     parser.add_argument("--fault", action="append", default=[], metavar="KIND[:COUNT[:METHOD]][,NAME=VALUE...]",
@@ -364,7 +389,8 @@ def run_command(argv, start_server, stop_server):
             rate_window=args.rate_window, latency_ms=args.latency, faults=args.fault, rate_reset=args.rate_reset,
             max_page_size=args.max_page_size, tls_cert=args.tls_cert, tls_key=args.tls_key,
             endpoint_rate_limits=parse_endpoint_rate_limits(args.endpoint_rate_limit),
-            trust_forwarded_for=args.trust_forwarded_for, api_key_answer=args.api_key_answer)
+            trust_forwarded_for=args.trust_forwarded_for, api_key_answer=args.api_key_answer,
+            domain_answer=args.domain_answer, dns_resolver=args.dns_resolver)
     except (OSError, ValueError) as exc:
         print(f"sendgrid_api_server: error: {exc}", file=sys.stderr)
         return 2
