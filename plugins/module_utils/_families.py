@@ -15,7 +15,7 @@ For internal use by this collection's modules only: names here may change withou
 from __future__ import annotations
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils import (
-    _api_keys, _enforced_tls, _ip_access, _mail_settings, _subusers, _teammates, _tracking_settings,
+    _api_keys, _enforced_tls, _ip_access, _mail_settings, _subusers, _teammates, _tracking_settings, _whitelabel,
 )
 
 REGISTRY = [
@@ -26,6 +26,8 @@ REGISTRY = [
     _api_keys.FAMILY,
     _teammates.FAMILY,
     _subusers.FAMILY,
+    _whitelabel.DOMAIN_FAMILY,
+    _whitelabel.LINK_FAMILY,
 ]
 BY_NAME = {family.name: family for family in REGISTRY}
 # The families that are sections of the baseline's policy (and variables of the role baseline), in order.
