@@ -174,6 +174,44 @@ fi
 # 3. ansible-test's get-pip.py, which it cannot download here
 install_get_pip_standin "$VENV/bin/python"
 
+# 6. the other collections the tests and the examples use (tests/integration/requirements-collections.txt): there is
+#    no Galaxy here, so each is unpacked from the pinned `ansible` package's wheel into .collections/, nothing else of
+#    it installed (ansible-core stays the one of .venv)
+install_test_collections() {
+    local pins="tests/integration/requirements-collections.txt" dest="$ROOT/.collections" want wheels
+    want="$(sha256sum "$pins" | cut -d' ' -f1)"
+    if [[ "$(cat "$dest/.requirements.sha256" 2>/dev/null)" == "$want" ]]; then
+        say "test collections up to date ($(sed -n 's/^# collections: *\([^ ]*\).*/\1/p' "$pins" | tr '\n' ' '))"
+        return 0
+    fi
+    wheels="$(mktemp -d "${TMPDIR:-/tmp}/mailops-setup-wheels.XXXXXX")"
+    quiet_pip "$VENV/bin/python" download --no-deps --dest "$wheels" -r "$pins"
+    rm -rf "$dest"
+    "$VENV/bin/python" - "$pins" "$dest" "$wheels"/*.whl <<'EOF_PY'
+import os
+import sys
+import zipfile
+
+pins, dest, wheels = sys.argv[1], sys.argv[2], sys.argv[3:]
+names = []
+with open(pins, encoding="utf-8") as handle:
+    for line in handle:
+        if line.startswith("# collections:"):
+            names += line.split(":", 1)[1].split("(")[0].split()
+prefixes = tuple("ansible_collections/%s/" % name.replace(".", "/") for name in names)
+for wheel in wheels:
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(dest, [member for member in archive.namelist() if member.startswith(prefixes)])
+missing = [name for name, prefix in zip(names, prefixes) if not os.path.isfile(os.path.join(dest, prefix, "MANIFEST.json"))]
+if missing:
+    sys.exit("setup: %s not in %s" % (", ".join(missing), " ".join(wheels)))
+print("setup: unpacked %s into %s" % (", ".join(names), dest))
+EOF_PY
+    rm -rf "$wheels"
+    echo "$want" >"$dest/.requirements.sha256"
+}
+install_test_collections
+
 # 4. (started before step 1) wait for shellcheck and show what it said; install_shellcheck never fails the setup
 wait "$SHELLCHECK_PID" || true
 cat "$SHELLCHECK_LOG"

@@ -20,6 +20,13 @@ fail(name) (queries of that name answer SERVFAIL until clear() or remove(name)) 
 asked, oldest first); running_dns_server(**same) is the context manager.  Types: A, AAAA, CNAME, MX (data
 "mx.example.net" or "10 mx.example.net"; priority 10 unless given), TXT (any text, split into strings of 255 bytes).
 
+It also takes RFC 2136 dynamic updates (the protocol of nsupdate and of community.general.nsupdate), so that a
+play publishes the records with a real DNS module: the zone section names the zone (every name updated must be in
+it, else NOTZONE); the prerequisites "RRset exists" (value independent and value dependent) and "RRset does not
+exist" / "name is not in use" are checked (NXRRSET, YXRRSET, YXDOMAIN); then the updates add a record, delete an
+RRset, delete every RRset of a name, or delete one record.  An update is answered NOERROR once applied; an update
+with a record type this server does not serve is REFUSED.  There is no TSIG and no SOA: give nsupdate its ``zone``.
+
 How it answers a query for NAME and TYPE: SERVFAIL for a failed name; the records of that type at NAME; else, when
 NAME has a CNAME, that CNAME and the answer for its target (chased through the records held here, 8 times at most);
 else NOERROR with no answer when NAME has records of other types (the resolver's NoAnswer), NXDOMAIN when it has
@@ -44,6 +51,13 @@ import signal
 import sys
 import threading
 
+import dns.exception
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
 from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, TXT, A, DNSLabel
 from dnslib.server import DNSHandler, TCPServer, UDPServer
 
@@ -106,6 +120,44 @@ class _Logger:
         pass
 
     log_prefix = log_recv = log_send = log_reply = log_truncated = log_error = log_data = log_pass
+
+
+class _Handler(DNSHandler):
+    """dnslib's handler, but RFC 2136 UPDATE messages go to DNSServer.update(): their prerequisites and deletions are
+    records without data, which dnslib cannot parse; dnspython (the API server's resolver library) reads them."""
+
+    def get_reply(self, data):
+        if len(data) > 2 and (data[2] >> 3) & 0xF == dns.opcode.UPDATE:
+            return self.server.resolver.update(data)
+        return super().get_reply(data)
+
+
+def _update_data(rdata):
+    """A record's data as this server keeps it, from a dnspython rdata (names without their final dot)."""
+    kind = dns.rdatatype.to_text(rdata.rdtype)
+    if kind == "CNAME":
+        return rdata.target.to_text().rstrip(".")
+    if kind == "MX":
+        return f"{rdata.preference} {rdata.exchange.to_text().rstrip('.')}"
+    if kind == "TXT":
+        return b"".join(rdata.strings).decode("utf-8", "replace")
+    return rdata.to_text()
+
+
+def _canonical(kind, data):
+    """Data as DNS compares it: names without case or final dot, an MX with its priority."""
+    if kind == "CNAME":
+        return normal(data)
+    if kind == "MX":
+        parts = data.split()
+        priority, host = parts if len(parts) == 2 else (MX_PRIORITY, parts[0])
+        return f"{int(priority)} {normal(host)}"
+    return data
+
+
+def _same_data(record, kind, data):
+    """Whether a record served is this one."""
+    return record["type"] == kind and _canonical(kind, record["data"]) == _canonical(kind, data)
 
 
 class DNSServer:
@@ -222,6 +274,88 @@ class DNSServer:
             owner, name = DNSLabel(cname["data"]), normal(cname["data"])
         return reply
 
+    # -- RFC 2136 dynamic update
+
+    def update(self, wire):
+        """Apply an UPDATE message (see the module docstring); return the answer's wire form."""
+        try:
+            request = dns.message.from_wire(wire)
+        except dns.exception.DNSException:
+            return _update_answer(wire, dns.rcode.FORMERR)
+        code = self._apply_update(request)
+        response = dns.message.make_response(request)
+        response.set_rcode(code)
+        return response.to_wire()
+
+    def _apply_update(self, request):
+        if len(request.zone) != 1:
+            return dns.rcode.FORMERR
+        zone = request.zone[0].name
+        for rrset in request.prerequisite + request.update:
+            if not rrset.name.is_subdomain(zone):
+                return dns.rcode.NOTZONE
+            if rrset.rdtype != dns.rdatatype.ANY and dns.rdatatype.to_text(rrset.rdtype) not in TYPES:
+                return dns.rcode.REFUSED
+        with self._lock:
+            code = self._prerequisites(request.prerequisite)
+            if code == dns.rcode.NOERROR:
+                for rrset in request.update:
+                    self._update_one(rrset)
+        if code == dns.rcode.NOERROR and self.verbose:
+            print(f"update of {zone}: {len(request.update)} change(s)", file=sys.stderr, flush=True)
+        return code
+
+    def _held(self, name, kind=None):
+        return [record for record in self._records + self._file_records
+                if record["name"] == normal(name) and kind in (None, record["type"])]
+
+    def _prerequisites(self, rrsets):
+        """RFC 2136 3.2: the rcode of the first prerequisite that fails, NOERROR when all hold."""
+        wanted = {}
+        for rrset in rrsets:
+            name, kind = rrset.name.to_text(), dns.rdatatype.to_text(rrset.rdtype)
+            anything = rrset.rdtype == dns.rdatatype.ANY
+            # dnspython keeps the class ANY or NONE of a prerequisite or a deletion as the RRset's "deleting"
+            if rrset.deleting == dns.rdataclass.ANY:         # the name, or an RRset of it, exists
+                if not self._held(name, None if anything else kind):
+                    return dns.rcode.NXDOMAIN if anything else dns.rcode.NXRRSET
+            elif rrset.deleting == dns.rdataclass.NONE:      # the name, or an RRset of it, does not exist
+                if self._held(name, None if anything else kind):
+                    return dns.rcode.YXDOMAIN if anything else dns.rcode.YXRRSET
+            else:                                            # the RRset exists and holds exactly these records
+                wanted.setdefault((name, kind), []).extend(_update_data(rdata) for rdata in rrset)
+        for (name, kind), datas in wanted.items():
+            held = self._held(name, kind)
+            if len(held) != len(set(datas)) or not all(any(_same_data(r, kind, d) for r in held) for d in datas):
+                return dns.rcode.NXRRSET
+        return dns.rcode.NOERROR
+
+    def _update_one(self, rrset):
+        """RFC 2136 3.4.2: add a record, delete an RRset or a name's RRsets, delete one record."""
+        name = normal(rrset.name.to_text())
+        kind = dns.rdatatype.to_text(rrset.rdtype)
+
+        def keep(record):
+            if record["name"] != name:
+                return True
+            if rrset.deleting == dns.rdataclass.ANY:
+                return rrset.rdtype != dns.rdatatype.ANY and record["type"] != kind
+            return not any(_same_data(record, kind, _update_data(rdata)) for rdata in rrset)
+
+        if rrset.deleting is not None:
+            self._records = [record for record in self._records if keep(record)]
+            return
+        for rdata in rrset:
+            record = _record(name, kind, _update_data(rdata), rrset.ttl)
+            if kind == "CNAME":      # a name holds one CNAME: a new one replaces it
+                self._records = [held for held in self._records if held["name"] != name or held["type"] != kind]
+            if not any(_same_data(held, kind, record["data"]) for held in self._held(name, kind)):
+                self._records.append(record)
+            else:                    # the same record again: its TTL is the new one's
+                for held in self._records:
+                    if held["name"] == name and _same_data(held, kind, record["data"]):
+                        held["ttl"] = record["ttl"]
+
     # -- lifecycle
 
     @property
@@ -243,9 +377,9 @@ class DNSServer:
         """Bind UDP and TCP on one port (a free one for port 0) and serve in background threads; return self."""
         host, port = self.requested
         for dummy in range(_BIND_TRIES if port == 0 else 1):
-            udp = UDPServer((host, port), DNSHandler)
+            udp = UDPServer((host, port), _Handler)
             try:
-                tcp = TCPServer((host, udp.server_address[1]), DNSHandler)
+                tcp = TCPServer((host, udp.server_address[1]), _Handler)
             except OSError:
                 # the TCP side of the free UDP port is taken: try another port
                 udp.server_close()
@@ -273,6 +407,12 @@ class DNSServer:
         for thread in self._threads:
             thread.join(timeout)
         self._servers, self._threads = [], []
+
+
+def _update_answer(wire, code):
+    """The answer to an UPDATE that cannot be read: its id and opcode, the rcode."""
+    ident = wire[:2] if len(wire) >= 2 else b"\0\0"
+    return ident + bytes([0x80 | (dns.opcode.UPDATE << 3), code & 0xF]) + b"\0" * 8
 
 
 @contextlib.contextmanager

@@ -48,6 +48,9 @@ def _load(name: str, path: Path):
 
 # tests/conftest.py makes the checkout importable as ansible_collections.mailops.sendgrid and says where.
 COLLECTIONS_ROOT = _load("mailops_sendgrid_tests_conftest", REPO_ROOT / "tests" / "conftest.py").COLLECTIONS_ROOT
+# The other collections the plays use (community.general's nsupdate), which scripts/setup.sh unpacks there from the
+# package pinned in requirements-collections.txt.
+TEST_COLLECTIONS = REPO_ROOT / ".collections"
 # The same module object as tests/server uses, when both run in one session.
 sg = _load("sendgrid_api_server", REPO_ROOT / "tools" / "sendgrid_api_server.py")
 
@@ -185,7 +188,7 @@ def playbook_env(extra: dict | None = None) -> dict:
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("SENDGRID_", "ANSIBLE_", "PYTEST_"))}
     env.update({
-        "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS_ROOT,
+        "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join((COLLECTIONS_ROOT, str(TEST_COLLECTIONS))),
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
         "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK_PLUGINS),
         "ANSIBLE_CALLBACKS_ENABLED": "integration_results",

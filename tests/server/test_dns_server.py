@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import requests
-from dns import message, query, rcode, rdatatype
+from dns import message, query, rcode, rdatatype, update
 
 from .helpers import DNS_TOOL, dns_tool, run_cli, stop_cli
 
@@ -128,3 +128,78 @@ def test_the_api_servers_command_takes_a_dns_resolver(dns):
     refused, dummy = run_cli("--dns-resolver", "dns.example.net")
     status, err = stop_cli(refused)
     assert status == 2 and "dns_resolver must be an IP address" in err
+
+
+# ----------------------------------------------------------------------------- RFC 2136 dynamic update
+
+def send_update(server, change, tcp=True):
+    send = query.tcp if tcp else query.udp
+    return rcode.to_text(send(change, server.host, port=server.port, timeout=3).rcode())
+
+
+@pytest.mark.parametrize("tcp", [False, True])
+def test_an_update_adds_the_records_a_play_publishes_and_queries_answer_them(dns, tcp):
+    change = update.Update("example.com.")
+    change.add("em7.example.com.", 3600, "CNAME", "u7.wl.sendgrid.net.")
+    change.add("em7.example.com.", 300, "MX", "10 mx.sendgrid.net.")
+    change.add("example.com.", 300, "TXT", '"v=spf1 include:em7.example.com -all"')
+    assert send_update(dns, change, tcp) == "NOERROR"
+    assert dns.records() == [
+        {"name": "em7.example.com", "type": "CNAME", "data": "u7.wl.sendgrid.net", "ttl": 3600},
+        {"name": "em7.example.com", "type": "MX", "data": "10 mx.sendgrid.net", "ttl": 300},
+        {"name": "example.com", "type": "TXT", "data": "v=spf1 include:em7.example.com -all", "ttl": 300}]
+    assert answers(ask(dns, "em7.example.com", "CNAME")) == [("em7.example.com.", "CNAME", ["u7.wl.sendgrid.net."])]
+    assert ask(dns, "em7.example.com", "CNAME").answer[0].ttl == 3600
+
+
+def test_an_update_checks_its_prerequisites_as_nsupdate_asks_them(dns):
+    dns.add("em7.example.com", "CNAME", "u7.wl.sendgrid.net")
+    for name, rtype, data, expected in (
+            ("em7.example.com.", "CNAME", None, "NOERROR"),                       # the RRset exists
+            ("em7.example.com.", "TXT", None, "NXRRSET"),
+            ("em7.example.com.", "CNAME", "U7.WL.sendgrid.net.", "NOERROR"),      # and holds exactly this (no case)
+            ("em7.example.com.", "CNAME", "elsewhere.example.net.", "NXRRSET")):
+        change = update.Update("example.com.")
+        change.present(name, rtype, *([data] if data else []))
+        assert send_update(dns, change) == expected, (name, rtype, data)
+    change = update.Update("example.com.")
+    change.absent("em7.example.com.")
+    assert send_update(dns, change) == "YXDOMAIN"
+    # a prerequisite that fails applies none of the updates
+    change = update.Update("example.com.")
+    change.present("missing.example.com.", "CNAME")
+    change.add("missing.example.com.", 60, "CNAME", "u7.wl.sendgrid.net.")
+    assert send_update(dns, change) == "NXRRSET"
+    assert [record["name"] for record in dns.records()] == ["em7.example.com"]
+
+
+def test_an_update_replaces_a_cname_and_deletes_a_record_an_rrset_or_a_name(dns):
+    dns.add("em7.example.com", "CNAME", "wrong.example.net")
+    dns.add("example.com", "TXT", "v=spf1 -all")
+    dns.add("example.com", "TXT", "google-site-verification=x")
+    dns.add("example.com", "MX", "mx.example.net")
+    change = update.Update("example.com.")
+    change.add("em7.example.com.", 60, "CNAME", "u7.wl.sendgrid.net.")      # a name holds one CNAME
+    change.delete("example.com.", "TXT", '"v=spf1 -all"')                  # one record
+    assert send_update(dns, change) == "NOERROR"
+    assert [(r["name"], r["type"], r["data"]) for r in dns.records()] == [
+        ("example.com", "TXT", "google-site-verification=x"), ("example.com", "MX", "mx.example.net"),
+        ("em7.example.com", "CNAME", "u7.wl.sendgrid.net")]
+    change = update.Update("example.com.")
+    change.delete("example.com.", "TXT")                                    # an RRset
+    assert send_update(dns, change) == "NOERROR"
+    assert [r["type"] for r in dns.records() if r["name"] == "example.com"] == ["MX"]
+    change = update.Update("example.com.")
+    change.delete("example.com.")                                           # every RRset of a name
+    assert send_update(dns, change) == "NOERROR"
+    assert [r["name"] for r in dns.records()] == ["em7.example.com"]
+
+
+def test_an_update_outside_its_zone_or_of_a_type_not_served_changes_nothing(dns):
+    change = update.Update("example.com.")
+    change.add("em7.example.org.", 60, "CNAME", "u7.wl.sendgrid.net.")
+    assert send_update(dns, change) == "NOTZONE"
+    change = update.Update("example.com.")
+    change.add("_sip._tcp.example.com.", 60, "SRV", "0 0 5060 sip.example.com.")
+    assert send_update(dns, change) == "REFUSED"
+    assert dns.records() == []
