@@ -1,83 +1,51 @@
 """Sender identity (issue 23): sendgrid_domain_authentication, sendgrid_link_branding and their info modules, in real
 ansible-playbook runs against the local API server, which validates by real DNS lookups.
 
-THE DNS LOOP: each case that validates starts tools/dns_server.py (its command line, on 127.0.0.1 and a free port,
-serving a records file it re-reads) and an API server whose --dns-resolver is that DNS server. One playbook then
-creates the domain, takes dns_records from the result, publishes them through tools/dns_server.py's own command line
-(``add --records FILE NAME TYPE DATA``), validates, and gets a valid domain; the failing path publishes one CNAME
-wrong and leaves one out, and validation fails naming each with SendGrid's reason.
+THE DNS LOOP: each case that validates starts a DNS server of tools/dns_server.py (on 127.0.0.1 and a free port, UDP
+and TCP) and an API server whose dns_resolver (--dns-resolver) is that DNS server. One playbook then creates the
+domain, takes dns_records from the result, publishes them with the real community.general.nsupdate (RFC 2136 dynamic
+updates, a loop over dns_records with item.host, item.type and item.data only), validates, and gets a valid domain;
+the failing path publishes one CNAME wrong and leaves one out, and validation fails naming each with SendGrid's
+reason.
 
 The cases run together in one ansible-playbook (conftest.run_cases: each on a host and servers of its own).
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
-
 import pytest
 
 from conftest import (
-    REPO_ROOT, Cases, PlaybookCase, assert_clear_failure, assert_nothing_sent, calls, case_outcomes, explained, query,
+    REPO_ROOT, Cases, PlaybookCase, _load, assert_clear_failure, assert_nothing_sent, calls, case_outcomes, explained,
+    query,
 )
 
-DNS_TOOL = REPO_ROOT / "tools" / "dns_server.py"
+dns_server = _load("mailops_sendgrid_dns_server", REPO_ROOT / "tools" / "dns_server.py")
 DOMAINS = "/v3/whitelabel/domains"
 LINKS = "/v3/whitelabel/links"
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 CASES = Cases()
 
 
-class DNS:
-    """A tools/dns_server.py process serving a records file of its own, on 127.0.0.1 and a free port."""
-
-    def __init__(self, directory: Path):
-        self.records = directory / "records.txt"
-        self.records.write_text("", encoding="utf-8")
-        ready = directory / "dns-ready"
-        self.process = subprocess.Popen(
-            [sys.executable, str(DNS_TOOL), "serve", "--records", str(self.records), "--port", "0", "--ready-file",
-             str(ready)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 15
-        while not ready.exists():
-            assert self.process.poll() is None, self.process.stderr.read()
-            assert time.monotonic() < deadline, "tools/dns_server.py never became ready"
-            time.sleep(0.05)
-        self.address = ready.read_text(encoding="utf-8").strip()
-
-    def published(self) -> list:
-        """The records served, as the command line lists them."""
-        listed = subprocess.run([sys.executable, str(DNS_TOOL), "list", "--records", str(self.records)],
-                                capture_output=True, text=True, check=True)
-        return sorted(listed.stdout.splitlines())
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
 class Start:
-    """module_start_server, and tools/dns_server.py processes, all stopped after the file's last test."""
+    """module_start_server, and DNS servers of tools/dns_server.py, all stopped after the file's last test."""
 
-    def __init__(self, start_server, base: Path):
-        self.start_server, self.base, self.dns_servers = start_server, base, []
+    def __init__(self, start_server):
+        self.start_server, self.dns_servers = start_server, []
 
     def __call__(self, **options):
         return self.start_server(**options)
 
-    def dns(self) -> DNS:
-        server = DNS(Path(tempfile.mkdtemp(dir=str(self.base))))
+    def dns(self):
+        server = dns_server.DNSServer(host="127.0.0.1", port=0).start()
         self.dns_servers.append(server)
         return server
 
 
 @pytest.fixture(name="runs", scope="module")
-def fixture_runs(module_start_server, tmp_path_factory):
+def fixture_runs(module_start_server):
     """{case: (run, context)}: every case of this file, run once."""
-    start = Start(module_start_server, tmp_path_factory.mktemp("identity"))
+    start = Start(module_start_server)
     try:
         yield CASES.run(start)
     finally:
@@ -87,8 +55,7 @@ def fixture_runs(module_start_server, tmp_path_factory):
 
 def loop_case(server, dns, **extra_vars):
     return PlaybookCase("identity.yml", dict(dict(
-        sg_api_url=server.url, sg_dns_tool=str(DNS_TOOL), sg_python=sys.executable, sg_records=str(dns.records),
-        sg_domain="example.com", sg_subdomain="em", sg_wait_timeout=0), **extra_vars))
+        sg_api_url=server.url, sg_dns_host=dns.host, sg_dns_port=dns.port, sg_domain="example.com", sg_subdomain="em", sg_wait_timeout=0), **extra_vars))
 
 
 # ----------------------------------------------------------------------------- the DNS loop
@@ -114,11 +81,13 @@ def test_the_records_a_domain_asks_for_once_published_make_it_valid_and_the_link
          "data": "s1.domainkey.u10000.wl.sendgrid.net.", "valid": False},
         {"name": "dkim2", "type": "CNAME", "host": "s2._domainkey.example.com.",
          "data": "s2.domainkey.u10000.wl.sendgrid.net.", "valid": False}]
-    # what the playbook published, taken from the result as it is
-    assert dns.published() == sorted([
-        "em.example.com CNAME u10000.wl.sendgrid.net.", "s1._domainkey.example.com CNAME s1.domainkey.u10000.wl.sendgrid.net.",
-        "s2._domainkey.example.com CNAME s2.domainkey.u10000.wl.sendgrid.net.",
-        "links.example.com CNAME sendgrid.net.", "10000.example.com CNAME sendgrid.net."])
+    # what nsupdate published, taken from the result as it is
+    assert sorted((r["name"], r["type"], r["data"]) for r in dns.records()) == [
+        ("10000.example.com", "CNAME", "sendgrid.net"), ("em.example.com", "CNAME", "u10000.wl.sendgrid.net"),
+        ("links.example.com", "CNAME", "sendgrid.net"),
+        ("s1._domainkey.example.com", "CNAME", "s1.domainkey.u10000.wl.sendgrid.net"),
+        ("s2._domainkey.example.com", "CNAME", "s2.domainkey.u10000.wl.sendgrid.net")]
+    assert [task["status"] for task in run.tasks if task["task"] == "publish"] == ["changed"]
 
     validated = run.result("validate")
     assert validated["changed"] is True and validated["changes"] == {"validated": True}
