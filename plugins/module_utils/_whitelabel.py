@@ -30,7 +30,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     Operation, SendGridError, account_from_module, as_text, check_account_name, connection_argument_spec, option_name,
     sendgrid_module,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._family import Family, Option
+from ansible_collections.mailops.sendgrid.plugins.module_utils._family import Family, Option, unexpected
 
 SCOPE_READ, SCOPE_CREATE = "whitelabel.read", "whitelabel.create"
 SCOPE_UPDATE, SCOPE_DELETE = "whitelabel.update", "whitelabel.delete"
@@ -351,8 +351,12 @@ class WhitelabelFamily(Family):
             current = self.find(account, params["domain"], params["subdomain"])
             plan = self.plan(account, params, current)
             if module.check_mode:
-                after = None if plan["delete"] else self.new_item(params, current) if (
-                    plan["create"] or plan["recreate"]) else self.predicted(current, params, plan["patch"], plan["steps"])
+                if plan["create"] or plan["recreate"]:
+                    after = self.new_item(params, current)
+                elif current is None or plan["delete"]:
+                    after = None
+                else:
+                    after = self.predicted(current, params, plan["patch"], plan["steps"])
             else:
                 after = self.write(account, params, current, plan, done)
                 if after is not None and (plan["steps"] or plan["recreate"] or plan["create"]):
@@ -370,7 +374,8 @@ class WhitelabelFamily(Family):
                     after = dict(after, valid=validation["valid"])
                     if not validation["valid"]:
                         raise SendGridError(self.invalid_message(params, validation))
-        except SendGridError as exc:
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            exc = unexpected(account, exc)   # a message, never a traceback (with the key masked)
             extra = dict(changed=True, changes=changes_of(done), dns_records=records) if done else {}
             if validation is not None:
                 extra["validation"] = validation

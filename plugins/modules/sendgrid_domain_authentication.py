@@ -136,7 +136,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Authenticate mail.example.com for the parent, SendGrid managing SPF and DKIM
+- name: Authenticate example.com for the parent (em.example.com), SendGrid managing SPF and DKIM
   mailops.sendgrid.sendgrid_domain_authentication:
     api_key: "{{ vault_sendgrid_api_key }}"
     domain: example.com
@@ -144,10 +144,23 @@ EXAMPLES = r"""
     default: true
   register: parent_domain
 
-- name: Show the records to publish (a loop over them publishes them, see the sender identity guide)
-  ansible.builtin.debug:
-    msg: "{{ item.host }} {{ item.type }} {{ item.data }}"
+- name: Publish its records on the zone's primary name server, as SendGrid gives them
+  community.general.nsupdate:
+    server: "{{ dns_primary }}"
+    port: "{{ dns_port }}"
+    zone: example.com
+    record: "{{ item.host }}"
+    type: "{{ item.type }}"
+    value: "{{ item.data }}"
   loop: "{{ parent_domain.dns_records }}"
+
+- name: Validate it, for up to 5 minutes while DNS propagates
+  mailops.sendgrid.sendgrid_domain_authentication:
+    domain: example.com
+    subdomain: em
+    validate: true
+    wait_timeout: 300
+    poll_interval: 15
 
 - name: Let the subusers marketing and billing send as the parent's domain
   mailops.sendgrid.sendgrid_domain_authentication:

@@ -106,10 +106,22 @@ EXAMPLES = r"""
     default: true
   register: branded
 
-- name: Show the two CNAME records to publish
-  ansible.builtin.debug:
-    msg: "{{ item.host }} {{ item.type }} {{ item.data }}"
+- name: Publish its two CNAME records on the zone's primary name server
+  community.general.nsupdate:
+    server: "{{ dns_primary }}"
+    port: "{{ dns_port }}"
+    zone: example.com
+    record: "{{ item.host }}"
+    type: "{{ item.type }}"
+    value: "{{ item.data }}"
   loop: "{{ branded.dns_records }}"
+
+- name: Validate it
+  mailops.sendgrid.sendgrid_link_branding:
+    domain: example.com
+    subdomain: links
+    validate: true
+    wait_timeout: 300
 
 - name: A subuser's own branded link
   mailops.sendgrid.sendgrid_link_branding:

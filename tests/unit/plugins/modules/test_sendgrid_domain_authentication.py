@@ -227,8 +227,11 @@ def test_what_patch_cannot_change_fails_naming_the_option_unless_recreate(capsys
 
 
 @responses.activate
-def test_absent_deletes_once(capsys):
+def test_absent_deletes_once_and_a_domain_that_is_not_there_is_nothing_to_do_also_in_check_mode(capsys):
     Fake([EXISTING])
+    dry = run(capsys, domain="example.com", subdomain="nothere", state="absent", _ansible_check_mode=True,
+              _ansible_diff=True)
+    assert dry["changed"] is False and dry["diff"] == {"before": {"domain": None}, "after": {"domain": None}}
     assert run(capsys, domain="example.com", subdomain="em", state="absent")["changes"] == {"deleted": 12}
     again = run(capsys, domain="example.com", subdomain="em", state="absent")
     assert sent() == [("DELETE", "/v3/whitelabel/domains/12", None, None)]
