@@ -260,6 +260,7 @@ class WhitelabelFamily(Family):
             plan["delete"] = current is not None
             return plan
         if current is None:
+            self.refuse_create(params)
             plan["create"] = True
             plan["steps"] = self.subuser_steps(account, params, None)
             return plan
@@ -285,6 +286,9 @@ class WhitelabelFamily(Family):
 
     def refuse_patch(self, params: dict, current: dict) -> None:
         """Refuse, before any write, a PATCH SendGrid would refuse."""
+
+    def refuse_create(self, params: dict) -> None:
+        """Refuse, before any write, a creation SendGrid would refuse."""
 
     def write(self, account, params: dict, current: dict | None, plan: dict, done: list):
         """Carry the plan out; the item after it (None when deleted). ``done`` collects what was written."""
@@ -584,6 +588,13 @@ class DomainAuthenticationFamily(WhitelabelFamily):
                                    option_name("automatic_security"), option_name("recreate"),
                                    option_name("custom_spf")))
 
+    def refuse_create(self, params):
+        if params.get("custom_spf") and params.get("automatic_security") is not False:
+            raise SendGridError("%s: true needs %s: false (manual security), which SendGrid does not take by default: "
+                                "set it to create %s.%s. Nothing was changed."
+                                % (option_name("custom_spf"), option_name("automatic_security"), params["subdomain"],
+                                   params["domain"]))
+
     def create_body(self, params, current):
         """The POST: the options given (and, when recreating, what the domain had for the others)."""
         body = dict(domain=params["domain"], subdomain=params["subdomain"])
@@ -593,6 +604,7 @@ class DomainAuthenticationFamily(WhitelabelFamily):
             custom_dkim_selector=None if self.selector(current) == DEFAULT_SELECTOR else self.selector(current))
         for name in ("automatic_security", "custom_spf", "custom_dkim_selector", "ips", "default"):
             value = params.get(name) if params.get(name) is not None else kept.get(name)
+            # a kept custom SPF goes only with manual security (a given one was checked: refuse_create, checked())
             if value is not None and not (name == "custom_spf" and value and body.get("automatic_security", True)):
                 body[name] = value
         body["region"] = params["region"]

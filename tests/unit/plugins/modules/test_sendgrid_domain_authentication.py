@@ -181,6 +181,16 @@ def test_an_equal_domain_is_left_alone_and_a_difference_is_one_patch_of_it_only(
 
 
 @responses.activate
+def test_a_custom_spf_for_a_new_domain_needs_manual_security_and_nothing_is_written_without_it(capsys):
+    Fake()
+    result = run(capsys, domain="example.com", subdomain="em", custom_spf=True)
+    assert result["failed"] and result["msg"] == ("custom_spf: true needs automatic_security: false (manual security), "
+                                                  "which SendGrid does not take by default: set it to create "
+                                                  "em.example.com. Nothing was changed.")
+    assert sent() == [] and len(responses.calls) == 1   # the lookup only
+
+
+@responses.activate
 def test_for_a_subuser_every_request_carries_on_behalf_of(capsys):
     Fake([dict(EXISTING, automatic_security=False, ips=["192.0.2.1"])])
     result = run(capsys, on_behalf_of="marketing", domain="example.com", subdomain="em", ips=["192.0.2.2"])
@@ -290,6 +300,8 @@ def test_failing_validation_fails_naming_each_record_with_sendgrids_reason(capsy
     (dict(domain="example.com", subdomain="em", wait_timeout=-5), "value of wait_timeout must be zero or more seconds"),
     (dict(domain="example.com", subdomain="em", validate="perhaps"), "value of validate must be true or false"),
     (dict(domain=["example.com"], subdomain="em"), "value of domain must be text, got a list"),
+    (dict(domain="example.com", subdomain="em", custom_spf=True, automatic_security=True),
+     "custom_spf: true needs automatic_security: false"),
 ])
 def test_bad_input_fails_naming_the_option_with_nothing_sent(capsys, args, message):
     Fake()
