@@ -19,7 +19,7 @@ description:
     O(custom_spf); C(POST .../ips) or C(DELETE .../ips/{ip}) per IP; C(POST .../subuser:add) or
     C(DELETE .../subuser?username=) per subuser; C(DELETE /v3/whitelabel/domains/{id}) to delete.'
   - What C(PATCH) cannot change (O(automatic_security), O(custom_dkim_selector)) fails the task naming the option,
-    with nothing written, unless O(recreate=true): the domain is then deleted and created again, which the result
+    with nothing written, unless O(recreate=true); the domain is then deleted and created again, which the result
     says in RV(recreated) and the diff.
   - RV(dns_records) lists the DNS records SendGrid asks for, each with C(host), C(type) and C(data) as DNS modules
     take them, so that a loop publishes them (see the examples and the sender identity guide); O(validate=true) then

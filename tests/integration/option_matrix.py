@@ -798,12 +798,14 @@ class Expectation:
 
 class Refused(Exception):
     """The documentation says the task fails (a guard, a value it needs): ``calls`` are the requests it sends first
-    (reads, never a write), ``words`` what its message must name (an option, the guard's reason)."""
+    (reads, never a write, unless ``after_writes``: a validation that fails once the domain is made), ``words`` what its
+    message must name (an option, the guard's reason)."""
 
-    def __init__(self, reason: str, calls=(), words=()):
+    def __init__(self, reason: str, calls=(), words=(), after_writes=False):
         super().__init__(reason)
         self.calls = list(calls)
         self.words = tuple(words)
+        self.after_writes = after_writes
 
 
 def model_enforced_tls(params, env, known) -> Expectation:
@@ -1335,7 +1337,154 @@ def model_subuser(params, env, known) -> Expectation:
                        projected={"subuser": fields}, warned=warned)
 
 
+# ----------------------------------------------------------------------------- the model: sender identity
+
+WHITELABEL_DOMAINS_PATH = "/v3/whitelabel/domains"
+WHITELABEL_LINKS_PATH = "/v3/whitelabel/links"
+WHITELABEL_PAGE_SIZE = 500        # documented: the domains are read a page of 500 at a time, until an empty page
+WHITELABEL_LINKS_LIMIT = "3000"   # documented: one GET of the links with limit 3000
+# The records SendGrid asks for, by name and type (documented: type in capitals), per kind of security.
+AUTOMATIC_RECORDS = [("mail_cname", "CNAME"), ("dkim1", "CNAME"), ("dkim2", "CNAME")]
+MANUAL_RECORDS = [("mail_server", "MX"), ("subdomain_spf", "TXT"), ("domain_spf", "TXT"), ("dkim", "TXT")]
+LINK_RECORDS = [("domain_cname", "CNAME"), ("owner_cname", "CNAME")]
+# The first item a fresh server makes has the id 1.
+FIRST_ID = 1
+MODULE_SAMPLES.update({
+    ("sendgrid_domain_authentication", "domain"): ["example.com", "Mail.Example.ORG"],
+    ("sendgrid_domain_authentication", "subdomain"): ["em", "news.em"],
+    ("sendgrid_domain_authentication", "custom_dkim_selector"): ["mx1"],
+    ("sendgrid_domain_authentication", "ips"): [["192.0.2.10", "198.51.100.7"]],
+    ("sendgrid_domain_authentication", "subusers"): [["marketing", "billing"]],
+    ("sendgrid_link_branding", "domain"): ["example.com", "Links.Example.ORG"],
+    ("sendgrid_link_branding", "subdomain"): ["links", "click.links"],
+    ("sendgrid_link_branding", "subusers"): [["marketing", "billing"]],
+})
+REQUIRED.update({
+    "sendgrid_domain_authentication": (("domain", "example.com", None), ("subdomain", "em", None)),
+    "sendgrid_link_branding": (("domain", "example.com", None), ("subdomain", "links", None)),
+})
+# "1 to 3 letters or digits", "zero or more", "one or more", DNS labels, a domain name: each checked before any request
+INVALID_SAMPLES.update({
+    "custom_dkim_selector": ["abcd"],
+    "wait_timeout": [-1],
+    "poll_interval": [0],
+    "subdomain": ["e m"],
+    "domain": ["example"],
+})
+
+
+def whitelabel_subusers_refused(params):
+    """subusers with on_behalf_of fails before any request (documented: only for the parent's own)."""
+    if params.get("subusers") is not None and params.get("on_behalf_of"):
+        raise Refused("subusers only for the parent's own", words=("subusers", "on_behalf_of"))
+
+
+def records_of(kind: list) -> list:
+    return [{"name": name, "type": rtype} for name, rtype in kind]
+
+
+def whitelabel_validation(calls, path: str, params) -> None:
+    """validate: true on a fresh server, which looks nothing up (no resolver): POST .../validate, again every
+    poll_interval while wait_timeout lasts (not when it is less than the interval), then the task fails naming each
+    invalid record and wait_timeout."""
+    if params["validate"]:
+        calls.append(call(calls[0][0], "POST", path + "/validate", params.get("on_behalf_of")))
+        raise Refused("nothing published: every record invalid", calls, words=("not valid", "wait_timeout"),
+                      after_writes=True)
+
+
+def model_domain_authentication(params, env, known) -> Expectation:
+    """A fresh account has no authenticated domain: one GET of the list (limit 500, offset 0, exclude_subusers=true,
+    domain=DOMAIN), empty. state absent: nothing more. state present: custom_spf true without automatic_security false
+    fails (nothing written); else POST with domain and subdomain (compared ignoring case: sent in lower case), each of
+    automatic_security, custom_spf, custom_dkim_selector, ips, default given, and the connection's region; then, for
+    subusers, one POST .../subuser:add each; then the list again (two pages: the domain, then an empty one) to return
+    what the writes left. validate: see whitelabel_validation(). Returns the domain (its fields as given, SendGrid's
+    defaults otherwise: automatic_security true, custom_spf false, selector s1) and its records."""
+    whitelabel_subusers_refused(params)
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    domain, subdomain = params["domain"].lower(), params["subdomain"].lower()
+    query = {"limit": str(WHITELABEL_PAGE_SIZE), "offset": "0", "exclude_subusers": "true", "domain": domain}
+    calls = [call(host, "GET", WHITELABEL_DOMAINS_PATH, obo, query=query)]
+    if params["state"] == "absent":
+        return Expectation(calls, returned=comparable_result({"domain": None, "changes": {}, "dns_records": []}))
+    if params["custom_spf"] and params["automatic_security"] is not False:
+        raise Refused("custom_spf needs manual security", calls, words=("custom_spf", "automatic_security"))
+    body = {"domain": domain, "subdomain": subdomain, "region": params["region"]}
+    for name in ("automatic_security", "custom_spf", "custom_dkim_selector", "ips", "default"):
+        if params.get(name) is not None:
+            body[name] = params[name]
+    calls.append(call(host, "POST", WHITELABEL_DOMAINS_PATH, obo, body=body))
+    path = "%s/%d" % (WHITELABEL_DOMAINS_PATH, FIRST_ID)
+    for name in params.get("subusers") or []:
+        calls.append(call(host, "POST", path + "/subuser:add", obo, body={"username": name}))
+    calls += [call(host, "GET", WHITELABEL_DOMAINS_PATH, obo, query=dict(query, offset=str(offset))) for offset in (0, 1)]
+    whitelabel_validation(calls, path, params)
+    automatic = params["automatic_security"] is not False
+    after = {"domain": domain, "subdomain": subdomain, "automatic_security": automatic,
+             "custom_spf": bool(params["custom_spf"]), "default": bool(params["default"]),
+             "custom_dkim_selector": (params["custom_dkim_selector"] or "s1").lower(), "ips": params["ips"] or [],
+             "subusers": params["subusers"] or [], "valid": False}
+    changes = {"created": FIRST_ID}
+    if params.get("subusers"):
+        changes["subusers_added"] = params["subusers"]
+    return Expectation(calls, returned=comparable_result({
+        "domain": after, "changes": changes, "recreated": False, "validation": None,
+        "dns_records": records_of(AUTOMATIC_RECORDS if automatic else MANUAL_RECORDS)}),
+        projected={"domain": tuple(after), "dns_records": ("name", "type")})
+
+
+def model_link_branding(params, env, known) -> Expectation:
+    """A fresh account has no branded link: one GET /v3/whitelabel/links?limit=3000. state absent: nothing more.
+    state present: POST {domain, subdomain (lower case), default when given, region: us for global, eu}; then, for
+    subusers, one POST .../{id}/subuser each (a new link: no lookup of the subusers' links); then the list again.
+    validate: see whitelabel_validation(). Returns the link and its two CNAME records."""
+    whitelabel_subusers_refused(params)
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    domain, subdomain = params["domain"].lower(), params["subdomain"].lower()
+    calls = [call(host, "GET", WHITELABEL_LINKS_PATH, obo, query={"limit": WHITELABEL_LINKS_LIMIT})]
+    if params["state"] == "absent":
+        return Expectation(calls, returned=comparable_result({"link": None, "changes": {}, "dns_records": []}))
+    body = {"domain": domain, "subdomain": subdomain, "region": "eu" if params["region"] == "eu" else "us"}
+    if params.get("default") is not None:
+        body["default"] = params["default"]
+    calls.append(call(host, "POST", WHITELABEL_LINKS_PATH, obo, body=body))
+    path = "%s/%d" % (WHITELABEL_LINKS_PATH, FIRST_ID)
+    for name in params.get("subusers") or []:
+        calls.append(call(host, "POST", path + "/subuser", obo, body={"username": name}))
+    calls.append(call(host, "GET", WHITELABEL_LINKS_PATH, obo, query={"limit": WHITELABEL_LINKS_LIMIT}))
+    whitelabel_validation(calls, path, params)
+    after = {"domain": domain, "subdomain": subdomain, "default": bool(params["default"]), "valid": False}
+    changes = {"created": FIRST_ID}
+    if params.get("subusers"):
+        changes["subusers_added"] = params["subusers"]
+    return Expectation(calls, returned=comparable_result({
+        "link": after, "changes": changes, "recreated": False, "validation": None,
+        "dns_records": records_of(LINK_RECORDS)}), projected={"link": tuple(after), "dns_records": ("name", "type")})
+
+
+def model_domain_authentication_info(params, env, known) -> Expectation:
+    """Every page of the account's own domains until an empty one: a fresh account's first page is empty."""
+    host = host_for(params["region"], params, env)
+    query = {"limit": str(WHITELABEL_PAGE_SIZE), "offset": "0", "exclude_subusers": "true"}
+    return Expectation([call(host, "GET", WHITELABEL_DOMAINS_PATH, params.get("on_behalf_of"), query=query)],
+                       returned={"domains": []})
+
+
+def model_link_branding_info(params, env, known) -> Expectation:
+    """One GET of the links with limit 3000: a fresh account has none."""
+    host = host_for(params["region"], params, env)
+    return Expectation([call(host, "GET", WHITELABEL_LINKS_PATH, params.get("on_behalf_of"),
+                             query={"limit": WHITELABEL_LINKS_LIMIT})], returned={"links": []})
+
+
 MODELS = {
+    "sendgrid_domain_authentication": model_domain_authentication,
+    "sendgrid_domain_authentication_info": model_domain_authentication_info,
+    "sendgrid_link_branding": model_link_branding,
+    "sendgrid_link_branding_info": model_link_branding_info,
     "sendgrid_enforced_tls": model_enforced_tls,
     "sendgrid_enforced_tls_info": model_enforced_tls_info,
     "sendgrid_enforced_tls_accounts": model_enforced_tls_accounts,
@@ -1444,11 +1593,12 @@ def logged_calls(record: dict) -> list:
 
 def read_before(path: str) -> tuple:
     """The GETs that may read what a write of this path writes: its own, its family's summary, or the list it is an
-    item of (a subuser, a teammate, an invite, an API key: each found in its list)."""
+    item of (a subuser, a teammate, an invite, an API key, a domain, a branded link: each found in its list)."""
     parent = path.rsplit("/", 1)[0]
     if parent in [summary_path(family) for family in FRESH_SECTIONS]:
         return (path, parent)
-    lists = (SUBUSERS_PATH, TEAMMATES_PATH, TEAMMATES_PENDING_PATH, API_KEYS_PATH)
+    lists = (SUBUSERS_PATH, TEAMMATES_PATH, TEAMMATES_PENDING_PATH, API_KEYS_PATH, WHITELABEL_DOMAINS_PATH,
+             WHITELABEL_LINKS_PATH)
     return (path,) + tuple(item for item in lists if path.startswith(item + "/"))
 
 
