@@ -636,8 +636,9 @@ class DomainAuthenticationFamily(WhitelabelFamily):
         item.setdefault("automatic_security", True)
         item.setdefault("custom_spf", False)
         item["default"] = bool(item.get("default"))
-        item["subusers"] = [value for action, value in (self.recreate_steps(params, current) if current else
-                                                         [("subusers_added", name) for name in params.get("subusers") or []])]
+        steps = self.recreate_steps(params, current) if current else [
+            ("subusers_added", name) for name in params.get("subusers") or []]
+        item["subusers"] = [value for dummy, value in steps]
         return item
 
     def write_step(self, account, item_id, action, value):

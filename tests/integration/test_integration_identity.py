@@ -202,8 +202,8 @@ def test_check_mode_sends_no_write_and_recreate_makes_the_domain_again_with_what
     run, server = runs["check mode, diff and recreate"]
     outcomes = case_outcomes(run, "domain")
     dry = outcomes["dry"]
-    assert dry["changed"] is True and dry["recreated"] is True and dry["changes"] == {"recreated": None,
-                                                                                    "subusers_added": ["billing"]}
+    assert dry["changed"] is True and dry["recreated"] is True
+    assert dry["changes"] == {"recreated": None, "subusers_added": ["billing"]}
     assert dry["diff"]["after"]["domain"]["automatic_security"] is False and dry["diff"]["after"]["domain"]["id"] is None
     assert "custom_dkim_selector s1, not abc" in explained(outcomes["refused"])
     made = outcomes["recreate"]

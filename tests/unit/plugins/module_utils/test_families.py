@@ -78,7 +78,7 @@ def test_a_result_key_belongs_to_its_family():
 
 
 def test_a_family_that_is_a_module_only_is_no_section_of_the_policy_and_no_variable_of_the_role():
-    assert [family.name for family in REGISTRY if not family.in_policy] == ["subusers", "domain_authentication",
-                                                                          "link_branding"]
+    module_only = [family.name for family in REGISTRY if not family.in_policy]
+    assert module_only == ["subusers", "domain_authentication", "link_branding"]
     assert "subusers" not in _baseline.policy_argument_spec() and "subusers" not in _baseline.SECTIONS
     assert [family.name for family in POLICY] == list(_baseline.SECTIONS)
