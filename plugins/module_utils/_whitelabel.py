@@ -97,9 +97,9 @@ def check_ips(ips, option: str = "ips") -> list:
 def check_subusers(names, option: str = "subusers") -> list:
     """Subusers' usernames (an association is with a subuser, never with a customer account)."""
     checked = []
-    for name in names or []:
-        text = name.strip() if isinstance(name, str) else name
-        check_account_name("%s[%d]" % (option, len(checked)), text if isinstance(text, str) else as_text(text))
+    for index, name in enumerate(names or []):
+        text = as_text(name).strip()
+        check_account_name("%s[%d]" % (option, index), text)
         if text.startswith("account-id"):
             raise SendGridError("value of %s must hold subusers' usernames; %s is a customer account, which SendGrid "
                                 "does not associate." % (option_name(option), text))
@@ -149,7 +149,7 @@ class WhitelabelFamily(Family):
     noun = None                 # "authenticated domain"
     result = None               # the result key of the item ("domain", "link")
     patchable = ("default",)    # what PATCH can change
-    list_params = {}
+    # the connection's region as the item's API names it in a creation
     create_region = {"global": "global", "eu": "eu"}
     sleep = staticmethod(time.sleep)
     clock = staticmethod(time.monotonic)
@@ -219,7 +219,7 @@ class WhitelabelFamily(Family):
 
     # --------------------------------------------------------------- hooks of the subclasses
 
-    def shown(self, item: dict | None, extra: dict | None = None):
+    def shown(self, item: dict | None):
         """The item as the result and the diff show it (no records)."""
         raise NotImplementedError
 
@@ -380,10 +380,15 @@ class WhitelabelFamily(Family):
                         raise SendGridError(self.invalid_message(params, validation))
         except Exception as exc:  # pylint: disable=broad-exception-caught
             exc = unexpected(account, exc)   # a message, never a traceback (with the key masked)
-            extra = dict(changed=True, changes=changes_of(done), dns_records=records) if done else {}
+            msg, extra = str(exc), {}
+            if done:
+                # the play recap does not count a failed task's changes: the message and the result say them
+                extra = dict(changed=True, changes=changes_of(done), dns_records=records)
+                msg = "%s Written before: %s." % (msg, ", ".join(
+                    "%s %s" % (change, as_text(value)) for change, value in changes_of(done).items()))
             if validation is not None:
                 extra["validation"] = validation
-            module.fail_json(msg=str(exc), status=exc.status, **extra)
+            module.fail_json(msg=msg, status=exc.status, **extra)
         changes = planned_changes(current, plan) if module.check_mode else changes_of(done)
         if made_valid:
             changes["validated"] = True
@@ -560,7 +565,7 @@ class DomainAuthenticationFamily(WhitelabelFamily):
                 return host.split("._domainkey.", 1)[0].lower()
         return DEFAULT_SELECTOR
 
-    def shown(self, item, extra=None):
+    def shown(self, item):
         if item is None:
             return None
         subusers = item.get("subusers")
@@ -607,7 +612,7 @@ class DomainAuthenticationFamily(WhitelabelFamily):
             # a kept custom SPF goes only with manual security (a given one was checked: refuse_create, checked())
             if value is not None and not (name == "custom_spf" and value and body.get("automatic_security", True)):
                 body[name] = value
-        body["region"] = params["region"]
+        body["region"] = self.create_region[params["region"]]
         return body
 
     def more_steps(self, params, current):
@@ -724,7 +729,7 @@ class LinkBrandingFamily(WhitelabelFamily):
                                 "expected." % (items,))
         return items
 
-    def shown(self, item, extra=None):
+    def shown(self, item):
         if item is None:
             return None
         return dict(id=item.get("id"), domain=item.get("domain"), subdomain=item.get("subdomain"),

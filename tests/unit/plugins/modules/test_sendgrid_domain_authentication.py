@@ -280,7 +280,7 @@ def test_failing_validation_fails_naming_each_record_with_sendgrids_reason(capsy
         'record to be "u10000.wl.sendgrid.net" but found "other.example.net".); dkim1 (Expected your CNAME record to '
         'be "s1.domainkey.u10000.wl.sendgrid.net" but found no DNS record at "s1._domainkey.example.com".). Publish '
         'each record of dns_records as it is, then run again (DNS may take time to propagate: raise wait_timeout to '
-        'keep validating).')
+        'keep validating). Written before: created 50.')
     # the domain was created before: the failure says so, with the records to publish
     assert result["changed"] is True and result["changes"] == {"created": 50}
     assert [record["name"] for record in result["dns_records"]] == ["mail_cname", "dkim1"]
