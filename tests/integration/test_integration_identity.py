@@ -151,6 +151,25 @@ def test_a_subusers_manual_domain_publishes_mx_and_txt_records_and_validates_on_
                                      "region": "global"}
 
 
+@CASES.add("rate limited validation")
+def _rate_limited(start):
+    dns = start.dns()
+    server = start(dns_resolver=dns.address, faults=[{"kind": "rate_limit", "count": 1, "method": "POST",
+                                                      "path": DOMAINS + "/1/validate", "wait": 1, "retry_after": 1}])
+    return (server, dns), loop_case(server, dns)
+
+
+def test_a_rate_limited_validation_waits_as_sendgrid_asks_and_goes_through(runs, tally):
+    run, (server, _dns) = runs["rate limited validation"]
+    assert run.rc == 0, run.explain()
+    record = run.task("validate")
+    assert record["result"]["changes"] == {"validated": True} and record["result"]["validation"]["attempts"] == 1
+    assert any("answered HTTP 429" in warning for warning in record["warnings"]), record["warnings"]
+    assert [(c.method, c.path, c.status) for c in calls(server, with_status=True) if c.path.endswith("/validate")] == [
+        ("POST", DOMAINS + "/1/validate", 429), ("POST", DOMAINS + "/1/validate", 200)]
+    tally("fault_survived")
+
+
 @CASES.add("failing validation")
 def _failing(start):
     dns = start.dns()
