@@ -396,6 +396,9 @@ class WhitelabelFamily(Family):
                   "dns_records": records, "recreated": plan["recreate"], "validation": validation}
         if module._diff:
             result["diff"] = dict(before={self.result: self.shown(current)}, after={self.result: self.shown(after)})
+            if plan["recreate"]:
+                # the same domain and subdomain, another id: the diff says why
+                result["diff"]["before"]["recreated"], result["diff"]["after"]["recreated"] = False, True
         module.exit_json(**result)
 
     def invalid_message(self, params: dict, validation: dict) -> str:

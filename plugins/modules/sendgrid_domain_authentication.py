@@ -243,7 +243,8 @@ validation:
   type: dict
   sample: {"valid": true, "attempts": 2, "results": {"mail_cname": {"valid": true, "reason": null}}}
 diff:
-  description: The domain before and after, in diff mode.
+  description: The domain before and after, in diff mode; with C(recreated) (V(false) before, V(true) after) when it
+    was deleted and created again.
   returned: diff mode
   type: dict
   sample: {"before": {"domain": null}, "after": {"domain": {"domain": "example.com", "subdomain": "em"}}}

@@ -224,6 +224,7 @@ def test_check_mode_sends_no_write_and_recreate_makes_the_domain_again_with_what
     assert dry["changed"] is True and dry["recreated"] is True
     assert dry["changes"] == {"recreated": None, "subusers_added": ["billing"]}
     assert dry["diff"]["after"]["domain"]["automatic_security"] is False and dry["diff"]["after"]["domain"]["id"] is None
+    assert dry["diff"]["after"]["recreated"] is True
     assert "custom_dkim_selector s1, not abc" in explained(outcomes["refused"])
     made = outcomes["recreate"]
     assert made["recreated"] is True and made["changes"] == {"recreated": 41, "subusers_added": ["billing"]}

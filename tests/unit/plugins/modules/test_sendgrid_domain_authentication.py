@@ -234,6 +234,7 @@ def test_what_patch_cannot_change_fails_naming_the_option_unless_recreate(capsys
         ("POST", "/v3/whitelabel/domains/50/subuser:add", None, {"username": "billing"})]
     assert result["recreated"] is True and result["changes"] == {"recreated": 50, "subusers_added": ["billing"]}
     assert result["diff"]["before"]["domain"]["id"] == 12 and result["diff"]["after"]["domain"]["id"] == 50
+    assert (result["diff"]["before"]["recreated"], result["diff"]["after"]["recreated"]) == (False, True)
 
 
 @responses.activate
