@@ -21,6 +21,10 @@ description:
   - With B(no verdict) (the module failed, or did not run), the host is marked unreachable with the reason, so that
     ansible-playbook exits V(4) even though a task already failed. A pipeline reads V(2) as drift and any other
     non-zero code as "the plan did not run", never the other way round.
+  - Run for an inventory host other than C(localhost), as when each of several parent accounts is a host of its own,
+    every message names the host after the variable, such as C(on agency-b) in a drift message. With several hosts
+    in one run, ansible-playbook exits V(4) when any host got no verdict, else V(2) when any drifted, else V(0); each
+    host's message gives its own verdict.
   - Use it in C(always) after the module's task, so that it runs when the module failed. The roles
     C(mailops.sendgrid.baseline) and C(mailops.sendgrid.enforced_tls) run it as their drift gate.
   - An action plugin that runs on the controller; it sends nothing to SendGrid and writes nothing.
