@@ -54,6 +54,10 @@ NOT_RUN = {
     "docs/docsite/rst/guide_pipelines.rst:the-policy": "run by test_pipeline.py",
     "docs/docsite/rst/guide_pipelines.rst:github-actions": "run by test_pipeline.py",
     "docs/docsite/rst/guide_pipelines.rst:gitlab-ci": "run by test_pipeline.py",
+    "docs/docsite/rst/guide_pipelines.rst:many-parent-accounts":
+        "an inventory of three parent accounts: test_integration_parents.py runs the section's commands with it",
+    "docs/docsite/rst/guide_pipelines.rst:many-parent-accounts:bash":
+        "run by test_integration_parents.py, against a local server per parent account",
     "roles/enforced_tls/README.md:a-pipeline-to-copy:bash":
         "runs the block above it against SendGrid; that block runs here with --check --diff, then --diff, then again",
     "roles/enforced_tls/README.md:variables:bash":
