@@ -305,8 +305,10 @@ def test_a_second_run_writes_only_what_still_differs_and_a_run_in_sync_sends_onl
     assert [statuses(a) for a in check["accounts"]] == [dict.fromkeys(ALL_SETTINGS, "compliant")] * 4
     # (skipped in the apply call: it gates dry runs only; ok in the dry run: in sync)
     assert [t["status"] for t in run.tasks if t["task"].endswith(GATE)] == ["skipped", "ok"]
+    # the gate names the host run_cases gave this case (any but localhost: one parent account of many)
     assert [t["result"]["msg"] for t in run.tasks if t["task"].endswith(GATE) and t["status"] == "ok"] == [
-        "In sync (baseline_fail_on_drift): none of the 4 accounts would change or have a flagged API key or teammate."]
+        "In sync (baseline_fail_on_drift) on %s: none of the 4 accounts would change or have a flagged API key or "
+        "teammate." % run.tasks[0]["host"]]
     assert [t["task"] for t in run.tasks if t["status"] == "changed"] == [module_results(run)[0]["task"]]
 
     # the one write is the footer left behind; everything else, both calls, is the floor of GETs
@@ -326,8 +328,9 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     run, (server, eu_server, reports) = runs["drift gate"]
 
     message = assert_clear_failure(run, GATE)
-    assert message == ("Drift (baseline_fail_on_drift): 2 of 4 accounts would change or have a flagged API key or teammate: "
-                       "billing (api_keys: legacy (id legacy-1)); marketing (tracking.open). The report is in %s." % reports)
+    assert message == ("Drift (baseline_fail_on_drift) on %s: 2 of 4 accounts would change or have a flagged API key or "
+                       "teammate: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open). The report is in "
+                       "%s." % (run.tasks[0]["host"], reports))
     result = run.result(APPLY)
     assert result["summary"] == {"accounts": 4, "compliant": 2, "changed": 0, "would_change": 1, "failed": 0, "flagged": 1}
     assert result["accounts"][2]["settings"]["tracking.open"] == {
@@ -349,8 +352,9 @@ def test_the_enforced_tls_role_s_drift_gate_fails_a_dry_run_naming_the_accounts_
     run, (server, _none, reports) = runs["enforced_tls gate"]
 
     message = assert_clear_failure(run, GATE)
-    assert message == ("Drift (enforced_tls_fail_on_drift): 2 of 3 accounts would change: parent (require_tls, "
-                       "min_tls_version); marketing (require_tls, min_tls_version). The report is in %s." % reports)
+    assert message == ("Drift (enforced_tls_fail_on_drift) on %s: 2 of 3 accounts would change: parent (require_tls, "
+                       "min_tls_version); marketing (require_tls, min_tls_version). The report is in %s."
+                       % (run.tasks[0]["host"], reports))
     assert json.loads((reports / "enforced_tls_report.json").read_text(encoding="utf-8"))["dry_run"] is True
     assert sorted((call.method, call.path, call.on_behalf_of or "") for call in calls(server)) == [
         ("GET", TLS_PATH, ""), ("GET", TLS_PATH, "billing"), ("GET", TLS_PATH, "marketing")]
