@@ -10,8 +10,8 @@ other, each in a fresh checkout:
    in its parent's directory, naming it first, none overwritten;
 2. plan after one subuser of one parent drifted: exit 2, that parent's gate names it, the account and the setting;
    the others are in sync, nothing is written;
-3. plan with that drift still there and another parent's key revoked: exit 4 (no verdict for the run), yet each
-   parent's gate and report give its own verdict.
+3. plan with that drift still there, another parent's key revoked and a fourth parent whose variable the role
+   refuses: exit 4 (no verdict for the run), yet each parent's gate and report give its own verdict.
 
 No key may appear in any output, the log, the reports or any file of the checkout.
 """
@@ -58,6 +58,7 @@ POLICY_WRITES = [("PATCH", "/v3/tracking_settings/click", {"enabled": False}),
                  ("PATCH", "/v3/user/settings/enforced_tls",
                   {"require_tls": True, "require_valid_cert": True, "version": 1.2})]
 DRIFTED = ("agency_b", "support", "tracking.open")
+BAD_HOST = "agency_d"
 WRITES = ("PATCH", "POST", "PUT", "DELETE")
 ENV_LOOKUP = re.compile(r"^\{\{ lookup\('ansible\.builtin\.env', '([A-Z0-9_]+)'\) \}\}$")
 VAULT_VARIABLE = re.compile(r"^\{\{ (vault_[a-z0-9_]+) \}\}$")
@@ -181,7 +182,7 @@ def fixture_runs(module_start_server, tmp_path_factory):
     bin_dir = str(Path(sys.executable).parent)
     results = {}
 
-    def run(name: str, argv: list, keys: dict, verbosity: str | None = None) -> Run:
+    def run(name: str, argv: list, keys: dict, verbosity: str | None = None, more: Path | None = None) -> Run:
         checkout = base / name
         (checkout / "host_vars").mkdir(parents=True)
         (checkout / POLICY_FILE).write_text(block(POLICY_BLOCK).text, encoding="utf-8")
@@ -202,7 +203,7 @@ def fixture_runs(module_start_server, tmp_path_factory):
                 (checkout / "host_vars" / (host + ".yml")).write_text(
                     "%s: !vault |\n  %s\n" % (variable, encrypted.strip().replace("\n", "\n  ")), encoding="utf-8")
         seen = {host: len(server.requests()) for host, server in servers.items()}
-        argv = list(argv) + ["-i", str(local)] + ([verbosity] if verbosity else [])
+        argv = list(argv) + ["-i", str(local)] + (["-i", str(more)] if more else []) + ([verbosity] if verbosity else [])
         completed = subprocess.run(argv, cwd=checkout, env=env, capture_output=True, text=True, timeout=300,
                                    check=False)
         sent = {host: list(zip(server.requests()[seen[host]:], calls(server)[seen[host]:]))
@@ -221,7 +222,11 @@ def fixture_runs(module_start_server, tmp_path_factory):
     host, account, setting = DRIFTED
     servers[host].set_state(account, {"enabled": True}, setting="tracking_settings/open")   # by hand, in the UI
     results["plan"] = run("plan", plan, KEYS)
-    results["plan with a revoked key"] = run("plan-revoked", plan, dict(KEYS, agency_c=REVOKED))
+    # a fourth parent whose own variable the role's argument check refuses: the playbook, not the role, reports it
+    fourth = base / "fourth-parent.yml"
+    fourth.write_text(yaml.safe_dump({"sendgrid_parents": {"hosts": {BAD_HOST: {"baseline_timeout": "soon"}}}}),
+                      encoding="utf-8")
+    results["plan with a revoked key"] = run("plan-revoked", plan, dict(KEYS, agency_c=REVOKED), more=fourth)
     results["servers"] = servers
     return results
 
@@ -305,8 +310,17 @@ def test_a_plan_where_one_parent_fails_exits_4_while_the_others_give_their_own_v
     assert plan.gate(host) == runs["plan"].gate(host)[:1] + (
         runs["plan"].gate(host)[1].replace("/plan/reports/", "/plan-revoked/reports/"),)
     assert plan.gate("agency_a") == runs["plan"].gate("agency_a")
-    assert {h: plan.report(h)["outcome"] for h in KEYS} == {"agency_a": "in_sync", "agency_b": "drift",
-                                                           "agency_c": "incomplete"}
+    assert {h: plan.report(h)["outcome"] for h in list(KEYS) + [BAD_HOST]} == {
+        "agency_a": "in_sync", "agency_b": "drift", "agency_c": "incomplete", BAD_HOST: "incomplete"}
+    # the fourth parent stopped at the role's argument check: the playbook's own gate and report name it
+    status, message = plan.gate(BAD_HOST)
+    assert status == "unreachable" and message.startswith(
+        "No verdict (baseline_fail_on_drift) on %s: the plan did not complete, so it cannot say whether any account "
+        "drifted (exit code 4, not 2). The run stopped before the baseline was applied" % BAD_HOST), message
+    assert message.endswith("The report is in %s." % (plan.checkout / "reports" / BAD_HOST))
+    assert plan.report(BAD_HOST)["inventory_host"] == BAD_HOST
+    output = plan.stdout + plan.completed.stderr
+    assert "argument 'baseline_timeout' is of type str" in output, plan.explain()
     assert plan.reports()["agency_c/baseline_report.md"].startswith(
         "# Security baseline report: agency_c\n\n**This run did not complete")
     # the revoked key was sent, and refused, by agency_c's server; nothing was written anywhere
