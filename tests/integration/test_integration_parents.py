@@ -239,7 +239,7 @@ def test_one_run_converges_every_parent_each_with_its_own_key(runs):
         assert sent, host
         # each parent's requests reached its own server only, with its own key, and were answered
         assert {header(entry, "Authorization") for entry, _call in sent} == {"Bearer " + key}, host
-        assert all(entry["status"] < 300 for entry, _call in sent), [(e["method"], e["path"], e["status"]) for e, _ in sent]
+        assert all(entry["status"] < 300 for entry, _call in sent), [(e["method"], e["path"], e["status"]) for e, _call in sent]
         assert writes([call for _entry, call in sent]) == sorted(
             (method, path, account, json.dumps(body, sort_keys=True))
             for account in COVERED[host] for method, path, body in POLICY_WRITES), host
