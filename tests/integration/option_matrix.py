@@ -1542,6 +1542,7 @@ MODULE_SAMPLES[("sendgrid_baseline", "accounts")] = [
 ROLE_ONLY.update({
     "baseline_report_dir": "baseline report (test_integration_baseline.py reads it)",
     "baseline_fail_on_drift": "drift gate, in check mode only (test_integration_baseline.py)",
+    "baseline_report_per_host": "where each host's report goes, with baseline_report_dir (test_integration_parents.py)",
     "enforced_tls_fail_on_drift": "drift gate, in check mode only (test_integration_baseline.py)",
 })
 NOT_AS_EXTRA_VAR.update({"baseline_api_key": NOT_AS_EXTRA_VAR["enforced_tls_api_key"]}, **{
