@@ -243,7 +243,9 @@ def test_one_run_converges_every_parent_each_with_its_own_key(runs):
         assert writes([call for _entry, call in sent]) == sorted(
             (method, path, account, json.dumps(body, sort_keys=True))
             for account in COVERED[host] for method, path, body in POLICY_WRITES), host
-        # the excluded subuser was never read or written
+        # every covered account was read on its parent's server, and the excluded subuser never was
+        assert {call.on_behalf_of or "parent" for _entry, call in sent if call.path == "/v3/user/settings/enforced_tls"
+                and call.method == "GET"} == set(COVERED[host]), host
         assert not [call for _entry, call in sent if (call.on_behalf_of or "").startswith("sandbox-")], host
         tls = servers[host].state()
         for account in COVERED[host]:
