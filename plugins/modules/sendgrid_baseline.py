@@ -101,6 +101,10 @@ options:
         description:
           - Overrides of O(mail_settings) for this account, field by field; a list replaces the policy's whole.
         type: dict
+      event_webhooks:
+        description:
+          - Overrides of O(event_webhooks) for this account, field by field; a list replaces the policy's whole.
+        type: dict
       ip_access:
         description: Overrides of O(ip_access) for this account, field by field; a list replaces the policy's whole.
         type: dict
@@ -321,6 +325,45 @@ options:
               - V([]) empties it.
             type: list
             elements: str
+  event_webhooks:
+    description:
+      - 'An audit of the account''s event webhooks, as M(mailops.sendgrid.sendgrid_event_webhook_info) does it, and
+        with enforce the signing of the unsigned (M(mailops.sendgrid.sendgrid_event_webhook) manages them one by
+        one). A webhook that is not https, not signed, or whose host allowed_hosts does not match is flagged: drift
+        that a person fixes (the URL is never changed here), or for the unsigned, enforce.'
+      - V(null), or leaving it out, leaves it alone.
+    type: dict
+    suboptions:
+      require_https:
+        description:
+          - 'Flag every webhook whose URL is not C(https://): its events, with the recipients'' addresses, cross the
+            network in clear text.'
+        type: bool
+        default: true
+      require_signed:
+        description:
+          - 'Flag every webhook without signature verification: its receiver cannot tell SendGrid''s posts from
+            anyone else''s.'
+        type: bool
+        default: true
+      allowed_hosts:
+        description:
+          - The hosts webhooks may post to, as host names or shell-style patterns of them (V(hooks.example.com),
+            V(*.example.com)), compared ignoring case. A webhook whose URL's host matches none is flagged. V(null)
+            checks no hosts.
+          - Each is a host without scheme, port or path; another value fails before any request.
+        type: list
+        elements: str
+      enforce:
+        description:
+          - 'Turn signature verification on for every unsigned webhook (C(PATCH
+            /v3/user/webhooks/event/settings/signed/{id})), the one fix that changes nothing its events go to: a
+            webhook''s URL is never changed, and a webhook flagged for its URL or host stays flagged. The receiver
+            must then verify the signature with the webhook''s public key (see
+            M(mailops.sendgrid.sendgrid_event_webhook_info)). In check mode, the webhooks that would be signed.'
+          - Needs the scope C(user.webhooks.event.settings.update). V(false) only audits.
+        type: bool
+        default: false
   ip_access:
     description:
       - The IP access allow list, as M(mailops.sendgrid.sendgrid_ip_access) manages it, with its lockout guard, its
@@ -645,7 +688,7 @@ msg:
       When the task fails, which accounts failed and why, then what was written.
   returned: always
   type: str
-  sample: "4 accounts: 2 compliant, 1 would change, 1 with a flagged API key or teammate, 0 failed. Flagged: marketing:
+  sample: "4 accounts: 2 compliant, 1 would change, 1 with a flagged event webhook, API key or teammate, 0 failed. Flagged: marketing:
     ci-deploy (id k1) holds account-control scopes api_keys.create (allowed_control_keys does not name it)."
   version_added: 1.1.0
 policy:

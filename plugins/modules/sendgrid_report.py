@@ -57,7 +57,7 @@ options:
         setting failed, or V(incomplete) when the run stopped before any account) and C(complete).
       - With V(baseline), C(<name>.md) says that verdict first, then the counts, one line per account that drifted
         or failed, then a table of every account and setting; and C(<name>.xml) is JUnit XML with a test case per
-        account and setting, a drift (would change, flagged API key or teammate) a C(failure), anything that failed an
+        account and setting, a drift (would change, flagged event webhook, API key or teammate) a C(failure), anything that failed an
         C(error), and a run that stopped before any account one test case in error.
       - V(null) renders nothing; only the JSON is written, and O(markdown) when given.
     type: str

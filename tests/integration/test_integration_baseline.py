@@ -282,7 +282,7 @@ def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_
                                              "purge": False, "allow_lockout": False, "allow_any_address": False,
                                              "client_addresses": None}
     assert "- Applied: the settings below are the accounts' settings after the run." in markdown
-    assert "- Totals: 4 accounts: 0 compliant, 4 changed, 1 with a flagged API key or teammate, 1 failed" in markdown
+    assert "- Totals: 4 accounts: 0 compliant, 4 changed, 1 with a flagged event webhook, API key or teammate, 1 failed" in markdown
     assert len(rows) == 4 * len(ALL_SETTINGS)
     assert rows[("billing", "enforced_tls")][3:5] == ["changed", "require_tls: no → yes"]
     assert rows[("marketing", "ip_access")][3:5] == ["changed", "added 127.0.0.1/32, 203.0.113.0/24"]
@@ -306,7 +306,7 @@ def test_a_second_run_writes_only_what_still_differs_and_a_run_in_sync_sends_onl
     # (skipped in the apply call: it gates dry runs only; ok in the dry run: in sync)
     assert [t["status"] for t in run.tasks if t["task"].endswith(GATE)] == ["skipped", "ok"]
     assert [t["result"]["msg"] for t in run.tasks if t["task"].endswith(GATE) and t["status"] == "ok"] == [
-        "In sync (baseline_fail_on_drift): none of the 4 accounts would change or have a flagged API key or teammate."]
+        "In sync (baseline_fail_on_drift): none of the 4 accounts would change or have a flagged event webhook, API key or teammate."]
     assert [t["task"] for t in run.tasks if t["status"] == "changed"] == [module_results(run)[0]["task"]]
 
     # the one write is the footer left behind; everything else, both calls, is the floor of GETs
@@ -326,7 +326,7 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     run, (server, eu_server, reports) = runs["drift gate"]
 
     message = assert_clear_failure(run, GATE)
-    assert message == ("Drift (baseline_fail_on_drift): 2 of 4 accounts would change or have a flagged API key or teammate: "
+    assert message == ("Drift (baseline_fail_on_drift): 2 of 4 accounts would change or have a flagged event webhook, API key or teammate: "
                        "billing (api_keys: legacy (id legacy-1)); marketing (tracking.open). The report is in %s." % reports)
     result = run.result(APPLY)
     assert result["summary"] == {"accounts": 4, "compliant": 2, "changed": 0, "would_change": 1, "failed": 0, "flagged": 1}
@@ -341,7 +341,7 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     assert report["accounts"][1]["settings"]["api_keys"]["flagged"] == [
         {"name": "legacy", "api_key_id": "legacy-1", "excess_scopes": [], "control_scopes": ["teammates.read"], "name_shared": False}]
     assert "- Drift: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open)" in markdown
-    assert "- Totals: 4 accounts: 2 compliant, 1 would change, 1 with a flagged API key or teammate, 0 failed" in markdown
+    assert "- Totals: 4 accounts: 2 compliant, 1 would change, 1 with a flagged event webhook, API key or teammate, 0 failed" in markdown
     assert rows[("marketing", "tracking.open")][3:5] == ["would change", "enabled: yes → no"]
 
 
