@@ -37,7 +37,7 @@ POLICY = dict(
     # the servers' first start key holds every scope, control scopes included: the automation's own, allowed by name
     # (its other scopes are still checked); the second holds user.settings.enforced_tls.read
     baseline_api_keys={"allowed_scopes": ["mail.send", "user.settings.*", "tracking_settings.*", "mail_settings.*",
-                                          "subusers.read"],
+                                          "subusers.read", "user.webhooks.event.*"],
                        "allowed_control_keys": ["start key 1"]},
 )
 # billing keeps TLS 1.1 (a fresh account's: not sent) and has a footer of its own; the rest of the policy applies
