@@ -386,7 +386,9 @@ class EventWebhooksFamily(Family):
         count = outcome.get("webhooks")
         parts = [("1 webhook" if count == 1 else "%d webhooks" % count)] if count is not None else []
         parts += ["signed %s" % cell(self.label(item)) for item in outcome.get("signed") or []]
-        parts += ["flagged %s" % cell(why(item)) for item in outcome.get("flagged") or []]
+        parts += ["flagged %s: %s" % (cell(self.label(item)), ", ".join(name for name, flag in (
+            ("not https", item["http"]), ("not signed", item["unsigned"]), ("host not allowed", item["host_not_allowed"]))
+            if flag)) for item in outcome.get("flagged") or []]
         return "; ".join(parts)
 
     def explain(self, item: dict) -> str:

@@ -55,6 +55,9 @@ ALLOW_LIST = "/v3/access_settings/whitelist"
 ACTIVITY = "/v3/access_settings/activity"
 KEYS = "/v3/api_keys"
 FOOTER_PATH = "/v3/mail_settings/footer"
+WEBHOOKS_PATH = "/v3/user/webhooks/event/settings/all"
+WEBHOOKS = [{"id": "unsigned-1", "url": "https://hooks.example.com/engagement", "friendly_name": "engagement"},
+            {"id": "plain-1", "url": "http://hooks.example.com/plain", "signed": True}]
 
 
 def role(server, eu_server, **more) -> dict:
@@ -175,10 +178,13 @@ def _drift_gate(start):
     server.set_state("marketing", {"enabled": True}, setting="tracking_settings/open")
     server.set_state("billing", [{"name": "legacy", "api_key_id": "legacy-1", "scopes": ["mail.send", "teammates.read"]}],
                      setting="api_keys")
+    # and marketing posts its events to an unsigned webhook and to one over plain http
+    server.set_state("marketing", WEBHOOKS, setting="user/webhooks/event/settings", replace=True)
     reports = start.directory() / "drift-gate"
     # (test_pipeline.py passes the gate as a pipeline does, an -e string)
     return (server, eu_server, reports), PlaybookCase(
-        "baseline.yml", dict(role(server, eu_server), sg_first_report=str(reports), baseline_fail_on_drift=True),
+        "baseline.yml", dict(role(server, eu_server, baseline_event_webhooks={"allowed_hosts": ["*.example.com"]}),
+                             sg_first_report=str(reports), baseline_fail_on_drift=True),
         check=True)
 
 
@@ -327,9 +333,21 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
 
     message = assert_clear_failure(run, GATE)
     assert message == ("Drift (baseline_fail_on_drift): 2 of 4 accounts would change or have a flagged event webhook, API key or teammate: "
-                       "billing (api_keys: legacy (id legacy-1)); marketing (tracking.open). The report is in %s." % reports)
+                       "billing (api_keys: legacy (id legacy-1)); marketing (tracking.open, event_webhooks: engagement "
+                       "(id unsigned-1), http://hooks.example.com/plain (id plain-1)). The report is in %s." % reports)
     result = run.result(APPLY)
-    assert result["summary"] == {"accounts": 4, "compliant": 2, "changed": 0, "would_change": 1, "failed": 0, "flagged": 1}
+    assert result["summary"] == {"accounts": 4, "compliant": 2, "changed": 0, "would_change": 1, "failed": 0, "flagged": 2}
+    # the webhook audit: the unsigned one and the plain http one (signed, on an allowed host), each saying why
+    assert result["accounts"][2]["settings"]["event_webhooks"] == {"status": "flagged", "webhooks": 2, "signed": [], "flagged": [
+        {"id": "unsigned-1", "name": "engagement", "url": "https://hooks.example.com/engagement", "http": False,
+         "unsigned": True, "host_not_allowed": False},
+        {"id": "plain-1", "name": None, "url": "http://hooks.example.com/plain", "http": True, "unsigned": False,
+         "host_not_allowed": False}]}
+    assert [a["settings"]["event_webhooks"]["status"] for a in result["accounts"]] == [
+        "compliant", "compliant", "flagged", "compliant"]
+    # every account's webhooks read once, with its own header
+    assert sorted(call.on_behalf_of or "parent" for call in calls(server) + calls(eu_server)
+                  if call.path == WEBHOOKS_PATH) == ["billing", "eu-newsletter", "marketing", "parent"]
     assert result["accounts"][2]["settings"]["tracking.open"] == {
         "status": "would_change", "before": {"enabled": True}, "after": {"enabled": False}, "changes": {"enabled": False}}
     # a dry run: nothing written anywhere
@@ -340,8 +358,12 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     assert (report["dry_run"], report["failed"], report["drift"]) == (True, False, result["drift"])
     assert report["accounts"][1]["settings"]["api_keys"]["flagged"] == [
         {"name": "legacy", "api_key_id": "legacy-1", "excess_scopes": [], "control_scopes": ["teammates.read"], "name_shared": False}]
-    assert "- Drift: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open)" in markdown
-    assert "- Totals: 4 accounts: 2 compliant, 1 would change, 1 with a flagged event webhook, API key or teammate, 0 failed" in markdown
+    assert ("- Drift: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open, event_webhooks: engagement "
+            "(id unsigned-1), http://hooks.example.com/plain (id plain-1))") in markdown
+    assert "- Totals: 4 accounts: 2 compliant, 1 would change, 2 with a flagged event webhook, API key or teammate, 0 failed" in markdown
+    assert rows[("marketing", "event_webhooks")][3:5] == [
+        "flagged", "2 webhooks; flagged engagement (id unsigned-1): not signed; flagged http://hooks.example.com/plain "
+        "(id plain-1): not https"]
     assert rows[("marketing", "tracking.open")][3:5] == ["would change", "enabled: yes → no"]
 
 

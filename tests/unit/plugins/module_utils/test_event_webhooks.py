@@ -88,8 +88,10 @@ def test_enforce_signs_the_unsigned_and_never_touches_a_url_so_an_http_webhook_s
     assert outcome["after"]["plain (id h1)"] == {"signed": True}
     assert FAMILY.write_scopes("event_webhooks", outcome) == ["user.webhooks.event.settings.update"]
     assert FAMILY.describe("event_webhooks", outcome, lambda text: text.replace("|", "\\|")) == (
-        "3 webhooks; signed plain (id h1); signed https://hooks.example.com/b (id h2); flagged the event webhook plain "
-        "(id h1) is not https (http://hooks.example.com/a)")
+        "3 webhooks; signed plain (id h1); signed https://hooks.example.com/b (id h2); flagged plain (id h1): not https")
+    outcome = FAMILY.apply(FakeAccount(PLAIN), dict(POLICY, allowed_hosts=["x.example.org"]), False)["event_webhooks"]
+    assert FAMILY.describe("event_webhooks", outcome, lambda text: text) == (
+        "1 webhook; flagged plain (id h1): not https, not signed, host not allowed")
 
 
 def test_check_mode_says_what_enforce_would_sign_and_sends_no_write():
