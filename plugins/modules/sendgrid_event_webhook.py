@@ -20,9 +20,9 @@ description:
     /v3/user/webhooks/event/settings/{id}) with only the fields that differ (and its URL, which SendGrid requires), or
     C(DELETE /v3/user/webhooks/event/settings/{id}); and C(PATCH /v3/user/webhooks/event/settings/signed/{id}) when
     O(signed) differs.'
-  - O(oauth_client_secret) is write-only: SendGrid never answers it, so it is never compared, and never in a result,
-    a diff or a message. With O(update_secret=on_create) it is sent when the webhook is created or its OAuth client id
-    or token URL change; with O(update_secret=always) on every run, which then reports a change.
+  - O(oauth_client_secret) is write-only, as SendGrid never answers it; so it is never compared, and never in a
+    result, a diff or a message. With O(update_secret=on_create) it is sent when the webhook is created or its OAuth
+    client id or token URL change; with O(update_secret=always) on every run, which then reports a change.
   - 'The API key needs the scopes C(user.webhooks.event.settings.read), and C(user.webhooks.event.settings.update)
     to create, change, sign or delete a webhook.'
 author:
