@@ -105,8 +105,8 @@ def check_oauth(params: dict) -> None:
     client_id, token_url, secret = params["oauth_client_id"], params["oauth_token_url"], params["oauth_client_secret"]
     if client_id is None and token_url is None:
         if secret is not None:
-            raise SendGridError("%s needs %s and %s." % (option_name("oauth_client_secret"),
-                                                        option_name("oauth_client_id"), option_name("oauth_token_url")))
+            raise SendGridError("%s needs %s and %s." % (
+                option_name("oauth_client_secret"), option_name("oauth_client_id"), option_name("oauth_token_url")))
         return
     if client_id is None or token_url is None or bool(client_id.strip()) != bool(token_url.strip()):
         raise SendGridError("%s and %s go together: give both (or both as \"\" to remove OAuth)."
@@ -493,8 +493,8 @@ def _checked(params: dict) -> dict:
         checked["url"] = check_url(params["url"], "url", params["allow_http"] or params["state"] == "absent")
     checked["events"] = check_events(params["events"], "events")
     if checked["friendly_name"] is None and checked["url"] is None:
-        raise SendGridError("Give %s or %s: they identify the event webhook." % (option_name("friendly_name"),
-                                                                                  option_name("url")))
+        raise SendGridError("Give %s or %s: they identify the event webhook."
+                            % (option_name("friendly_name"), option_name("url")))
     check_oauth(params)
     if params["update_secret"] == "always" and params["oauth_client_secret"] is None:
         raise SendGridError("%s: always needs %s." % (option_name("update_secret"), option_name("oauth_client_secret")))

@@ -16,7 +16,7 @@ description:
     O(allowed_hosts) does not match. Never changes anything.
   - 'Requests: one C(GET /v3/user/webhooks/event/settings/all), which holds every webhook and the public key of the
     signed ones.'
-  - An OAuth client secret is never returned: SendGrid never answers one.
+  - An OAuth client secret is never returned, as SendGrid never answers one.
   - The API key needs the scope C(user.webhooks.event.settings.read).
 author:
   - Mailops maintainers (@mailops)

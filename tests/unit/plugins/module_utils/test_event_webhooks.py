@@ -70,8 +70,8 @@ def test_without_enforce_the_audit_only_flags_and_writes_nothing():
     outcome = FAMILY.apply(account, POLICY, check_mode=False)["event_webhooks"]
     assert [method for method, dummy, dummy2 in account.sent] == ["GET"]
     assert outcome["status"] == FLAGGED and outcome["webhooks"] == 3 and outcome["signed"] == []
-    assert [FAMILY.label(flagged) for flagged in outcome["flagged"]] == ["plain (id h1)",
-                                                                        "https://hooks.example.com/b (id h2)"]
+    assert [FAMILY.label(flagged) for flagged in outcome["flagged"]] == [
+        "plain (id h1)", "https://hooks.example.com/b (id h2)"]
     assert FAMILY.explain(outcome["flagged"][0]) == ("the event webhook plain (id h1) is not https "
                                                      "(http://hooks.example.com/a); and is not signed")
     assert FAMILY.write_scopes("event_webhooks", outcome) == []
