@@ -14,8 +14,9 @@ description:
   - Makes the parent account (O(include_parent)), the accounts in O(accounts) and, with O(discover_subusers), every
     subuser the parent has, look like one policy, in one module run. The policy has a section per setting family,
     O(enforced_tls), O(tracking), O(mail_settings), O(ip_access) and O(teammates), each meaning what the module
-    managing that family on one account says, and O(api_keys), an audit of the API keys that cuts what it flags when
-    asked. A section left out or V(null) is not managed, and neither is a field left out or V(null) inside a section.
+    managing that family on one account says, O(api_keys), an audit of the API keys that cuts what it flags when
+    asked, and O(event_webhooks), an audit of the event webhooks that signs the unsigned when asked. A section left
+    out or V(null) is not managed, and neither is a field left out or V(null) inside a section.
   - An account in O(accounts) may override any section of the policy, field by field. A list, such as the allow list's
     entries, replaces the policy's list whole.
   - Everything is checked before the first request. A bad value, in the policy or in an account's overrides, fails
@@ -38,6 +39,8 @@ description:
     O(ip_access): one C(GET /v3/access_settings/whitelist); when it differs, one C(GET /v3/access_settings/activity)
     for the lockout guard (none with O(ip_access.client_addresses) or O(ip_access.allow_lockout)), then at most one
     C(POST) and one C(DELETE).
+    O(event_webhooks): one C(GET /v3/user/webhooks/event/settings/all) (every webhook, with its public key when
+    signed); with O(event_webhooks.enforce), one C(PATCH /v3/user/webhooks/event/settings/signed/ID) per webhook signed.
     O(api_keys): one C(GET /v3/api_keys?limit=100) (the most keys SendGrid allows an account) and one
     C(GET /v3/api_keys/ID) per key; with O(api_keys.enforce), one C(PUT /v3/api_keys/ID) per key cut.
     O(teammates): one C(GET /v3/teammates?limit=500&offset=N) per page of 500, one C(GET /v3/teammates/USERNAME) per
@@ -52,7 +55,8 @@ description:
     C(tracking_settings.read), C(mail_settings.read), and C(tracking_settings.NAME.read), C(.update) (and the same for
     C(mail_settings.NAME)) for each section NAME given with more than C(enabled) or that differs;
     C(access_settings.whitelist.read), C(.create), C(.delete) and C(access_settings.activity.read); C(api_keys.read)
-    (and C(api_keys.update) with O(api_keys.enforce)); C(teammates.read), and C(teammates.create), C(.update),
+    (and C(api_keys.update) with O(api_keys.enforce)); C(user.webhooks.event.settings.read) (and C(.update) with
+    O(event_webhooks.enforce)); C(teammates.read), and C(teammates.create), C(.update),
     C(.delete) for the writes O(teammates) makes; and C(subusers.read) for discovery.'
   - The role C(mailops.sendgrid.baseline) wraps this module with a report (JSON, Markdown and JUnit) and a drift gate
     (M(mailops.sendgrid.sendgrid_drift_gate)).
