@@ -285,8 +285,8 @@ AUDIT_OPTIONS = [
 
 OPTIONS = AUDIT_OPTIONS + [
     Option("enforce", "bool", [
-        "Turn signature verification on for every unsigned webhook (C(PATCH "
-        "/v3/user/webhooks/event/settings/signed/{id})), the one fix that changes nothing its events go to: a "
+        "Turn signature verification on for every webhook flagged as unsigned (O(@require_signed)) with C(PATCH "
+        "/v3/user/webhooks/event/settings/signed/{id}), the one fix that changes nothing its events go to: a "
         "webhook's URL is never changed, and a webhook flagged for its URL or host stays flagged. The receiver must "
         "then verify the signature with the webhook's public key (see M(mailops.sendgrid.sendgrid_event_webhook_info)). "
         "In check mode, the webhooks that would be signed.",
@@ -417,6 +417,7 @@ class EventWebhooksFamily(Family):
             webhooks = read_webhooks(account)
             current = find(webhooks, wanted_params["friendly_name"],
                            wanted_params["url"] if wanted_params["friendly_name"] is None else None)
+            _guard_url(webhooks, current, wanted_params)
             after, changed = self._plan_and_write(account, module.check_mode, current, wanted_params, secret)
         except SendGridError as exc:
             module.fail_json(msg=hidden(str(exc)), status=exc.status)
@@ -482,6 +483,19 @@ class EventWebhooksFamily(Family):
         # msg names every flagged webhook and why, so that a failed_when on flagged says more than "Unknown error"
         module.exit_json(changed=False, webhooks=[shown(hook) for hook in webhooks], flagged=flagged,
                          msg=audit_message(webhooks, flagged))
+
+
+def _guard_url(webhooks: list, current, params: dict) -> None:
+    """SendGrid keeps one webhook per URL: refuse, before any write, to create or move one onto another's URL (the
+    API would refuse it too, without saying which webhook has the URL or what to do)."""
+    if params["state"] == "absent" or params["url"] is None:
+        return
+    other = next((hook for hook in webhooks if hook["url"] == params["url"] and hook is not current), None)
+    if other is not None:
+        how = ("by its name (%s: %s)" % (option_name("friendly_name"), other["friendly_name"])
+               if other["friendly_name"] else "by its URL alone (leave %s out)" % option_name("friendly_name"))
+        raise SendGridError("The event webhook %s already posts to %s, and SendGrid keeps one webhook per URL: manage "
+                            "it %s, or give another URL. Nothing was changed." % (label(other), params["url"], how))
 
 
 def _checked(params: dict) -> dict:

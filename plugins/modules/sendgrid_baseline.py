@@ -360,10 +360,10 @@ options:
         elements: str
       enforce:
         description:
-          - 'Turn signature verification on for every unsigned webhook (C(PATCH
-            /v3/user/webhooks/event/settings/signed/{id})), the one fix that changes nothing its events go to: a
-            webhook''s URL is never changed, and a webhook flagged for its URL or host stays flagged. The receiver
-            must then verify the signature with the webhook''s public key (see
+          - 'Turn signature verification on for every webhook flagged as unsigned (O(event_webhooks.require_signed))
+            with C(PATCH /v3/user/webhooks/event/settings/signed/{id}), the one fix that changes nothing its events
+            go to: a webhook''s URL is never changed, and a webhook flagged for its URL or host stays flagged. The
+            receiver must then verify the signature with the webhook''s public key (see
             M(mailops.sendgrid.sendgrid_event_webhook_info)). In check mode, the webhooks that would be signed.'
           - Needs the scope C(user.webhooks.event.settings.update). V(false) only audits.
         type: bool

@@ -147,6 +147,17 @@ def test_two_webhooks_matching_is_an_error_naming_both_ids_and_nothing_is_writte
 
 
 @responses.activate
+def test_a_url_another_webhook_has_is_refused_naming_it_before_any_write(capsys):
+    Hooks(hook("h1", "https://hooks.example.com/d", "deliveries"), hook("h2", "https://hooks.example.com/e"))
+    created = run(capsys, friendly_name="new", url="https://hooks.example.com/d")
+    moved = run(capsys, friendly_name="deliveries", url="https://hooks.example.com/e")
+    assert created["failed"] and "The event webhook deliveries (id h1) already posts to https://hooks.example.com/d" \
+        in created["msg"] and "manage it by its name (friendly_name: deliveries)" in created["msg"]
+    assert moved["failed"] and "https://hooks.example.com/e (id h2) already posts" in moved["msg"]
+    assert "by its URL alone (leave friendly_name out)" in moved["msg"] and writes() == []
+
+
+@responses.activate
 def test_signing_is_turned_off_at_the_signed_endpoint_and_the_public_key_goes(capsys):
     Hooks(hook("h1", "https://hooks.example.com/d", "deliveries", signed=True))
     result = run(capsys, friendly_name="deliveries", signed=False)
