@@ -50,11 +50,11 @@ HIDDEN = "********"
 def check_url(url, option: str, allow_http: bool = False) -> str:
     """An absolute https URL (http too when allowed) with a host and no spaces; refused before any request."""
     text = url.strip() if isinstance(url, str) else None
-    parts = urlsplit(text) if text and not any(char.isspace() for char in text) else None
     try:
+        parts = urlsplit(text) if text and not any(char.isspace() for char in text) else None
         host = parts.hostname if parts is not None else None
-    except ValueError:
-        host = None
+    except ValueError:   # "https://[bad": no host to read
+        parts = host = None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
         raise SendGridError("value of %s must be an absolute URL such as https://hooks.example.com/sendgrid, got: %s."
                             % (option_name(option), as_text(url) if not isinstance(url, str) else repr(url)))
@@ -240,16 +240,25 @@ def audit(webhooks: list, require_https: bool, require_signed: bool, allowed_hos
     """The webhooks beyond the policy: [{id, name, url, http, unsigned, host_not_allowed}], in the account's order."""
     flagged = []
     for hook in webhooks:
-        parts = urlsplit(hook["url"])
-        http = require_https and parts.scheme.lower() != "https"
+        scheme, host = _scheme_and_host(hook["url"])
+        http = require_https and scheme != "https"
         unsigned = require_signed and not hook["signed"]
-        host = (parts.hostname or "").lower()
-        outside = allowed_hosts is not None and not any(fnmatchcase(host, pattern.strip().lower())
-                                                        for pattern in allowed_hosts)
+        outside = allowed_hosts is not None and not (host and any(fnmatchcase(host, pattern.strip().lower())
+                                                                  for pattern in allowed_hosts))
         if http or unsigned or outside:
             flagged.append(dict(id=hook["id"], name=hook["friendly_name"], url=hook["url"], http=http,
                                 unsigned=unsigned, host_not_allowed=outside))
     return flagged
+
+
+def _scheme_and_host(url: str) -> tuple:
+    """A URL's scheme and host, lower case; ("", "") for one SendGrid kept that cannot be read ("https://[bad"): it
+    is then neither https nor on an allowed host."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower(), (parts.hostname or "").lower()
+    except ValueError:
+        return "", ""
 
 
 def why(item: dict) -> str:

@@ -65,6 +65,12 @@ def test_the_audit_flags_http_unsigned_and_hosts_outside_the_patterns_each_as_as
     assert audit(hooks, False, False, None) == []
 
 
+def test_a_url_without_a_readable_host_matches_no_allowed_host():
+    hooks = read_webhooks(FakeAccount(item("h9", "https://[bad/x", signed=True)))
+    assert [(f["id"], f["http"], f["host_not_allowed"]) for f in audit(hooks, True, True, ["*"])] == [
+        ("h9", True, True)]
+
+
 def test_without_enforce_the_audit_only_flags_and_writes_nothing():
     account = FakeAccount(PLAIN, UNSIGNED, GOOD)
     outcome = FAMILY.apply(account, POLICY, check_mode=False)["event_webhooks"]
@@ -123,7 +129,8 @@ def test_host_patterns_are_hosts_only(patterns):
     assert FAMILY.check(dict(POLICY, allowed_hosts=["*.example.com", "hooks.example.net"]), "event_webhooks.") == []
 
 
-@pytest.mark.parametrize("url", ["", "https://", "mailto:x@example.com", "/relative", "https://a b.example.com/", None, 5])
+@pytest.mark.parametrize("url", ["", "https://", "mailto:x@example.com", "/relative", "https://a b.example.com/", None, 5,
+                                 "https://[bad/x"])
 def test_a_url_must_be_absolute_with_a_host(url):
     with pytest.raises(SendGridError, match="value of url must be an absolute URL"):
         check_url(url, "url")
