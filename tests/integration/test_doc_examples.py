@@ -115,7 +115,9 @@ INVENTORY = {
                  "vault_sendgrid_api_key_name": "start key 1",
                  # the subusers' passwords the examples create them with (write-only: never read back)
                  "vault_transactional_password": "example-password-transactional-7Qm",
-                 "vault_webshop_password": "example-password-webshop-3Lx"},
+                 "vault_webshop_password": "example-password-webshop-3Lx",
+                 # the event webhooks' OAuth client secret (write-only: never read back, never in any output)
+                 "vault_webhook_oauth_secret": "example-oauth-SECRET-webhooks-4Kd"},
     },
 }
 
@@ -216,6 +218,7 @@ def run_example(playbook: Path, servers, **options):
     """One run; returns it with the requests each server got during it (time and request, oldest first)."""
     seen = [len(server.requests()) for server in servers]
     env = {"SENDGRID_API_URL": servers[0].url, "SENDGRID_EU_API_URL": servers[1].url, "SENDGRID_API_KEY": KEY}
+    options.setdefault("secrets", SECRETS + (INVENTORY["all"]["vars"]["vault_webhook_oauth_secret"],))
     run = run_playbook(str(playbook), env=env, args=("-i", str(playbook.parent / "inventory.yml")), timeout=240,
                        **options)
     run.sent = sorted(((entry["time"], call) for server, count in zip(servers, seen)

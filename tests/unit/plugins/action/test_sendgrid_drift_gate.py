@@ -23,7 +23,7 @@ def baseline(drift, accounts=3):
 def test_in_sync_is_ok():
     assert verdict(baseline([]), VARIABLE, None) == dict(
         changed=False, msg="In sync (baseline_fail_on_drift): none of the 3 accounts would change or have a flagged "
-                           "API key or teammate.")
+                           "event webhook, API key or teammate.")
 
 
 def test_drift_fails_naming_accounts_settings_and_flagged_keys():
@@ -31,7 +31,7 @@ def test_drift_fails_naming_accounts_settings_and_flagged_keys():
                                {"account": "marketing", "settings": ["tracking.open"], "flagged": {}}]),
                      VARIABLE, "reports")
     assert result == dict(failed=True, changed=False, msg=(
-        "Drift (baseline_fail_on_drift): 2 of 3 accounts would change or have a flagged API key or teammate: billing (api_keys: "
+        "Drift (baseline_fail_on_drift): 2 of 3 accounts would change or have a flagged event webhook, API key or teammate: billing (api_keys: "
         "legacy); marketing (tracking.open). The report is in reports."))
 
 
