@@ -156,7 +156,8 @@ def test_the_report_of_an_inventory_host_names_it_in_the_title_the_suite_and_eac
                           drift=[{"account": "marketing", "settings": ["tracking.open"], "flagged": {}}]),
                    inventory_host="agency_b")
     assert markdown(drifted).split("\n")[:3] == [
-        "# Security baseline report: agency_b", "", "**Drift: 1 of 2 accounts would change or has a flagged API key or teammate.**"]
+        "# Security baseline report: agency_b", "",
+        "**Drift: 1 of 2 accounts would change or has a flagged event webhook, API key or teammate.**"]
     suite = ET.fromstring(junit(drifted)).find("testsuite")
     assert (suite.get("name"), suite.get("hostname")) == ("mailops.sendgrid.baseline (agency_b)", "agency_b")
     assert [(case.get("classname"), case.get("name"), [child.tag for child in case]) for case in suite.iter("testcase")] == [
