@@ -36,24 +36,26 @@ def drifted(result: dict) -> list:
             if account.get('changed')]
 
 
-def verdict(result: dict, variable: str, report_dir: str | None) -> dict:
-    """The gate's task result: ok (in sync), failed (drift) or unreachable (no verdict: the run failed)."""
+def verdict(result: dict, variable: str, report_dir: str | None, host: str | None = None) -> dict:
+    """The gate's task result: ok (in sync), failed (drift) or unreachable (no verdict: the run failed). ``host``, the
+    inventory host (one parent account of many), is named in the message."""
     where = " The report is in %s." % report_dir if report_dir else ""
+    gate = "(%s)%s" % (variable, " on %s" % host if host else "")
     if result.get('failed'):
         reason = str(result.get('msg') or NOT_RUN)
         reason = reason if len(reason) <= EXCERPT else reason[:EXCERPT] + "..."
         return dict(unreachable=True, changed=False, msg=(
-            "No verdict (%s): the plan did not complete, so it cannot say whether any account drifted (exit code 4, "
-            "not 2). %s%s" % (variable, reason, where)))
+            "No verdict %s: the plan did not complete, so it cannot say whether any account drifted (exit code 4, "
+            "not 2). %s%s" % (gate, reason, where)))
     found = drifted(result)
     total = (result.get('summary') or {}).get('accounts', len(result.get('accounts') or []))
     what = "would change or have %s" % A_FLAGGED if 'drift' in result else "would change"
     if found:
-        return dict(failed=True, changed=False, msg="Drift (%s): %d of %s %s: %s.%s" % (
-            variable, len(found), plural(total, "account"), what,
+        return dict(failed=True, changed=False, msg="Drift %s: %d of %s %s: %s.%s" % (
+            gate, len(found), plural(total, "account"), what,
             first_few(["%s (%s)" % (account, ", ".join(settings)) for account, settings in found], "; ",
                       "every one in the report" if report_dir else "every one in the task's result"), where))
-    return dict(changed=False, msg="In sync (%s): none of the %s %s." % (variable, plural(total, "account"), what))
+    return dict(changed=False, msg="In sync %s: none of the %s %s." % (gate, plural(total, "account"), what))
 
 
 class ActionModule(ControllerAction):
@@ -62,4 +64,7 @@ class ActionModule(ControllerAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def act(self, args: dict, task_vars: dict) -> dict:
-        return verdict(args['result'], args['variable'], args['report_dir'])
+        # Many parent accounts run as one inventory host each: their messages must say which one. localhost is the
+        # one-account play of every example, and names nothing.
+        host = task_vars.get('inventory_hostname')
+        return verdict(args['result'], args['variable'], args['report_dir'], None if host == 'localhost' else host)

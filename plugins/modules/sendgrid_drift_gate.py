@@ -15,12 +15,16 @@ description:
     M(mailops.sendgrid.sendgrid_enforced_tls_accounts) and gives the play the outcome a pipeline's plan stage needs,
     the way C(terraform plan -detailed-exitcode) does.
   - B(In sync), the task is ok, and ansible-playbook exits V(0).
-  - On B(drift) (an account would change, or holds a flagged API key or teammate), the task fails with a short message (the
+  - On B(drift) (an account would change, or holds a flagged event webhook, API key or teammate), the task fails with a short message (the
     count and the first five accounts with their settings and flagged keys; the rest are in the report), and
     ansible-playbook exits V(2).
   - With B(no verdict) (the module failed, or did not run), the host is marked unreachable with the reason, so that
     ansible-playbook exits V(4) even though a task already failed. A pipeline reads V(2) as drift and any other
     non-zero code as "the plan did not run", never the other way round.
+  - Run for an inventory host other than C(localhost), as when each of several parent accounts is a host of its own,
+    every message names the host after the variable, such as C(on agency-b) in a drift message. With several hosts
+    in one run, ansible-playbook exits V(4) when any host got no verdict, else V(2) when any drifted, else V(0); each
+    host's message gives its own verdict.
   - Use it in C(always) after the module's task, so that it runs when the module failed. The roles
     C(mailops.sendgrid.baseline) and C(mailops.sendgrid.enforced_tls) run it as their drift gate.
   - An action plugin that runs on the controller; it sends nothing to SendGrid and writes nothing.
@@ -76,6 +80,6 @@ msg:
   description: The verdict in words, naming what turned the gate on.
   returned: always
   type: str
-  sample: "Drift (baseline_fail_on_drift): 2 of 40 accounts would change or have a flagged API key or teammate: billing
+  sample: "Drift (baseline_fail_on_drift): 2 of 40 accounts would change or have a flagged event webhook, API key or teammate: billing
     (api_keys: legacy); marketing (tracking.open). The report is in reports."
 """

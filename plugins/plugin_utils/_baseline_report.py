@@ -149,7 +149,10 @@ def markdown(report: dict) -> str:
     verdict = outcome(report)
     summary = report.get("summary") or {}
     accounts = report.get("accounts") or []
-    lines = ["# Security baseline report", ""] + _verdict_lines(report, verdict) + [""]
+    # the inventory host a run of many parent accounts (one host each) was about, in the title: several reports look
+    # alike otherwise
+    title = "# Security baseline report" + (": %s" % cell(report["inventory_host"]) if report.get("inventory_host") else "")
+    lines = [title, ""] + _verdict_lines(report, verdict) + [""]
     lines.append("- Generated at: %s" % report.get("generated_at"))
     if report.get("dry_run"):
         lines += ["- **Dry run (check mode): nothing was written.** \"would change\" marks what an apply run would change,"
@@ -217,8 +220,11 @@ def markdown(report: dict) -> str:
 def junit(report: dict, suite: str = "mailops.sendgrid.baseline") -> str:
     """The report as JUnit XML, one test case per account and setting: drift (would change, flagged) is a failure,
     anything that failed is an error, so that a pipeline's test view tells "an account drifted" from "the plan did
-    not run". A run that stopped before any account is one test case in error."""
+    not run". A run that stopped before any account is one test case in error. A report of an inventory host (one
+    parent account of many) names it in the suite and before each account: pipelines merge the hosts' files, whose
+    accounts may have the same names."""
     verdict = outcome(report)
+    host = report.get("inventory_host")
     cases = []
     if verdict == INCOMPLETE:
         cases.append(("baseline", "run", "error", "The run did not complete: %s" % (
@@ -237,12 +243,16 @@ def junit(report: dict, suite: str = "mailops.sendgrid.baseline") -> str:
                 cases.append((account["name"], key, "failure", "%s: %s" % (STATUS_TEXT.get(status, status), detail), detail))
             else:
                 cases.append((account["name"], key, None, STATUS_TEXT.get(status, str(status)), detail))
-    root = ET.Element("testsuites", name="SendGrid security baseline")
-    suite_element = ET.SubElement(root, "testsuite", name=suite, timestamp=str(report.get("generated_at") or ""),
+    root = ET.Element("testsuites", name="SendGrid security baseline" + (" (%s)" % host if host else ""))
+    suite_element = ET.SubElement(root, "testsuite", name=suite + (" (%s)" % host if host else ""),
+                                  timestamp=str(report.get("generated_at") or ""),
                                   tests=str(len(cases)), failures=str(sum(case[2] == "failure" for case in cases)),
                                   errors=str(sum(case[2] == "error" for case in cases)), skipped="0")
+    if host:
+        suite_element.set("hostname", str(host))
     for account, name, problem, message, detail in cases:
-        case = ET.SubElement(suite_element, "testcase", classname=str(account), name=str(name))
+        case = ET.SubElement(suite_element, "testcase", classname="%s/%s" % (host, account) if host else str(account),
+                             name=str(name))
         if problem:
             element = ET.SubElement(case, problem, message=message, type="drift" if problem == "failure" else "error")
             element.text = detail or message

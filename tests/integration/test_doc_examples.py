@@ -56,6 +56,10 @@ NOT_RUN = {
     "docs/docsite/rst/guide_pipelines.rst:the-policy": "run by test_pipeline.py",
     "docs/docsite/rst/guide_pipelines.rst:github-actions": "run by test_pipeline.py",
     "docs/docsite/rst/guide_pipelines.rst:gitlab-ci": "run by test_pipeline.py",
+    "docs/docsite/rst/guide_pipelines.rst:many-parent-accounts":
+        "an inventory of three parent accounts: test_integration_parents.py runs the section's commands with it",
+    "docs/docsite/rst/guide_pipelines.rst:many-parent-accounts:bash":
+        "run by test_integration_parents.py, against a local server per parent account",
     "roles/enforced_tls/README.md:a-pipeline-to-copy:bash":
         "runs the block above it against SendGrid; that block runs here with --check --diff, then --diff, then again",
     "roles/enforced_tls/README.md:variables:bash":
@@ -121,7 +125,9 @@ INVENTORY = {
                  "vault_sendgrid_api_key_name": "start key 1",
                  # the subusers' passwords the examples create them with (write-only: never read back)
                  "vault_transactional_password": "example-password-transactional-7Qm",
-                 "vault_webshop_password": "example-password-webshop-3Lx"},
+                 "vault_webshop_password": "example-password-webshop-3Lx",
+                 # the event webhooks' OAuth client secret (write-only: never read back, never in any output)
+                 "vault_webhook_oauth_secret": "example-oauth-SECRET-webhooks-4Kd"},
     },
 }
 
@@ -235,6 +241,7 @@ def run_example(playbook: Path, servers, **options):
     """One run; returns it with the requests each server got during it (time and request, oldest first)."""
     seen = [len(server.requests()) for server in servers]
     env = {"SENDGRID_API_URL": servers[0].url, "SENDGRID_EU_API_URL": servers[1].url, "SENDGRID_API_KEY": KEY}
+    options.setdefault("secrets", SECRETS + (INVENTORY["all"]["vars"]["vault_webhook_oauth_secret"],))
     run = run_playbook(str(playbook), env=env, args=("-i", str(playbook.parent / "inventory.yml")), timeout=240,
                        **options)
     run.sent = sorted(((entry["time"], call) for server, count in zip(servers, seen)

@@ -7,7 +7,11 @@
 
 from __future__ import annotations
 
-from ansible_collections.mailops.sendgrid.plugins.action.sendgrid_drift_gate import verdict
+from unittest.mock import MagicMock
+
+import pytest
+
+from ansible_collections.mailops.sendgrid.plugins.action.sendgrid_drift_gate import ActionModule, verdict
 
 VARIABLE = "baseline_fail_on_drift"
 
@@ -19,7 +23,7 @@ def baseline(drift, accounts=3):
 def test_in_sync_is_ok():
     assert verdict(baseline([]), VARIABLE, None) == dict(
         changed=False, msg="In sync (baseline_fail_on_drift): none of the 3 accounts would change or have a flagged "
-                           "API key or teammate.")
+                           "event webhook, API key or teammate.")
 
 
 def test_drift_fails_naming_accounts_settings_and_flagged_keys():
@@ -27,7 +31,7 @@ def test_drift_fails_naming_accounts_settings_and_flagged_keys():
                                {"account": "marketing", "settings": ["tracking.open"], "flagged": {}}]),
                      VARIABLE, "reports")
     assert result == dict(failed=True, changed=False, msg=(
-        "Drift (baseline_fail_on_drift): 2 of 3 accounts would change or have a flagged API key or teammate: billing (api_keys: "
+        "Drift (baseline_fail_on_drift): 2 of 3 accounts would change or have a flagged event webhook, API key or teammate: billing (api_keys: "
         "legacy); marketing (tracking.open). The report is in reports."))
 
 
@@ -54,3 +58,25 @@ def test_an_enforced_tls_result_drifts_by_its_changed_accounts():
         dict(name="parent", changed=False), dict(name="billing", changed=True, changes={"require_tls": True})]),
         "enforced_tls_fail_on_drift", None)
     assert result["msg"] == "Drift (enforced_tls_fail_on_drift): 1 of 2 accounts would change: billing (require_tls)."
+
+
+def test_each_verdict_names_the_inventory_host_of_one_parent_account_among_many():
+    drift = [{"account": "support", "settings": ["tracking.open"], "flagged": {}}]
+    assert verdict(baseline(drift), VARIABLE, "reports/agency_b", "agency_b")["msg"] == (
+        "Drift (baseline_fail_on_drift) on agency_b: 1 of 3 accounts would change or have a flagged event webhook, API "
+        "key or teammate: support (tracking.open). The report is in reports/agency_b.")
+    assert verdict(baseline([]), VARIABLE, None, "agency_a")["msg"].startswith(
+        "In sync (baseline_fail_on_drift) on agency_a: none of the 3 accounts")
+    assert verdict(dict(failed=True, msg="HTTP 401"), VARIABLE, None, "agency_c")["msg"].startswith(
+        "No verdict (baseline_fail_on_drift) on agency_c: the plan did not complete")
+
+
+@pytest.mark.parametrize("host, named", [("agency_b", " on agency_b: "), ("localhost", ": "), (None, ": ")])
+def test_the_gate_task_names_its_inventory_host_unless_it_is_localhost(host, named):
+    task = MagicMock(args=dict(result=baseline([]), variable=VARIABLE), async_val=0, check_mode=True,
+                     action="mailops.sendgrid.sendgrid_drift_gate")
+    connection = MagicMock()
+    connection._shell.tmpdir = None
+    action = ActionModule(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    result = action.run(task_vars={} if host is None else {"inventory_hostname": host})
+    assert result["msg"].startswith("In sync (baseline_fail_on_drift)%snone of the 3 accounts" % named), result["msg"]

@@ -67,7 +67,9 @@ def test_only_one_family_runs_last_and_it_is_a_collection_whose_change_may_lock_
 def test_the_audits_say_what_they_flag_for_the_messages():
     audits = [family for family in REGISTRY if family.flags]
     assert all(family.flags for family in REGISTRY if family.kind == "audit")
-    assert A_FLAGGED == "a flagged " + " or ".join(family.flags for family in audits)
+    # the last two joined by "or", the others by commas: "a flagged event webhook, API key or teammate"
+    assert A_FLAGGED == "a flagged %s or %s" % (", ".join(family.flags for family in audits[:-1]), audits[-1].flags)
+    assert [family.flags for family in audits] == ["event webhook", "API key", "teammate"]
 
 
 def test_a_result_key_belongs_to_its_family():

@@ -85,7 +85,7 @@ def test_an_apply_that_changed_accounts_is_changed_not_drift_and_flagged_keys_st
     flagged["summary"].update(changed=1, flagged=1)
     assert outcome(flagged) == "drift"
     assert markdown(flagged).split("\n")[2] == (
-        "**Drift: 1 of 1 account has a flagged API key or teammate, which only a person can fix; 1 changed.**")
+        "**Drift: 1 of 1 account has a flagged event webhook, API key or teammate, which only a person can fix; 1 changed.**")
 
 
 def test_drift_is_a_junit_failure_and_a_failed_setting_an_error_and_compliant_passes():
@@ -105,7 +105,7 @@ def test_the_markdown_gives_the_summary_first_then_a_line_per_account_to_look_at
     text = markdown(report(accounts, drift=[{"account": "marketing", "settings": ["tracking.open", "api_keys"],
                                              "flagged": {"api_keys": ["ci-deploy"]}}]))
     lines = text.split("\n")
-    assert lines[2] == "**Drift: 1 of 3 accounts would change or has a flagged API key or teammate.**"
+    assert lines[2] == "**Drift: 1 of 3 accounts would change or has a flagged event webhook, API key or teammate.**"
     assert text.index("- Totals:") < text.index("## Accounts to look at") < text.index("## Every account and setting")
     assert "- marketing (overrides: tracking): tracking.open would change, api_keys flagged" in lines
     assert "- Drift: marketing (tracking.open, api_keys: ci-deploy)" in lines
@@ -148,3 +148,30 @@ def test_at_200_drifted_accounts_the_markdown_summary_stays_short_and_each_accou
     assert len(drift_summary) < 300 and drift_summary.endswith("... and 195 more (each under Accounts to look at)")
     assert len([line for line in lines if line.startswith("- subuser-")]) == 200
     assert max(len(line) for line in lines[:lines.index("## Accounts to look at")]) < 400
+
+
+def test_the_report_of_an_inventory_host_names_it_in_the_title_the_suite_and_each_test_case():
+    """One host per parent account: their JUnit files are merged by a pipeline, and their accounts may share names."""
+    drifted = dict(report([account("parent", tracking__open="compliant"), account("marketing", tracking__open="would_change")],
+                          drift=[{"account": "marketing", "settings": ["tracking.open"], "flagged": {}}]),
+                   inventory_host="agency_b")
+    assert markdown(drifted).split("\n")[:3] == [
+        "# Security baseline report: agency_b", "",
+        "**Drift: 1 of 2 accounts would change or has a flagged event webhook, API key or teammate.**"]
+    suite = ET.fromstring(junit(drifted)).find("testsuite")
+    assert (suite.get("name"), suite.get("hostname")) == ("mailops.sendgrid.baseline (agency_b)", "agency_b")
+    assert [(case.get("classname"), case.get("name"), [child.tag for child in case]) for case in suite.iter("testcase")] == [
+        ("agency_b/parent", "tracking.open", []), ("agency_b/marketing", "tracking.open", ["failure"])]
+    stopped = dict(STOPPED, inventory_host="agency_c")
+    assert [case.get("classname") for case in ET.fromstring(junit(stopped)).iter("testcase")] == ["agency_c/baseline"]
+    assert list(with_verdict(dict(inventory_host="agency_c", **STOPPED)))[:3] == ["outcome", "complete", "inventory_host"]
+
+
+def test_a_report_without_an_inventory_host_is_titled_and_named_as_before():
+    for plain in (STOPPED, dict(STOPPED, inventory_host=None)):
+        assert markdown(plain).startswith("# Security baseline report\n\n")
+        root = ET.fromstring(junit(plain))
+        assert root.get("name") == "SendGrid security baseline"
+        assert root.find("testsuite").get("name") == "mailops.sendgrid.baseline"
+        assert root.find("testsuite").get("hostname") is None
+        assert [case.get("classname") for case in root.iter("testcase")] == ["baseline"]
