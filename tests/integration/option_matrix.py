@@ -1507,6 +1507,8 @@ def model_link_branding_info(params, env, known) -> Expectation:
     host = host_for(params["region"], params, env)
     return Expectation([call(host, "GET", WHITELABEL_LINKS_PATH, params.get("on_behalf_of"),
                              query={"limit": WHITELABEL_LINKS_LIMIT})], returned={"links": []})
+
+
 # ----------------------------------------------------------------------------- the model: event webhooks
 
 def webhook_refusal(params) -> Refused | None:
