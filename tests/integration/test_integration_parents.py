@@ -281,8 +281,8 @@ def test_a_plan_where_one_parent_drifted_exits_2_and_names_that_parent_account_a
     host, account, setting = DRIFTED
     assert plan.rc == 2, plan.explain()
     message = ("Drift (baseline_fail_on_drift) on %s: 1 of %d accounts would change or have a flagged event webhook, "
-               "API key or teammate: %s (%s). The report is in %s." % (host, len(COVERED[host]), account, setting,
-                                                            plan.checkout / "reports" / host))
+               "API key or teammate: %s (%s). The report is in %s." % (
+                   host, len(COVERED[host]), account, setting, plan.checkout / "reports" / host))
     assert plan.gate(host) == ("failed", message)
     # at the default verbosity, the failure's one line does not name the host: the message does
     assert "[ERROR]: Task failed: Action failed: " + message in plan.stdout, plan.explain()
