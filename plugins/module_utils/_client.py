@@ -188,6 +188,11 @@ def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = 
                                      % (option_name(item_where), _shape(item), as_text(item))))
                 elif elements == "dict" and option.get("options") and isinstance(item, dict):
                     problems += shape_problems(option["options"], item, item_where + ".", top)
+        elif kind == "list" and isinstance(value, str) and not value.replace(",", "").strip():
+            # AnsibleModule makes "" an empty list, and an empty list removes every item: an unset variable
+            # (-e subs=) must not take every association or address away
+            problems.append((top, "value of %s is empty text, which would mean no items: give [] for none, or leave "
+                                  "it out (null) to keep what there is" % where))
         elif kind == "list" and isinstance(value, dict):
             problems.append((top, "value of %s must be a list, got a dictionary: %s" % (where, as_text(value))))
         elif kind == "dict" and option.get("options"):

@@ -110,3 +110,25 @@ def test_a_url_refused_that_came_from_the_environment_names_the_environment_vari
     result = run_module(sendgrid_enforced_tls, capsys, api_key=KEY, require_tls=True)
     assert result["msg"].startswith("SENDGRID_API_URL http://192.0.2.10:8080 uses plain http:// to a host that is not "
                                     "this machine"), result["msg"]
+
+
+@pytest.mark.parametrize("module, args, where", [
+    # AnsibleModule made "" an empty list: the allow list's every entry, or every exclusion, was to be taken away
+    (sendgrid_ip_access, dict(entries="", state="absent"), "entries"),
+    (sendgrid_ip_access, dict(entries=" , "), "entries"),
+    (sendgrid_api_key_info, dict(allowed_scopes=""), "allowed_scopes"),
+    (sendgrid_baseline, dict(discover_subusers=True, exclude=""), "exclude"),
+])
+def test_an_empty_text_for_a_list_is_refused_since_it_would_mean_no_items(capsys, nothing_sent, module, args, where):
+    result = run_module(module, capsys, **dict({"api_key": KEY}, **args))
+    assert result["failed"] is True
+    assert result["msg"] == ("value of %s is empty text, which would mean no items: give [] for none, or leave it out "
+                             "(null) to keep what there is" % where), result["msg"]
+
+
+def test_an_empty_list_still_means_no_items(capsys):
+    with responses.RequestsMock() as mocked:
+        mocked.get("https://api.sendgrid.com/v3/api_keys", json={"result": []})
+        result = run_module(sendgrid_api_key_info, capsys, api_key=KEY, allowed_scopes=[])
+    assert not result.get("failed"), result
+    assert result["api_keys"] == []
