@@ -75,6 +75,8 @@ def dns_records(dns) -> list:
 
 def check_labels(value, option: str, pattern, what: str) -> str:
     text = value.strip() if isinstance(value, str) else ""
+    # an absolute name (as dns_records and DNS tools write them) is the same name
+    text = text[:-1] if text.endswith(".") and not text.endswith("..") else text
     if not pattern.match(text):
         raise SendGridError("value of %s must be %s, got: %s." % (option_name(option), what, as_text(value)))
     return text.lower()

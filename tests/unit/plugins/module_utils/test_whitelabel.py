@@ -108,6 +108,14 @@ def test_checked_values_are_normalised_and_the_contracts_check_gives_no_warning(
     assert DOMAIN_FAMILY.check(params()) == []
 
 
+def test_an_absolute_domain_name_is_the_same_name():
+    checked = DOMAIN_FAMILY.checked(params(domain="Example.com.", subdomain="em."))
+    assert (checked["domain"], checked["subdomain"]) == ("example.com", "em")
+    with pytest.raises(SendGridError, match=r"^value of domain must be a domain name such as example.com, got: "
+                                            r"example\.com\.\.\.$"):
+        DOMAIN_FAMILY.checked(params(domain="example.com.."))
+
+
 def test_a_link_subdomain_is_checked_alike_and_named_with_its_own_example():
     with pytest.raises(SendGridError, match=r"^value of subdomain must be DNS labels such as links"):
         LINK_FAMILY.checked(dict(params(), subdomain="links!"))
