@@ -89,6 +89,7 @@ SOAK_RATE_LIMIT = 600
 SOAK_RATE_WINDOW_S = 60.0
 SOAK_FAULTS = ({"kind": "error", "status": 503}, {"kind": "drop"})
 SOAK_FEED_SECONDS = 0.2
+SOAK_FEED_AHEAD = 10
 SOAK_FLOOR_TARGET = 1.1
 
 
@@ -232,9 +233,10 @@ class Server:
 
 
 class FaultFeeder(threading.Thread):
-    """Makes a share of the API requests fail while a run goes on: the server's faults fire on the next request(s)
-    that arrive, so each is queued once the request log has grown by a random gap (mean 1 / share), the kinds of
-    SOAK_FAULTS in turn. Polling the log delays a fault by at most SOAK_FEED_SECONDS."""
+    """Makes a share of the API requests fail while a run goes on, each failure after a random gap of requests (mean
+    1 / share), the kinds of SOAK_FAULTS in turn. The server's faults fire in the order they were queued, on the next
+    requests that arrive: a harmless one (a delay of 0 s) counts the gap off, then the failure fires; the queue is
+    kept SOAK_FEED_AHEAD failures deep, so failures never pile up on the few requests at the end of a run."""
 
     def __init__(self, server: Server, share: float, seed: int):
         super().__init__(daemon=True)
@@ -242,21 +244,18 @@ class FaultFeeder(threading.Thread):
         self.share = share
         self.random = random.Random(seed)
         self.stopping = threading.Event()
-        self.queued = 0
+        self.queued = 0     # failures queued, for their kinds' turns
 
     def run(self) -> None:
-        if not self.share:
-            return
-        due = self.gap()
-        while not self.stopping.wait(SOAK_FEED_SECONDS):
-            arrived = len(self.server.control("GET", "requests"))
-            while arrived >= due:
+        while self.share and not self.stopping.is_set():
+            pending = self.server.control("GET", "faults")
+            for dummy in range(SOAK_FEED_AHEAD - sum(fault["kind"] != "delay" for fault in pending)):
+                gap = max(1, round(self.random.expovariate(self.share)))
+                if gap > 1:
+                    self.server.control("POST", "faults", {"kind": "delay", "seconds": 0, "count": gap - 1})
                 self.server.control("POST", "faults", SOAK_FAULTS[self.queued % len(SOAK_FAULTS)])
                 self.queued += 1
-                due += self.gap()
-
-    def gap(self) -> int:
-        return max(1, round(self.random.expovariate(self.share)))
+            self.stopping.wait(SOAK_FEED_SECONDS)
 
     def stop(self) -> None:
         """Stop feeding and drop the faults that did not fire (the server's state is read next)."""
@@ -343,10 +342,18 @@ class Runner:
         finally:
             feeder.stop()
         log = server.control("GET", "requests")
+        # kept for a closer look (when each request came, what it met): results/soak-<state>.requests.json
+        self.args.output.mkdir(parents=True, exist_ok=True)
+        (self.args.output / ("soak-%s.requests.json" % ("drifted" if drifted else "in-sync"))).write_text(
+            json.dumps([{k: entry[k] for k in ("seq", "time", "connection", "method", "path", "account", "status", "fault")}
+                        for entry in log]) + "\n", encoding="utf-8")
         recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
         # the server counts a request against its endpoint's budget unless the connection was dropped on arrival
         counted = collections.Counter(entry["path"].split("?", 1)[0] for entry in log if entry["fault"] != "drop")
         busiest, busiest_requests = counted.most_common(1)[0] if counted else ("", 0)
+        arrivals = sorted(entry["time"] for entry in log if entry["path"].split("?", 1)[0] == busiest)
+        # where the API time went: the busiest endpoint's pauses (longer than a second) are its waits for a reset
+        waits = [later - earlier for earlier, later in zip(arrivals, arrivals[1:]) if later - earlier > 1.0]
         floor_s = busiest_requests / SOAK_RATE_LIMIT * SOAK_RATE_WINDOW_S
         not_converged = server.not_converged(accounts, SOAK_SETTINGS)
         sample = dict(
@@ -357,8 +364,10 @@ class Runner:
             by_endpoint=dict(counted), busiest_endpoint=busiest, busiest_requests=busiest_requests,
             answered_429=sum(entry["status"] == 429 for entry in log),
             answered_503=sum(entry["fault"] == "error" for entry in log),
-            dropped=sum(entry["fault"] == "drop" for entry in log), faults_queued=feeder.queued,
+            dropped=sum(entry["fault"] == "drop" for entry in log),
             retries_warned=len(re.findall(r";\s+retry\s+\d+\s+of\s+\d+\s+in", proc.stdout + proc.stderr)),
+            api_span_s=round(max(e["time"] for e in log) - min(e["time"] for e in log), 2) if log else 0.0,
+            busiest_waits_s=[round(wait, 2) for wait in waits],
             floor_s=round(floor_s, 2), ratio=round(wall / floor_s, 3) if floor_s else None,
             # a fixed window lets a limit's worth go at once: the last window need not be waited out
             window_bound_s=(math.ceil(busiest_requests / SOAK_RATE_LIMIT) - 1) * SOAK_RATE_WINDOW_S,
