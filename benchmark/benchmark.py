@@ -138,7 +138,7 @@ def parse_args(argv=None):
         parser.error("--soak-accounts needs a number >= 1 and --soak-faults a share from 0 to below 1")
     if sum((args.baseline_only, args.soak_only)) > 1 or (args.baseline_only and args.skip_baseline) \
             or (args.soak_only and args.skip_soak):
-        parser.error("--baseline-only, --soak-only and --skip-baseline or --skip-soak exclude each other")
+        parser.error("--baseline-only and --soak-only exclude each other, and each its own --skip- option")
     # what runs: the Enforced TLS scenarios, the full baseline, the soak
     args.run_tls = not (args.baseline_only or args.soak_only)
     args.run_baseline = not (args.skip_baseline or args.soak_only)
@@ -845,7 +845,9 @@ def soak_markdown(result: dict) -> list:
            "failing %g %% of the requests it receives, a 503 and a dropped connection in turn. The first run starts "
            "drifted, the second in sync (as the first left it), each with fresh rate windows. Converged is read on the "
            "server. The floor is the busiest endpoint's requests (what the server counted against its budget, retries "
-           "included) / %d per minute; the window bound is the whole windows a fixed-window limit makes a run wait out."
+           "included) / %d per minute; the window bound is the whole windows a fixed-window limit makes a run wait out. API s "
+           "is the time from the first request to the last, with the busiest endpoint's pauses of more than a second "
+           "(its waits for a reset, and a retry's backoff when it was the last request)."
            % (cfg["concurrency"], SOAK_RATE_LIMIT, cfg["soak_rate_window_s"], 100 * cfg["soak_faults"], SOAK_RATE_LIMIT),
            ""]
     table_rows = []
@@ -856,12 +858,14 @@ def soak_markdown(result: dict) -> list:
             "%d x 503 + %d dropped" % (row["answered_503"], row["dropped"]), row["retries_warned"],
             "%d (%s)" % (row["requests"], methods_text(row["by_method"])),
             "%d %s" % (row["busiest_requests"], row["busiest_endpoint"]),
-            "%.1f" % row["wall_s"], "%.1f" % row["floor_s"], "%.0f" % row["window_bound_s"],
+            "%.1f" % row["wall_s"], "%.1f (%d, %.0f s)" % (row["api_span_s"], len(row["busiest_waits_s"]),
+                                                           sum(row["busiest_waits_s"])),
+            "%.1f" % row["floor_s"], "%.0f" % row["window_bound_s"],
             "%.2f%s" % (row["ratio"], "" if row["met"]["floor"] else " (above %.1f)" % SOAK_FLOOR_TARGET)
             if row["busiest_requests"] > SOAK_RATE_LIMIT else "%.2f (one window: not bound)" % row["ratio"],
             row["changed_tasks"], "%.1f" % row["cpu_s"], row["connections"]])
     out.append(table(["accounts", "converged on the server", "429s", "faults survived", "retries warned", "requests",
-                      "busiest endpoint", "wall s", "floor s", "window bound s", "wall / floor", "changed tasks",
+                      "busiest endpoint", "wall s", "API s (pauses, s)", "floor s", "window bound s", "wall / floor", "changed tasks",
                       "CPU s", "connections"], table_rows))
     return out
 
