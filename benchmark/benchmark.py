@@ -13,7 +13,12 @@ It starts tools/sendgrid_api_server.py with a latency added to every API answer 
    settings, IP allow list, API keys) on N accounts (the parent and N - 1 subusers, default 100), in sync and
    drifted, against its hand-written uri equivalent (a GET per setting per account, a PATCH or POST when it
    differs): requests against the documented floor (exactly), wall time above an empty play against the bound
-   2 x (requests / concurrency x latency), and the ratio to the uri equivalent.
+   2 x (requests / concurrency x latency), and the ratio to the uri equivalent;
+6. the soak: the role mailops.sendgrid.baseline (Enforced TLS and open tracking) on the parent and its N - 1
+   discovered subusers (default 1000 accounts), with the server limiting the key to 600 requests a minute per
+   endpoint and failing 5 % of the requests (503 or a dropped connection), drifted and then in sync: the accounts
+   converged on the server, the 429s the client caused, the faults it survived, and the wall time against the
+   rate-limit floor (the busiest endpoint's requests / 600 a minute).
 
 Every playbook runs the same way: ``ansible-playbook -i localhost, --forks F PLAYBOOK -e @vars.json``, local
 connection, the venv's Python as interpreter, against the same server. Times for N accounts are medians of up
@@ -27,8 +32,10 @@ import argparse
 import collections
 import datetime
 import json
+import math
 import os
 import platform
+import random
 import re
 import resource
 import shutil
@@ -36,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -73,6 +81,17 @@ TLS_API = "/v3/user/settings/enforced_tls"
 WHITELIST_API = "/v3/access_settings/whitelist"
 KEYS_API = "/v3/api_keys"
 
+# The soak (playbooks/vars/soak_policy.yml): Enforced TLS and open tracking, as the API stores them, on the parent and
+# every discovered subuser; the server's start state is drifted in both. SendGrid's limit is per key and endpoint
+# (GET and PATCH of a path share it); SOAK_FAULTS are what a failed request meets, in turn.
+SOAK_SETTINGS = {None: POLICY, "tracking_settings/open": {"enabled": False}}
+SOAK_RATE_LIMIT = 600
+SOAK_RATE_WINDOW_S = 60.0
+SOAK_FAULTS = ({"kind": "error", "status": 503}, {"kind": "drop"})
+SOAK_FEED_SECONDS = 0.2
+SOAK_FEED_AHEAD = 10
+SOAK_FLOOR_TARGET = 1.1
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -93,8 +112,15 @@ def parse_args(argv=None):
     parser.add_argument("--baseline-only", action="store_true",
                         help="measure the full baseline (and the empty play) only, not the enforced_tls scenarios")
     parser.add_argument("--skip-baseline", action="store_true", help="leave the full-baseline measurement out")
+    parser.add_argument("--soak-accounts", type=int, default=1000, metavar="N",
+                        help="accounts of the soak: the parent and N - 1 discovered subusers (default 1000)")
+    parser.add_argument("--soak-faults", type=float, default=0.05, metavar="SHARE",
+                        help="share of the soak's requests that fail, as a 503 or a dropped connection (default 0.05)")
+    parser.add_argument("--soak-only", action="store_true",
+                        help="run the soak only (rate limit and faults; several minutes at 1000 accounts)")
+    parser.add_argument("--skip-soak", action="store_true", help="leave the soak out")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: sizes 1,10, a baseline of 10 accounts, one run each")
+                        help="smoke run: sizes 1,10, a baseline of 10 accounts, a soak of 20, one run each")
     parser.add_argument("--render", action="store_true",
                         help="measure nothing: write latest.md again from the latest.json in --output, and print it")
     args = parser.parse_args(argv)
@@ -102,13 +128,21 @@ def parse_args(argv=None):
     if args.quick:
         args.sizes = [n for n in args.sizes if n <= 10] or [1]
         args.baseline_accounts = min(args.baseline_accounts, 10)
+        args.soak_accounts = min(args.soak_accounts, 20)
         args.repeat = 1
     if not args.sizes or min(args.sizes) < 1 or args.repeat < 1:
         parser.error("--sizes needs numbers >= 1 and --repeat a number >= 1")
     if args.baseline_accounts < 1:
         parser.error("--baseline-accounts needs a number >= 1 (the parent alone)")
-    if args.baseline_only and args.skip_baseline:
-        parser.error("--baseline-only and --skip-baseline exclude each other")
+    if args.soak_accounts < 1 or not 0 <= args.soak_faults < 1:
+        parser.error("--soak-accounts needs a number >= 1 and --soak-faults a share from 0 to below 1")
+    if sum((args.baseline_only, args.soak_only)) > 1 or (args.baseline_only and args.skip_baseline) \
+            or (args.soak_only and args.skip_soak):
+        parser.error("--baseline-only and --soak-only exclude each other, and each its own --skip- option")
+    # what runs: the Enforced TLS scenarios, the full baseline, the soak
+    args.run_tls = not (args.baseline_only or args.soak_only)
+    args.run_baseline = not (args.skip_baseline or args.soak_only)
+    args.run_soak = not (args.skip_soak or args.baseline_only)
     return args
 
 
@@ -168,12 +202,25 @@ class Server:
 
     def baseline_state_ok(self, accounts: list) -> bool:
         """Whether every account has the baseline's settings and exactly its allow list."""
-        for setting, wanted in BASELINE_SETTINGS.items():
-            state = self.control("GET", "state" + ("?setting=" + setting if setting else ""))
-            if not all({k: state[a].get(k) for k in wanted} == wanted for a in accounts):
-                return False
+        if self.not_converged(accounts, BASELINE_SETTINGS):
+            return False
         lists = self.control("GET", "state?setting=access_settings/whitelist")
         return all(sorted(rule["ip"] for rule in lists[a]) == sorted(BASELINE_ALLOW_LIST) for a in accounts)
+
+    def not_converged(self, accounts: list, settings: dict) -> list:
+        """The accounts whose settings on the server differ from these ({setting: fields}, None: Enforced TLS)."""
+        states = [(wanted, self.control("GET", "state" + ("?setting=" + setting if setting else "")))
+                  for setting, wanted in settings.items()]
+        return [a for a in accounts if any({k: state[a].get(k) for k in wanted} != wanted for wanted, state in states)]
+
+    def prepare_soak(self, drifted: bool) -> None:
+        """Start state of a soak run: drifted, the server's start state, or as the last run left it; SendGrid's rate
+        limit with fresh windows (a run that starts a minute after the last one), no faults, an empty request log."""
+        if drifted:
+            self.control("POST", "reset")
+        self.control("PUT", "config", {"rate_limit": SOAK_RATE_LIMIT, "rate_window": SOAK_RATE_WINDOW_S})
+        self.control("DELETE", "faults")
+        self.control("DELETE", "requests")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -183,6 +230,38 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class FaultFeeder(threading.Thread):
+    """Makes a share of the API requests fail while a run goes on, each failure after a random gap of requests (mean
+    1 / share), the kinds of SOAK_FAULTS in turn. The server's faults fire in the order they were queued, on the next
+    requests that arrive: a harmless one (a delay of 0 s) counts the gap off, then the failure fires; the queue is
+    kept SOAK_FEED_AHEAD failures deep, so failures never pile up on the few requests at the end of a run."""
+
+    def __init__(self, server: Server, share: float, seed: int):
+        super().__init__(daemon=True)
+        self.server = server
+        self.share = share
+        self.random = random.Random(seed)
+        self.stopping = threading.Event()
+        self.queued = 0     # failures queued, for their kinds' turns
+
+    def run(self) -> None:
+        while self.share and not self.stopping.is_set():
+            pending = self.server.control("GET", "faults")
+            for dummy in range(SOAK_FEED_AHEAD - sum(fault["kind"] != "delay" for fault in pending)):
+                gap = max(1, round(self.random.expovariate(self.share)))
+                if gap > 1:
+                    self.server.control("POST", "faults", {"kind": "delay", "seconds": 0, "count": gap - 1})
+                self.server.control("POST", "faults", SOAK_FAULTS[self.queued % len(SOAK_FAULTS)])
+                self.queued += 1
+            self.stopping.wait(SOAK_FEED_SECONDS)
+
+    def stop(self) -> None:
+        """Stop feeding and drop the faults that did not fire (the server's state is read next)."""
+        self.stopping.set()
+        self.join()
+        self.server.control("DELETE", "faults")
 
 
 # ----------------------------------------------------------------------------- running playbooks
@@ -246,6 +325,62 @@ class Runner:
         if proc.returncode != 0 or recap is None:
             raise SystemExit("%s run failed (rc %s):\n%s\n%s"
                              % (variant, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+        return sample
+
+    def run_soak(self, server: Server, drifted: bool, seed: int) -> dict:
+        """One soak run on its own server: the baseline of SOAK_SETTINGS on the parent and every subuser discovered,
+        under SendGrid's rate limit, with --soak-faults of the requests failing; what it sent, met and left there."""
+        accounts = ["parent"] + server.accounts
+        extra = {"api_url": server.url, "api_key": API_KEY, "accounts": [], "discover": True,
+                 "policy": "soak_policy", "concurrency": self.args.concurrency}
+        (self.workdir / "vars.json").write_text(json.dumps(extra), encoding="utf-8")
+        server.prepare_soak(drifted)
+        feeder = FaultFeeder(server, self.args.soak_faults, seed)
+        feeder.start()
+        started = time.time()
+        try:
+            proc, wall, cpu = self.execute("baseline_role.yml")
+        finally:
+            feeder.stop()
+        log = server.control("GET", "requests")
+        # kept for a closer look (when each request came, what it met): results/soak-<state>.requests.json
+        self.args.output.mkdir(parents=True, exist_ok=True)
+        (self.args.output / ("soak-%s.requests.json" % ("drifted" if drifted else "in-sync"))).write_text(
+            json.dumps([{k: entry[k] for k in ("seq", "time", "connection", "method", "path", "account", "status", "fault")}
+                        for entry in log]) + "\n", encoding="utf-8")
+        recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
+        # the server counts a request against its endpoint's budget unless the connection was dropped on arrival
+        counted = collections.Counter(entry["path"].split("?", 1)[0] for entry in log if entry["fault"] != "drop")
+        busiest, busiest_requests = counted.most_common(1)[0] if counted else ("", 0)
+        arrivals = sorted(entry["time"] for entry in log if entry["path"].split("?", 1)[0] == busiest)
+        # where the API time went: the busiest endpoint's pauses (longer than a second) are its waits for a reset
+        waits = [later - earlier for earlier, later in zip(arrivals, arrivals[1:]) if later - earlier > 1.0]
+        floor_s = busiest_requests / SOAK_RATE_LIMIT * SOAK_RATE_WINDOW_S
+        not_converged = server.not_converged(accounts, SOAK_SETTINGS)
+        sample = dict(
+            state="drifted" if drifted else "in sync", accounts=len(accounts),
+            wall_s=round(wall, 3), cpu_s=round(cpu, 3), rc=proc.returncode,
+            changed_tasks=int(recap.group(2)) if recap else None,
+            requests=len(log), by_method=dict(collections.Counter(entry["method"] for entry in log)),
+            by_endpoint=dict(counted), busiest_endpoint=busiest, busiest_requests=busiest_requests,
+            answered_429=sum(entry["status"] == 429 for entry in log),
+            answered_503=sum(entry["fault"] == "error" for entry in log),
+            dropped=sum(entry["fault"] == "drop" for entry in log),
+            retries_warned=len(re.findall(r";\s+retry\s+\d+\s+of\s+\d+\s+in", proc.stdout + proc.stderr)),
+            api_span_s=round(max(e["time"] for e in log) - min(e["time"] for e in log), 2) if log else 0.0,
+            # ansible-playbook's time before the first request (start-up, the role's tasks, the module's start) and
+            # after the last (the module's result, the role's tasks after it)
+            before_api_s=round(min(e["time"] for e in log) - started, 2) if log else None,
+            after_api_s=round(started + wall - max(e["time"] for e in log), 2) if log else None,
+            busiest_waits_s=[round(wait, 2) for wait in waits],
+            floor_s=round(floor_s, 2), ratio=round(wall / floor_s, 3) if floor_s else None,
+            # a fixed window lets a limit's worth go at once: the last window need not be waited out
+            window_bound_s=(math.ceil(busiest_requests / SOAK_RATE_LIMIT) - 1) * SOAK_RATE_WINDOW_S,
+            connections=server.control("GET", "connections")["opened"],
+            converged=len(accounts) - len(not_converged), not_converged=not_converged[:10],
+        )
+        if proc.returncode != 0 or recap is None:
+            sample["error"] = "soak run failed (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
         return sample
 
     def run(self, variant: str, accounts: list, drifted: bool, check: bool = False, fail_hard: bool = True) -> dict:
@@ -476,6 +611,39 @@ class Benchmark:
                         "holds" if above <= bound else "MISSED", rows[-1]["ratio"]))
         return rows
 
+    def soak(self) -> list:
+        """Scenario 6: the soak, a drifted run and then one in sync, under SendGrid's rate limit and failing requests."""
+        # its own server: discovery finds every subuser there, and the soak's number may differ from the others'
+        workdir = self.runner.workdir / "soak"
+        workdir.mkdir()
+        server = Server(workdir, self.args.latency, self.args.soak_accounts - 1)
+        try:
+            return [self.soak_run(server, state, drifted, number)
+                    for number, (state, drifted) in enumerate((("drifted", True), ("in sync", False)))]
+        finally:
+            server.stop()
+
+    def soak_run(self, server: Server, state: str, drifted: bool, number: int) -> dict:
+        self.say("soak %d accounts %s: running (the rate limit makes it long: floor about %.0f s)" % (
+            self.args.soak_accounts, state,
+            (2 if drifted else 1) * self.args.soak_accounts / SOAK_RATE_LIMIT * SOAK_RATE_WINDOW_S))
+        sample = self.runner.run_soak(server, drifted, seed=number)
+        sample["met"] = dict(
+            converged=sample["converged"] == sample["accounts"], no_429=sample["answered_429"] == 0,
+            ran=("error" not in sample and (drifted or sample["changed_tasks"] == 0)
+                 and (drifted or not sample["by_method"].get("PATCH"))),
+            # within one window the limit never binds: start-up and latency bound the run, not the floor
+            floor=sample["busiest_requests"] <= SOAK_RATE_LIMIT or sample["ratio"] <= SOAK_FLOOR_TARGET)
+        self.say("soak %d accounts %s: %.1f s (floor %.1f s: %d requests on %s, ratio %.2f), %d requests, %d 429, "
+                 "%d x 503 and %d dropped survived, %d of %d accounts converged%s%s"
+                 % (sample["accounts"], state, sample["wall_s"], sample["floor_s"], sample["busiest_requests"],
+                    sample["busiest_endpoint"], sample["ratio"] or 0, sample["requests"], sample["answered_429"],
+                    sample["answered_503"], sample["dropped"], sample["converged"], sample["accounts"],
+                    "" if all(sample["met"].values()) else "  (MISSED: %s)"
+                    % ", ".join(k for k, v in sample["met"].items() if not v),
+                    "\n" + sample["error"] if "error" in sample else ""))
+        return sample
+
     def empty_play(self) -> dict:
         samples = [self.runner.run("empty", [], drifted=True) for dummy in range(self.args.repeat)]
         summary = summarize(samples)
@@ -586,6 +754,8 @@ def markdown(result: dict) -> str:
         out += enforced_tls_markdown(result)
     if result.get("baseline"):
         out += baseline_markdown(result)
+    if result.get("soak"):
+        out += soak_markdown(result)
     return "\n".join(out) + "\n"
 
 
@@ -668,6 +838,44 @@ def baseline_markdown(result: dict) -> list:
     return out
 
 
+def soak_markdown(result: dict) -> list:
+    cfg = result["config"]
+    rows = result["soak"]
+    n = rows[0]["accounts"]
+    out = ["", "### The soak: %d accounts (the parent and %d discovered subusers), rate limited, %g %% of requests failing"
+           % (n, n - 1, 100 * cfg["soak_faults"]), "",
+           "The role `mailops.sendgrid.baseline` (playbooks/baseline_role.yml with playbooks/vars/soak_policy.yml: Enforced "
+           "TLS and open tracking, discover_subusers, concurrency %d) against the server limiting the key to %d requests "
+           "per %g s per endpoint (fixed windows, X-RateLimit-Limit/-Remaining/-Reset on every answer, 429 beyond) and "
+           "failing %g %% of the requests it receives, a 503 and a dropped connection in turn. The first run starts "
+           "drifted, the second in sync (as the first left it), each with fresh rate windows. Converged is read on the "
+           "server. The floor is the busiest endpoint's requests (what the server counted against its budget, retries "
+           "included) / %d per minute; the window bound is the whole windows a fixed-window limit makes a run wait out. The wall "
+           "time splits into ansible-playbook's time before the first request, the API time (first request to last) and "
+           "the time after the last; pauses are the busiest endpoint's pauses of more than a second (its waits for a "
+           "reset, or a retry's backoff when it was the last request)."
+           % (cfg["concurrency"], SOAK_RATE_LIMIT, cfg["soak_rate_window_s"], 100 * cfg["soak_faults"], SOAK_RATE_LIMIT),
+           ""]
+    table_rows = []
+    for row in rows:
+        table_rows.append([
+            row["state"], "%d of %d" % (row["converged"], row["accounts"]),
+            "%d%s" % (row["answered_429"], "" if row["met"]["no_429"] else " (NOT 0)"),
+            "%d x 503 + %d dropped" % (row["answered_503"], row["dropped"]), row["retries_warned"],
+            "%d (%s)" % (row["requests"], methods_text(row["by_method"])),
+            "%d %s" % (row["busiest_requests"], row["busiest_endpoint"]),
+            "%.1f" % row["wall_s"], "%.1f + %.1f + %.1f" % (row["before_api_s"], row["api_span_s"], row["after_api_s"]),
+            "%d, %.0f s" % (len(row["busiest_waits_s"]), sum(row["busiest_waits_s"])),
+            "%.1f" % row["floor_s"], "%.0f" % row["window_bound_s"],
+            "%.2f%s" % (row["ratio"], "" if row["met"]["floor"] else " (above %.1f)" % SOAK_FLOOR_TARGET)
+            if row["busiest_requests"] > SOAK_RATE_LIMIT else "%.2f (one window: not bound)" % row["ratio"],
+            row["changed_tasks"], "%.1f" % row["cpu_s"], row["connections"]])
+    out.append(table(["accounts", "converged on the server", "429s", "faults survived", "retries warned", "requests",
+                      "busiest endpoint", "wall s", "before + API + after s", "pauses", "floor s", "window bound s", "wall / floor", "changed tasks",
+                      "CPU s", "connections"], table_rows))
+    return out
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.render:
@@ -684,16 +892,18 @@ def main(argv=None) -> int:
         bench = Benchmark(args, runner)
         bench.say("server %s, %g ms latency, %d subusers; sizes %s, repeat %d (median), forks %d"
                   % (server.url, args.latency, len(server.accounts), args.sizes, args.repeat, args.forks))
-        via, one, many, baseline = dict(via=None, playbook=None), [], [], []
-        if not args.baseline_only:
+        via, one, many, baseline, soak = dict(via=None, playbook=None), [], [], [], []
+        if args.run_tls:
             via = bench.choose_many_playbook()
             runner.run("uri", server.accounts[:1], drifted=True)  # warm-up of the baseline, not measured
         empty = bench.empty_play()
-        if not args.baseline_only:
+        if args.run_tls:
             one = bench.one_account()
             many = bench.many_accounts()
-        if not args.skip_baseline:
+        if args.run_baseline:
             baseline = bench.baseline(empty["wall_median_s"])
+        if args.run_soak:
+            soak = bench.soak()
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -702,9 +912,11 @@ def main(argv=None) -> int:
         machine=machine(), load_start=load_start, load_end=loadavg(),
         config=dict(latency_ms=args.latency, sizes=args.sizes, repeat=args.repeat, max_seconds=args.max_seconds,
                     forks=args.forks, concurrency=args.concurrency, statistic="median",
-                    baseline_accounts=None if args.skip_baseline else args.baseline_accounts),
+                    baseline_accounts=args.baseline_accounts if args.run_baseline else None,
+                    soak_accounts=args.soak_accounts if args.run_soak else None, soak_faults=args.soak_faults,
+                    soak_rate_limit=SOAK_RATE_LIMIT, soak_rate_window_s=SOAK_RATE_WINDOW_S),
         many_accounts_via=via["via"], many_accounts_playbook=via["playbook"], empty_play=empty,
-        one_account=one, many_accounts=many, growth=growth(many), targets=targets(many), baseline=baseline,
+        one_account=one, many_accounts=many, growth=growth(many), targets=targets(many), baseline=baseline, soak=soak,
         total_seconds=round(time.monotonic() - started, 1), playbook_runs=runner.runs,
     )
     args.output.mkdir(parents=True, exist_ok=True)
@@ -715,6 +927,7 @@ def main(argv=None) -> int:
     print("written: %s, %s" % (args.output / "latest.json", args.output / "latest.md"))
     missed = [t for t in result["targets"] if not (t["ratio_met"] and t["requests_met"])]
     missed += [row for row in baseline if not (row["requests_met"] and row["bound_met"])]
+    missed += [row for row in soak if not all(row["met"].values())]
     return 1 if missed else 0
 
 
