@@ -19,6 +19,7 @@ asynchronously (its own async, or none), the module runs as any other.
 from __future__ import annotations
 
 import json
+import posixpath
 import secrets
 import shlex
 import time
@@ -194,11 +195,9 @@ class ActionModule(ActionBase):
 
     def _start(self, task_vars: dict) -> dict:
         """Start the module with async_wrapper; its progress goes to a file of this job's next to the job file."""
-        async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
-        self._progress_file = self._connection._shell.join_path(
-            async_dir, "mailops-sendgrid-progress-%s.json" % secrets.token_hex(8))
+        self._progress_name = "mailops-sendgrid-progress-%s.json" % secrets.token_hex(8)
         environment = self._task.environment
-        self._task.environment = list(environment or []) + [{PROGRESS_FILE_VARIABLE: self._progress_file}]
+        self._task.environment = list(environment or []) + [{PROGRESS_FILE_VARIABLE: self._progress_name}]
         self._task.async_val = TIME_LIMIT
         try:
             return self._execute_module(task_vars=task_vars, wrap_async=True)
@@ -206,9 +205,13 @@ class ActionModule(ActionBase):
             self._task.async_val = 0
             self._task.environment = environment
 
+    def _progress_file(self, results_file: str) -> str:
+        # async_wrapper's job file is in the async directory (expanded on the managed host): the progress is beside it
+        return self._connection._shell.join_path(posixpath.dirname(results_file), self._progress_name)
+
     def _poll(self, results_file: str) -> tuple:
         command = "cat %s 2>/dev/null; printf '\\n%s\\n'; cat %s 2>/dev/null" % (
-            shlex.quote(results_file), SEPARATOR, shlex.quote(self._progress_file))
+            shlex.quote(results_file), SEPARATOR, shlex.quote(self._progress_file(results_file)))
         answer = self._low_level_execute_command(command, sudoable=True)
         return read_state(answer.get("stdout") or "")
 
@@ -237,8 +240,8 @@ class ActionModule(ActionBase):
                 self._low_level_execute_command("kill -TERM %d" % pid, sudoable=True)
             raise
         finally:
-            self._low_level_execute_command("rm -f %s %s" % (shlex.quote(results_file), shlex.quote(self._progress_file)),
-                                            sudoable=True)
+            self._low_level_execute_command("rm -f %s %s" % (
+                shlex.quote(results_file), shlex.quote(self._progress_file(results_file))), sudoable=True)
 
     def _status(self, job_id: str, task_vars: dict) -> dict:
         """The job's result, read by ansible.builtin.async_status as the task keyword poll reads it."""

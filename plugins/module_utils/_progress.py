@@ -7,7 +7,8 @@
 while the module runs asynchronously (on the managed host, which may be a remote one: the file is read through the
 connection).
 
-The action plugin names the file in the module's environment (PROGRESS_FILE_VARIABLE); without it, or with an
+The action plugin names the file in the module's environment (PROGRESS_FILE_VARIABLE): a name in the async job
+directory that async_wrapper gives the module (ANSIBLE_ASYNC_DIR), next to the job file. Without both, or with an
 interval of 0, nothing is written. The file is replaced whole (a temporary file renamed), so a reader never sees half
 of it, and at most every ``interval`` seconds, whatever the number of accounts. It holds names, counts and times only:
 never a key, a setting's value or a message.
@@ -23,8 +24,10 @@ import tempfile
 import threading
 import time
 
-# Set by the action plugin sendgrid_baseline on the module's environment: where to write the progress.
+# Set by the action plugin sendgrid_baseline on the module's environment: the progress file's name, in the async
+# job directory (ANSIBLE_ASYNC_DIR, set by Ansible for an async run).
 PROGRESS_FILE_VARIABLE = "MAILOPS_SENDGRID_PROGRESS_FILE"
+ASYNC_DIR_VARIABLE = "ANSIBLE_ASYNC_DIR"
 MAX_INTERVAL = 3600
 # An account's outcome in the progress (and in the -v line the action plugin prints for it).
 FAILED, CHANGED, WOULD_CHANGE, OK = "failed", "changed", "would change", "ok"
@@ -47,6 +50,15 @@ def account_status(outcome: dict) -> str:
     if "would_change" in statuses:
         return WOULD_CHANGE
     return OK
+
+
+def progress_path(environment) -> str | None:
+    """Where the action plugin asked for the progress: its file name in the async job directory; None when either is
+    not given, or the name is not a plain file name."""
+    name, directory = environment.get(PROGRESS_FILE_VARIABLE), environment.get(ASYNC_DIR_VARIABLE)
+    if not name or not directory or os.path.basename(name) != name or name in (".", ".."):
+        return None
+    return os.path.join(os.path.expanduser(directory), name)
 
 
 class Progress:
@@ -73,8 +85,7 @@ class Progress:
     @classmethod
     def from_module(cls, module) -> "Progress":
         """The progress of this module run: written where the action plugin asked, every progress_interval seconds."""
-        interval = module.params.get("progress_interval") or 0
-        return cls(os.environ.get(PROGRESS_FILE_VARIABLE) or None, interval)
+        return cls(progress_path(os.environ), module.params.get("progress_interval") or 0)
 
     # -- what the engine and the client report
 
