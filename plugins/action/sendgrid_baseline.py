@@ -148,7 +148,7 @@ class Poller:
 
     def lines(self, snapshot: dict | None, finished: bool) -> list:
         now = self._clock()
-        if snapshot is not None and (self.snapshot is None or snapshot.get("now") != self.snapshot.get("now")):
+        if snapshot is not None and snapshot != self.snapshot:
             self.snapshot, self.seen_at = snapshot, now
         if self.snapshot is None:
             return []
