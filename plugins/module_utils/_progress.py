@@ -73,6 +73,9 @@ class Progress:
         self._clock = clock
         self._lock = threading.Lock()
         self._written_at: float | None = None
+        self._dirty = False
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
         self.started_at = clock()
         self.phase = "starting"
         self.total: int | None = None
@@ -93,12 +96,14 @@ class Progress:
         with self._lock:
             self.phase = "discovering"
             self._write(force=True)
+        self._start_flusher()
 
     def start(self, total: int) -> None:
         """The accounts are known: ``total`` of them are about to be handled."""
         with self._lock:
             self.phase, self.total, self.started_at = "accounts", total, self._clock()
             self._write(force=True)
+        self._start_flusher()
 
     def account_done(self, name: str, outcome: dict) -> None:
         status = account_status(outcome)
@@ -117,9 +122,23 @@ class Progress:
             self._write()
 
     def finish(self) -> None:
+        self._stop.set()
         with self._lock:
             self.phase = "finished"
             self._write(force=True)
+
+    def _start_flusher(self) -> None:
+        """Write what changed since the last write once the interval is over, even when nothing else happens then (all
+        the workers asleep in a rate-limit wait): the file is never older than the interval, nor written more often."""
+        if self.path and self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush, name="progress", daemon=True)
+            self._flusher.start()
+
+    def _flush(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                if self._dirty:
+                    self._write()
 
     # -- the file
 
@@ -137,8 +156,9 @@ class Progress:
             return
         now = self._clock()
         if not force and self._written_at is not None and now - self._written_at < self.interval:
+            self._dirty = True
             return
-        self._written_at = now
+        self._written_at, self._dirty = now, False
         directory = os.path.dirname(self.path) or "."
         partial = None
         try:

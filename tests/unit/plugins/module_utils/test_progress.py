@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 import responses
@@ -77,6 +78,23 @@ def test_the_file_holds_counts_names_and_times_only(tmp_path):
     assert sorted(written) == ["accounts", "done", "failed", "now", "pgid", "phase", "pid", "started_at", "total",
                                "wait_endpoint", "wait_until"]
     assert KEY not in path.read_text(encoding="utf-8") and "refused" not in path.read_text(encoding="utf-8")
+
+
+def test_what_changed_is_written_once_the_interval_is_over_even_when_nothing_else_happens(tmp_path):
+    path = tmp_path / "progress.json"
+    progress = Progress(str(path), interval=0.2)
+    progress.start(2)
+    progress.account_done("parent", {"failed": False})
+    progress.waiting(30, TLS)      # every worker asleep: no event will write the file
+    assert read(path)["done"] == 0
+    deadline = time.monotonic() + 5
+    while read(path)["done"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    written = read(path)
+    assert written["done"] == 1 and written["wait_endpoint"] == TLS
+    progress.finish()
+    progress._flusher.join(1)
+    assert not progress._flusher.is_alive(), "finish() stops the writer"
 
 
 def test_without_a_path_or_with_an_interval_of_0_nothing_is_written_and_the_counts_are_kept(tmp_path):
