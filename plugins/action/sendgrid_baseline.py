@@ -35,8 +35,9 @@ DEFAULT_INTERVAL = 10
 # The async job's time limit: the module bounds every wait itself (timeout, retries, retry_max_wait), so this only
 # ends a run whose controller went away for good.
 TIME_LIMIT = 24 * 3600
-# Polls start quick (a small run ends in a second or two and must not wait for a slow poll) and slow down to this.
-FIRST_POLL, MAX_POLL = 0.1, 1.0
+# Polls start quick (a small run ends in a second or two and must not wait for a slow poll) and slow down to this; a
+# poll is one short shell command (a fork locally, a round trip on a persistent SSH connection).
+FIRST_POLL, POLL_GROWTH, MAX_POLL = 0.1, 1.25, 1.0
 SEPARATOR = "--mailops-sendgrid-progress--"
 # What the async machinery adds to a module's result: the task's result is the module's own, as without progress.
 ASYNC_KEYS = ("ansible_job_id", "started", "finished", "results_file", "erased")
@@ -225,7 +226,7 @@ class ActionModule(ActionBase):
         try:
             while True:
                 time.sleep(delay)
-                delay = min(MAX_POLL, delay * 1.5)
+                delay = min(MAX_POLL, delay * POLL_GROWTH)
                 job, snapshot = self._poll(results_file)
                 finished = job_finished(job)
                 for line in poller.lines(snapshot, finished):
