@@ -19,9 +19,11 @@ asynchronously (its own async, or none), the module runs as any other.
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import secrets
 import shlex
+import signal
 import time
 
 from ansible.playbook.task import Task
@@ -136,6 +138,14 @@ def module_result(status: dict) -> dict:
     return result
 
 
+class Interrupted(BaseException):
+    """A signal that stops the worker arrived while the module ran: passed on once the module is stopped."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 class Poller:
     """What the polls have shown so far, and what to print next: progress at most every ``interval`` seconds, and with
     -v each account done, once."""
@@ -182,7 +192,12 @@ class ActionModule(ActionBase):
         if interval and interval > 0 and self._can_poll():
             started = self._start(task_vars)
             if started.get("ansible_job_id") and not started.get("failed"):
-                result.update(self._follow(started, task_vars, interval))
+                try:
+                    result.update(self._follow(started, task_vars, interval))
+                except Interrupted as stopped:
+                    # the worker's own handler, now that the module is stopped and its files removed
+                    os.kill(os.getpid(), stopped.signum)
+                    raise
                 return result
             display.vvv("sendgrid_baseline: the module could not start asynchronously, so it runs without progress: %s"
                         % started.get("msg", ""))
@@ -223,6 +238,7 @@ class ActionModule(ActionBase):
         results_file = started["results_file"]
         delay = FIRST_POLL
         snapshot = None
+        handlers = self._catch_signals()
         try:
             while True:
                 time.sleep(delay)
@@ -235,7 +251,8 @@ class ActionModule(ActionBase):
                     break
             return module_result(self._status(started["ansible_job_id"], task_vars))
         except BaseException:
-            # Interrupted (Ctrl-C, the task's timeout): stop the module, as a synchronous run would have been stopped.
+            # Interrupted (Ctrl-C, the task's timeout): stop the module, as a synchronous run would have been stopped
+            # (async_wrapper runs it in a session of its own, which the worker's signals do not reach).
             pid = (poller.snapshot or {}).get("pid")
             if isinstance(pid, int) and pid > 1:
                 self._low_level_execute_command("kill -TERM %d" % pid, sudoable=True)
@@ -243,6 +260,29 @@ class ActionModule(ActionBase):
         finally:
             self._low_level_execute_command("rm -f %s %s" % (
                 shlex.quote(results_file), shlex.quote(self._progress_file(results_file))), sudoable=True)
+            self._restore_signals(handlers)
+
+    @staticmethod
+    def _catch_signals() -> dict:
+        """While polling, SIGINT and SIGTERM (how ansible-playbook stops its workers) raise Interrupted, so that the
+        module is stopped first; {signal: the handler before}."""
+        def interrupt(signum, frame):
+            # the next signal (ansible-playbook's SIGTERM after the SIGINT) must not cut the module's stop short
+            for caught in handlers:
+                signal.signal(caught, signal.SIG_IGN)
+            raise Interrupted(signum)
+        handlers = {}
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                handlers[signum] = signal.signal(signum, interrupt)
+        except ValueError:   # not the main thread: nothing to catch there
+            pass
+        return handlers
+
+    @staticmethod
+    def _restore_signals(handlers: dict) -> None:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
     def _status(self, job_id: str, task_vars: dict) -> dict:
         """The job's result, read by ansible.builtin.async_status as the task keyword poll reads it."""
