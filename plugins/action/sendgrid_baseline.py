@@ -234,7 +234,8 @@ class ActionModule(ActionBase):
     def _follow(self, started: dict, task_vars: dict, interval: float) -> dict:
         """Poll until the job ends, printing its progress; then its result, and its files removed."""
         host = task_vars.get("inventory_hostname") or self._play_context.remote_addr or "localhost"
-        poller = Poller(host, interval, display.verbosity)
+        # no_log: the counts only, no account named
+        poller = Poller(host, interval, 0 if self._task.no_log else display.verbosity)
         results_file = started["results_file"]
         delay = FIRST_POLL
         snapshot = None

@@ -165,9 +165,10 @@ class Following(plugin.ActionModule):
     """The plugin's poll loop with the job's files given in turn, and the commands it would send kept: the managed host
     here is a list (the integration tests run it on a real one)."""
 
-    def __init__(self, polls, status):  # pylint: disable=super-init-not-called
+    def __init__(self, polls, status, no_log=False):  # pylint: disable=super-init-not-called
         self.polls, self.status, self.commands = list(polls), status, []
         self._progress_name = "progress.json"
+        self._task = type("Task", (), {"no_log": no_log})()
 
     def _poll(self, results_file):
         answer = self.polls.pop(0)
@@ -223,3 +224,17 @@ def test_an_interrupted_loop_stops_the_module_it_started_and_still_removes_the_f
     with pytest.raises(KeyboardInterrupt):
         action._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 10)
     assert action.commands == ["kill -TERM 31337", "rm -f /a/j1 /a/progress.json"]
+
+
+def test_a_no_log_task_names_no_account_even_with_v(monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    shown = []
+    monkeypatch.setattr(plugin.display, "display", shown.append)
+    monkeypatch.setattr(plugin.display, "verbosity", 3)
+    running = {"started": True, "finished": False}
+    action = Following([state(running, snapshot(accounts=[["parent", "ok"]])),
+                        state({"changed": False}, snapshot(accounts=[["parent", "ok"]]))], {"changed": False},
+                       no_log=True)
+    assert action._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 1) == \
+        {"changed": False}
+    assert not any("parent" in line for line in shown)
