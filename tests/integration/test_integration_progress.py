@@ -15,12 +15,17 @@ fast one. Both servers must have answered the same requests, and the two runs' r
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import SUBUSERS, TLS_PATH, calls, run_playbook
+from conftest import KEY, PLAYBOOKS, SUBUSERS, TLS_PATH, calls, playbook_env, run_playbook
 
 EXTRA_SUBUSERS = ["s01", "s02", "s03", "s04", "s05"]
 ACCOUNTS = ["parent", "marketing", "billing", "support", "eu-newsletter"] + EXTRA_SUBUSERS
@@ -113,3 +118,45 @@ def test_the_results_are_those_of_a_synchronous_run_and_the_same_requests_were_s
 def test_a_run_without_progress_prints_none_and_the_async_job_leaves_no_file(runs):
     assert "sendgrid_baseline:" not in runs["plain"].stdout
     assert list(runs["async_dir"].iterdir()) == [], "the job file and the progress file are removed"
+
+
+def test_ctrl_c_stops_the_module_running_asynchronously(module_start_server, tmp_path):
+    """Ctrl-C (SIGINT to ansible-playbook's process group, as a terminal sends it) stops the module, as it stops a
+    synchronous one, although async_wrapper runs it in a session of its own: nothing is sent after."""
+    # two accounts at a time, a request each in the plan: the module would run for about ten seconds more
+    server = module_start_server(subusers=SUBUSERS + EXTRA_SUBUSERS, latency_ms=600)
+    async_dir = tmp_path / "async"
+    async_dir.mkdir()
+    command = ["ansible-playbook", "-i", "localhost,", str(PLAYBOOKS / "progress.yml"),
+               "-e", json.dumps({"sg_api_url": server.url, "sg_progress_interval": 1})]
+    env = playbook_env({"IT_API_KEY": KEY, "ANSIBLE_ASYNC_DIR": str(async_dir),
+                        "INTEGRATION_RESULTS_FILE": str(tmp_path / "results.json")})
+    playbook = subprocess.Popen(command, cwd=str(PLAYBOOKS), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+    try:
+        progress = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (progress and progress.get("done")) and playbook.poll() is None:
+            time.sleep(0.2)
+            for path in async_dir.glob("mailops-sendgrid-progress-*.json"):
+                try:
+                    progress = json.loads(path.read_text(encoding="utf-8"))
+                except ValueError:
+                    pass   # the module replaces it whole: a read can only miss it, never see half of it
+        assert progress and progress["done"], "no progress within a minute: %s" % (
+            playbook.communicate(timeout=60)[0] if playbook.poll() is not None else "still running")
+        module_pid = progress["pid"]
+        os.killpg(playbook.pid, signal.SIGINT)
+        output = playbook.communicate(timeout=60)[0]
+    finally:
+        if playbook.poll() is None:
+            os.killpg(playbook.pid, signal.SIGKILL)
+    assert playbook.returncode != 0, output
+    deadline = time.monotonic() + 3
+    while os.path.exists("/proc/%d" % module_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists("/proc/%d" % module_pid), "the module still runs after Ctrl-C"
+    sent = len(server.requests())
+    time.sleep(1)
+    assert len(server.requests()) == sent and sent < 2 + 10 + 1, "requests went on after Ctrl-C"
+    assert KEY not in output
