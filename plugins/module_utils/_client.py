@@ -485,13 +485,17 @@ class RateLimits:
         # on_wait(seconds, endpoint): told of every wait for a reset (a spent budget, a 429), before it starts
         self.on_wait = on_wait or (lambda seconds, endpoint: None)
 
+    def _waiting(self, seconds: float, endpoint: str | None) -> None:
+        # looked up at each wait: on_wait may be set after the budgets are made
+        self.on_wait(seconds, endpoint)
+
     def endpoint(self, path: str) -> RateLimit:
         """The budget of the endpoint at this path (query strings are not part of an endpoint)."""
         path = path.split("?", 1)[0]
         with self._lock:
             if path not in self._budgets:
                 self._budgets[path] = RateLimit(sleep=self._sleep, clock=self._clock, endpoint=path,
-                                                on_wait=lambda seconds, endpoint: self.on_wait(seconds, endpoint))
+                                                on_wait=self._waiting)
             return self._budgets[path]
 
 

@@ -65,7 +65,7 @@ def test_the_file_is_written_at_the_start_then_at_most_every_interval_and_at_the
     assert read(path)["done"] == 2
     progress.finish()
     assert read(path)["phase"] == "finished" and read(path)["done"] == 3
-    assert [name for name in os.listdir(tmp_path)] == ["progress.json"], "no temporary file is left behind"
+    assert os.listdir(tmp_path) == ["progress.json"], "no temporary file is left behind"
 
 
 def test_the_file_holds_counts_names_and_times_only(tmp_path):
