@@ -41,6 +41,8 @@ TIME_LIMIT = 24 * 3600
 # poll is one short shell command (a fork locally, a round trip on a persistent SSH connection).
 FIRST_POLL, POLL_GROWTH, MAX_POLL = 0.1, 1.25, 1.0
 SEPARATOR = "--mailops-sendgrid-progress--"
+# Polls in a row that may fail (the connection lost) before the task fails.
+POLL_FAILURES = 5
 # What the async machinery adds to a module's result: the task's result is the module's own, as without progress.
 ASYNC_KEYS = ("ansible_job_id", "started", "finished", "results_file", "erased")
 OUTPUT_KEYS = ("stdout", "stdout_lines", "stderr", "stderr_lines")
@@ -194,6 +196,9 @@ class ActionModule(ActionBase):
             if started.get("ansible_job_id") and not started.get("failed"):
                 try:
                     result.update(self._follow(started, task_vars, interval))
+                    if started.get("ansible_facts"):
+                        # what the module's start found (the interpreter discovered): a plain run returns it too
+                        result["ansible_facts"] = dict(started["ansible_facts"], **(result.get("ansible_facts") or {}))
                 except Interrupted as stopped:
                     # the worker's own handler, now that the module is stopped and its files removed
                     os.kill(os.getpid(), stopped.signum)
@@ -212,13 +217,13 @@ class ActionModule(ActionBase):
     def _start(self, task_vars: dict) -> dict:
         """Start the module with async_wrapper; its progress goes to a file of this job's next to the job file."""
         self._progress_name = "mailops-sendgrid-progress-%s.json" % secrets.token_hex(8)
-        environment = self._task.environment
+        environment, async_val = self._task.environment, self._task.async_val
         self._task.environment = list(environment or []) + [{PROGRESS_FILE_VARIABLE: self._progress_name}]
         self._task.async_val = TIME_LIMIT
         try:
             return self._execute_module(task_vars=task_vars, wrap_async=True)
         finally:
-            self._task.async_val = 0
+            self._task.async_val = async_val
             self._task.environment = environment
 
     def _progress_file(self, results_file: str) -> str:
@@ -238,13 +243,24 @@ class ActionModule(ActionBase):
         poller = Poller(host, interval, 0 if self._task.no_log else display.verbosity)
         results_file = started["results_file"]
         delay = FIRST_POLL
-        snapshot = None
         handlers = self._catch_signals()
+        failures = 0
         try:
             while True:
                 time.sleep(delay)
                 delay = min(MAX_POLL, delay * POLL_GROWTH)
-                job, snapshot = self._poll(results_file)
+                try:
+                    job, snapshot = self._poll(results_file)
+                except Exception as exc:  # pylint: disable=broad-exception-caught
+                    # A connection that drops now and then (a network bounce) must not stop the run, as the task
+                    # keyword poll retries; one that stays down does.
+                    failures += 1
+                    if failures > POLL_FAILURES:
+                        raise
+                    display.vvvv("sendgrid_baseline: a poll failed, polling again: %s" % exc)
+                    self._connection.reset()
+                    continue
+                failures = 0
                 finished = job_finished(job)
                 for line in poller.lines(snapshot, finished):
                     display.display(line)

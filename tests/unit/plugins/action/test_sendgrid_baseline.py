@@ -193,6 +193,10 @@ class Following(plugin.ActionModule):
 
         class Connection:
             _shell = Shell()
+
+            @staticmethod
+            def reset():
+                pass
         return Connection()
 
 
@@ -238,3 +242,18 @@ def test_a_no_log_task_names_no_account_even_with_v(monkeypatch):
     assert action._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 1) == \
         {"changed": False}
     assert not any("parent" in line for line in shown)
+
+
+def test_a_poll_that_fails_now_and_then_is_polled_again_and_one_that_stays_down_fails_the_task(monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    running = {"started": True, "finished": False}
+    bounce = ConnectionError("ssh: connection reset")
+    action = Following([state(running, snapshot(pid=555)), bounce, bounce, state({"changed": True}, None)],
+                       {"changed": True})
+    assert action._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 10) == \
+        {"changed": True}
+    assert action.commands == ["rm -f /a/j1 /a/progress.json"], "the module was left to run"
+    down = Following([state(running, snapshot(pid=555))] + [bounce] * (plugin.POLL_FAILURES + 1), {})
+    with pytest.raises(ConnectionError):
+        down._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 10)
+    assert down.polls == [] and down.commands == ["kill -TERM 555", "rm -f /a/j1 /a/progress.json"]
