@@ -14,8 +14,9 @@ description:
   - Makes the parent account (O(include_parent)), the accounts in O(accounts) and, with O(discover_subusers), every
     subuser the parent has, look like one policy, in one module run. The policy has a section per setting family,
     O(enforced_tls), O(tracking), O(mail_settings), O(ip_access) and O(teammates), each meaning what the module
-    managing that family on one account says, and O(api_keys), an audit of the API keys that cuts what it flags when
-    asked. A section left out or V(null) is not managed, and neither is a field left out or V(null) inside a section.
+    managing that family on one account says, O(api_keys), an audit of the API keys that cuts what it flags when
+    asked, and O(event_webhooks), an audit of the event webhooks that signs the unsigned when asked. A section left
+    out or V(null) is not managed, and neither is a field left out or V(null) inside a section.
   - An account in O(accounts) may override any section of the policy, field by field. A list, such as the allow list's
     entries, replaces the policy's list whole.
   - Everything is checked before the first request. A bad value, in the policy or in an account's overrides, fails
@@ -38,6 +39,8 @@ description:
     O(ip_access): one C(GET /v3/access_settings/whitelist); when it differs, one C(GET /v3/access_settings/activity)
     for the lockout guard (none with O(ip_access.client_addresses) or O(ip_access.allow_lockout)), then at most one
     C(POST) and one C(DELETE).
+    O(event_webhooks): one C(GET /v3/user/webhooks/event/settings/all) (every webhook, with its public key when
+    signed); with O(event_webhooks.enforce), one C(PATCH /v3/user/webhooks/event/settings/signed/ID) per webhook signed.
     O(api_keys): one C(GET /v3/api_keys?limit=100) (the most keys SendGrid allows an account) and one
     C(GET /v3/api_keys/ID) per key; with O(api_keys.enforce), one C(PUT /v3/api_keys/ID) per key cut.
     O(teammates): one C(GET /v3/teammates?limit=500&offset=N) per page of 500, one C(GET /v3/teammates/USERNAME) per
@@ -52,7 +55,8 @@ description:
     C(tracking_settings.read), C(mail_settings.read), and C(tracking_settings.NAME.read), C(.update) (and the same for
     C(mail_settings.NAME)) for each section NAME given with more than C(enabled) or that differs;
     C(access_settings.whitelist.read), C(.create), C(.delete) and C(access_settings.activity.read); C(api_keys.read)
-    (and C(api_keys.update) with O(api_keys.enforce)); C(teammates.read), and C(teammates.create), C(.update),
+    (and C(api_keys.update) with O(api_keys.enforce)); C(user.webhooks.event.settings.read) (and C(.update) with
+    O(event_webhooks.enforce)); C(teammates.read), and C(teammates.create), C(.update),
     C(.delete) for the writes O(teammates) makes; and C(subusers.read) for discovery.'
   - The role C(mailops.sendgrid.baseline) wraps this module with a report (JSON, Markdown and JUnit) and a drift gate
     (M(mailops.sendgrid.sendgrid_drift_gate)).
@@ -100,6 +104,10 @@ options:
       mail_settings:
         description:
           - Overrides of O(mail_settings) for this account, field by field; a list replaces the policy's whole.
+        type: dict
+      event_webhooks:
+        description:
+          - Overrides of O(event_webhooks) for this account, field by field; a list replaces the policy's whole.
         type: dict
       ip_access:
         description: Overrides of O(ip_access) for this account, field by field; a list replaces the policy's whole.
@@ -336,6 +344,45 @@ options:
               - V([]) empties it.
             type: list
             elements: str
+  event_webhooks:
+    description:
+      - 'An audit of the account''s event webhooks, as M(mailops.sendgrid.sendgrid_event_webhook_info) does it, and
+        with enforce the signing of the unsigned (M(mailops.sendgrid.sendgrid_event_webhook) manages them one by
+        one). A webhook that is not https, not signed, or whose host allowed_hosts does not match is flagged: drift
+        that a person fixes (the URL is never changed here), or for the unsigned, enforce.'
+      - V(null), or leaving it out, leaves it alone.
+    type: dict
+    suboptions:
+      require_https:
+        description:
+          - 'Flag every webhook whose URL is not C(https://): its events, with the recipients'' addresses, cross the
+            network in clear text.'
+        type: bool
+        default: true
+      require_signed:
+        description:
+          - 'Flag every webhook without signature verification: its receiver cannot tell SendGrid''s posts from
+            anyone else''s.'
+        type: bool
+        default: true
+      allowed_hosts:
+        description:
+          - The hosts webhooks may post to, as host names or shell-style patterns of them (V(hooks.example.com),
+            V(*.example.com)), compared ignoring case. A webhook whose URL's host matches none is flagged. V(null)
+            checks no hosts.
+          - Each is a host without scheme, port or path; another value fails before any request.
+        type: list
+        elements: str
+      enforce:
+        description:
+          - 'Turn signature verification on for every webhook flagged as unsigned (O(event_webhooks.require_signed))
+            with C(PATCH /v3/user/webhooks/event/settings/signed/{id}), the one fix that changes nothing its events
+            go to: a webhook''s URL is never changed, and a webhook flagged for its URL or host stays flagged. The
+            receiver must then verify the signature with the webhook''s public key (see
+            M(mailops.sendgrid.sendgrid_event_webhook_info)). In check mode, the webhooks that would be signed.'
+          - Needs the scope C(user.webhooks.event.settings.update). V(false) only audits.
+        type: bool
+        default: false
   ip_access:
     description:
       - The IP access allow list, as M(mailops.sendgrid.sendgrid_ip_access) manages it, with its lockout guard, its
@@ -660,7 +707,7 @@ msg:
       When the task fails, which accounts failed and why, then what was written.
   returned: always
   type: str
-  sample: "4 accounts: 2 compliant, 1 would change, 1 with a flagged API key or teammate, 0 failed. Flagged: marketing:
+  sample: "4 accounts: 2 compliant, 1 would change, 1 with a flagged event webhook, API key or teammate, 0 failed. Flagged: marketing:
     ci-deploy (id k1) holds account-control scopes api_keys.create (allowed_control_keys does not name it)."
   version_added: 1.1.0
 policy:

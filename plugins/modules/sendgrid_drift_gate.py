@@ -15,7 +15,7 @@ description:
     M(mailops.sendgrid.sendgrid_enforced_tls_accounts) and gives the play the outcome a pipeline's plan stage needs,
     the way C(terraform plan -detailed-exitcode) does.
   - B(In sync), the task is ok, and ansible-playbook exits V(0).
-  - On B(drift) (an account would change, or holds a flagged API key or teammate), the task fails with a short message (the
+  - On B(drift) (an account would change, or holds a flagged event webhook, API key or teammate), the task fails with a short message (the
     count and the first five accounts with their settings and flagged keys; the rest are in the report), and
     ansible-playbook exits V(2).
   - With B(no verdict) (the module failed, or did not run), the host is marked unreachable with the reason, so that
@@ -80,6 +80,6 @@ msg:
   description: The verdict in words, naming what turned the gate on.
   returned: always
   type: str
-  sample: "Drift (baseline_fail_on_drift): 2 of 40 accounts would change or have a flagged API key or teammate: billing
+  sample: "Drift (baseline_fail_on_drift): 2 of 40 accounts would change or have a flagged event webhook, API key or teammate: billing
     (api_keys: legacy); marketing (tracking.open). The report is in reports."
 """

@@ -57,7 +57,7 @@ options:
         setting failed, or V(incomplete) when the run stopped before any account) and C(complete).
       - With V(baseline), C(<name>.md) says that verdict first, then the counts, one line per account that drifted
         or failed, then a table of every account and setting; and C(<name>.xml) is JUnit XML with a test case per
-        account and setting, a drift (would change, flagged API key or teammate) a C(failure), anything that failed an
+        account and setting, a drift (would change, flagged event webhook, API key or teammate) a C(failure), anything that failed an
         C(error), and a run that stopped before any account one test case in error.
       - With V(baseline), a report whose C(inventory_host) is set (one parent account of many, a host each) names it
         in the Markdown's title, the JUnit suite's name and C(hostname), and each test case's class,

@@ -62,9 +62,11 @@ SECRETS = (KEY, READ_ONLY_KEY, REVOKED_KEY)
 # KEY holds every scope the servers serve but the subuser writes: it is the automation's key of the README's policies,
 # whose allowed_scopes give subusers.read (discovery) and nothing that creates, changes or deletes a subuser.  Nor does
 # it hold the scopes of the families the servers serve that no module or policy of the collection manages yet
-# (UNMANAGED: domain authentication, link branding, event webhooks), which those policies would flag.
+# (UNMANAGED: none now), which those policies would flag.  It holds the event webhooks' (user.webhooks.*), which
+# sendgrid_event_webhook and the baseline's event_webhooks manage, and whitelabel.*, which sendgrid_domain_authentication
+# and sendgrid_link_branding manage: the policies allow both.
 SUBUSER_WRITES = (sg.SCOPE_SUBUSERS_CREATE, sg.SCOPE_SUBUSERS_UPDATE, sg.SCOPE_SUBUSERS_DELETE)
-UNMANAGED = tuple(scope for scope in sg.ALL_SCOPES if scope.startswith(("whitelabel.", "user.webhooks.")))
+UNMANAGED = ()
 # The ids the servers give those keys, as SendGrid's keys have them: SG.<api_key_id>.<secret>.
 START_KEY_IDS = [key.split(".")[1] for key in (KEY, READ_ONLY_KEY)]
 SERVER_KEYS = {KEY: [scope for scope in sg.ALL_SCOPES if scope not in SUBUSER_WRITES + UNMANAGED],

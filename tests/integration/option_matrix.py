@@ -224,6 +224,33 @@ REQUIRED = {
                          ("password", SUBUSER_PASSWORD, "present"), ("ips", [], "present")),
 }
 
+# Event webhooks (sendgrid_event_webhook, its info module, the baseline's event_webhooks): a fresh account has none.
+WEBHOOKS_PATH = "/v3/user/webhooks/event/settings"
+WEBHOOKS_ALL_PATH = WEBHOOKS_PATH + "/all"
+WEBHOOK_ID = "{id}"            # the id the server gives a new webhook (a UUID): logged_calls() writes it so
+WEBHOOK_PATH_ID = re.compile(r"^(%s/(?:signed/)?)(?!all$)[^/]+$" % re.escape(WEBHOOKS_PATH))
+WEBHOOK_EVENTS = ("group_resubscribe", "delivered", "group_unsubscribe", "spam_report", "bounce", "deferred",
+                  "unsubscribe", "processed", "open", "click", "dropped")
+MATRIX_HOOK_URL = "https://hooks.example.com/matrix"
+OAUTH_TOKEN_URL = "https://auth.example.com/oauth2/token"
+OAUTH_SECRET = "Matrix-oauth-SECRET-8e2d"      # write-only: no output of any case may show it (SECRET_SAMPLES)
+SECRET_SAMPLES += (OAUTH_SECRET,)
+MODULE_SAMPLES.update({
+    # the URL every case gives (REQUIRED), and one over plain http, refused unless allow_http
+    ("sendgrid_event_webhook", "url"): [MATRIX_HOOK_URL, "http://hooks.example.com/matrix"],
+    ("sendgrid_event_webhook", "friendly_name"): ["matrix hook"],
+    ("sendgrid_event_webhook", "oauth_client_id"): ["matrix-client"],
+    ("sendgrid_event_webhook", "oauth_token_url"): [OAUTH_TOKEN_URL],
+    ("sendgrid_event_webhook", "oauth_client_secret"): [OAUTH_SECRET],
+})
+REQUIRED["sendgrid_event_webhook"] = (("url", MATRIX_HOOK_URL, None),)
+INVALID_SAMPLES.update({
+    # "url must be an absolute URL", "friendly_name non-empty text", host patterns without scheme, port or path
+    "url": ["hooks.example.com/matrix"],
+    "friendly_name": ["  "],
+    "allowed_hosts": [["hooks.example.com", "https://hooks.example.com"]],
+})
+
 # Role variables that are not handed to the module, and what the test checks for them instead.
 ROLE_ONLY = {"enforced_tls_report_dir": "report"}
 # Role variables never given as -e strings, and why.
@@ -509,6 +536,8 @@ def value_text(value) -> str:
         return ",".join(value_text(item) for item in value) if value else "[]"
     if value == "":
         return '""'
+    if value in SECRET_SAMPLES:
+        return "<secret>"      # a test id is printed: a write-only value must not be
     if isinstance(value, dict):
         return "{%s}" % (value.get("name") or value.get("on_behalf_of") or "...")
     return str(value)
@@ -798,12 +827,14 @@ class Expectation:
 
 class Refused(Exception):
     """The documentation says the task fails (a guard, a value it needs): ``calls`` are the requests it sends first
-    (reads, never a write), ``words`` what its message must name (an option, the guard's reason)."""
+    (reads, never a write, unless ``after_writes``: a validation that fails once the domain is made), ``words`` what its
+    message must name (an option, the guard's reason)."""
 
-    def __init__(self, reason: str, calls=(), words=()):
+    def __init__(self, reason: str, calls=(), words=(), after_writes=False):
         super().__init__(reason)
         self.calls = list(calls)
         self.words = tuple(words)
+        self.after_writes = after_writes
 
 
 def model_enforced_tls(params, env, known) -> Expectation:
@@ -1335,7 +1366,224 @@ def model_subuser(params, env, known) -> Expectation:
                        projected={"subuser": fields}, warned=warned)
 
 
+# ----------------------------------------------------------------------------- the model: sender identity
+
+WHITELABEL_DOMAINS_PATH = "/v3/whitelabel/domains"
+WHITELABEL_LINKS_PATH = "/v3/whitelabel/links"
+WHITELABEL_PAGE_SIZE = 500        # documented: the domains are read a page of 500 at a time, until an empty page
+WHITELABEL_LINKS_LIMIT = "3000"   # documented: one GET of the links with limit 3000
+# The records SendGrid asks for, by name and type (documented: type in capitals), per kind of security.
+AUTOMATIC_RECORDS = [("mail_cname", "CNAME"), ("dkim1", "CNAME"), ("dkim2", "CNAME")]
+MANUAL_RECORDS = [("mail_server", "MX"), ("subdomain_spf", "TXT"), ("domain_spf", "TXT"), ("dkim", "TXT")]
+LINK_RECORDS = [("domain_cname", "CNAME"), ("owner_cname", "CNAME")]
+# The first item a fresh server makes has the id 1.
+FIRST_ID = 1
+MODULE_SAMPLES.update({
+    ("sendgrid_domain_authentication", "domain"): ["example.com", "Mail.Example.ORG"],
+    ("sendgrid_domain_authentication", "subdomain"): ["em", "news.em"],
+    ("sendgrid_domain_authentication", "custom_dkim_selector"): ["mx1"],
+    ("sendgrid_domain_authentication", "ips"): [["192.0.2.10", "198.51.100.7"]],
+    ("sendgrid_domain_authentication", "subusers"): [["marketing", "billing"]],
+    ("sendgrid_link_branding", "domain"): ["example.com", "Links.Example.ORG"],
+    ("sendgrid_link_branding", "subdomain"): ["links", "click.links"],
+    ("sendgrid_link_branding", "subusers"): [["marketing", "billing"]],
+})
+REQUIRED.update({
+    "sendgrid_domain_authentication": (("domain", "example.com", None), ("subdomain", "em", None)),
+    "sendgrid_link_branding": (("domain", "example.com", None), ("subdomain", "links", None)),
+})
+# "1 to 3 letters or digits", "zero or more", "one or more", DNS labels, a domain name: each checked before any request
+INVALID_SAMPLES.update({
+    "custom_dkim_selector": ["abcd"],
+    "wait_timeout": [-1],
+    "poll_interval": [0],
+    "subdomain": ["e m"],
+    "domain": ["example"],
+})
+
+
+def whitelabel_subusers_refused(params):
+    """subusers with on_behalf_of fails before any request (documented: only for the parent's own)."""
+    if params.get("subusers") is not None and params.get("on_behalf_of"):
+        raise Refused("subusers only for the parent's own", words=("subusers", "on_behalf_of"))
+
+
+def records_of(kind: list) -> list:
+    return [{"name": name, "type": rtype} for name, rtype in kind]
+
+
+def whitelabel_validation(calls, path: str, params) -> None:
+    """validate: true on a fresh server, which looks nothing up (no resolver): POST .../validate, again every
+    poll_interval while wait_timeout lasts (not when it is less than the interval), then the task fails naming each
+    invalid record and wait_timeout."""
+    if params["validate"]:
+        calls.append(call(calls[0][0], "POST", path + "/validate", params.get("on_behalf_of")))
+        raise Refused("nothing published: every record invalid", calls, words=("not valid", "wait_timeout"),
+                      after_writes=True)
+
+
+def model_domain_authentication(params, env, known) -> Expectation:
+    """A fresh account has no authenticated domain: one GET of the list (limit 500, offset 0, exclude_subusers=true,
+    domain=DOMAIN), empty. state absent: nothing more. state present: custom_spf true without automatic_security false
+    fails (nothing written); else POST with domain and subdomain (compared ignoring case: sent in lower case), each of
+    automatic_security, custom_spf, custom_dkim_selector, ips, default given, and the connection's region; then, for
+    subusers, one POST .../subuser:add each; then the list again (two pages: the domain, then an empty one) to return
+    what the writes left. validate: see whitelabel_validation(). Returns the domain (its fields as given, SendGrid's
+    defaults otherwise: automatic_security true, custom_spf false, selector s1) and its records."""
+    whitelabel_subusers_refused(params)
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    domain, subdomain = params["domain"].lower(), params["subdomain"].lower()
+    query = {"limit": str(WHITELABEL_PAGE_SIZE), "offset": "0", "exclude_subusers": "true", "domain": domain}
+    calls = [call(host, "GET", WHITELABEL_DOMAINS_PATH, obo, query=query)]
+    if params["state"] == "absent":
+        return Expectation(calls, returned=comparable_result({"domain": None, "changes": {}, "dns_records": []}))
+    if params["custom_spf"] and params["automatic_security"] is not False:
+        raise Refused("custom_spf needs manual security", calls, words=("custom_spf", "automatic_security"))
+    body = {"domain": domain, "subdomain": subdomain, "region": params["region"]}
+    for name in ("automatic_security", "custom_spf", "custom_dkim_selector", "ips", "default"):
+        if params.get(name) is not None:
+            body[name] = params[name]
+    calls.append(call(host, "POST", WHITELABEL_DOMAINS_PATH, obo, body=body))
+    path = "%s/%d" % (WHITELABEL_DOMAINS_PATH, FIRST_ID)
+    for name in params.get("subusers") or []:
+        calls.append(call(host, "POST", path + "/subuser:add", obo, body={"username": name}))
+    calls += [call(host, "GET", WHITELABEL_DOMAINS_PATH, obo, query=dict(query, offset=str(offset))) for offset in (0, 1)]
+    whitelabel_validation(calls, path, params)
+    automatic = params["automatic_security"] is not False
+    after = {"domain": domain, "subdomain": subdomain, "automatic_security": automatic,
+             "custom_spf": bool(params["custom_spf"]), "default": bool(params["default"]),
+             "custom_dkim_selector": (params["custom_dkim_selector"] or "s1").lower(), "ips": params["ips"] or [],
+             "subusers": params["subusers"] or [], "valid": False}
+    changes = {"created": FIRST_ID}
+    if params.get("subusers"):
+        changes["subusers_added"] = params["subusers"]
+    return Expectation(calls, returned=comparable_result({
+        "domain": after, "changes": changes, "recreated": False, "validation": None,
+        "dns_records": records_of(AUTOMATIC_RECORDS if automatic else MANUAL_RECORDS)}),
+        projected={"domain": tuple(after), "dns_records": ("name", "type")})
+
+
+def model_link_branding(params, env, known) -> Expectation:
+    """A fresh account has no branded link: one GET /v3/whitelabel/links?limit=3000. state absent: nothing more.
+    state present: POST {domain, subdomain (lower case), default when given, region: us for global, eu}; then, for
+    subusers, one POST .../{id}/subuser each (a new link: no lookup of the subusers' links); then the list again.
+    validate: see whitelabel_validation(). Returns the link and its two CNAME records."""
+    whitelabel_subusers_refused(params)
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    domain, subdomain = params["domain"].lower(), params["subdomain"].lower()
+    calls = [call(host, "GET", WHITELABEL_LINKS_PATH, obo, query={"limit": WHITELABEL_LINKS_LIMIT})]
+    if params["state"] == "absent":
+        return Expectation(calls, returned=comparable_result({"link": None, "changes": {}, "dns_records": []}))
+    body = {"domain": domain, "subdomain": subdomain, "region": "eu" if params["region"] == "eu" else "us"}
+    if params.get("default") is not None:
+        body["default"] = params["default"]
+    calls.append(call(host, "POST", WHITELABEL_LINKS_PATH, obo, body=body))
+    path = "%s/%d" % (WHITELABEL_LINKS_PATH, FIRST_ID)
+    for name in params.get("subusers") or []:
+        calls.append(call(host, "POST", path + "/subuser", obo, body={"username": name}))
+    calls.append(call(host, "GET", WHITELABEL_LINKS_PATH, obo, query={"limit": WHITELABEL_LINKS_LIMIT}))
+    whitelabel_validation(calls, path, params)
+    after = {"domain": domain, "subdomain": subdomain, "default": bool(params["default"]), "valid": False}
+    changes = {"created": FIRST_ID}
+    if params.get("subusers"):
+        changes["subusers_added"] = params["subusers"]
+    return Expectation(calls, returned=comparable_result({
+        "link": after, "changes": changes, "recreated": False, "validation": None,
+        "dns_records": records_of(LINK_RECORDS)}), projected={"link": tuple(after), "dns_records": ("name", "type")})
+
+
+def model_domain_authentication_info(params, env, known) -> Expectation:
+    """Every page of the account's own domains until an empty one: a fresh account's first page is empty."""
+    host = host_for(params["region"], params, env)
+    query = {"limit": str(WHITELABEL_PAGE_SIZE), "offset": "0", "exclude_subusers": "true"}
+    return Expectation([call(host, "GET", WHITELABEL_DOMAINS_PATH, params.get("on_behalf_of"), query=query)],
+                       returned={"domains": []})
+
+
+def model_link_branding_info(params, env, known) -> Expectation:
+    """One GET of the links with limit 3000: a fresh account has none."""
+    host = host_for(params["region"], params, env)
+    return Expectation([call(host, "GET", WHITELABEL_LINKS_PATH, params.get("on_behalf_of"),
+                             query={"limit": WHITELABEL_LINKS_LIMIT})], returned={"links": []})
+
+
+# ----------------------------------------------------------------------------- the model: event webhooks
+
+def webhook_refusal(params) -> Refused | None:
+    """What the documentation refuses before any request: a URL that is not absolute (http without allow_http, but
+    to delete), a friendly name of spaces, nothing to identify the webhook, the OAuth client id and token URL apart,
+    a secret without them, update_secret always without a secret."""
+    url = params.get("url")
+    if url is not None:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in url.strip():
+            return Refused("url must be an absolute URL", words=("url",))
+        if parts.scheme == "http" and not params["allow_http"] and params["state"] != "absent":
+            return Refused("http needs allow_http", words=("url", "allow_http"))
+    if params.get("friendly_name") is not None and not params["friendly_name"].strip():
+        return Refused("friendly_name must be text", words=("friendly_name",))
+    if params.get("friendly_name") is None and url is None:
+        return Refused("friendly_name or url identifies the webhook", words=("friendly_name", "url"))
+    client_id, token_url, secret = (params.get(name) for name in ("oauth_client_id", "oauth_token_url",
+                                                                  "oauth_client_secret"))
+    if (client_id is None) != (token_url is None):
+        return Refused("oauth_client_id and oauth_token_url go together", words=("oauth_client_id", "oauth_token_url"))
+    if secret is not None and client_id is None:
+        return Refused("a secret needs the client id and token URL", words=("oauth_client_secret",))
+    if params["update_secret"] == "always" and secret is None:
+        return Refused("update_secret always needs the secret", words=("update_secret", "oauth_client_secret"))
+    return None
+
+
+def model_event_webhook(params, env, known) -> Expectation:
+    """Refusals before any request (webhook_refusal); then one GET of every webhook (a fresh account has none).
+    state absent: nothing to delete, null returned. state present: the webhook is created, POST {url, enabled (true
+    when left out), every event true or false, friendly_name when given, OAuth with its secret (the log masks it)};
+    OAuth without the secret is refused having read only; signed true then turns signing on at the signed endpoint.
+    Returns the webhook's settings (its id and public key are the server's)."""
+    refusal = webhook_refusal(params)
+    if refusal is not None:
+        raise refusal
+    host = host_for(params["region"], params, env)
+    obo = params.get("on_behalf_of")
+    calls = [call(host, "GET", WEBHOOKS_ALL_PATH, obo)]
+    if params["state"] == "absent":
+        return Expectation(calls, returned={"webhook": None})
+    if params.get("oauth_client_id") and params.get("oauth_client_secret") is None:
+        raise Refused("OAuth on creation needs the secret", calls, words=("oauth_client_secret",))
+    events = params.get("events") or []
+    events = sorted(set(events.split(",") if isinstance(events, str) else events))   # one event given as text
+    enabled = True if params["enabled"] is None else params["enabled"]
+    body = dict({event: event in events for event in WEBHOOK_EVENTS}, url=params["url"].strip(), enabled=enabled)
+    if params.get("friendly_name") is not None:
+        body["friendly_name"] = params["friendly_name"].strip()
+    if params.get("oauth_client_id"):
+        body.update(oauth_client_id=params["oauth_client_id"], oauth_token_url=params["oauth_token_url"],
+                    oauth_client_secret=LOGGED_SECRET)
+    calls.append(call(host, "POST", WEBHOOKS_PATH, obo, body))
+    if params["signed"]:
+        calls.append(call(host, "PATCH", "%s/signed/%s" % (WEBHOOKS_PATH, WEBHOOK_ID), obo, {"enabled": True}))
+    fields = ("friendly_name", "url", "enabled", "events", "signed", "oauth_client_id", "oauth_token_url")
+    webhook = {"friendly_name": body.get("friendly_name"), "url": body["url"], "enabled": enabled, "events": events,
+               "signed": bool(params["signed"]), "oauth_client_id": body.get("oauth_client_id"),
+               "oauth_token_url": body.get("oauth_token_url")}
+    return Expectation(calls, returned=comparable_result({"webhook": webhook}), projected={"webhook": fields})
+
+
+def model_event_webhook_info(params, env, known) -> Expectation:
+    """One GET of every webhook, never a write; a fresh account has none, so none is flagged."""
+    host = host_for(params["region"], params, env)
+    return Expectation([call(host, "GET", WEBHOOKS_ALL_PATH, params.get("on_behalf_of"))],
+                       returned={"webhooks": [], "flagged": []})
+
+
 MODELS = {
+    "sendgrid_domain_authentication": model_domain_authentication,
+    "sendgrid_domain_authentication_info": model_domain_authentication_info,
+    "sendgrid_link_branding": model_link_branding,
+    "sendgrid_link_branding_info": model_link_branding_info,
     "sendgrid_enforced_tls": model_enforced_tls,
     "sendgrid_enforced_tls_info": model_enforced_tls_info,
     "sendgrid_enforced_tls_accounts": model_enforced_tls_accounts,
@@ -1350,6 +1598,8 @@ MODELS = {
     "sendgrid_teammate": model_teammate,
     "sendgrid_teammate_info": model_teammate_info,
     "sendgrid_subuser": model_subuser,
+    "sendgrid_event_webhook": model_event_webhook,
+    "sendgrid_event_webhook_info": model_event_webhook_info,
 }
 
 
@@ -1438,17 +1688,21 @@ def logged_calls(record: dict) -> list:
                  if parts.query or parts.path == SUBUSERS_PATH else None)
         # parsed JSON (a text that is not JSON stays text, and differs from the model)
         body = comparable_body(parts.path, entry["body"]) if entry["method"] in WRITES else entry["body"]
-        result.append(call(record["url"], entry["method"], parts.path, obo, body, query))
+        path = WEBHOOK_PATH_ID.sub(lambda match: match.group(1) + WEBHOOK_ID, parts.path)
+        result.append(call(record["url"], entry["method"], path, obo, body, query))
     return result
 
 
 def read_before(path: str) -> tuple:
     """The GETs that may read what a write of this path writes: its own, its family's summary, or the list it is an
-    item of (a subuser, a teammate, an invite, an API key: each found in its list)."""
+    item of (a subuser, a teammate, an invite, an API key, a domain, a branded link: each found in its list)."""
     parent = path.rsplit("/", 1)[0]
     if parent in [summary_path(family) for family in FRESH_SECTIONS]:
         return (path, parent)
-    lists = (SUBUSERS_PATH, TEAMMATES_PATH, TEAMMATES_PENDING_PATH, API_KEYS_PATH)
+    lists = (SUBUSERS_PATH, TEAMMATES_PATH, TEAMMATES_PENDING_PATH, API_KEYS_PATH, WHITELABEL_DOMAINS_PATH,
+             WHITELABEL_LINKS_PATH)
+    if path == WEBHOOKS_PATH or path.startswith(WEBHOOKS_PATH + "/"):
+        return (path, WEBHOOKS_ALL_PATH)     # a webhook is found in the list of every webhook
     return (path,) + tuple(item for item in lists if path.startswith(item + "/"))
 
 
@@ -1484,13 +1738,16 @@ def in_order(calls: list, expected: list) -> list:
 
 # sendgrid_baseline's sections: Enforced TLS, the two families of sections, the allow list and the key audit.
 BASELINE_FAMILIES = {"tracking": "tracking_settings", "mail_settings": "mail_settings"}
-BASELINE_SECTIONS = ("enforced_tls", "tracking", "mail_settings", "ip_access", "api_keys", "teammates")
+BASELINE_SECTIONS = ("enforced_tls", "tracking", "mail_settings", "event_webhooks", "ip_access", "api_keys",
+                     "teammates")
 # What the documentation says a field left out of ip_access, api_keys and teammates means (the other sections: not
 # managed).
 BASELINE_DEFAULTS = {"ip_access": {"entries": [], "state": "present", "purge": False, "allow_lockout": False,
                                    "allow_any_address": False, "client_addresses": None},
                      "api_keys": {"allowed_scopes": None, "allowed_control_keys": [], "enforce": False},
-                     "teammates": {"members": None, "purge": False, "allowed_scopes": None, "allowed_admins": None}}
+                     "teammates": {"members": None, "purge": False, "allowed_scopes": None, "allowed_admins": None},
+                     "event_webhooks": {"require_https": True, "require_signed": True, "allowed_hosts": None,
+                                        "enforce": False}}
 # The parent's key holds every scope the servers serve: surely those the collection's modules document, besides the
 # ones FRESH_KEY_SCOPES names (so a list of allowed scopes without these leaves one of them beyond it).
 BASELINE_KEY_SCOPES = FRESH_KEY_SCOPES + ("tracking_settings.read", "mail_settings.read", "subusers.read")
@@ -1528,11 +1785,13 @@ SAMPLES.update({
     # whether the audit sees the team before or after the invites (the documentation does not say)
     "teammates": [{"members": {NEW_TEAMMATE: list(TEAMMATE_SCOPES), PARENT_OWNER_EMAIL: "admin"}, "purge": True,
                    "allowed_scopes": ["mail.*", "stats.read"], "allowed_admins": ["*@example.com"]}],
+    "event_webhooks": [{"allowed_hosts": ["*.example.com"], "enforce": True}],
 })
 INVALID_SAMPLES.update({
     "enforced_tls.min_tls_version": ["1.0"],
     "ip_access.entries": [[CLIENT_ADDRESS, "203.*.113.*"], [CLIENT_ADDRESS, "203.0.113.9/24"], [CLIENT_ADDRESS, "::/0"]],
     "api_keys.allowed_scopes": [["mail send"]],
+    "event_webhooks.allowed_hosts": [["hooks.example.com:443"]],
 })
 # accounts overrides are sections of the policy, not Enforced TLS fields: a plain name, an EU account overriding one
 # tracking section, a customer account through on_behalf_of overriding Enforced TLS
@@ -1547,7 +1806,8 @@ ROLE_ONLY.update({
 })
 NOT_AS_EXTRA_VAR.update({"baseline_api_key": NOT_AS_EXTRA_VAR["enforced_tls_api_key"]}, **{
     name: "a dictionary: -e key=value cannot write one (the role's README says to give it as JSON)"
-    for name in ("baseline_enforced_tls", "baseline_ip_access", "baseline_api_keys", "baseline_teammates")})
+    for name in ("baseline_enforced_tls", "baseline_ip_access", "baseline_api_keys", "baseline_teammates",
+                 "baseline_event_webhooks")})
 
 
 def baseline_merged(section: str, policy, override):
@@ -1633,6 +1893,9 @@ def baseline_account(params, env, desired) -> tuple:
             calls += expected.calls
             changed += ["%s.%s" % (option, section) for section in FRESH_SECTIONS[family]
                         if section in expected.returned["changes"]]
+    if desired["event_webhooks"] is not None:
+        # the audit reads every webhook once; a fresh account has none, so nothing is flagged or signed
+        calls.append(call(host, "GET", WEBHOOKS_ALL_PATH, obo))
     if desired["api_keys"] is not None:
         keys = fresh_keys(params, env, obo)
         calls += key_reads(host, obo, keys)

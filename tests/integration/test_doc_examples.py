@@ -29,7 +29,9 @@ import pytest
 import yaml
 
 import doc_examples
-from conftest import KEY, REPO_ROOT, SECRETS, SERVER_KEYS, calls, run_playbook, sg
+from conftest import KEY, REPO_ROOT, SECRETS, SERVER_KEYS, _load, calls, run_playbook, sg
+
+dns_server = _load("mailops_sendgrid_dns_server", REPO_ROOT / "tools" / "dns_server.py")
 
 BLOCKS = doc_examples.all_blocks(REPO_ROOT)
 YAML_EXAMPLES = [block for block in BLOCKS if doc_examples.kind(block) in ("play", "tasks")]
@@ -49,8 +51,8 @@ NOT_RUN = {
     "docs/docsite/rst/guide_execution_environment.rst:in-an-execution-environment-awx-automation-platform:bash":
         "ansible-builder build needs a container engine; test_execution_environment.py runs ansible-builder create",
     "docs/docsite/rst/guide_local_server.rst:validating-domains-and-links-against-a-real-dns:bash":
-        "no playbook of the collection validates domains yet: tests/server/test_dns_server.py runs the DNS server's "
-        "commands, tests/server/test_domains.py the same validation in the process",
+        "curl and the DNS server's own commands, no playbook: tests/server/test_dns_server.py runs those commands, "
+        "tests/server/test_domains.py the same validation; the sender identity guide's play runs here",
     "docs/docsite/rst/guide_baseline.rst:progress-on-long-runs:text":
         "what ansible-playbook prints, not a command: test_integration_progress.py checks those lines in a real run",
     "docs/docsite/rst/guide_pipelines.rst:the-policy": "run by test_pipeline.py",
@@ -95,6 +97,14 @@ REAL_RUN_ONLY = {
                                   "key was created)"): "a new key's secret exists once the key is created",
     ("docs/docsite/rst/guide_access.rst:a-new-key-s-secret", "Keep the secret, given once"):
         "a new key's secret exists once the key is created",
+    # a dry run creates no domain or link, so it has no records to publish
+    ("sendgrid_domain_authentication:EXAMPLES", "Publish its records on the zone's primary name server, as SendGrid "
+                                                "gives them"): "the records exist once the domain is created",
+    ("sendgrid_link_branding:EXAMPLES", "Publish its two CNAME records on the zone's primary name server"):
+        "the records exist once the link is created",
+    ("docs/docsite/rst/guide_sender_identity.rst:the-worked-example",
+     "Publish every record SendGrid asks for on the zone's primary name server"):
+        "the records exist once the domains and the link are created",
 }
 
 WRITES = ("PATCH", "POST", "PUT", "DELETE")
@@ -117,7 +127,9 @@ INVENTORY = {
                  "vault_sendgrid_api_key_name": "start key 1",
                  # the subusers' passwords the examples create them with (write-only: never read back)
                  "vault_transactional_password": "example-password-transactional-7Qm",
-                 "vault_webshop_password": "example-password-webshop-3Lx"},
+                 "vault_webshop_password": "example-password-webshop-3Lx",
+                 # the event webhooks' OAuth client secret (write-only: never read back, never in any output)
+                 "vault_webhook_oauth_secret": "example-oauth-SECRET-webhooks-4Kd"},
     },
 }
 
@@ -164,11 +176,20 @@ def test_the_extraction_finds_each_file_s_examples():
 
 # ----------------------------------------------------------------------------- YAML examples
 
+@pytest.fixture(name="dns")
+def fixture_dns():
+    """The zone's primary name server of the sender identity examples (dns_primary, dns_port): a DNS server of
+    tools/dns_server.py, which takes nsupdate's dynamic updates and which the API servers validate against."""
+    server = dns_server.DNSServer(host="127.0.0.1", port=0).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(name="servers")
-def fixture_servers(start_server, request):
+def fixture_servers(start_server, request, dns):
     """A fresh global and EU server with the accounts the examples name (and the example's precondition)."""
     state, block_id = getattr(request, "param", None) or ({}, None)
-    options = dict(subusers=SUBUSERS, account_ids=ACCOUNT_IDS, state=state or {})
+    options = dict(subusers=SUBUSERS, account_ids=ACCOUNT_IDS, state=state or {}, dns_resolver=dns.address)
     if block_id in EVERY_SCOPE:
         options["keys"] = dict(SERVER_KEYS, **{KEY: sg.ALL_SCOPES})
     return start_server(**options), start_server(region="eu", **options)
@@ -204,13 +225,17 @@ def example_plays(block) -> list:
     return plays
 
 
-def write_playbook(block, directory: Path, phases=PHASES) -> Path:
-    """The example's plays once per phase, each with the phase's play keywords, in one playbook."""
+def write_playbook(block, directory: Path, phases=PHASES, dns=None) -> Path:
+    """The example's plays once per phase, each with the phase's play keywords, in one playbook; the inventory names
+    the DNS server (dns_primary, dns_port) when there is one."""
     plays = example_plays(block)
     phased = [dict(copy.deepcopy(play), **keywords) for _name, keywords in phases for play in plays]
     playbook = directory / "example.yml"
     playbook.write_text(yaml.safe_dump(phased, sort_keys=False, width=1000), encoding="utf-8")
-    (directory / "inventory.yml").write_text(yaml.safe_dump(INVENTORY), encoding="utf-8")
+    inventory = copy.deepcopy(INVENTORY)
+    if dns is not None:
+        inventory["all"]["vars"].update(dns_primary=dns.host, dns_port=dns.port)
+    (directory / "inventory.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
     return playbook
 
 
@@ -218,6 +243,7 @@ def run_example(playbook: Path, servers, **options):
     """One run; returns it with the requests each server got during it (time and request, oldest first)."""
     seen = [len(server.requests()) for server in servers]
     env = {"SENDGRID_API_URL": servers[0].url, "SENDGRID_EU_API_URL": servers[1].url, "SENDGRID_API_KEY": KEY}
+    options.setdefault("secrets", SECRETS + (INVENTORY["all"]["vars"]["vault_webhook_oauth_secret"],))
     run = run_playbook(str(playbook), env=env, args=("-i", str(playbook.parent / "inventory.yml")), timeout=240,
                        **options)
     run.sent = sorted(((entry["time"], call) for server, count in zip(servers, seen)
@@ -271,8 +297,8 @@ def reports(directory: Path) -> list:
     "block, servers",
     [(block, (PRECONDITIONS.get(block.id, (None,))[0], block.id)) for block in YAML_EXAMPLES],
     ids=block_ids(YAML_EXAMPLES), indirect=["servers"])
-def test_example_runs_dry_then_for_real_then_changes_nothing(block, servers, workdir):
-    playbook = write_playbook(block, workdir)
+def test_example_runs_dry_then_for_real_then_changes_nothing(block, servers, workdir, dns):
+    playbook = write_playbook(block, workdir, dns=dns)
     run = run_example(playbook, servers)
     assert_succeeded(run, "the dry run, the real run and the second real run")
     dry, real, again = split_phases(run, len(example_plays(block)))

@@ -37,7 +37,7 @@ POLICY = dict(
     # the servers' first start key holds every scope, control scopes included: the automation's own, allowed by name
     # (its other scopes are still checked); the second holds user.settings.enforced_tls.read
     baseline_api_keys={"allowed_scopes": ["mail.send", "user.settings.*", "tracking_settings.*", "mail_settings.*",
-                                          "subusers.read"],
+                                          "subusers.read", "user.webhooks.event.*", "whitelabel.*"],
                        "allowed_control_keys": ["start key 1"]},
 )
 # billing keeps TLS 1.1 (a fresh account's: not sent) and has a footer of its own; the rest of the policy applies
@@ -55,6 +55,9 @@ ALLOW_LIST = "/v3/access_settings/whitelist"
 ACTIVITY = "/v3/access_settings/activity"
 KEYS = "/v3/api_keys"
 FOOTER_PATH = "/v3/mail_settings/footer"
+WEBHOOKS_PATH = "/v3/user/webhooks/event/settings/all"
+WEBHOOKS = [{"id": "unsigned-1", "url": "https://hooks.example.com/engagement", "friendly_name": "engagement"},
+            {"id": "plain-1", "url": "http://hooks.example.com/plain", "signed": True}]
 
 
 def role(server, eu_server, **more) -> dict:
@@ -175,10 +178,13 @@ def _drift_gate(start):
     server.set_state("marketing", {"enabled": True}, setting="tracking_settings/open")
     server.set_state("billing", [{"name": "legacy", "api_key_id": "legacy-1", "scopes": ["mail.send", "teammates.read"]}],
                      setting="api_keys")
+    # and marketing posts its events to an unsigned webhook and to one over plain http
+    server.set_state("marketing", WEBHOOKS, setting="user/webhooks/event/settings", replace=True)
     reports = start.directory() / "drift-gate"
     # (test_pipeline.py passes the gate as a pipeline does, an -e string)
     return (server, eu_server, reports), PlaybookCase(
-        "baseline.yml", dict(role(server, eu_server), sg_first_report=str(reports), baseline_fail_on_drift=True),
+        "baseline.yml", dict(role(server, eu_server, baseline_event_webhooks={"allowed_hosts": ["*.example.com"]}),
+                             sg_first_report=str(reports), baseline_fail_on_drift=True),
         check=True)
 
 
@@ -282,7 +288,7 @@ def test_the_full_baseline_reaches_every_account_with_the_floor_of_requests_and_
                                              "purge": False, "allow_lockout": False, "allow_any_address": False,
                                              "client_addresses": None}
     assert "- Applied: the settings below are the accounts' settings after the run." in markdown
-    assert "- Totals: 4 accounts: 0 compliant, 4 changed, 1 with a flagged API key or teammate, 1 failed" in markdown
+    assert "- Totals: 4 accounts: 0 compliant, 4 changed, 1 with a flagged event webhook, API key or teammate, 1 failed" in markdown
     assert len(rows) == 4 * len(ALL_SETTINGS)
     assert rows[("billing", "enforced_tls")][3:5] == ["changed", "require_tls: no → yes"]
     assert rows[("marketing", "ip_access")][3:5] == ["changed", "added 127.0.0.1/32, 203.0.113.0/24"]
@@ -307,8 +313,8 @@ def test_a_second_run_writes_only_what_still_differs_and_a_run_in_sync_sends_onl
     assert [t["status"] for t in run.tasks if t["task"].endswith(GATE)] == ["skipped", "ok"]
     # the gate names the host run_cases gave this case (any but localhost: one parent account of many)
     assert [t["result"]["msg"] for t in run.tasks if t["task"].endswith(GATE) and t["status"] == "ok"] == [
-        "In sync (baseline_fail_on_drift) on %s: none of the 4 accounts would change or have a flagged API key or "
-        "teammate." % run.tasks[0]["host"]]
+        "In sync (baseline_fail_on_drift) on %s: none of the 4 accounts would change or have a flagged event webhook, "
+        "API key or teammate." % run.tasks[0]["host"]]
     assert [t["task"] for t in run.tasks if t["status"] == "changed"] == [module_results(run)[0]["task"]]
 
     # the one write is the footer left behind; everything else, both calls, is the floor of GETs
@@ -328,11 +334,23 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     run, (server, eu_server, reports) = runs["drift gate"]
 
     message = assert_clear_failure(run, GATE)
-    assert message == ("Drift (baseline_fail_on_drift) on %s: 2 of 4 accounts would change or have a flagged API key or "
-                       "teammate: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open). The report is in "
-                       "%s." % (run.tasks[0]["host"], reports))
+    assert message == ("Drift (baseline_fail_on_drift) on %s: 2 of 4 accounts would change or have a flagged event "
+                       "webhook, API key or teammate: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open, "
+                       "event_webhooks: engagement (id unsigned-1), http://hooks.example.com/plain (id plain-1)). The "
+                       "report is in %s." % (run.tasks[0]["host"], reports))
     result = run.result(APPLY)
-    assert result["summary"] == {"accounts": 4, "compliant": 2, "changed": 0, "would_change": 1, "failed": 0, "flagged": 1}
+    assert result["summary"] == {"accounts": 4, "compliant": 2, "changed": 0, "would_change": 1, "failed": 0, "flagged": 2}
+    # the webhook audit: the unsigned one and the plain http one (signed, on an allowed host), each saying why
+    assert result["accounts"][2]["settings"]["event_webhooks"] == {"status": "flagged", "webhooks": 2, "signed": [], "flagged": [
+        {"id": "unsigned-1", "name": "engagement", "url": "https://hooks.example.com/engagement", "http": False,
+         "unsigned": True, "host_not_allowed": False},
+        {"id": "plain-1", "name": None, "url": "http://hooks.example.com/plain", "http": True, "unsigned": False,
+         "host_not_allowed": False}]}
+    assert [a["settings"]["event_webhooks"]["status"] for a in result["accounts"]] == [
+        "compliant", "compliant", "flagged", "compliant"]
+    # every account's webhooks read once, with its own header
+    assert sorted(call.on_behalf_of or "parent" for call in calls(server) + calls(eu_server)
+                  if call.path == WEBHOOKS_PATH) == ["billing", "eu-newsletter", "marketing", "parent"]
     assert result["accounts"][2]["settings"]["tracking.open"] == {
         "status": "would_change", "before": {"enabled": True}, "after": {"enabled": False}, "changes": {"enabled": False}}
     # a dry run: nothing written anywhere
@@ -343,8 +361,12 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     assert (report["dry_run"], report["failed"], report["drift"]) == (True, False, result["drift"])
     assert report["accounts"][1]["settings"]["api_keys"]["flagged"] == [
         {"name": "legacy", "api_key_id": "legacy-1", "excess_scopes": [], "control_scopes": ["teammates.read"], "name_shared": False}]
-    assert "- Drift: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open)" in markdown
-    assert "- Totals: 4 accounts: 2 compliant, 1 would change, 1 with a flagged API key or teammate, 0 failed" in markdown
+    assert ("- Drift: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open, event_webhooks: engagement "
+            "(id unsigned-1), http://hooks.example.com/plain (id plain-1))") in markdown
+    assert "- Totals: 4 accounts: 2 compliant, 1 would change, 2 with a flagged event webhook, API key or teammate, 0 failed" in markdown
+    assert rows[("marketing", "event_webhooks")][3:5] == [
+        "flagged", "2 webhooks; flagged engagement (id unsigned-1): not signed; flagged http://hooks.example.com/plain "
+        "(id plain-1): not https"]
     assert rows[("marketing", "tracking.open")][3:5] == ["would change", "enabled: yes → no"]
 
 

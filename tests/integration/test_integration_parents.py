@@ -280,15 +280,16 @@ def test_a_plan_where_one_parent_drifted_exits_2_and_names_that_parent_account_a
     plan = runs["plan"]
     host, account, setting = DRIFTED
     assert plan.rc == 2, plan.explain()
-    message = ("Drift (baseline_fail_on_drift) on %s: 1 of %d accounts would change or have a flagged API key or "
-               "teammate: %s (%s). The report is in %s." % (host, len(COVERED[host]), account, setting,
-                                                            plan.checkout / "reports" / host))
+    message = ("Drift (baseline_fail_on_drift) on %s: 1 of %d accounts would change or have a flagged event webhook, "
+               "API key or teammate: %s (%s). The report is in %s." % (
+                   host, len(COVERED[host]), account, setting, plan.checkout / "reports" / host))
     assert plan.gate(host) == ("failed", message)
     # at the default verbosity, the failure's one line does not name the host: the message does
     assert "[ERROR]: Task failed: Action failed: " + message in plan.stdout, plan.explain()
     for other in set(KEYS) - {host}:
         assert plan.gate(other) == ("ok", "In sync (baseline_fail_on_drift) on %s: none of the %d accounts would "
-                                          "change or have a flagged API key or teammate." % (other, len(COVERED[other])))
+                                          "change or have a flagged event webhook, API key or teammate." % (
+                                              other, len(COVERED[other])))
         assert plan.recap(other)["failed"] == 0 and plan.report(other)["outcome"] == "in_sync"
     assert plan.recap(host)["failed"] == 1 and plan.recap(host)["unreachable"] == 0
     assert [call for sent in plan.sent.values() for _entry, call in sent if call.method in WRITES] == []

@@ -488,7 +488,7 @@ def assert_refused(task, result: dict, refusal, explain: str):
     assert not any(marker in message for marker in CRASH_MARKERS) and "module_stderr" not in task["result"], explain
     unnamed = [word for word in refusal.words if word.lower() not in message.lower()]
     assert not unnamed, "%r does not name %s (the model: %s)\n%s" % (message, unnamed, refusal, explain)
-    assert not any(c[1] in om.WRITES for c in refusal.calls), refusal.calls
+    assert refusal.after_writes or not any(c[1] in om.WRITES for c in refusal.calls), refusal.calls
     assert_sent_as_modelled(sent(result["servers"]), om.Expectation(refusal.calls), explain)
 
 

@@ -360,3 +360,44 @@ def test_a_plan_with_a_key_that_may_read_but_not_write_fails_naming_the_missing_
     # one GET of the key's scopes per host, whatever the number of accounts
     assert sorted(urlsplit(entry["path"]).path for entry in result.sent if "/v3/scopes" in entry["path"]) == [
         "/v3/scopes", "/v3/scopes"]
+
+
+# ----------------------------------------------------------------------------- the event webhook audit
+
+WEBHOOKS = "user/webhooks/event/settings"
+
+
+def test_a_plan_flags_an_http_webhook_and_would_sign_an_unsigned_one_and_the_apply_signs_but_never_moves_them(pipeline):
+    server = pipeline.servers[0]
+    server.set_state("marketing", [
+        {"id": "unsigned-1", "url": "https://hooks.example.com/engagement", "friendly_name": "engagement"},
+        {"id": "plain-1", "url": "http://hooks.example.com/plain", "friendly_name": "plain", "signed": True}],
+        setting=WEBHOOKS, replace=True)
+
+    # the plan: drift, naming the http webhook as flagged and the unsigned one as a setting that would change
+    plan = pipeline("plan")
+    assert plan.completed.returncode == DRIFT, plan.explain()
+    gate = re.search(r"Drift \(baseline_fail_on_drift\): .*", plan.completed.stdout).group(0)
+    assert "marketing (%s, event_webhooks: plain (id plain-1))" % ", ".join(DRIFTED_SETTINGS) in gate, gate
+    assert {entry["method"] for entry in plan.sent} == {"GET"}
+    (outcome,) = [account["settings"]["event_webhooks"] for account in plan.report()["accounts"]
+                  if account["name"] == "marketing"]
+    assert (outcome["status"], [item["id"] for item in outcome["signed"]]) == ("would_change", ["unsigned-1"])
+    assert [(item["id"], item["http"], item["unsigned"]) for item in outcome["flagged"]] == [("plain-1", True, False)]
+    assert plan.junit_cases()[("marketing", "event_webhooks")][0] == "failure"
+
+    # the apply signs the unsigned one, at the signed endpoint, and changes no URL
+    apply = pipeline("apply")
+    assert apply.completed.returncode == 0, apply.explain()
+    assert [(entry["method"], urlsplit(entry["path"]).path, entry["body"]) for entry in apply.sent
+            if "webhooks" in entry["path"] and entry["method"] != "GET"] == [
+        ("PATCH", "/v3/user/webhooks/event/settings/signed/unsigned-1", {"enabled": True})]
+    stored = {hook["id"]: hook for hook in server.state(WEBHOOKS)["marketing"]}
+    assert stored["unsigned-1"]["signed"] is True and stored["plain-1"]["url"] == "http://hooks.example.com/plain"
+
+    # the next plan: still drift, the http webhook only a person can move; nothing written
+    again = pipeline("plan")
+    assert again.completed.returncode == DRIFT, again.explain()
+    assert again.report()["drift"] == [{"account": "marketing", "settings": ["event_webhooks"],
+                                        "flagged": {"event_webhooks": ["plain (id plain-1)"]}}]
+    assert [entry for entry in again.sent if entry["method"] in WRITES] == []

@@ -23,7 +23,7 @@ def baseline(drift, accounts=3):
 def test_in_sync_is_ok():
     assert verdict(baseline([]), VARIABLE, None) == dict(
         changed=False, msg="In sync (baseline_fail_on_drift): none of the 3 accounts would change or have a flagged "
-                           "API key or teammate.")
+                           "event webhook, API key or teammate.")
 
 
 def test_drift_fails_naming_accounts_settings_and_flagged_keys():
@@ -31,7 +31,7 @@ def test_drift_fails_naming_accounts_settings_and_flagged_keys():
                                {"account": "marketing", "settings": ["tracking.open"], "flagged": {}}]),
                      VARIABLE, "reports")
     assert result == dict(failed=True, changed=False, msg=(
-        "Drift (baseline_fail_on_drift): 2 of 3 accounts would change or have a flagged API key or teammate: billing (api_keys: "
+        "Drift (baseline_fail_on_drift): 2 of 3 accounts would change or have a flagged event webhook, API key or teammate: billing (api_keys: "
         "legacy); marketing (tracking.open). The report is in reports."))
 
 
@@ -63,8 +63,8 @@ def test_an_enforced_tls_result_drifts_by_its_changed_accounts():
 def test_each_verdict_names_the_inventory_host_of_one_parent_account_among_many():
     drift = [{"account": "support", "settings": ["tracking.open"], "flagged": {}}]
     assert verdict(baseline(drift), VARIABLE, "reports/agency_b", "agency_b")["msg"] == (
-        "Drift (baseline_fail_on_drift) on agency_b: 1 of 3 accounts would change or have a flagged API key or teammate: "
-        "support (tracking.open). The report is in reports/agency_b.")
+        "Drift (baseline_fail_on_drift) on agency_b: 1 of 3 accounts would change or have a flagged event webhook, API "
+        "key or teammate: support (tracking.open). The report is in reports/agency_b.")
     assert verdict(baseline([]), VARIABLE, None, "agency_a")["msg"].startswith(
         "In sync (baseline_fail_on_drift) on agency_a: none of the 3 accounts")
     assert verdict(dict(failed=True, msg="HTTP 401"), VARIABLE, None, "agency_c")["msg"].startswith(

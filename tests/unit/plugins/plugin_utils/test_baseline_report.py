@@ -85,7 +85,7 @@ def test_an_apply_that_changed_accounts_is_changed_not_drift_and_flagged_keys_st
     flagged["summary"].update(changed=1, flagged=1)
     assert outcome(flagged) == "drift"
     assert markdown(flagged).split("\n")[2] == (
-        "**Drift: 1 of 1 account has a flagged API key or teammate, which only a person can fix; 1 changed.**")
+        "**Drift: 1 of 1 account has a flagged event webhook, API key or teammate, which only a person can fix; 1 changed.**")
 
 
 def test_drift_is_a_junit_failure_and_a_failed_setting_an_error_and_compliant_passes():
@@ -105,7 +105,7 @@ def test_the_markdown_gives_the_summary_first_then_a_line_per_account_to_look_at
     text = markdown(report(accounts, drift=[{"account": "marketing", "settings": ["tracking.open", "api_keys"],
                                              "flagged": {"api_keys": ["ci-deploy"]}}]))
     lines = text.split("\n")
-    assert lines[2] == "**Drift: 1 of 3 accounts would change or has a flagged API key or teammate.**"
+    assert lines[2] == "**Drift: 1 of 3 accounts would change or has a flagged event webhook, API key or teammate.**"
     assert text.index("- Totals:") < text.index("## Accounts to look at") < text.index("## Every account and setting")
     assert "- marketing (overrides: tracking): tracking.open would change, api_keys flagged" in lines
     assert "- Drift: marketing (tracking.open, api_keys: ci-deploy)" in lines
@@ -156,7 +156,8 @@ def test_the_report_of_an_inventory_host_names_it_in_the_title_the_suite_and_eac
                           drift=[{"account": "marketing", "settings": ["tracking.open"], "flagged": {}}]),
                    inventory_host="agency_b")
     assert markdown(drifted).split("\n")[:3] == [
-        "# Security baseline report: agency_b", "", "**Drift: 1 of 2 accounts would change or has a flagged API key or teammate.**"]
+        "# Security baseline report: agency_b", "",
+        "**Drift: 1 of 2 accounts would change or has a flagged event webhook, API key or teammate.**"]
     suite = ET.fromstring(junit(drifted)).find("testsuite")
     assert (suite.get("name"), suite.get("hostname")) == ("mailops.sendgrid.baseline (agency_b)", "agency_b")
     assert [(case.get("classname"), case.get("name"), [child.tag for child in case]) for case in suite.iter("testcase")] == [
