@@ -144,7 +144,7 @@ def check_concurrency(module, **failure) -> None:
                          % (option_name("concurrency"), MAX_CONCURRENCY, module.params["concurrency"]), **failure)
 
 
-def discover_and_plan(module, listed: list, **failure) -> tuple:
+def discover_and_plan(module, listed: list, progress=None, **failure) -> tuple:
     """The client pool, the listed accounts with the discovered ones, every account to handle (see plan), how many
     subusers discovery found (None without it) and what it left out (see add_discovered; None without discovery);
     ``failure`` is the module's other results should any of it fail. An exclusion pattern that matches no subuser
@@ -158,9 +158,12 @@ def discover_and_plan(module, listed: list, **failure) -> tuple:
         hosts = {region: base_url_for(region, params["api_url"], params["eu_api_url"]) for region in REGIONS}
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **failure)
-    pool = ClientPool(lambda base_url, rate_limits: client_from_module(module, base_url, rate_limits))
+    pool = ClientPool(lambda base_url, rate_limits: client_from_module(module, base_url, rate_limits),
+                      on_wait=progress.waiting if progress else None)
     discovered = left_out = None
     if params["discover_subusers"]:
+        if progress:
+            progress.discovering()
         try:
             subusers = list_subusers(pool.client(hosts[params["region"]]), PAGE_SIZE)
         except SendGridError as exc:
@@ -181,14 +184,21 @@ def discover_and_plan(module, listed: list, **failure) -> tuple:
     return pool, listed, accounts, discovered, left_out
 
 
-def for_each_account(client_for, accounts: list, work, concurrency: int) -> list:
+def for_each_account(client_for, accounts: list, work, concurrency: int, progress=None) -> list:
     """Run ``work(account_client, item)`` for every account, at most ``concurrency`` at a time; outcomes in order.
 
     ``accounts`` items hold ``on_behalf_of`` (None for the parent) and ``base_url``; ``client_for(base_url)`` gives the
     calling thread's client for that host. A failing account does not stop the others: its outcome holds ``failed``,
-    ``msg`` and ``status``; the others' hold ``failed: false`` and what ``work`` returned.
+    ``msg`` and ``status``; the others' hold ``failed: false`` and what ``work`` returned. ``progress`` (a
+    _progress.Progress) is told the total first, then of each account as it is done.
     """
     def one(item: dict) -> dict:
+        outcome = handle(item)
+        if progress:
+            progress.account_done(item.get("name") or item["on_behalf_of"] or "parent", outcome)
+        return outcome
+
+    def handle(item: dict) -> dict:
         client = client_for(item["base_url"])
         try:
             return dict(work(client.account(item["on_behalf_of"], item.get("region_advice")), item), failed=False)
@@ -199,5 +209,7 @@ def for_each_account(client_for, accounts: list, work, concurrency: int) -> list
             return dict(changed=False, failed=True, status=None,
                         msg="Unexpected %s while handling this account: %s" % (type(exc).__name__, client.redact(str(exc))))
 
+    if progress:
+        progress.start(len(accounts))
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
         return list(executor.map(one, accounts))

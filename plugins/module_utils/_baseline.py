@@ -28,6 +28,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._families import 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
     CHANGED, COMPLIANT, DRIFT, FAILED, FLAGGED, WOULD_CHANGE,
 )
+from ansible_collections.mailops.sendgrid.plugins.module_utils._progress import Progress, check_interval
 from ansible_collections.mailops.sendgrid.plugins.module_utils._scopes import KeyScopes
 
 SECTIONS = tuple(family.name for family in POLICY)
@@ -59,6 +60,7 @@ def argument_spec() -> dict:
         include_parent=dict(type="bool", default=True),
         accounts=dict(type="list", elements="raw", default=[]),
         concurrency=dict(type="int", default=8),
+        progress_interval=dict(type="float", default=10),
         **dict(discovery_argument_spec(), **policy_argument_spec())
     )
 
@@ -297,10 +299,11 @@ def run_accounts(module, policy: dict, listed: list, failure: dict, plan_checks_
 
     ``listed`` are parse_accounts() items whose sections are conformed overrides; ``failure`` is the calling module's
     result should discovery fail. Each outcome's warnings are given here. A plan (check mode) checks the key's scopes
-    unless ``plan_checks_scopes`` is false.
+    unless ``plan_checks_scopes`` is false. The run's progress is written where the action plugin asked (_progress).
     """
     params = module.params
-    pool, listed, accounts, discovered, excluded = discover_and_plan(module, listed, **failure)
+    progress = Progress.from_module(module)
+    pool, listed, accounts, discovered, excluded = discover_and_plan(module, listed, progress, **failure)
     overrides = {account["on_behalf_of"]: account for account in listed}
     for account in accounts:
         own = overrides.get(account["on_behalf_of"]) or {}
@@ -312,7 +315,8 @@ def run_accounts(module, policy: dict, listed: list, failure: dict, plan_checks_
         return dict(settings=apply(account_client, account["desired"], module.check_mode, key_scopes))
 
     results = [account_result(account, done) for account, done in zip(
-        accounts, for_each_account(pool.client, accounts, one, params["concurrency"]))]
+        accounts, for_each_account(pool.client, accounts, one, params["concurrency"], progress))]
+    progress.finish()
     for result in results:
         # each outcome's warnings (whole sentences naming the account), given and kept out of the result
         for setting in result["settings"].values():
@@ -352,6 +356,9 @@ def run_module() -> None:
     outcome = dict(changed=False, accounts=[], summary=summarize([]), drift=[], policy=policy, discovered=None,
                    excluded=None, written=[], check_mode=module.check_mode)
     check_concurrency(module, **outcome)
+    problem = check_interval(module.params["progress_interval"])
+    if problem:
+        module.fail_json(msg="%s %s." % (option_name("progress_interval"), problem), **outcome)
     listed = check_policy(module, policy, outcome)
     done = run_accounts(module, policy, listed, outcome)
     diff = done.pop("diff")

@@ -372,10 +372,11 @@ class RateLimit:
     # Two resets closer than this are one window: a reset given in seconds to wait moves with each answer.
     SAME_WINDOW_SECONDS = 1.0
 
-    def __init__(self, sleep=time.sleep, clock=time.time, endpoint: str | None = None):
+    def __init__(self, sleep=time.sleep, clock=time.time, endpoint: str | None = None, on_wait=None):
         self.endpoint = endpoint
         self._lock = threading.Condition()
         self._sleep = sleep
+        self._on_wait = on_wait or (lambda seconds, endpoint: None)
         self._clock = clock
         self._answered = False      # an answer came in this window, so the budget is known (or not limited)
         self._in_flight = 0
@@ -406,6 +407,7 @@ class RateLimit:
                     % (delay, " on %s" % self.endpoint if self.endpoint else "", _utc_time(self._clock() + delay),
                        option_name("retry_max_wait"), _number_text(max_wait + waited), option_name("retry_max_wait"),
                        option_name("concurrency")), 429)
+            self._on_wait(delay, self.endpoint)
             self._sleep(delay)
             waited += delay
 
@@ -480,18 +482,25 @@ class RateLimits:
     describe the budget of the endpoint that answered. One spent endpoint must neither stall the others nor be
     taken for theirs."""
 
-    def __init__(self, sleep=time.sleep, clock=time.time):
+    def __init__(self, sleep=time.sleep, clock=time.time, on_wait=None):
         self._sleep = sleep
         self._clock = clock
         self._lock = threading.Lock()
         self._budgets: dict = {}
+        # on_wait(seconds, endpoint): told of every wait for a reset (a spent budget, a 429), before it starts
+        self.on_wait = on_wait or (lambda seconds, endpoint: None)
+
+    def _waiting(self, seconds: float, endpoint: str | None) -> None:
+        # looked up at each wait: on_wait may be set after the budgets are made
+        self.on_wait(seconds, endpoint)
 
     def endpoint(self, path: str) -> RateLimit:
         """The budget of the endpoint at this path (query strings are not part of an endpoint)."""
         path = path.split("?", 1)[0]
         with self._lock:
             if path not in self._budgets:
-                self._budgets[path] = RateLimit(sleep=self._sleep, clock=self._clock, endpoint=path)
+                self._budgets[path] = RateLimit(sleep=self._sleep, clock=self._clock, endpoint=path,
+                                                on_wait=self._waiting)
             return self._budgets[path]
 
 
@@ -675,6 +684,8 @@ class SendGridClient:
                                                option_name("retry_max_wait")), failure.status)
                 raise failure
             attempt += 1
+            if response is not None and response.status_code == 429:
+                self.rate_limits.on_wait(delay, rate_limit.endpoint)
             # Retrying a PATCH, PUT or DELETE is safe: sent twice, it has the effect of once (a create is not retried).
             self._warn("SendGrid %s %s%s %s; retry %d of %d in %.1f seconds."
                        % (method, path, " for %r" % on_behalf_of if on_behalf_of else "", reason, attempt,
@@ -818,8 +829,9 @@ class ClientPool:
     A thread keeps its client, so its requests reuse one connection per host.
     """
 
-    def __init__(self, factory):
+    def __init__(self, factory, on_wait=None):
         self._factory = factory
+        self._on_wait = on_wait
         self._local = threading.local()
         self._lock = threading.Lock()
         self._rate_limits: dict = {}
@@ -828,7 +840,7 @@ class ClientPool:
         clients = self._local.__dict__.setdefault("clients", {})
         if base_url not in clients:
             with self._lock:
-                rate_limits = self._rate_limits.setdefault(base_url, RateLimits())
+                rate_limits = self._rate_limits.setdefault(base_url, RateLimits(on_wait=self._on_wait))
             clients[base_url] = self._factory(base_url, rate_limits)
         return clients[base_url]
 

@@ -143,6 +143,21 @@ options:
       - How many accounts to handle at the same time, from 1 to 32.
     type: int
     default: 8
+  progress_interval:
+    description:
+      - How often, in seconds, to show the run's progress while the task runs, from 1 to 3600; V(0) shows none.
+      - 'The progress is a line in the play''s output (the default callback, and AWX''s job output) at most this
+        often, such as C([localhost] sendgrid_baseline: 120 of 1000 accounts done, 2 failed, about 4m10s left), which
+        also says when the run waits for SendGrid''s rate limit and until when. With C(-v), one line per account done,
+        with its outcome (ok, changed, would change, failed). The lines name accounts and count them; they hold no
+        key and no setting.'
+      - To show it, the task runs the module asynchronously on its host (a remote one too) and reads the module's
+        progress file in the async directory through the connection while it polls; the task's result is the
+        module's own, as without progress. With V(0), with the task keyword C(async), or on a connection that cannot
+        run a module asynchronously, the module runs as any other, and shows nothing until it ends.
+    type: float
+    default: 10
+    version_added: 1.2.0
   # BEGIN GENERATED sections
   enforced_tls:
     description:
