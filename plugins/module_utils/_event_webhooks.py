@@ -361,8 +361,8 @@ AUDIT_OPTIONS = [
         "else's."], default=True),
     Option("allowed_hosts", "list", [
         "The hosts webhooks may post to, as host names or shell-style patterns of them (V(hooks.example.com), "
-        "V(*.example.com)), compared ignoring case. A webhook whose URL's host matches none is flagged. V(null) checks "
-        "no hosts.",
+        "V(*.example.com)), compared ignoring case and the final dot of a fully qualified name (V(hooks.example.com.) "
+        "is V(hooks.example.com)). A webhook whose URL's host matches none is flagged. V(null) checks no hosts.",
         "Each is a host without scheme, port or path; another value fails before any request."], elements="str"),
 ]
 
@@ -372,7 +372,8 @@ OPTIONS = AUDIT_OPTIONS + [
         "/v3/user/webhooks/event/settings/signed/{id}), the one fix that changes nothing its events go to: a "
         "webhook's URL is never changed, and a webhook flagged for its URL or host stays flagged. The receiver must "
         "then verify the signature with the webhook's public key (see M(mailops.sendgrid.sendgrid_event_webhook_info)). "
-        "In check mode, the webhooks that would be signed.",
+        "In check mode, the webhooks that would be signed (the report says C(would sign)). The drift, and the gate's "
+        "message, name the webhooks signed or to sign as they name the flagged ones.",
         "Needs the scope C(user.webhooks.event.settings.update). V(false) only audits."], default=False),
 ]
 
@@ -382,20 +383,27 @@ MODULE_OPTIONS = [
         "is left as it is. Two webhooks matching is an error naming both ids."]),
     Option("url", "str", [
         "The absolute URL SendGrid posts the events to. Needed to create a webhook, and to identify one when "
-        "O(@friendly_name) is left out; given with O(@friendly_name), the webhook's URL is changed to it.",
-        "Must be C(https://) unless O(@allow_http) is V(true)."]),
+        "O(@friendly_name) is left out; given with O(@friendly_name), the webhook's URL is changed to it. Compared with "
+        "its scheme and host ignoring case.",
+        "Must be C(https://) unless O(@allow_http) is V(true).",
+        "Basic-auth credentials in it (C(https://user:password@hooks.example.com/x), SendGrid's way to protect a "
+        "webhook) are sent and compared as given, but the password is shown as C(********) in every result, diff and "
+        "message, and is a no_log value, which Ansible censors wherever it would show."]),
     Option("allow_http", "bool", [
         "Allow an C(http://) O(@url). Events hold recipients' addresses, and over http they cross the network in clear "
         "text: leave it V(false) but for a receiver on a private network."], default=False),
     Option("state", "str", [
         "V(present) creates the webhook (C(POST)) when there is none, and updates what differs (one C(PATCH) with "
-        "only the fields that differ, and one to the signed endpoint when O(@signed) differs).",
+        "only the fields that differ, and one to the signed endpoint when O(@signed) differs). Creating one when the "
+        "account already has as many as the list's C(max_allowed) fails before any write, in check mode too.",
         "V(absent) deletes it (C(DELETE))."], choices=["present", "absent"], default="present"),
     Option("enabled", "bool", [
         "Whether SendGrid posts events to the webhook. Left out: V(true) when creating, unchanged otherwise."]),
     Option("events", "list", [
-        "The events posted to the webhook, compared as a set; every other event is off. Left out: none when "
-        "creating, unchanged otherwise."], elements="str", choices=list(EVENTS)),
+        "The events posted to the webhook, compared as a set; every other event is off. Left out (or V(null)): none "
+        "when creating, unchanged otherwise.",
+        "An item that is not one of the choices (or is empty) fails naming its place, before any request."],
+        elements="str", choices=sorted(EVENTS)),
     Option("signed", "bool", [
         "Whether SendGrid signs each post (signature verification); V(true) returns the webhook's RV(webhook.public_key), "
         "which the receiver verifies the signature with. Left out: unsigned when creating, unchanged otherwise."]),
@@ -403,10 +411,13 @@ MODULE_OPTIONS = [
         "The OAuth client id SendGrid gets a token with before posting. Given with O(@oauth_token_url); V(\"\") for "
         "both removes OAuth."]),
     Option("oauth_token_url", "str", [
-        "The URL SendGrid gets the OAuth token from (C(https://)). Given with O(@oauth_client_id)."], no_log=False),
+        "The URL SendGrid gets the OAuth token from. Given with O(@oauth_client_id).",
+        "Must be C(https://), whatever O(@allow_http) says: SendGrid sends the client secret to it."], no_log=False),
     Option("oauth_client_secret", "str", [
         "The OAuth client secret, write-only: SendGrid never shows it, so it is never compared, returned or shown. "
-        "Needed when OAuth is first configured; sent as O(@update_secret) says."], no_log=True),
+        "Needed when OAuth is first configured, and when O(@oauth_client_id) or O(@oauth_token_url) change (else "
+        "SendGrid would pair the secret it keeps with the new values: the task fails before any write); sent as "
+        "O(@update_secret) says."], no_log=True),
     Option("update_secret", "str", [
         "V(on_create) sends O(@oauth_client_secret) when the webhook is created or its OAuth client id or token URL "
         "changes, and otherwise not: the secret cannot be read back to compare.",
