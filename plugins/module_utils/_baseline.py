@@ -230,8 +230,9 @@ def drift(accounts: list) -> list:
         settings = [key for key, setting in account["settings"].items()
                     if setting["status"] in DRIFT or setting.get("flagged")]
         if settings:
-            flagged = {key: [family_of(key).label(item) for item in setting["flagged"]]
-                       for key, setting in account["settings"].items() if setting.get("flagged")}
+            named = {key: family_of(key).named(setting) for key, setting in account["settings"].items()
+                     if key in settings}
+            flagged = {key: labels for key, labels in named.items() if labels}
             drifted.append(dict(account=account["name"], settings=settings, flagged=flagged))
     return drifted
 

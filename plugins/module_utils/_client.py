@@ -134,7 +134,7 @@ def sendgrid_module(argument_spec: dict, **arguments) -> AnsibleModule:
         relaxed = dict(argument_spec, **{root: _as_raw(argument_spec[root]) for root, dummy in problems})
         module = AnsibleModule(argument_spec=relaxed, **arguments)
         module.fail_json(msg="; ".join(problem for dummy, problem in problems))
-    module = AnsibleModule(argument_spec=argument_spec, **arguments)
+    module = AnsibleModule(argument_spec=_choices_checked(argument_spec, params), **arguments)
     FROM_ENVIRONMENT.clear()
     for name, variable in ENVIRONMENT.items():
         # "" is not set either: a template's default('') or an empty -e value means "not given", never "no URL"
@@ -179,6 +179,9 @@ def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = 
         elif option.get("choices") and kind in TEXT_TYPES and str(value) not in [str(c) for c in option["choices"]]:
             problems.append((top, "value of %s must be one of: %s, got: %s"
                              % (where, ", ".join(str(c) for c in option["choices"]), shown)))
+        elif kind == "list" and option.get("choices") and option.get("elements") in TEXT_TYPES \
+                and isinstance(value, (str, list, tuple)):
+            problems += [(top, problem) for problem in _choice_problems(option, value, path + given)]
         elif kind == "list" and isinstance(value, (list, tuple)):
             elements = option.get("elements")
             for index, item in enumerate(value):
@@ -204,6 +207,33 @@ def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = 
                 continue
             problems += shape_problems(option["options"], value, path + given + ".", top)
     return problems
+
+
+def _choice_problems(option: dict, value, path: str) -> list:
+    """A list of choices, each item named by its place: AnsibleModule names no item, checks a comma-separated text's
+    items before their spaces are stripped, and prints Python's None for a null list."""
+    allowed = ", ".join(sorted(str(choice) for choice in option["choices"]))
+    items = [item.strip() for item in value.split(",")] if isinstance(value, str) else list(value)
+    problems = []
+    for index, item in enumerate(items):
+        where = option_name("%s[%d]" % (path, index))
+        if not _is_text(item):
+            problems.append("value of %s must be text, got %s: %s" % (where, _shape(item), as_text(item)))
+        elif not str(item).strip():
+            problems.append("%s is empty: each item must be one of: %s" % (where, allowed))
+        elif str(item) not in [str(choice) for choice in option["choices"]]:
+            problems.append("value of %s must be one of: %s, got: %r" % (where, allowed, str(item)))
+    return problems
+
+
+def _choices_checked(spec: dict, params) -> dict:
+    """The argument spec without the choices of the list options given (checked by shape_problems, null being left
+    out), so that AnsibleModule does not check them again, worse."""
+    if not isinstance(params, dict):
+        return spec
+    return dict(spec, **{name: {key: value for key, value in option.items() if key != "choices"}
+                         for name, option in spec.items() if name in params and option.get("type") == "list"
+                         and option.get("choices") and option.get("elements") in TEXT_TYPES})
 
 
 # The scalar types checked before AnsibleModule: how a value converts, and what the message asks for.

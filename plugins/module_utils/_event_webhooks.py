@@ -17,14 +17,15 @@ For internal use by this collection's modules only: names here may change withou
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     Operation, SendGridError, account_from_module, as_text, connection_argument_spec, option_name, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
-    COMPLIANT, FLAGGED, Family, Option, failure, status, unexpected,
+    COMPLIANT, FLAGGED, WOULD_CHANGE, Family, Option, failure, status, unexpected,
 )
 
 PATH = "/v3/user/webhooks/event/settings"
@@ -43,6 +44,52 @@ EVENTS = ("group_resubscribe", "delivered", "group_unsubscribe", "spam_report", 
           "processed", "open", "click", "dropped")
 SETTINGS = ("friendly_name", "url", "enabled", "events", "oauth_client_id", "oauth_token_url")
 HIDDEN = "********"
+# scheme://userinfo@: the netloc runs to the first /, ? or #, and its userinfo to its last @ (as urlsplit reads it)
+USERINFO = re.compile(r"^(\s*[A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
+NETLOC = re.compile(r"^(\s*[A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
+
+
+# ----------------------------------------------------------------------------- basic-auth passwords in URLs
+
+def masked(url):
+    """A URL as every output shows it: the password of its basic-auth credentials (https://user:pass@host/, SendGrid's
+    documented way to protect a webhook) as ********; the real URL is compared and sent, never shown."""
+    match = USERINFO.match(url) if isinstance(url, str) else None
+    if not match or ":" not in match.group(2):
+        return url
+    return "%s%s:%s@%s" % (match.group(1), match.group(2).split(":", 1)[0], HIDDEN, url[match.end():])
+
+
+def url_passwords(url) -> list:
+    """The basic-auth password of a URL as written and as decoded ([] without one): Ansible's no_log values."""
+    match = USERINFO.match(url) if isinstance(url, str) else None
+    password = match.group(2).split(":", 1)[1] if match and ":" in match.group(2) else ""
+    return [text for text in dict.fromkeys((password, unquote(password))) if text]
+
+
+def hide_passwords(text: str, urls) -> str:
+    """A message with every URL's password masked: the masked URL first, then any password left (an answer may
+    quote it decoded or alone)."""
+    for url in urls:
+        if isinstance(url, str) and url_passwords(url):
+            text = text.replace(url, masked(url))
+            for password in url_passwords(url):
+                text = text.replace(password, HIDDEN)
+    return text
+
+
+def comparable(url):
+    """A URL as compared: its scheme and host without case (HTTPS://HOOKS.example.com/x is https://hooks.example.com/x),
+    its credentials, path and query as they are."""
+    match = NETLOC.match(url) if isinstance(url, str) else None
+    if not match:
+        return url
+    userinfo, at, host = match.group(2).rpartition("@")
+    return "%s://%s%s%s%s" % (match.group(1).strip().lower(), userinfo, at, host.lower(), url[match.end():])
+
+
+def same_url(one, other) -> bool:
+    return comparable(one) == comparable(other)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -57,11 +104,11 @@ def check_url(url, option: str, allow_http: bool = False) -> str:
         parts = host = None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
         raise SendGridError("value of %s must be an absolute URL such as https://hooks.example.com/sendgrid, got: %s."
-                            % (option_name(option), as_text(url) if not isinstance(url, str) else repr(url)))
+                            % (option_name(option), as_text(url) if not isinstance(url, str) else repr(masked(url))))
     if parts.scheme.lower() == "http" and not allow_http:
         raise SendGridError("value of %s must be an https:// URL: over http:// the events, with the recipients' "
                             "addresses, cross the network in clear text. Got %r; set %s: true to allow it on purpose."
-                            % (option_name(option), text, option_name("allow_http")))
+                            % (option_name(option), masked(text), option_name("allow_http")))
     return text
 
 
@@ -75,13 +122,19 @@ def check_name(name, option: str):
 
 
 def check_events(events, option: str):
-    """The events as a sorted list, each one of EVENTS."""
+    """The events as a sorted list, each one of EVENTS; null is left out. A bad item is named by its place."""
     if events is None:
         return None
-    bad = [event for event in events if event not in EVENTS]
-    if not isinstance(events, (list, tuple)) or bad:
+    if not isinstance(events, (list, tuple)):
         raise SendGridError("value of %s must be a list of events, each one of: %s; got: %s."
-                            % (option_name(option), ", ".join(EVENTS), as_text(bad if bad else events)))
+                            % (option_name(option), ", ".join(sorted(EVENTS)), as_text(events)))
+    for index, event in enumerate(events):
+        where = option_name("%s[%d]" % (option, index))
+        if isinstance(event, str) and not event.strip():
+            raise SendGridError("%s is empty: each item must be one of: %s." % (where, ", ".join(sorted(EVENTS))))
+        if event not in EVENTS:
+            raise SendGridError("value of %s must be one of: %s, got: %s." % (
+                where, ", ".join(sorted(EVENTS)), repr(event) if isinstance(event, str) else as_text(event)))
     return sorted(set(events))
 
 
@@ -112,7 +165,11 @@ def check_oauth(params: dict) -> None:
         raise SendGridError("%s and %s go together: give both (or both as \"\" to remove OAuth)."
                             % (option_name("oauth_client_id"), option_name("oauth_token_url")))
     if token_url.strip():
-        check_url(token_url, "oauth_token_url")
+        # allow_http is for the events' URL: the token URL gets the client secret, which must never travel in clear
+        if urlsplit(check_url(token_url, "oauth_token_url", allow_http=True)).scheme.lower() != "https":
+            raise SendGridError("value of %s must be an https:// URL: SendGrid sends the OAuth client secret to it, "
+                                "which over http:// would cross the network in clear text. Got %r."
+                                % (option_name("oauth_token_url"), masked(token_url.strip())))
     elif secret is not None:
         raise SendGridError("%s cannot be given while removing OAuth (%s: \"\")."
                             % (option_name("oauth_client_secret"), option_name("oauth_client_id")))
@@ -132,6 +189,11 @@ def _webhook(item: dict) -> dict:
 def read_webhooks(account) -> list:
     """Every event webhook of the account, oldest first, each with its public key when signed: one GET of the list
     (the spec's list holds public_key). Items without an id are skipped: an account without webhooks answers [{}]."""
+    return read_list(account)[0]
+
+
+def read_list(account) -> tuple:
+    """(the webhooks as read_webhooks() reads them, the list's max_allowed, None when it has none)."""
     answer = account.request("GET", ALL_PATH, LIST)
     items = answer.get("webhooks") if isinstance(answer, dict) else None
     if not isinstance(items, list):
@@ -144,21 +206,23 @@ def read_webhooks(account) -> list:
         if not isinstance(item["id"], str) or not isinstance(item.get("url"), str):
             raise SendGridError("SendGrid listed an event webhook without an id or a URL: %r." % (item,))
         webhooks.append(_webhook(item))
-    return webhooks
+    limit = answer.get("max_allowed")
+    return webhooks, limit if isinstance(limit, int) and not isinstance(limit, bool) else None
 
 
 def label(webhook: dict) -> str:
     """A webhook in a list of them: its name (or URL) and id, as names need not be unique."""
-    return "%s (id %s)" % (webhook.get("friendly_name") or webhook["url"], webhook["id"])
+    return "%s (id %s)" % (webhook.get("friendly_name") or masked(webhook["url"]), webhook["id"])
 
 
 def find(webhooks: list, name, url):
     """The webhook named so (or, with no name, at that URL), None when there is none; two is an error naming both."""
-    found = [hook for hook in webhooks if (hook["friendly_name"] == name if name is not None else hook["url"] == url)]
+    found = [hook for hook in webhooks if (hook["friendly_name"] == name if name is not None
+                                           else same_url(hook["url"], url))]
     if len(found) > 1:
         raise SendGridError("%d event webhooks are %s (ids %s): give the friendly_name of one that has its own, or "
                             "delete the others." % (len(found), "named %r" % name if name is not None else
-                                                    "at %s" % url, ", ".join(hook["id"] for hook in found)))
+                                                    "at %s" % masked(url), ", ".join(hook["id"] for hook in found)))
     return found[0] if found else None
 
 
@@ -169,7 +233,7 @@ def desired_state(current, params: dict) -> dict:
     base = dict(current) if current else dict(id=None, friendly_name=None, url=None, enabled=True, events=[],
                                               signed=False, public_key=None, oauth_client_id=None, oauth_token_url=None)
     for name in ("friendly_name", "url", "enabled", "events"):
-        if params.get(name) is not None:
+        if params.get(name) is not None and not (name == "url" and same_url(params[name], base["url"])):
             base[name] = params[name]
     if params.get("oauth_client_id") is not None:
         base["oauth_client_id"] = params["oauth_client_id"].strip() or None
@@ -214,7 +278,10 @@ def update_body(current: dict, wanted: dict, secret, send_secret: bool):
 
 def shown(webhook):
     """A webhook as results and diffs show it (None: absent)."""
-    return None if webhook is None else {name: webhook[name] for name in ("id",) + SETTINGS + ("signed", "public_key")}
+    if webhook is None:
+        return None
+    result = {name: webhook[name] for name in ("id",) + SETTINGS + ("signed", "public_key")}
+    return dict(result, url=masked(result["url"]), oauth_token_url=masked(result["oauth_token_url"]))
 
 
 # ----------------------------------------------------------------------------- writing
@@ -243,20 +310,27 @@ def audit(webhooks: list, require_https: bool, require_signed: bool, allowed_hos
         scheme, host = _scheme_and_host(hook["url"])
         http = require_https and scheme != "https"
         unsigned = require_signed and not hook["signed"]
-        outside = allowed_hosts is not None and not (host and any(fnmatchcase(host, pattern.strip().lower())
+        outside = allowed_hosts is not None and not (host and any(fnmatchcase(host, _host(pattern))
                                                                   for pattern in allowed_hosts))
         if http or unsigned or outside:
-            flagged.append(dict(id=hook["id"], name=hook["friendly_name"], url=hook["url"], http=http,
+            flagged.append(dict(id=hook["id"], name=hook["friendly_name"], url=masked(hook["url"]), http=http,
                                 unsigned=unsigned, host_not_allowed=outside))
     return flagged
 
 
+def _host(host: str) -> str:
+    """A host or host pattern as compared: without case, and without the final dot of a fully qualified name
+    (hooks.example.com. is hooks.example.com)."""
+    host = host.strip().lower()
+    return host[:-1] if host.endswith(".") else host
+
+
 def _scheme_and_host(url: str) -> tuple:
-    """A URL's scheme and host, lower case; ("", "") for one SendGrid kept that cannot be read ("https://[bad"): it
-    is then neither https nor on an allowed host."""
+    """A URL's scheme and host, as _host() compares it; ("", "") for one SendGrid kept that cannot be read
+    ("https://[bad"): it is then neither https nor on an allowed host."""
     try:
         parts = urlsplit(url)
-        return parts.scheme.lower(), (parts.hostname or "").lower()
+        return parts.scheme.lower(), _host(parts.hostname or "")
     except ValueError:
         return "", ""
 
@@ -287,8 +361,8 @@ AUDIT_OPTIONS = [
         "else's."], default=True),
     Option("allowed_hosts", "list", [
         "The hosts webhooks may post to, as host names or shell-style patterns of them (V(hooks.example.com), "
-        "V(*.example.com)), compared ignoring case. A webhook whose URL's host matches none is flagged. V(null) checks "
-        "no hosts.",
+        "V(*.example.com)), compared ignoring case and the final dot of a fully qualified name (V(hooks.example.com.) "
+        "is V(hooks.example.com)). A webhook whose URL's host matches none is flagged. V(null) checks no hosts.",
         "Each is a host without scheme, port or path; another value fails before any request."], elements="str"),
 ]
 
@@ -298,7 +372,8 @@ OPTIONS = AUDIT_OPTIONS + [
         "/v3/user/webhooks/event/settings/signed/{id}), the one fix that changes nothing its events go to: a "
         "webhook's URL is never changed, and a webhook flagged for its URL or host stays flagged. The receiver must "
         "then verify the signature with the webhook's public key (see M(mailops.sendgrid.sendgrid_event_webhook_info)). "
-        "In check mode, the webhooks that would be signed.",
+        "In check mode, the webhooks that would be signed (the report says C(would sign)). The drift, and the gate's "
+        "message, name the webhooks signed or to sign as they name the flagged ones.",
         "Needs the scope C(user.webhooks.event.settings.update). V(false) only audits."], default=False),
 ]
 
@@ -308,20 +383,27 @@ MODULE_OPTIONS = [
         "is left as it is. Two webhooks matching is an error naming both ids."]),
     Option("url", "str", [
         "The absolute URL SendGrid posts the events to. Needed to create a webhook, and to identify one when "
-        "O(@friendly_name) is left out; given with O(@friendly_name), the webhook's URL is changed to it.",
-        "Must be C(https://) unless O(@allow_http) is V(true)."]),
+        "O(@friendly_name) is left out; given with O(@friendly_name), the webhook's URL is changed to it. Compared with "
+        "its scheme and host ignoring case.",
+        "Must be C(https://) unless O(@allow_http) is V(true).",
+        "Basic-auth credentials in it (C(https://user:password@hooks.example.com/x), SendGrid's way to protect a "
+        "webhook) are sent and compared as given, but the password is shown as C(********) in every result, diff and "
+        "message, and is a no_log value, which Ansible censors wherever it would show."]),
     Option("allow_http", "bool", [
         "Allow an C(http://) O(@url). Events hold recipients' addresses, and over http they cross the network in clear "
         "text: leave it V(false) but for a receiver on a private network."], default=False),
     Option("state", "str", [
         "V(present) creates the webhook (C(POST)) when there is none, and updates what differs (one C(PATCH) with "
-        "only the fields that differ, and one to the signed endpoint when O(@signed) differs).",
+        "only the fields that differ, and one to the signed endpoint when O(@signed) differs). Creating one when the "
+        "account already has as many as the list's C(max_allowed) fails before any write, in check mode too.",
         "V(absent) deletes it (C(DELETE))."], choices=["present", "absent"], default="present"),
     Option("enabled", "bool", [
         "Whether SendGrid posts events to the webhook. Left out: V(true) when creating, unchanged otherwise."]),
     Option("events", "list", [
-        "The events posted to the webhook, compared as a set; every other event is off. Left out: none when "
-        "creating, unchanged otherwise."], elements="str", choices=list(EVENTS)),
+        "The events posted to the webhook, compared as a set; every other event is off. Left out (or V(null)): none "
+        "when creating, unchanged otherwise.",
+        "An item that is not one of the choices (or is empty) fails naming its place, before any request."],
+        elements="str", choices=sorted(EVENTS)),
     Option("signed", "bool", [
         "Whether SendGrid signs each post (signature verification); V(true) returns the webhook's RV(webhook.public_key), "
         "which the receiver verifies the signature with. Left out: unsigned when creating, unchanged otherwise."]),
@@ -329,10 +411,13 @@ MODULE_OPTIONS = [
         "The OAuth client id SendGrid gets a token with before posting. Given with O(@oauth_token_url); V(\"\") for "
         "both removes OAuth."]),
     Option("oauth_token_url", "str", [
-        "The URL SendGrid gets the OAuth token from (C(https://)). Given with O(@oauth_client_id)."], no_log=False),
+        "The URL SendGrid gets the OAuth token from. Given with O(@oauth_client_id).",
+        "Must be C(https://), whatever O(@allow_http) says: SendGrid sends the client secret to it."], no_log=False),
     Option("oauth_client_secret", "str", [
         "The OAuth client secret, write-only: SendGrid never shows it, so it is never compared, returned or shown. "
-        "Needed when OAuth is first configured; sent as O(@update_secret) says."], no_log=True),
+        "Needed when OAuth is first configured, and when O(@oauth_client_id) or O(@oauth_token_url) change (else "
+        "SendGrid would pair the secret it keeps with the new values: the task fails before any write); sent as "
+        "O(@update_secret) says."], no_log=True),
     Option("update_secret", "str", [
         "V(on_create) sends O(@oauth_client_secret) when the webhook is created or its OAuth client id or token URL "
         "changes, and otherwise not: the secret cannot be read back to compare.",
@@ -394,7 +479,9 @@ class EventWebhooksFamily(Family):
     def describe(self, key: str, outcome: dict, cell) -> str:
         count = outcome.get("webhooks")
         parts = [("1 webhook" if count == 1 else "%d webhooks" % count)] if count is not None else []
-        parts += ["signed %s" % cell(self.label(item)) for item in outcome.get("signed") or []]
+        # a plan's cell says what would be done, never "signed" as if it were
+        verb = "would sign" if outcome.get("status") == WOULD_CHANGE else "signed"
+        parts += ["%s %s" % (verb, cell(self.label(item))) for item in outcome.get("signed") or []]
         parts += ["flagged %s: %s" % (cell(self.label(item)), ", ".join(name for name, flag in (
             ("not https", item["http"]), ("not signed", item["unsigned"]), ("host not allowed", item["host_not_allowed"]))
             if flag)) for item in outcome.get("flagged") or []]
@@ -402,6 +489,11 @@ class EventWebhooksFamily(Family):
 
     def explain(self, item: dict) -> str:
         return why(item)
+
+    def named(self, outcome: dict) -> list:
+        # the webhooks enforce signs (or would) are the drift too: name them, as an audit without enforce names them
+        labels = [self.label(item) for item in (outcome.get("signed") or []) + (outcome.get("flagged") or [])]
+        return list(dict.fromkeys(labels))
 
     def label(self, item: dict) -> str:
         return label(dict(item, friendly_name=item.get("name")))
@@ -412,10 +504,13 @@ class EventWebhooksFamily(Family):
                                  supports_check_mode=True)
         params = module.params
         secret = params["oauth_client_secret"]
+        urls = [params["url"], params["oauth_token_url"]]
+        _no_log(module, urls)
 
         def hidden(text: str) -> str:
             # no answer holds the secret; this keeps it so should one ever echo a request
-            return text.replace(secret, HIDDEN) if secret else text
+            text = text.replace(secret, HIDDEN) if secret else text
+            return hide_passwords(text, urls)
 
         try:
             wanted_params = _checked(params)
@@ -423,10 +518,17 @@ class EventWebhooksFamily(Family):
             module.fail_json(msg=hidden(str(exc)))
         account = account_from_module(module)
         try:
-            webhooks = read_webhooks(account)
+            webhooks, limit = read_list(account)
+            urls += [url for hook in webhooks for url in (hook["url"], hook["oauth_token_url"])]
+            _no_log(module, urls)
             current = find(webhooks, wanted_params["friendly_name"],
                            wanted_params["url"] if wanted_params["friendly_name"] is None else None)
             _guard_url(webhooks, current, wanted_params)
+            if current is None and wanted_params["state"] == "present" and limit is not None \
+                    and len(webhooks) >= limit:
+                # SendGrid would refuse the POST: say so in check mode too, and before the write
+                raise SendGridError("The account has %d event webhooks, the most SendGrid allows it (max_allowed): "
+                                    "delete one before creating another. Nothing was changed." % len(webhooks))
             after, changed = self._plan_and_write(account, module.check_mode, current, wanted_params, secret)
         except SendGridError as exc:
             module.fail_json(msg=hidden(str(exc)), status=exc.status)
@@ -454,7 +556,7 @@ class EventWebhooksFamily(Family):
                 answer = account.request("POST", PATH, CREATE, body=create_body(wanted, secret))
                 if not isinstance(answer, dict) or not isinstance(answer.get("id"), str) or not answer["id"]:
                     raise SendGridError("SendGrid answered the creation of the event webhook at %s without an id: %r. "
-                                        "It may exist now: run the task again." % (wanted["url"], answer))
+                                        "It may exist now: run the task again." % (masked(wanted["url"]), answer))
                 wanted["id"] = answer["id"]
                 if wanted["signed"]:
                     wanted["public_key"] = sign(account, wanted["id"], True)
@@ -465,6 +567,13 @@ class EventWebhooksFamily(Family):
                 and not current["oauth_client_id"]:
             raise SendGridError("Configuring OAuth on the event webhook %s needs %s."
                                 % (label(current), option_name("oauth_client_secret")))
+        if body is not None and body.get("oauth_client_id") and "oauth_client_secret" not in body:
+            # SendGrid would keep the old secret with the new client id or token URL: a pair that cannot work
+            changed_names = [option_name(name) for name in ("oauth_client_id", "oauth_token_url")
+                             if wanted[name] != current[name]]
+            raise SendGridError("Changing %s of the event webhook %s needs %s: SendGrid would pair the secret it keeps "
+                                "with the new value. Nothing was changed."
+                                % (" and ".join(changed_names), label(current), option_name("oauth_client_secret")))
         sign_change = wanted["signed"] != current["signed"]
         if not check_mode:
             if body is not None:
@@ -488,10 +597,18 @@ class EventWebhooksFamily(Family):
             webhooks = read_webhooks(account)
         except SendGridError as exc:
             module.fail_json(msg=str(exc), status=exc.status)
+        _no_log(module, [url for hook in webhooks for url in (hook["url"], hook["oauth_token_url"])])
         flagged = audit(webhooks, params["require_https"], params["require_signed"], params["allowed_hosts"])
         # msg names every flagged webhook and why, so that a failed_when on flagged says more than "Unknown error"
         module.exit_json(changed=False, webhooks=[shown(hook) for hook in webhooks], flagged=flagged,
                          msg=audit_message(webhooks, flagged))
+
+
+def _no_log(module, urls) -> None:
+    """The URLs' basic-auth passwords as no_log values, so that Ansible censors them wherever they would show (the
+    module masks them itself too)."""
+    for url in urls:
+        module.no_log_values.update(url_passwords(url))
 
 
 def _guard_url(webhooks: list, current, params: dict) -> None:
@@ -499,12 +616,12 @@ def _guard_url(webhooks: list, current, params: dict) -> None:
     API would refuse it too, without saying which webhook has the URL or what to do)."""
     if params["state"] == "absent" or params["url"] is None:
         return
-    other = next((hook for hook in webhooks if hook["url"] == params["url"] and hook is not current), None)
+    other = next((hook for hook in webhooks if same_url(hook["url"], params["url"]) and hook is not current), None)
     if other is not None:
         how = ("by its name (%s: %s)" % (option_name("friendly_name"), other["friendly_name"])
                if other["friendly_name"] else "by its URL alone (leave %s out)" % option_name("friendly_name"))
         raise SendGridError("The event webhook %s already posts to %s, and SendGrid keeps one webhook per URL: manage "
-                            "it %s, or give another URL. Nothing was changed." % (label(other), params["url"], how))
+                            "it %s, or give another URL. Nothing was changed." % (label(other), masked(params["url"]), how))
 
 
 def _checked(params: dict) -> dict:

@@ -147,6 +147,8 @@ class Family:
     explain(item)                        an audit's flagged item, and why, in words (messages, the drift gate)
     label(item)                          a flagged item in a list of them (the drift, the gate): its name, unless
                                          names may be shared (an API key: "ci (id k1)")
+    named(outcome)                       the items the drift names for an outcome: its flagged items' labels, and
+                                         those of what it changes when that is items too (an audit that enforces)
 
     An outcome may carry ``warnings``, whole sentences naming the account, which the baseline gives and takes out of
     the result.
@@ -206,6 +208,9 @@ class Family:
 
     def label(self, item: dict) -> str:
         return item["name"]
+
+    def named(self, outcome: dict) -> list:
+        return [self.label(item) for item in outcome.get("flagged") or []]
 
     @classmethod
     def apply_together(cls, account, batch: list, check_mode: bool) -> dict:

@@ -368,8 +368,9 @@ options:
       allowed_hosts:
         description:
           - The hosts webhooks may post to, as host names or shell-style patterns of them (V(hooks.example.com),
-            V(*.example.com)), compared ignoring case. A webhook whose URL's host matches none is flagged. V(null)
-            checks no hosts.
+            V(*.example.com)), compared ignoring case and the final dot of a fully qualified name
+            (V(hooks.example.com.) is V(hooks.example.com)). A webhook whose URL's host matches none is flagged.
+            V(null) checks no hosts.
           - Each is a host without scheme, port or path; another value fails before any request.
         type: list
         elements: str
@@ -379,7 +380,9 @@ options:
             with C(PATCH /v3/user/webhooks/event/settings/signed/{id}), the one fix that changes nothing its events
             go to: a webhook''s URL is never changed, and a webhook flagged for its URL or host stays flagged. The
             receiver must then verify the signature with the webhook''s public key (see
-            M(mailops.sendgrid.sendgrid_event_webhook_info)). In check mode, the webhooks that would be signed.'
+            M(mailops.sendgrid.sendgrid_event_webhook_info)). In check mode, the webhooks that would be signed (the
+            report says C(would sign)). The drift, and the gate''s message, name the webhooks signed or to sign as
+            they name the flagged ones.'
           - Needs the scope C(user.webhooks.event.settings.update). V(false) only audits.
         type: bool
         default: false
@@ -677,8 +680,8 @@ summary:
 drift:
   description:
     - Every account with a setting that changed, would change or has a flagged key, and those settings;
-      C(flagged) names the flagged items of each setting that has some, such as the API keys beyond the policy
-      (V({}) when none has).
+      C(flagged) names the flagged items of each setting that has some, such as the API keys beyond the policy,
+      and the items an audit that enforces signs or would sign (the event webhooks) (V({}) when none has).
   returned: always
   type: list
   elements: dict

@@ -41,8 +41,12 @@ options:
   url:
     description:
       - The absolute URL SendGrid posts the events to. Needed to create a webhook, and to identify one when
-        O(friendly_name) is left out; given with O(friendly_name), the webhook's URL is changed to it.
+        O(friendly_name) is left out; given with O(friendly_name), the webhook's URL is changed to it. Compared with
+        its scheme and host ignoring case.
       - Must be C(https://) unless O(allow_http) is V(true).
+      - Basic-auth credentials in it (C(https://user:password@hooks.example.com/x), SendGrid's way to protect a
+        webhook) are sent and compared as given, but the password is shown as C(********) in every result, diff and
+        message, and is a no_log value, which Ansible censors wherever it would show.
     type: str
   allow_http:
     description:
@@ -53,7 +57,8 @@ options:
   state:
     description:
       - V(present) creates the webhook (C(POST)) when there is none, and updates what differs (one C(PATCH) with
-        only the fields that differ, and one to the signed endpoint when O(signed) differs).
+        only the fields that differ, and one to the signed endpoint when O(signed) differs). Creating one when the
+        account already has as many as the list's C(max_allowed) fails before any write, in check mode too.
       - V(absent) deletes it (C(DELETE)).
     type: str
     choices: [present, absent]
@@ -64,11 +69,12 @@ options:
     type: bool
   events:
     description:
-      - 'The events posted to the webhook, compared as a set; every other event is off. Left out: none when
-        creating, unchanged otherwise.'
+      - 'The events posted to the webhook, compared as a set; every other event is off. Left out (or V(null)): none
+        when creating, unchanged otherwise.'
+      - An item that is not one of the choices (or is empty) fails naming its place, before any request.
     type: list
     elements: str
-    choices: [group_resubscribe, delivered, group_unsubscribe, spam_report, bounce, deferred, unsubscribe, processed, open, click, dropped]
+    choices: [bounce, click, deferred, delivered, dropped, group_resubscribe, group_unsubscribe, open, processed, spam_report, unsubscribe]
   signed:
     description:
       - 'Whether SendGrid signs each post (signature verification); V(true) returns the webhook''s
@@ -81,12 +87,16 @@ options:
         removes OAuth.
     type: str
   oauth_token_url:
-    description: The URL SendGrid gets the OAuth token from (C(https://)). Given with O(oauth_client_id).
+    description:
+      - The URL SendGrid gets the OAuth token from. Given with O(oauth_client_id).
+      - 'Must be C(https://), whatever O(allow_http) says: SendGrid sends the client secret to it.'
     type: str
   oauth_client_secret:
     description:
       - 'The OAuth client secret, write-only: SendGrid never shows it, so it is never compared, returned or shown.
-        Needed when OAuth is first configured; sent as O(update_secret) says.'
+        Needed when OAuth is first configured, and when O(oauth_client_id) or O(oauth_token_url) change (else
+        SendGrid would pair the secret it keeps with the new values: the task fails before any write); sent as
+        O(update_secret) says.'
     type: str
   update_secret:
     description:
@@ -158,7 +168,7 @@ webhook:
       description: Its friendly name, V(null) when it has none.
       type: str
     url:
-      description: The URL the events are posted to.
+      description: The URL the events are posted to, the password of its basic-auth credentials as C(********).
       type: str
     enabled:
       description: Whether events are posted.
@@ -178,7 +188,7 @@ webhook:
       description: The OAuth client id, V(null) without OAuth.
       type: str
     oauth_token_url:
-      description: The OAuth token URL, V(null) without OAuth.
+      description: The OAuth token URL, V(null) without OAuth (a password in it as C(********)).
       type: str
   sample: {"id": "77d4a5da-7015-11ed-a1eb-0242ac120002", "friendly_name": "deliveries",
            "url": "https://hooks.example.com/sendgrid/deliveries", "enabled": true,

@@ -41,8 +41,8 @@ options:
   allowed_hosts:
     description:
       - The hosts webhooks may post to, as host names or shell-style patterns of them (V(hooks.example.com),
-        V(*.example.com)), compared ignoring case. A webhook whose URL's host matches none is flagged. V(null)
-        checks no hosts.
+        V(*.example.com)), compared ignoring case and the final dot of a fully qualified name (V(hooks.example.com.)
+        is V(hooks.example.com)). A webhook whose URL's host matches none is flagged. V(null) checks no hosts.
       - Each is a host without scheme, port or path; another value fails before any request.
     type: list
     elements: str
@@ -88,7 +88,7 @@ webhooks:
       description: Its friendly name, V(null) when it has none.
       type: str
     url:
-      description: The URL the events are posted to.
+      description: The URL the events are posted to, the password of its basic-auth credentials as C(********).
       type: str
     enabled:
       description: Whether events are posted.
@@ -107,25 +107,30 @@ webhooks:
       description: The OAuth client id, V(null) without OAuth.
       type: str
     oauth_token_url:
-      description: The OAuth token URL, V(null) without OAuth.
+      description: The OAuth token URL, V(null) without OAuth (a password in it as C(********)).
       type: str
   sample: [{"id": "77d4a5da-7015-11ed-a1eb-0242ac120002", "friendly_name": "deliveries",
             "url": "https://hooks.example.com/sendgrid", "enabled": true, "events": ["delivered"], "signed": true,
             "public_key": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE...", "oauth_client_id": null,
             "oauth_token_url": null}]
 flagged:
-  description: The webhooks beyond the policy, and why (C(http), C(unsigned), C(host_not_allowed)).
+  description:
+    - The webhooks beyond the policy, and why (C(http), C(unsigned), C(host_not_allowed)); each C(url) with the
+      password of its basic-auth credentials as C(********).
   returned: success
   type: list
   elements: dict
   sample: [{"id": "77d4a5da-7015-11ed-a1eb-0242ac120002", "name": null, "url": "http://hooks.example.com/sendgrid",
             "http": true, "unsigned": true, "host_not_allowed": false}]
 msg:
-  description: The audit's verdict in words, naming each flagged webhook and why.
+  description:
+    - The audit's verdict in words, naming each flagged webhook and why; a webhook's reasons are joined by C(; and),
+      the webhooks by C( | ).
   returned: success
   type: str
-  sample: "1 of 2 event webhooks beyond the policy: the event webhook http://hooks.example.com/sendgrid (id 77d4)
-    is not https (http://hooks.example.com/sendgrid); and is not signed."
+  sample: "2 of 3 event webhooks beyond the policy: the event webhook http://hooks.example.com/sendgrid (id 77d4)
+    is not https (http://hooks.example.com/sendgrid); and is not signed | the event webhook deliveries (id 9e1f)
+    posts to a host allowed_hosts does not match (https://user:********@elsewhere.net/hooks)."
 """
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._event_webhooks import run_info_module

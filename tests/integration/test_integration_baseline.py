@@ -56,8 +56,11 @@ ACTIVITY = "/v3/access_settings/activity"
 KEYS = "/v3/api_keys"
 FOOTER_PATH = "/v3/mail_settings/footer"
 WEBHOOKS_PATH = "/v3/user/webhooks/event/settings/all"
+# the plain one carries basic-auth credentials, its host in capitals with the final dot of a fully qualified name
+BASIC_PASSWORD = "basic-PW-3c9d71"
 WEBHOOKS = [{"id": "unsigned-1", "url": "https://hooks.example.com/engagement", "friendly_name": "engagement"},
-            {"id": "plain-1", "url": "http://hooks.example.com/plain", "signed": True}]
+            {"id": "plain-1", "url": "http://user:%s@HOOKS.EXAMPLE.COM./plain" % BASIC_PASSWORD, "signed": True}]
+PLAIN_SHOWN = "http://user:********@HOOKS.EXAMPLE.COM./plain"
 
 
 def role(server, eu_server, **more) -> dict:
@@ -183,7 +186,7 @@ def _drift_gate(start):
     reports = start.directory() / "drift-gate"
     # (test_pipeline.py passes the gate as a pipeline does, an -e string)
     return (server, eu_server, reports), PlaybookCase(
-        "baseline.yml", dict(role(server, eu_server, baseline_event_webhooks={"allowed_hosts": ["*.example.com"]}),
+        "baseline.yml", dict(role(server, eu_server, baseline_event_webhooks={"allowed_hosts": ["*.Example.com."]}),
                              sg_first_report=str(reports), baseline_fail_on_drift=True),
         check=True)
 
@@ -336,15 +339,15 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     message = assert_clear_failure(run, GATE)
     assert message == ("Drift (baseline_fail_on_drift) on %s: 2 of 4 accounts would change or have a flagged event "
                        "webhook, API key or teammate: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open, "
-                       "event_webhooks: engagement (id unsigned-1), http://hooks.example.com/plain (id plain-1)). The "
-                       "report is in %s." % (run.tasks[0]["host"], reports))
+                       "event_webhooks: engagement (id unsigned-1), %s (id plain-1)). The "
+                       "report is in %s." % (run.tasks[0]["host"], PLAIN_SHOWN, reports))
     result = run.result(APPLY)
     assert result["summary"] == {"accounts": 4, "compliant": 2, "changed": 0, "would_change": 1, "failed": 0, "flagged": 2}
     # the webhook audit: the unsigned one and the plain http one (signed, on an allowed host), each saying why
     assert result["accounts"][2]["settings"]["event_webhooks"] == {"status": "flagged", "webhooks": 2, "signed": [], "flagged": [
         {"id": "unsigned-1", "name": "engagement", "url": "https://hooks.example.com/engagement", "http": False,
          "unsigned": True, "host_not_allowed": False},
-        {"id": "plain-1", "name": None, "url": "http://hooks.example.com/plain", "http": True, "unsigned": False,
+        {"id": "plain-1", "name": None, "url": PLAIN_SHOWN, "http": True, "unsigned": False,
          "host_not_allowed": False}]}
     assert [a["settings"]["event_webhooks"]["status"] for a in result["accounts"]] == [
         "compliant", "compliant", "flagged", "compliant"]
@@ -362,11 +365,14 @@ def test_the_drift_gate_fails_a_dry_run_after_the_report_naming_each_drifted_acc
     assert report["accounts"][1]["settings"]["api_keys"]["flagged"] == [
         {"name": "legacy", "api_key_id": "legacy-1", "excess_scopes": [], "control_scopes": ["teammates.read"], "name_shared": False}]
     assert ("- Drift: billing (api_keys: legacy (id legacy-1)); marketing (tracking.open, event_webhooks: engagement "
-            "(id unsigned-1), http://hooks.example.com/plain (id plain-1))") in markdown
+            "(id unsigned-1), %s (id plain-1))" % PLAIN_SHOWN) in markdown
     assert "- Totals: 4 accounts: 2 compliant, 1 would change, 2 with a flagged event webhook, API key or teammate, 0 failed" in markdown
     assert rows[("marketing", "event_webhooks")][3:5] == [
-        "flagged", "2 webhooks; flagged engagement (id unsigned-1): not signed; flagged http://hooks.example.com/plain "
-        "(id plain-1): not https"]
+        "flagged", "2 webhooks; flagged engagement (id unsigned-1): not signed; flagged %s "
+        "(id plain-1): not https" % PLAIN_SHOWN]
+    # the webhook's password shows nowhere: output, results, report, JUnit
+    assert not [text for text in [run.stdout, run.stderr, json.dumps(run.tasks)] + [
+        path.read_text(encoding="utf-8") for path in reports.iterdir() if path.is_file()] if BASIC_PASSWORD in text]
     assert rows[("marketing", "tracking.open")][3:5] == ["would change", "enabled: yes → no"]
 
 

@@ -26,6 +26,11 @@ ONE = "/v3/user/webhooks/event/settings/%s"
 SIGNED = "/v3/user/webhooks/event/settings/signed/%s"
 SETTING = "user/webhooks/event/settings"
 SECRET = "oauth-SECRET-webhook-91c7e2"
+# a URL's basic-auth password, from the environment: sent, and shown nowhere (masked, and no_log for Ansible)
+URL_PASSWORD = "basic-PW-webhook-5a08"
+AUTH_URL = "https://user:@@URL_PASSWORD@@@hooks.example.com/auth"
+AUTH_SENT = AUTH_URL.replace("@@URL_PASSWORD@@", URL_PASSWORD)
+AUTH_SHOWN = AUTH_URL.replace("@@URL_PASSWORD@@", "********")
 EVENTS = ("group_resubscribe", "delivered", "group_unsubscribe", "spam_report", "bounce", "deferred", "unsubscribe",
           "processed", "open", "click", "dropped")
 URL = "https://hooks.example.com/sendgrid/deliveries"
@@ -59,22 +64,34 @@ def fixture_batch(module_start_server):
         dict(OAUTH, case="rotate secret", on_behalf_of=M, friendly_name="deliveries", oauth_secret=True,
              update_secret="always"),
         {"case": "unsign", "on_behalf_of": M, "friendly_name": "deliveries", "signed": False},
+        {"case": "new client id without secret", "on_behalf_of": M, "friendly_name": "deliveries",
+         "oauth_client_id": "other", "oauth_token_url": OAUTH["oauth_token_url"]},
         {"case": "parent by url", "url": "https://hooks.example.com/parent", "events": ["processed"]},
         {"case": "two of one name", "on_behalf_of": "billing", "friendly_name": "dup", "enabled": False},
         {"case": "http", "on_behalf_of": M, "url": "http://hooks.example.com/x"},
         {"case": "unknown event", "on_behalf_of": M, "url": URL, "events": ["delivered", "opened"]},
+        {"case": "empty event", "on_behalf_of": M, "url": URL, "events": ["delivered", ""]},
+        {"case": "http token url", "on_behalf_of": M, "url": URL, "oauth_client_id": "sendgrid",
+         "oauth_token_url": "http://auth.example.com/token", "oauth_secret": True},
         {"case": "secret alone", "on_behalf_of": M, "url": URL, "oauth_secret": True},
         {"case": "no identity", "on_behalf_of": M, "enabled": True},
         {"case": "plan delete", "on_behalf_of": M, "friendly_name": "deliveries", "state": "absent", "check": True},
         {"case": "delete", "on_behalf_of": M, "friendly_name": "deliveries", "state": "absent", "diff": True},
         {"case": "delete again", "on_behalf_of": M, "friendly_name": "deliveries", "state": "absent"},
+        {"case": "basic auth", "on_behalf_of": M, "url": AUTH_URL, "events": ["delivered"], "diff": True},
+        # the same URL, its scheme and host in capitals; events null is left out
+        {"case": "basic auth again", "on_behalf_of": M, "url": AUTH_URL.replace("https://", "HTTPS://").replace(
+            "hooks.example.com", "HOOKS.Example.com"), "events": None, "diff": True},
     ]
     info = [{"case": "parent"},
             {"case": "billing", "on_behalf_of": "billing", "allowed_hosts": ["*.example.com"]},
             {"case": "billing, https only", "on_behalf_of": "billing", "require_signed": False},
-            {"case": "bad pattern", "allowed_hosts": ["https://hooks.example.com"]}]
+            {"case": "bad pattern", "allowed_hosts": ["https://hooks.example.com"]},
+            # the host compared without case or the final dot of a fully qualified name
+            {"case": "marketing, basic auth", "on_behalf_of": M, "allowed_hosts": ["HOOKS.example.com."]}]
     run = run_playbook("event_webhooks.yml", dict(sg_api_url=server.url, sg_webhook_cases=cases, sg_info_cases=info),
-                       env={"IT_OAUTH_SECRET": SECRET}, secrets=SECRETS + (SECRET,))
+                       env={"IT_OAUTH_SECRET": SECRET, "IT_URL_PASSWORD": URL_PASSWORD},
+                       secrets=SECRETS + (SECRET, URL_PASSWORD))
     assert run.rc == 0, run.explain()
     return run, server
 
@@ -94,14 +111,18 @@ def test_a_signed_webhook_with_oauth_is_planned_created_kept_updated_and_deleted
         get(M), ("PATCH", ONE % hook_id, M, {"url": URL, "enabled": False, "bounce": False, "open": True}),
         get(M), ("PATCH", ONE % hook_id, M, dict(OAUTH, url=URL, oauth_client_secret="********")),   # rotate
         get(M), ("PATCH", SIGNED % hook_id, M, {"enabled": False}),                       # unsign
+        get(M),                                                                           # new client id, no secret
         get(), ("POST", "/v3/user/webhooks/event/settings", None, dict(                   # parent by url
             events("processed"), url="https://hooks.example.com/parent", enabled=True)),
         get("billing"),                                                                   # two of one name
-        # http, unknown event, secret alone, no identity: nothing sent
+        # http, unknown event, empty event, http token url, secret alone, no identity: nothing sent
         get(M),                                                                           # plan delete
         get(M), ("DELETE", ONE % hook_id, M, None),                                       # delete
         get(M),                                                                           # delete again
-        get(), get("billing"), get("billing"),                                            # info
+        get(M), ("POST", "/v3/user/webhooks/event/settings", M, dict(                      # basic auth
+            events("delivered"), url=AUTH_SENT, enabled=True)),
+        get(M),                                                                           # basic auth again
+        get(), get("billing"), get("billing"), get(M),                                    # info
     ]
 
     plan = results["plan create"]
@@ -121,6 +142,15 @@ def test_a_signed_webhook_with_oauth_is_planned_created_kept_updated_and_deleted
     assert results["plan delete"]["changed"] is True and results["delete"]["changed"] is True
     assert results["delete"]["webhook"] is None and results["delete"]["diff"]["after"] == {"webhook": None}
     assert results["delete again"]["changed"] is False
+    # the basic-auth password: sent as it is, shown masked (the secrets of run_playbook hold it: shown nowhere)
+    auth = results["basic auth"]
+    assert auth["changed"] is True and auth["webhook"]["url"] == AUTH_SHOWN
+    assert auth["diff"]["after"]["webhook"]["url"] == AUTH_SHOWN
+    assert auth["invocation"]["module_args"]["url"] == AUTH_SHOWN   # Ansible's own censoring: a no_log value
+    again = results["basic auth again"]
+    assert again["changed"] is False and again["webhook"]["url"] == AUTH_SHOWN
+    assert again["webhook"]["events"] == ["delivered"]
+    assert [hook["url"] for hook in server.state(SETTING)[M]] == [AUTH_SENT]
 
 
 def test_the_secret_is_only_ever_in_the_request_that_sets_it_stored_as_its_digest(batch):
@@ -144,6 +174,13 @@ def test_two_webhooks_of_one_name_and_bad_input_fail_naming_why_with_nothing_wri
         "network in clear text. Got 'http://hooks.example.com/x'; set allow_http: true")
     assert "opened" in explained(results["unknown event"]) and "events" in explained(results["unknown event"])
     assert explained(results["secret alone"]) == "oauth_client_secret needs oauth_client_id and oauth_token_url."
+    assert explained(results["empty event"]).startswith("events[1] is empty: each item must be one of: bounce, click, ")
+    assert explained(results["http token url"]).startswith(
+        "value of oauth_token_url must be an https:// URL: SendGrid sends the OAuth client secret to it")
+    assert "allow_http" not in explained(results["http token url"])
+    assert explained(results["new client id without secret"]) == (
+        "Changing oauth_client_id of the event webhook deliveries (id %s) needs oauth_client_secret: SendGrid would "
+        "pair the secret it keeps with the new value. Nothing was changed." % results["create"]["webhook"]["id"])
     assert explained(results["no identity"]) == "Give friendly_name or url: they identify the event webhook."
 
 
@@ -169,3 +206,9 @@ def test_the_info_module_lists_each_webhook_with_its_public_key_and_flags_http_u
         "allowed_hosts does not match (https://elsewhere.net/b).")
     assert [item["id"] for item in results["billing, https only"]["flagged"]] == ["dup-1"]
     assert "value of allowed_hosts must hold host names" in explained(results["bad pattern"])
+    auth = results["marketing, basic auth"]
+    assert [hook["url"] for hook in auth["webhooks"]] == [AUTH_SHOWN]
+    assert [(item["url"], item["unsigned"], item["host_not_allowed"]) for item in auth["flagged"]] == [
+        (AUTH_SHOWN, True, False)]
+    assert auth["msg"] == "1 of 1 event webhook beyond the policy: the event webhook %s (id %s) is not signed." % (
+        AUTH_SHOWN, auth["webhooks"][0]["id"])

@@ -374,11 +374,15 @@ def test_a_plan_flags_an_http_webhook_and_would_sign_an_unsigned_one_and_the_app
         {"id": "plain-1", "url": "http://hooks.example.com/plain", "friendly_name": "plain", "signed": True}],
         setting=WEBHOOKS, replace=True)
 
-    # the plan: drift, naming the http webhook as flagged and the unsigned one as a setting that would change
+    # the plan: drift, naming the webhook enforce would sign and the http one flagged, as the gate does without enforce
     plan = pipeline("plan")
     assert plan.completed.returncode == DRIFT, plan.explain()
     gate = re.search(r"Drift \(baseline_fail_on_drift\): .*", plan.completed.stdout).group(0)
-    assert "marketing (%s, event_webhooks: plain (id plain-1))" % ", ".join(DRIFTED_SETTINGS) in gate, gate
+    assert "marketing (%s, event_webhooks: engagement (id unsigned-1), plain (id plain-1))" % ", ".join(
+        DRIFTED_SETTINGS) in gate, gate
+    # the plan's cell says what would be done, never "signed" as if it were
+    assert "2 webhooks; would sign engagement (id unsigned-1); flagged plain (id plain-1): not https" in (
+        plan.checkout / "reports" / "baseline_report.md").read_text(encoding="utf-8")
     assert {entry["method"] for entry in plan.sent} == {"GET"}
     (outcome,) = [account["settings"]["event_webhooks"] for account in plan.report()["accounts"]
                   if account["name"] == "marketing"]

@@ -11,8 +11,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridError
+from ansible_collections.mailops.sendgrid.plugins.module_utils._baseline import drift, outcome_message
 from ansible_collections.mailops.sendgrid.plugins.module_utils._event_webhooks import (
-    EVENTS, FAMILY, audit, check_hosts, check_url, desired_state, read_webhooks, update_body,
+    EVENTS, FAMILY, audit, check_events, check_hosts, check_url, desired_state, masked, read_webhooks, update_body,
+    url_passwords,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import CHANGED, COMPLIANT, FAILED, FLAGGED, WOULD_CHANGE
 
@@ -143,3 +145,73 @@ def test_the_update_body_holds_only_what_differs_and_nothing_when_nothing_does()
     wanted = desired_state(current, params)
     assert update_body(current, wanted, None, False) == {"url": "https://a.example.com/", "click": True}
     assert update_body(current, desired_state(current, dict(params, events=None)), None, False) is None
+
+
+# ----------------------------------------------------------------------------- the stranger's trial
+
+PASSWORD = "s3cret-basic-4e1a"
+AUTH = item("h7", "https://user:%s@hooks.example.com/x" % PASSWORD)
+
+
+def test_a_url_password_is_masked_in_the_audit_its_message_the_report_cell_and_the_drift():
+    account = FakeAccount(AUTH)
+    for check_mode, enforce in ((False, False), (True, True), (False, True)):
+        outcome = FAMILY.apply(account, dict(POLICY, enforce=enforce, allowed_hosts=["x.example.org"]),
+                               check_mode)["event_webhooks"]
+        accounts = [dict(name="billing", failed=False, settings={"event_webhooks": outcome})]
+        shown = repr((outcome, drift(accounts), outcome_message(accounts, check_mode),
+                      [FAMILY.explain(flagged) for flagged in outcome["flagged"]],
+                      FAMILY.describe("event_webhooks", outcome, lambda text: text)))
+        assert PASSWORD not in shown and "https://user:********@hooks.example.com/x (id h7)" in shown
+    # the real URL is what the host is read from, and what signing is asked for
+    assert account.sent[-1] == ("PATCH", "/v3/user/webhooks/event/settings/signed/h7", {"enabled": True})
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://user:pw@hooks.example.com/x", "https://user:********@hooks.example.com/x"),
+    ("https://user:p@ss:w@hooks.example.com:8443/x?a=b@c", "https://user:********@hooks.example.com:8443/x?a=b@c"),
+    ("https://user@hooks.example.com/x", "https://user@hooks.example.com/x"),
+    ("https://hooks.example.com/x?u=a:b@c", "https://hooks.example.com/x?u=a:b@c"),
+    ("https://[bad", "https://[bad"), (None, None),
+])
+def test_masked_hides_the_password_alone(url, shown):
+    assert masked(url) == shown
+
+
+def test_the_passwords_to_censor_are_the_written_and_the_decoded_form():
+    assert url_passwords("https://u:p%40ss@h.example.com/") == ["p%40ss", "p@ss"]
+    assert url_passwords("https://u@h.example.com/") == [] and url_passwords("https://u:@h.example.com/") == []
+
+
+def test_hosts_are_compared_without_case_and_without_a_final_dot_patterns_too():
+    hooks = read_webhooks(FakeAccount(item("h1", "https://HOOKS.EXAMPLE.COM./a", signed=True),
+                                      item("h2", "https://hooks.example.com/b", signed=True)))
+    for patterns in (["hooks.example.com."], ["*.example.com"], ["HOOKS.example.com"], ["*.example.com."]):
+        assert audit(hooks, True, True, patterns) == [], patterns
+    assert [f["id"] for f in audit(hooks, True, True, ["other.example.com."])] == ["h1", "h2"]
+
+
+def test_with_enforce_the_drift_names_the_webhook_and_a_plan_says_would_sign():
+    outcome = FAMILY.apply(FakeAccount(UNSIGNED, GOOD), dict(POLICY, enforce=True), check_mode=True)["event_webhooks"]
+    accounts = [dict(name="billing", failed=False, settings={"event_webhooks": outcome})]
+    assert drift(accounts) == [dict(account="billing", settings=["event_webhooks"], flagged={
+        "event_webhooks": ["https://hooks.example.com/b (id h2)"]})]
+    assert FAMILY.describe("event_webhooks", outcome, lambda text: text) == (
+        "2 webhooks; would sign https://hooks.example.com/b (id h2)")
+    done = FAMILY.apply(FakeAccount(PLAIN, UNSIGNED), dict(POLICY, enforce=True), check_mode=False)["event_webhooks"]
+    assert FAMILY.named(done) == ["plain (id h1)", "https://hooks.example.com/b (id h2)"]   # each once
+    assert FAMILY.describe("event_webhooks", done, lambda text: text).startswith("2 webhooks; signed plain (id h1)")
+
+
+@pytest.mark.parametrize("events, words", [
+    (["bounce", " "], "events[1] is empty"),
+    (["opened"], "value of events[0] must be one of: bounce, click, deferred, delivered, dropped, group_resubscribe, "
+                 "group_unsubscribe, open, processed, spam_report, unsubscribe, got: 'opened'."),
+    ([None], "got: null"),
+])
+def test_check_events_names_the_bad_item_never_python_s_none(events, words):
+    with pytest.raises(SendGridError) as raised:
+        check_events(events, "events")
+    assert words in str(raised.value) and "None" not in str(raised.value)
+    assert check_events(None, "events") is None and check_events(["open", "bounce", "open"], "events") == [
+        "bounce", "open"]

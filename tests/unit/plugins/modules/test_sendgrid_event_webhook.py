@@ -286,3 +286,134 @@ def test_the_info_module_refuses_a_url_given_as_a_host_pattern(capsys):
     result = run(capsys, sendgrid_event_webhook_info, allowed_hosts=["https://hooks.example.com"])
     assert result["failed"] and "value of allowed_hosts must hold host names" in result["msg"]
     assert len(responses.calls) == 0
+
+
+# ----------------------------------------------------------------------------- a URL's basic-auth password
+
+PASSWORD = "hunter2-basic-b7f0"
+AUTH_URL = "https://user:%s@hooks.example.com/x" % PASSWORD
+SHOWN_URL = "https://user:********@hooks.example.com/x"
+
+
+@responses.activate
+def test_a_basic_auth_password_is_sent_but_masked_in_the_result_the_diff_and_ansibles_own_censoring(capsys):
+    Hooks()
+    created = run(capsys, url=AUTH_URL, events=["delivered"], _ansible_diff=True)
+    assert writes()[0][3]["url"] == AUTH_URL   # the real URL is sent
+    assert created["webhook"]["url"] == SHOWN_URL and created["diff"]["after"]["webhook"]["url"] == SHOWN_URL
+    # no_log semantics: Ansible censors the module's arguments too
+    assert created["invocation"]["module_args"]["url"] == SHOWN_URL
+    # known by its URL, compared with the real one: nothing to change
+    again = run(capsys, url=AUTH_URL, events=["delivered"], _ansible_diff=True)
+    assert again["changed"] is False and len(writes()) == 1
+    changed = run(capsys, url=AUTH_URL, events=["open"], _ansible_diff=True)
+    assert writes()[1][3] == {"url": AUTH_URL, "delivered": False, "open": True}
+    assert changed["diff"]["before"]["webhook"]["url"] == SHOWN_URL
+    taken = run(capsys, friendly_name="other", url=AUTH_URL)
+    assert taken["failed"] and "already posts to %s" % SHOWN_URL in taken["msg"]
+    for result in (created, again, changed, taken):
+        assert PASSWORD not in json.dumps(result)
+
+
+@responses.activate
+def test_a_password_the_module_reads_is_masked_too_in_results_messages_and_the_info_module(capsys):
+    Hooks(hook("h1", AUTH_URL), hook("h2", "https://u:%s@hooks.example.com/t" % PASSWORD, "t",
+                                     oauth=("c", "https://id:%s@auth.example.com/token" % PASSWORD)))
+    info = run(capsys, sendgrid_event_webhook_info, allowed_hosts=["elsewhere.example.org"])
+    assert [hook["url"] for hook in info["webhooks"]] == [SHOWN_URL, "https://u:********@hooks.example.com/t"]
+    assert info["webhooks"][1]["oauth_token_url"] == "https://id:********@auth.example.com/token"
+    assert [item["url"] for item in info["flagged"]] == [SHOWN_URL, "https://u:********@hooks.example.com/t"]
+    assert "the event webhook %s (id h1) is not signed" % SHOWN_URL in info["msg"]
+    deleted = run(capsys, friendly_name="t", state="absent", _ansible_diff=True)
+    assert deleted["diff"]["before"]["webhook"]["url"] == "https://u:********@hooks.example.com/t"
+    bad = run(capsys, url="http://user:%s@hooks.example.com/y" % PASSWORD)
+    assert bad["failed"] and "'http://user:********@hooks.example.com/y'" in bad["msg"]
+    for result in (info, deleted, bad):
+        assert PASSWORD not in json.dumps(result)
+
+
+@responses.activate
+def test_an_answer_quoting_the_password_is_masked(capsys):
+    responses.add("GET", BASE + "/all", status=400, json={"errors": [{"field": "url", "message": "bad " + PASSWORD}]})
+    result = run(capsys, url=AUTH_URL)
+    assert result["failed"] and "bad ********" in result["msg"] and PASSWORD not in json.dumps(result)
+
+
+# ----------------------------------------------------------------------------- OAuth, events, limits, case
+
+@responses.activate
+def test_an_http_token_url_is_refused_for_the_secret_it_would_carry_never_suggesting_allow_http(capsys):
+    result = run(capsys, url="https://h.example.com/", oauth_client_id="c", oauth_token_url="http://auth.example.com/t",
+                 oauth_client_secret=SECRET, allow_http=True)
+    assert result["failed"] and result["msg"].startswith("value of oauth_token_url must be an https:// URL: SendGrid "
+                                                         "sends the OAuth client secret to it")
+    assert "allow_http" not in result["msg"] and len(responses.calls) == 0
+
+
+@responses.activate
+def test_events_null_is_left_out_like_every_other_option(capsys):
+    Hooks(hook("h1", "https://hooks.example.com/d", "d", ["open"]))
+    result = run(capsys, friendly_name="d", events=None, enabled=True)
+    assert "failed" not in result and result["changed"] is False and result["webhook"]["events"] == ["open"]
+    assert writes() == []
+
+
+@responses.activate
+@pytest.mark.parametrize("events, words", [
+    (["bounce", ""], "events[1] is empty: each item must be one of: bounce, click, deferred, delivered, dropped, "
+                     "group_resubscribe, group_unsubscribe, open, processed, spam_report, unsubscribe"),
+    ("bounce,,delivered", "events[1] is empty"),
+    (["delivered", "opened"], "value of events[1] must be one of: bounce, click, deferred, delivered, dropped, "
+                              "group_resubscribe, group_unsubscribe, open, processed, spam_report, unsubscribe, "
+                              "got: 'opened'"),
+    (["delivered", " open"], "value of events[1] must be one of: bounce, click, deferred, delivered, dropped, "
+                             "group_resubscribe, group_unsubscribe, open, processed, spam_report, unsubscribe, "
+                             "got: ' open'"),
+])
+def test_a_bad_event_is_named_by_its_place_with_the_allowed_sorted(capsys, events, words):
+    result = run(capsys, url="https://h.example.com/", events=events)
+    assert result["failed"] and words in result["msg"], result["msg"]
+    assert "None" not in result["msg"] and len(responses.calls) == 0
+
+
+@responses.activate
+def test_events_as_one_comma_separated_text_are_its_items_stripped(capsys):
+    Hooks()
+    run(capsys, url="https://h.example.com/", events="bounce, delivered")
+    assert sorted(name for name, value in writes()[0][3].items() if value is True) == ["bounce", "delivered", "enabled"]
+
+
+@responses.activate
+@pytest.mark.parametrize("oauth, names", [
+    (dict(oauth_client_id="new-client", oauth_token_url="https://auth.example.com/token"), "oauth_client_id"),
+    (dict(oauth_client_id="client", oauth_token_url="https://auth.example.com/v2"), "oauth_token_url"),
+    (dict(oauth_client_id="new-client", oauth_token_url="https://auth.example.com/v2"),
+     "oauth_client_id and oauth_token_url"),
+])
+def test_a_new_oauth_client_id_or_token_url_without_the_secret_is_refused_before_any_write(capsys, oauth, names):
+    Hooks(hook("h1", "https://hooks.example.com/d", "d", oauth=("client", "https://auth.example.com/token")))
+    result = run(capsys, friendly_name="d", **oauth)
+    assert result["failed"] and result["msg"] == (
+        "Changing %s of the event webhook d (id h1) needs oauth_client_secret: SendGrid would pair the secret it keeps "
+        "with the new value. Nothing was changed." % names)
+    assert writes() == []
+
+
+@responses.activate
+def test_a_url_differing_only_in_the_case_of_its_scheme_and_host_is_the_same(capsys):
+    Hooks(hook("h1", "https://hooks.example.com/d/Path"))
+    result = run(capsys, url="HTTPS://HOOKS.example.com/d/Path", enabled=True)
+    assert result["changed"] is False and writes() == []
+    assert run(capsys, url="https://hooks.example.com/d/path")["changed"] is True   # a path keeps its case
+
+
+@responses.activate
+def test_creating_beyond_max_allowed_fails_in_check_mode_as_the_real_run_would(capsys):
+    Hooks(*[hook("h%d" % index, "https://hooks.example.com/%d" % index) for index in range(5)])
+    for check in (True, False):
+        result = run(capsys, url="https://hooks.example.com/new", _ansible_check_mode=check)
+        assert result["failed"] and result["msg"] == (
+            "The account has 5 event webhooks, the most SendGrid allows it (max_allowed): delete one before creating "
+            "another. Nothing was changed.")
+    assert writes() == []
+    assert run(capsys, url="https://hooks.example.com/1", enabled=False)["changed"] is True   # an update is not a creation
