@@ -301,8 +301,8 @@ def test_a_basic_auth_password_is_sent_but_masked_in_the_result_the_diff_and_ans
     created = run(capsys, url=AUTH_URL, events=["delivered"], _ansible_diff=True)
     assert writes()[0][3]["url"] == AUTH_URL   # the real URL is sent
     assert created["webhook"]["url"] == SHOWN_URL and created["diff"]["after"]["webhook"]["url"] == SHOWN_URL
-    # no_log semantics: Ansible censors the module's arguments too
-    assert created["invocation"]["module_args"]["url"] == SHOWN_URL
+    # no_log semantics: Ansible censors the module's arguments too (ansible-core 2.21 no longer returns them)
+    assert created.get("invocation", {"module_args": {"url": SHOWN_URL}})["module_args"]["url"] == SHOWN_URL
     # known by its URL, compared with the real one: nothing to change
     again = run(capsys, url=AUTH_URL, events=["delivered"], _ansible_diff=True)
     assert again["changed"] is False and len(writes()) == 1
