@@ -108,9 +108,10 @@ import ipaddress
 import re
 import time
 
-from .common import (PARENT, Answer, Family, Route, Setting, error, invalid, is_domain, is_int, json_object,
+from .common import (PARENT, Answer, Family, Route, Setting, error, invalid, is_domain, json_object,
                      no_content, unknown_fields)
-from .whitelabel import NOT_PARENT, account_user, check_records, is_labels, page, page_params, parent_only, subuser_named
+from .whitelabel import (NOT_PARENT, account_user, check_records, is_labels, load_planted, page, page_params, parent_only,
+                         subuser_named)
 
 DOMAINS_KEY = "whitelabel/domains"
 DOMAINS_PATH = "/v3/whitelabel/domains"
@@ -596,49 +597,16 @@ def subuser_domains(request):
 
 # ----------------------------------------------------------------------------- state put in place by tests
 
-def _taken_ids(backend):
-    return {domain["id"] for domains in backend.store[DOMAINS_KEY].values() for domain in domains}
-
-
 def load_domains(backend, account, value, replace):
     """Setting.load: an account's domains planted from [{"domain", ...}] (see the module docstring); return them."""
-    if not isinstance(value, list):
-        raise ValueError(f'{DOMAINS_KEY} must be a list of domains {{"domain", ...}}')
-    domains = [] if replace else backend.get_setting(account, DOMAINS_KEY)
-    taken = _taken_ids(backend) - ({d["id"] for d in backend.store[DOMAINS_KEY][account]} if replace else set())
-    for item in value:
-        if not isinstance(item, dict) or set(item) - set(PLANTED_FIELDS) or not isinstance(item.get("domain"), str):
-            raise ValueError(f"{DOMAINS_KEY}: {item!r} is not a domain {{\"domain\", ...}} (fields: "
-                             f"{', '.join(PLANTED_FIELDS)})")
-        errors = _create_errors({name: item[name] for name in CREATE_FIELDS if name in item})
-        if errors:
-            raise ValueError(f"{DOMAINS_KEY}: domain {item['domain']!r}: {errors[0]['message']}")
-        for name in ("valid", "legacy"):
-            if not isinstance(item.get(name, False), bool):
-                raise ValueError(f"{DOMAINS_KEY}: domain {item['domain']!r}: {name} must be a boolean")
-        subusers = item.get("subusers", [])
-        if not isinstance(subusers, list) or not all(isinstance(name, str) for name in subusers):
-            raise ValueError(f"{DOMAINS_KEY}: domain {item['domain']!r}: subusers must be a list of usernames")
-        domain_id = item.get("id")
-        if domain_id is None:
-            domain_id = backend.next_id(DOMAIN_IDS)
-        elif not is_int(domain_id) or domain_id <= 0 or domain_id in taken:
-            raise ValueError(f"{DOMAINS_KEY}: id {domain_id!r} is not a positive integer unused by other domains")
-        else:
-            backend.note_id(DOMAIN_IDS, domain_id)
-        taken.add(domain_id)
+    def make(item, domain_id):
         domain = new_domain(backend, account, item, domain_id)
-        domain.update(legacy=item.get("legacy", False), subusers=list(subusers),
-                      last_validation_attempt_at=item.get("last_validation_attempt_at"))
-        if item.get("valid"):
-            for record in domain["dns"].values():
-                record["valid"] = True
-            domain["valid"] = True
-        if domain["default"]:
-            for other in domains:
-                other["default"] = False
-        domains.append(domain)
-    return domains
+        domain["last_validation_attempt_at"] = item.get("last_validation_attempt_at")
+        return domain
+    return load_planted(backend, account, value, replace, key=DOMAINS_KEY, ids=DOMAIN_IDS, noun="domain",
+                        fields=PLANTED_FIELDS, make=make,
+                        create_errors=lambda item: _create_errors({name: item[name] for name in CREATE_FIELDS
+                                                                   if name in item}))
 
 
 DOMAINS = Setting(DOMAINS_KEY, [], None, title="Authenticated domains", load=load_domains)

@@ -69,10 +69,10 @@ records valid.
 import re
 import time
 
-from .common import (PARENT, Answer, Family, Route, Setting, error, invalid, is_domain, is_int, json_object,
+from .common import (PARENT, Answer, Family, Route, Setting, error, invalid, is_domain, json_object,
                      no_content, unknown_fields)
 from .domains import DOMAINS_KEY
-from .whitelabel import account_user, check_records, is_labels, page, page_params, parent_only, subuser_named
+from .whitelabel import account_user, check_records, is_labels, load_planted, page, page_params, parent_only, subuser_named
 
 LINKS_KEY = "whitelabel/links"
 LINKS_PATH = "/v3/whitelabel/links"
@@ -321,43 +321,10 @@ def disassociate(request):
 
 def load_links(backend, account, value, replace):
     """Setting.load: an account's links planted from [{"domain", ...}] (see the module docstring); return them."""
-    if not isinstance(value, list):
-        raise ValueError(f'{LINKS_KEY} must be a list of links {{"domain", ...}}')
-    links = [] if replace else backend.get_setting(account, LINKS_KEY)
-    taken = {link["id"] for other, held in backend.store[LINKS_KEY].items() for link in held
-             if not (replace and other == account)}
-    for item in value:
-        if not isinstance(item, dict) or set(item) - set(PLANTED_FIELDS) or not isinstance(item.get("domain"), str):
-            raise ValueError(f"{LINKS_KEY}: {item!r} is not a link {{\"domain\", ...}} (fields: "
-                             f"{', '.join(PLANTED_FIELDS)})")
-        errors = _create_errors({name: item[name] for name in CREATE_FIELDS if name in item})
-        for name in ("valid", "legacy"):
-            if not isinstance(item.get(name, False), bool):
-                errors.append({"message": f"{name} must be a boolean"})
-        subusers = item.get("subusers", [])
-        if not isinstance(subusers, list) or not all(isinstance(name, str) for name in subusers):
-            errors.append({"message": "subusers must be a list of usernames"})
-        if errors:
-            raise ValueError(f"{LINKS_KEY}: link {item['domain']!r}: {errors[0]['message']}")
-        link_id = item.get("id")
-        if link_id is None:
-            link_id = backend.next_id(LINK_IDS)
-        elif not is_int(link_id) or link_id <= 0 or link_id in taken:
-            raise ValueError(f"{LINKS_KEY}: id {link_id!r} is not a positive integer unused by other links")
-        else:
-            backend.note_id(LINK_IDS, link_id)
-        taken.add(link_id)
-        link = new_link(backend, account, item, link_id)
-        link.update(legacy=item.get("legacy", False), subusers=list(subusers))
-        if item.get("valid"):
-            for record in link["dns"].values():
-                record["valid"] = True
-            link["valid"] = True
-        if link["default"]:
-            for other in links:
-                other["default"] = False
-        links.append(link)
-    return links
+    return load_planted(backend, account, value, replace, key=LINKS_KEY, ids=LINK_IDS, noun="link",
+                        fields=PLANTED_FIELDS, make=lambda item, link_id: new_link(backend, account, item, link_id),
+                        create_errors=lambda item: _create_errors({name: item[name] for name in CREATE_FIELDS
+                                                                   if name in item}))
 
 
 LINKS = Setting(LINKS_KEY, [], None, title="Branded links", load=load_links)

@@ -21,7 +21,7 @@ dns_check.NO_RESOLVER; a resolver that gives no answer makes the whole validatio
 import re
 import zlib
 
-from .common import PARENT, error, invalid
+from .common import PARENT, error, invalid, is_int
 from .dns_check import NO_RESOLVER, LookupFailed, lookup, same_name
 from .teammates import owner_username
 
@@ -138,3 +138,45 @@ def check_records(request, dns, style):
         valid = record_valid(record, found)
         results[name] = {"valid": valid, "reason": None if valid else reason(record, found, style)}
     return results, None
+
+
+# pylint: disable-next=too-many-arguments
+def load_planted(backend, account, value, replace, *, key, ids, noun, fields, create_errors, make):
+    """Setting.load of domains and links alike: an account's items planted from [{"domain", ...}]; return them.
+    ``create_errors(doc)`` checks the fields a POST takes, ``make(item, id)`` builds one item as a POST would."""
+    if not isinstance(value, list):
+        raise ValueError(f'{key} must be a list of {noun}s {{"domain", ...}}')
+    items = [] if replace else backend.get_setting(account, key)
+    taken = {held["id"] for other, kept in backend.store[key].items() for held in kept
+             if not (replace and other == account)}
+    for item in value:
+        if not isinstance(item, dict) or set(item) - set(fields) or not isinstance(item.get("domain"), str):
+            raise ValueError(f"{key}: {item!r} is not a {noun} {{\"domain\", ...}} (fields: {', '.join(fields)})")
+        errors = create_errors(item)
+        for name in ("valid", "legacy"):
+            if not isinstance(item.get(name, False), bool):
+                errors.append({"message": f"{name} must be a boolean"})
+        subusers = item.get("subusers", [])
+        if not isinstance(subusers, list) or not all(isinstance(name, str) for name in subusers):
+            errors.append({"message": "subusers must be a list of usernames"})
+        if errors:
+            raise ValueError(f"{key}: {noun} {item['domain']!r}: {errors[0]['message']}")
+        item_id = item.get("id")
+        if item_id is None:
+            item_id = backend.next_id(ids)
+        elif not is_int(item_id) or item_id <= 0 or item_id in taken:
+            raise ValueError(f"{key}: id {item_id!r} is not a positive integer unused by other {noun}s")
+        else:
+            backend.note_id(ids, item_id)
+        taken.add(item_id)
+        planted = make(item, item_id)
+        planted.update(legacy=item.get("legacy", False), subusers=list(subusers))
+        if item.get("valid"):
+            for record in planted["dns"].values():
+                record["valid"] = True
+            planted["valid"] = True
+        if planted["default"]:
+            for other in items:
+                other["default"] = False
+        items.append(planted)
+    return items
