@@ -10,8 +10,9 @@ within SendGrid's rate limit. So the module runs asynchronously, with Ansible's 
 managed host, which may be a remote one whose address SendGrid's allow list admits), and writes a small progress file
 next to its job file (module_utils/_progress.py). This plugin polls both through the connection, one shell command
 per poll (cheaper than a module run), prints a line with Display at most every progress_interval seconds (and with -v
-one per account done), then takes the module's result with ansible.builtin.async_status, as the task keywords
-async and poll do, and removes the job's files. The result is the module's own: the async bookkeeping keys are
+one per account done), then takes the module's result from the job file the last poll read, parsed as
+ansible.builtin.async_status's result is parsed (the task keywords async and poll run that module once more only to
+print the same file), and removes the job's files. The result is the module's own: the async bookkeeping keys are
 dropped. With progress_interval 0, with the task keyword async, or on a connection that cannot run a module
 asynchronously (its own async, or none), the module runs as any other.
 """
@@ -26,9 +27,9 @@ import shlex
 import signal
 import time
 
-from ansible.playbook.task import Task
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
+from ansible.vars.clean import remove_internal_keys
 from ansible_collections.mailops.sendgrid.plugins.module_utils._progress import PROGRESS_FILE_VARIABLE
 
 display = Display()
@@ -107,8 +108,8 @@ def account_lines(host: str, snapshot: dict, shown: int) -> list:
 
 
 def read_state(text: str) -> tuple:
-    """(job, progress) from a poll's output: the job file's JSON (None while it is being written) and the progress
-    file's (None before the module wrote it)."""
+    """(job, progress, job_text) from a poll's output: the job file's JSON (None while it is being written), the
+    progress file's (None before the module wrote it), and the job file's text."""
     job_text, dummy, progress_text = text.partition(SEPARATOR)
 
     def loaded(part):
@@ -117,7 +118,7 @@ def read_state(text: str) -> tuple:
         except ValueError:
             return None
         return value if isinstance(value, dict) else None
-    return loaded(job_text.strip()), loaded(progress_text.strip())
+    return loaded(job_text.strip()), loaded(progress_text.strip()), job_text
 
 
 def job_finished(job: dict | None) -> bool:
@@ -127,8 +128,8 @@ def job_finished(job: dict | None) -> bool:
 
 
 def module_result(status: dict) -> dict:
-    """The module's result from async_status's: without the async keys, and without the empty output async_status adds
-    (a module that died keeps what it printed)."""
+    """The module's result without the async keys and without empty output (a module that died keeps what it
+    printed)."""
     result = {key: value for key, value in status.items() if key not in ASYNC_KEYS}
     for key in OUTPUT_KEYS:
         if key in result and not result[key]:
@@ -250,7 +251,7 @@ class ActionModule(ActionBase):
                 time.sleep(delay)
                 delay = min(MAX_POLL, delay * POLL_GROWTH)
                 try:
-                    job, snapshot = self._poll(results_file)
+                    job, snapshot, job_text = self._poll(results_file)
                 except Exception as exc:  # pylint: disable=broad-exception-caught
                     # A connection that drops now and then (a network bounce) must not stop the run, as the task
                     # keyword poll retries; one that stays down does.
@@ -266,7 +267,7 @@ class ActionModule(ActionBase):
                     display.display(line)
                 if finished:
                     break
-            return module_result(self._status(started["ansible_job_id"], task_vars))
+            return module_result(self._job_result(job_text))
         except BaseException:
             # Interrupted (Ctrl-C, the task's timeout): stop the module, as a synchronous run would have been stopped
             # (async_wrapper runs it in a session of its own, which the worker's signals do not reach).
@@ -301,14 +302,9 @@ class ActionModule(ActionBase):
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
 
-    def _status(self, job_id: str, task_vars: dict) -> dict:
-        """The job's result, read by ansible.builtin.async_status as the task keyword poll reads it."""
-        task = Task.load(dict(action="ansible.legacy.async_status", args={"jid": job_id},
-                              check_mode=self._task.check_mode, environment=self._task.environment))
-        handler = self._shared_loader_obj.action_loader.get(
-            "ansible.legacy.async_status", task=task, connection=self._connection, play_context=self._play_context,
-            loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
-        try:
-            return handler.run(task_vars=task_vars)
-        finally:
-            handler.cleanup(force=True)
+    def _job_result(self, job_text: str) -> dict:
+        """The module's result from its job file's text, parsed as the result of ansible.builtin.async_status (which
+        prints that file as it is) is parsed: the same decoder and checks, the same internal keys removed."""
+        data = self._parse_returned_data({"stdout": job_text, "stderr": "", "rc": 0}, "legacy")
+        remove_internal_keys(data)
+        return data

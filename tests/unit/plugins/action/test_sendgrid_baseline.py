@@ -136,11 +136,12 @@ def test_a_snapshot_not_rewritten_since_ages_with_the_controller_s_clock():
 
 def test_a_poll_reads_the_job_and_the_progress_and_tells_a_running_job_from_an_ended_one():
     running = json.dumps({"started": True, "finished": False, "ansible_job_id": "j1"})
-    job, progress = read_state("%s\n%s\n%s" % (running, SEPARATOR, json.dumps(snapshot())))
+    job, progress, text = read_state("%s\n%s\n%s" % (running, SEPARATOR, json.dumps(snapshot())))
     assert job["started"] is True and progress["done"] == 100 and not job_finished(job)
-    job, progress = read_state("\n%s\n" % SEPARATOR)
+    assert json.loads(text) == json.loads(running)
+    job, progress, text = read_state("\n%s\n" % SEPARATOR)
     assert job is None and progress is None and not job_finished(job)
-    job, progress = read_state('{"changed": true, "accounts": []}\n%s\n{"pid": ' % SEPARATOR)
+    job, progress, text = read_state('{"changed": true, "accounts": []}\n%s\n{"pid": ' % SEPARATOR)
     assert job_finished(job) and progress is None, "a module result ends the job; a torn read is no progress"
     assert job_finished({"started": True, "finished": True, "failed": True, "msg": "Timeout exceeded"})
 
@@ -165,8 +166,8 @@ class Following(plugin.ActionModule):
     """The plugin's poll loop with the job's files given in turn, and the commands it would send kept: the managed host
     here is a list (the integration tests run it on a real one)."""
 
-    def __init__(self, polls, status, no_log=False):  # pylint: disable=super-init-not-called
-        self.polls, self.status, self.commands = list(polls), status, []
+    def __init__(self, polls, no_log=False):  # pylint: disable=super-init-not-called
+        self.polls, self.commands = list(polls), []
         self._progress_name = "progress.json"
         self._task = type("Task", (), {"no_log": no_log})()
 
@@ -175,9 +176,6 @@ class Following(plugin.ActionModule):
         if isinstance(answer, BaseException):
             raise answer
         return read_state(answer)
-
-    def _status(self, job_id, task_vars):
-        return dict(self.status, ansible_job_id=job_id, finished=True)
 
     def _low_level_execute_command(self, cmd, sudoable=True, in_data=None, executable=None,
                                    encoding_errors='surrogate_then_replace', chdir=None):
@@ -211,11 +209,10 @@ def test_the_loop_polls_until_the_job_ends_prints_then_returns_the_module_s_resu
     monkeypatch.setattr(plugin.display, "verbosity", 1)
     running = {"started": True, "finished": False}
     action = Following([state(running, None), state(running, snapshot(accounts=[["parent", "ok"]])),
-                        state({"changed": False, "msg": "done"}, snapshot(accounts=[["parent", "ok"], ["billing", "ok"]]))],
-                       {"changed": False, "msg": "done", "stdout": "", "stdout_lines": []})
+                        state({"changed": False, "msg": "done"}, snapshot(accounts=[["parent", "ok"], ["billing", "ok"]]))])
     result = action._follow({"ansible_job_id": "j1", "results_file": "/home/u/.ansible_async/j1"},
                             {"inventory_hostname": "h"}, 10)
-    assert result == {"changed": False, "msg": "done"}
+    assert result == {"changed": False, "msg": "done", "_ansible_parsed": True}
     assert shown == ["[h] sendgrid_baseline: parent: ok", "[h] sendgrid_baseline: billing: ok"]
     assert action.polls == []
     assert action.commands == ["rm -f /home/u/.ansible_async/j1 /home/u/.ansible_async/progress.json"]
@@ -224,7 +221,7 @@ def test_the_loop_polls_until_the_job_ends_prints_then_returns_the_module_s_resu
 def test_an_interrupted_loop_stops_the_module_it_started_and_still_removes_the_files(monkeypatch):
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
     running = {"started": True, "finished": False}
-    action = Following([state(running, snapshot(pid=31337)), KeyboardInterrupt()], {})
+    action = Following([state(running, snapshot(pid=31337)), KeyboardInterrupt()])
     with pytest.raises(KeyboardInterrupt):
         action._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 10)
     assert action.commands == ["kill -TERM 31337", "rm -f /a/j1 /a/progress.json"]
@@ -237,10 +234,9 @@ def test_a_no_log_task_names_no_account_even_with_v(monkeypatch):
     monkeypatch.setattr(plugin.display, "verbosity", 3)
     running = {"started": True, "finished": False}
     action = Following([state(running, snapshot(accounts=[["parent", "ok"]])),
-                        state({"changed": False}, snapshot(accounts=[["parent", "ok"]]))], {"changed": False},
-                       no_log=True)
+                        state({"changed": False}, snapshot(accounts=[["parent", "ok"]]))], no_log=True)
     assert action._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 1) == \
-        {"changed": False}
+        {"changed": False, "_ansible_parsed": True}
     assert not any("parent" in line for line in shown)
 
 
@@ -248,12 +244,26 @@ def test_a_poll_that_fails_now_and_then_is_polled_again_and_one_that_stays_down_
     monkeypatch.setattr(time, "sleep", lambda seconds: None)
     running = {"started": True, "finished": False}
     bounce = ConnectionError("ssh: connection reset")
-    action = Following([state(running, snapshot(pid=555)), bounce, bounce, state({"changed": True}, None)],
-                       {"changed": True})
+    action = Following([state(running, snapshot(pid=555)), bounce, bounce, state({"changed": True}, None)])
     assert action._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 10) == \
-        {"changed": True}
+        {"changed": True, "_ansible_parsed": True}
     assert action.commands == ["rm -f /a/j1 /a/progress.json"], "the module was left to run"
-    down = Following([state(running, snapshot(pid=555))] + [bounce] * (plugin.POLL_FAILURES + 1), {})
+    down = Following([state(running, snapshot(pid=555))] + [bounce] * (plugin.POLL_FAILURES + 1))
     with pytest.raises(ConnectionError):
         down._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 10)
     assert down.polls == [] and down.commands == ["kill -TERM 555", "rm -f /a/j1 /a/progress.json"]
+
+
+def test_the_job_file_is_parsed_as_a_module_s_output_is(monkeypatch):
+    """The result comes from the job file the last poll read, through Ansible's own parsing of module output (no
+    async_status run): internal keys removed with a warning, empty warnings dropped."""
+    warned = []
+    monkeypatch.setattr(plugin.display, "warning", lambda message, *args, **kwargs: warned.append(message))
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    running = {"started": True, "finished": False}
+    action = Following([state(running, None),
+                        "%s\n%s\n" % (json.dumps({"changed": True, "_ansible_verbose_always": True,
+                                                    "warnings": [], "msg": "1 account: 1 changed"}), SEPARATOR)])
+    result = action._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 10)
+    assert result == {"changed": True, "msg": "1 account: 1 changed", "_ansible_parsed": True}
+    assert any("_ansible_verbose_always" in message for message in warned)
