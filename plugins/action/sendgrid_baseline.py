@@ -29,7 +29,6 @@ import time
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-from ansible.vars.clean import remove_internal_keys
 from ansible_collections.mailops.sendgrid.plugins.module_utils._progress import PROGRESS_FILE_VARIABLE
 
 display = Display()
@@ -305,6 +304,11 @@ class ActionModule(ActionBase):
     def _job_result(self, job_text: str) -> dict:
         """The module's result from its job file's text, parsed as the result of ansible.builtin.async_status (which
         prints that file as it is) is parsed: the same decoder and checks, the same internal keys removed."""
-        data = self._parse_returned_data({"stdout": job_text, "stderr": "", "rc": 0}, "legacy")
-        remove_internal_keys(data)
-        return data
+        parsed = self._parse_returned_data({"stdout": job_text, "stderr": "", "rc": 0}, "legacy")
+        if hasattr(parsed, "remove_internal_keys"):
+            # ansible-core 2.20 and later parse into a task result object, as _execute_module() then uses it
+            parsed.remove_internal_keys()
+            return parsed.as_result_dict(for_round_trip=True)
+        from ansible.vars.clean import remove_internal_keys  # pylint: disable=import-outside-toplevel
+        remove_internal_keys(parsed)
+        return parsed

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.json import AnsibleJSONEncoder
-from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.mailops.sendgrid.plugins.plugin_utils import _baseline_report
-from ansible_collections.mailops.sendgrid.plugins.plugin_utils._controller import ControllerAction
+from ansible_collections.mailops.sendgrid.plugins.plugin_utils._controller import ControllerAction, write_whole
 
 ARGUMENT_SPEC = dict(
     path=dict(type='path', required=True),
@@ -35,7 +34,6 @@ LAYOUTS = {
     'baseline': (_baseline_report.with_verdict, {'md': _baseline_report.markdown, 'xml': _baseline_report.junit}),
 }
 DIRECTORY_MODE = 0o755
-FILE_MODE = 0o644
 
 
 def report_files(directory: str, name: str, report: dict, markdown, layout=None) -> dict:
@@ -59,20 +57,6 @@ def report_files(directory: str, name: str, report: dict, markdown, layout=None)
     for extension, text in rendered.items():
         files[os.path.join(directory, name + '.' + extension)] = text
     return files
-
-
-def write_whole(path: str, text: str) -> None:
-    """Replace the file at once (a temporary file in the same directory, renamed): a reader never sees half a report."""
-    handle, partial = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.%s.' % os.path.basename(path))
-    try:
-        with os.fdopen(handle, 'wb') as stream:
-            stream.write(to_bytes(text, errors='surrogate_or_strict'))
-        os.chmod(partial, FILE_MODE)
-        os.replace(partial, path)
-    except BaseException:
-        if os.path.exists(partial):
-            os.unlink(partial)
-        raise
 
 
 class ActionModule(ControllerAction):

@@ -58,6 +58,8 @@ def argument_spec() -> dict:
         connection_argument_spec(on_behalf_of=False),
         **option_names_argument_spec(),
         include_parent=dict(type="bool", default=True),
+        # raw sections, conformed by check_policy() as the accounts' overrides are (naming parent.<section>)
+        parent=dict(type="dict"),
         accounts=dict(type="list", elements="raw", default=[]),
         concurrency=dict(type="int", default=8),
         progress_interval=dict(type="float", default=10),
@@ -294,20 +296,21 @@ def failure_message(accounts: list, check_mode: bool) -> str:
 
 # ----------------------------------------------------------------------------- the module
 
-def run_accounts(module, policy: dict, listed: list, failure: dict, plan_checks_scopes: bool = True) -> dict:
+def run_accounts(module, policy: dict, listed: list, failure: dict, parent: dict | None = None,
+                 plan_checks_scopes: bool = True) -> dict:
     """The many-account engine: every account (the parent, the listed, the discovered) brought to the policy with its
     own overrides, concurrently; the result's keys (accounts, summary, drift, written, discovered, excluded, diff).
 
-    ``listed`` are parse_accounts() items whose sections are conformed overrides; ``failure`` is the calling module's
-    result should discovery fail. Each outcome's warnings are given here. A plan (check mode) checks the key's scopes
+    ``listed`` are parse_accounts() items whose sections are conformed overrides, ``parent`` the parent's (conformed);
+    ``failure`` is the calling module's result should discovery fail. Each outcome's warnings are given here. A plan (check mode) checks the key's scopes
     unless ``plan_checks_scopes`` is false. The run's progress is written where the action plugin asked (_progress).
     """
     params = module.params
     progress = Progress.from_module(module)
     pool, listed, accounts, discovered, excluded = discover_and_plan(module, listed, progress, **failure)
-    overrides = {account["on_behalf_of"]: account for account in listed}
+    overrides = dict({account["on_behalf_of"]: account for account in listed}, **{"": parent or {}})
     for account in accounts:
-        own = overrides.get(account["on_behalf_of"]) or {}
+        own = overrides.get(account["on_behalf_of"] or "") or {}
         account["desired"] = desired_for(policy, own)
         account["overrides"] = [section for section in SECTIONS if own.get(section) is not None]
     key_scopes = KeyScopes() if module.check_mode and plan_checks_scopes else None
@@ -330,12 +333,18 @@ def run_accounts(module, policy: dict, listed: list, failure: dict, plan_checks_
                 drift=drift(results), written=written(results, module.check_mode), diff=diffs(results))
 
 
-def check_policy(module, policy: dict, failure: dict) -> list:
-    """The policy and the listed accounts (their overrides conformed), checked before any request; the module fails
-    naming the first bad value. Every warning is given once."""
+def check_policy(module, policy: dict, failure: dict) -> tuple:
+    """The policy, the parent's overrides and the listed accounts (their overrides conformed), checked before any
+    request; the module fails naming the first bad value. Every warning is given once. Returns (the parent's
+    overrides, the listed accounts)."""
     sections_spec = policy_argument_spec()
     try:
         warnings = check(desired_for(policy))
+        parent = conform(sections_spec, module.params["parent"], "parent") or {}
+        warnings += account_warnings(policy, parent, "parent.")
+        if any(value is not None for value in parent.values()) and not module.params["include_parent"]:
+            warnings.append("%s gives the parent's overrides, but %s is false: they are not used." % (
+                option_name("parent"), option_name("include_parent")))
         # the overrides are typed here, naming their paths; parse_accounts checks the rest of each item
         listed = parse_accounts(module.params["accounts"], {section: dict(type="raw") for section in SECTIONS})
         for index, account in enumerate(listed):
@@ -347,7 +356,7 @@ def check_policy(module, policy: dict, failure: dict) -> list:
         module.fail_json(msg=str(exc), **failure)
     for warning in dict.fromkeys(warnings):   # the policy's once, not once per account that inherits it
         module.warn(warning)
-    return listed
+    return parent, listed
 
 
 def run_module() -> None:
@@ -360,8 +369,8 @@ def run_module() -> None:
     problem = check_interval(module.params["progress_interval"])
     if problem:
         module.fail_json(msg="%s %s." % (option_name("progress_interval"), problem), **outcome)
-    listed = check_policy(module, policy, outcome)
-    done = run_accounts(module, policy, listed, outcome)
+    parent, listed = check_policy(module, policy, outcome)
+    done = run_accounts(module, policy, listed, outcome, parent)
     diff = done.pop("diff")
     outcome.update(done, changed=any(result["changed"] for result in done["accounts"]))
     if module._diff:

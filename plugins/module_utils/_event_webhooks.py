@@ -25,7 +25,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     Operation, SendGridError, account_from_module, as_text, connection_argument_spec, option_name, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
-    COMPLIANT, FLAGGED, WOULD_CHANGE, Family, Option, failure, status, unexpected,
+    ANY, COMPLIANT, FLAGGED, WOULD_CHANGE, Family, Option, failure, status, unexpected,
 )
 
 PATH = "/v3/user/webhooks/event/settings"
@@ -433,6 +433,9 @@ class EventWebhooksFamily(Family):
     kind = "collection"
     flags = "event webhook"
     module = "sendgrid_event_webhook"
+    export_note = ("event_webhooks: the audit today's webhooks pass (https, signed, their hosts); the webhooks "
+                   "themselves are sendgrid_event_webhook's, and their OAuth client secrets are write-only: SendGrid "
+                   "never shows them")
 
     def __init__(self):
         super().__init__(
@@ -472,6 +475,17 @@ class EventWebhooksFamily(Family):
             outcome["before"] = {self.label(item): dict(signed=False) for item in signed}
             outcome["after"] = {self.label(item): dict(signed=True) for item in signed}
         return {self.name: outcome}
+
+    def export(self, account) -> dict:
+        """The audit today's webhooks pass: https and signed when every one is, the hosts they post to. An account
+        without webhooks fits any audit."""
+        webhooks = read_webhooks(account)
+        if not webhooks:
+            return dict(require_https=ANY, require_signed=ANY, allowed_hosts=ANY, enforce=ANY)
+        places = [_scheme_and_host(hook["url"]) for hook in webhooks]
+        return dict(require_https=all(scheme == "https" for scheme, _host in places),
+                    require_signed=all(hook["signed"] for hook in webhooks),
+                    allowed_hosts=sorted({host for _scheme, host in places if host}), enforce=ANY)
 
     def write_scopes(self, key: str, outcome: dict) -> list:
         return [SIGN.scope] if outcome.get("signed") else []

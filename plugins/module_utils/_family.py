@@ -32,6 +32,16 @@ DRIFT = (CHANGED, WOULD_CHANGE, FLAGGED)
 NO_DEFAULT = object()
 
 
+class _Any:
+    """An exported field that any value fits (an audit of an account with nothing to audit): it asks for no value."""
+
+    def __repr__(self):
+        return "ANY"
+
+
+ANY = _Any()
+
+
 def status(changed: bool, check_mode: bool) -> str:
     return (WOULD_CHANGE if check_mode else CHANGED) if changed else COMPLIANT
 
@@ -149,6 +159,11 @@ class Family:
                                          names may be shared (an API key: "ci (id k1)")
     named(outcome)                       the items the drift names for an outcome: its flagged items' labels, and
                                          those of what it changes when that is items too (an audit that enforces)
+    export(account)                      the section that describes the account as it is (applied, it changes and
+                                         flags nothing): every option read back, ANY where any value fits (an audit
+                                         of nothing); a policy family must implement it (sendgrid_baseline_export)
+    export_note                          what its export leaves out and why (a secret SendGrid never shows), or
+                                         None: a comment at the top of the exported file
 
     An outcome may carry ``warnings``, whole sentences naming the account, which the baseline gives and takes out of
     the result.
@@ -164,6 +179,7 @@ class Family:
     section_no_log = None   # the no_log of the section's dict option, when its name would draw the sanity test
     flags = None            # an audit: what it flags, in words ("API key"), for messages and reports
     in_policy = True        # a section of the baseline's policy
+    export_note = None      # what the export leaves out, and why
 
     def __init__(self, name: str, title: str, summary: str, options: list, module_options: list | None = None):
         self.name = name
@@ -211,6 +227,9 @@ class Family:
 
     def named(self, outcome: dict) -> list:
         return [self.label(item) for item in outcome.get("flagged") or []]
+
+    def export(self, account) -> dict:
+        raise NotImplementedError
 
     @classmethod
     def apply_together(cls, account, batch: list, check_mode: bool) -> dict:

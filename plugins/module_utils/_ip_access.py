@@ -339,6 +339,13 @@ class IpAccessFamily(Family):
             result["warnings"] = warnings
         return {self.name: result}
 
+    def export(self, account) -> dict:
+        """The list exactly (purge), or switched off when it is empty (purge is for state present only)."""
+        entries = canonical(rule["network"] for rule in read_rules(account))
+        if not entries:
+            return dict(entries=[], state="disabled", purge=False)
+        return dict(entries=entries, state="present", purge=True)
+
     def write_scopes(self, key: str, outcome: dict) -> list:
         changes = outcome.get("changes") or {}
         return ([ADD.scope] if changes.get("added") else []) + ([REMOVE.scope] if changes.get("removed") else [])

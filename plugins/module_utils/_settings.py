@@ -383,6 +383,15 @@ class SettingsFamily(Family):
     def write_scopes(self, key: str, outcome: dict) -> list:
         return [setting.update.scope for setting in self.settings if self.key(setting) == key]
 
+    def export(self, account) -> dict:
+        """Every writable field of every setting, as read; a setting of ``enabled`` alone from the family's summary."""
+        enabled_only = frozenset(setting.name for setting in self.settings
+                                 if [field.option for field in setting.writable()] == ["enabled"])
+        values = read(account, self.settings, enabled_only)
+        parts = {setting.option: {field.option: values[setting.name].get(field.option) for field in setting.writable()}
+                 for setting in self.settings}
+        return parts[self.settings[0].option] if self.single else parts
+
     def describe(self, key: str, outcome: dict, cell) -> str:
         before = outcome.get("before") or {}
         return "; ".join("%s: %s \u2192 %s" % (cell(field), cell(before.get(field)), cell(value))

@@ -23,7 +23,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
     sendgrid_module, with_iso_times,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
-    COMPLIANT, FLAGGED, Family, Option, failure, status, unexpected,
+    ANY, COMPLIANT, FLAGGED, Family, Option, failure, status, unexpected,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._scopes import check_scope_names
 from ansible_collections.mailops.sendgrid.plugins.module_utils._settings import EMAIL
@@ -345,6 +345,8 @@ class TeammatesFamily(Family):
     kind = "collection"
     flags = "teammate"
     module = "sendgrid_teammate"
+    export_note = ("teammates: the owner is never listed (it cannot be changed); pending invites are listed as members "
+                   "with the access they were sent")
 
     def __init__(self):
         super().__init__(
@@ -376,6 +378,13 @@ class TeammatesFamily(Family):
                        after=state, changes=changes_of([(action, person["email"]) for action, person, dummy in steps]),
                        flagged=flagged)
         return {self.name: outcome}
+
+    def export(self, account) -> dict:
+        """Every teammate but the owner, and every pending invite, with their access; exactly those (purge)."""
+        team = read_team(account)
+        members = {person["email"]: access(person) for person in team["teammates"] if person["user_type"] != OWNER}
+        members.update({invite["email"]: access(invite) for invite in team["pending"]})
+        return dict(members=members, purge=True, allowed_scopes=ANY, allowed_admins=ANY)
 
     def write_scopes(self, key: str, outcome: dict) -> list:
         needed = {"invited": INVITE, "replaced": CANCEL, "updated": UPDATE, "removed": REMOVE, "cancelled": CANCEL}

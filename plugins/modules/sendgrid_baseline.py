@@ -72,6 +72,41 @@ options:
       - Whether to apply the baseline to the parent account itself, on the host of O(region).
     type: bool
     default: true
+  parent:
+    description:
+      - The parent account's own overrides of the policy, field by field, as an item of O(accounts) gives a
+        subuser's (a list replaces the policy's whole). Any other key fails before any request.
+      - Used with O(include_parent=true) only. M(mailops.sendgrid.sendgrid_baseline_export) writes it when the parent
+        differs from the policy most accounts share.
+    type: dict
+    version_added: 1.2.0
+    suboptions:
+      # BEGIN GENERATED overrides
+      enforced_tls:
+        description:
+          - Overrides of O(enforced_tls) for this account, field by field; a list replaces the policy's whole.
+        type: dict
+      tracking:
+        description: Overrides of O(tracking) for this account, field by field; a list replaces the policy's whole.
+        type: dict
+      mail_settings:
+        description:
+          - Overrides of O(mail_settings) for this account, field by field; a list replaces the policy's whole.
+        type: dict
+      event_webhooks:
+        description:
+          - Overrides of O(event_webhooks) for this account, field by field; a list replaces the policy's whole.
+        type: dict
+      ip_access:
+        description: Overrides of O(ip_access) for this account, field by field; a list replaces the policy's whole.
+        type: dict
+      api_keys:
+        description: Overrides of O(api_keys) for this account, field by field; a list replaces the policy's whole.
+        type: dict
+      teammates:
+        description: Overrides of O(teammates) for this account, field by field; a list replaces the policy's whole.
+        type: dict
+      # END GENERATED
   accounts:
     description:
       - The subusers and customer accounts to apply the baseline to.

@@ -11,8 +11,14 @@ For internal use by this collection's plugins only: names here may change withou
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.action import ActionBase
+
+FILE_MODE = 0o644
 
 
 class ControllerAction(ActionBase):
@@ -38,3 +44,17 @@ class ControllerAction(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         result.update(self.act(args, task_vars or {}))
         return result
+
+
+def write_whole(path: str, text: str) -> None:
+    """Replace the file at once (a temporary file in the same directory, renamed): a reader never sees half a file."""
+    handle, partial = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.%s.' % os.path.basename(path))
+    try:
+        with os.fdopen(handle, 'wb') as stream:
+            stream.write(to_bytes(text, errors='surrogate_or_strict'))
+        os.chmod(partial, FILE_MODE)
+        os.replace(partial, path)
+    except BaseException:
+        if os.path.exists(partial):
+            os.unlink(partial)
+        raise

@@ -819,10 +819,11 @@ class Expectation:
     # the result is hidden as no_log hides it (sendgrid_api_key when it returns a new key's secret): only changed shows
     censored: bool = False
     warned: tuple = ()                               # words that some warning of the task must hold
+    writes_file: bool = False                        # a file on the controller changes (the export's dest)
 
     @property
     def changed(self) -> bool:
-        return any(c[1] in WRITES for c in self.calls)
+        return self.writes_file or any(c[1] in WRITES for c in self.calls)
 
 
 class Refused(Exception):
@@ -1855,7 +1856,9 @@ def model_baseline(params, env, known) -> Expectation:
         discovered = [{"on_behalf_of": s.name, "region": s.region} for s in known
                       if s.name not in names and not any(fnmatch.fnmatchcase(s.name, p) for p in params["exclude"] or [])
                       and (params["include_disabled"] or not s.disabled)]
-    entries = ([{"on_behalf_of": None}] if params["include_parent"] else []) + listed + discovered
+    # the parent's overrides (parent), as a listed account's are given
+    entries = ([dict(params.get("parent") or {}, on_behalf_of=None)] if params["include_parent"] else []) + listed + \
+        discovered
     summary = dict(accounts=len(entries), compliant=0, changed=0, would_change=0, failed=0, flagged=0)
     drift, accounts = [], []
     for entry in entries:
@@ -1936,3 +1939,87 @@ def baseline_account(params, env, desired) -> tuple:
 
 
 MODELS["sendgrid_baseline"] = model_baseline
+# the parent's overrides, a section each: what each gives the parent alone
+MODULE_SAMPLES.update({("sendgrid_baseline", "parent." + section): [value] for section, value in {
+    "enforced_tls": {"require_tls": True}, "tracking": {"open": {"enabled": False}},
+    "mail_settings": {"forward_spam": {"enabled": True, "email": ["abuse@example.com"]}},
+    "event_webhooks": {"require_signed": False}, "ip_access": {"state": "disabled"},
+    "api_keys": {"allowed_scopes": ["mail.send"]}, "teammates": {"allowed_admins": ["*@example.com"]}}.items()})
+# the role's variable, a dictionary of sections: two of them
+MODULE_SAMPLES[("sendgrid_baseline", "parent")] = [{"enforced_tls": {"require_tls": True},
+                                                    "tracking": {"open": {"enabled": False}}}]
+NOT_AS_EXTRA_VAR["baseline_parent"] = NOT_AS_EXTRA_VAR["baseline_enforced_tls"]
+
+
+# ----------------------------------------------------------------------------- the model: the export
+
+# What the export reads of a fresh account: every field of every section (the tracking sections of enabled alone
+# from their summary), as the baseline reads a section given whole; in these values nothing differs, so nothing is
+# written.
+EXPORT_READS = {
+    "enforced_tls": {"require_tls": False, "require_valid_cert": False, "min_tls_version": "1.1"},
+    "tracking": {section: ({"enabled": fresh["enabled"]} if section in ("click", "open")
+                           else fresh_options("tracking_settings", section))
+                 for section, fresh in FRESH_SECTIONS["tracking_settings"].items()},
+    "mail_settings": {section: fresh_options("mail_settings", section) for section in FRESH_SECTIONS["mail_settings"]},
+    "event_webhooks": dict(BASELINE_DEFAULTS["event_webhooks"]),
+    "ip_access": dict(BASELINE_DEFAULTS["ip_access"], state="disabled"),
+    "api_keys": dict(BASELINE_DEFAULTS["api_keys"]),
+    "teammates": dict(BASELINE_DEFAULTS["teammates"], members={}),
+}
+# The paths leave_out may name, per section: the section, each setting, each field.
+EXPORT_PATHS = {
+    section: [section] + ["%s.%s" % (section, name) for name in values] + [
+        "%s.%s.%s" % (section, name, field) for name, value in values.items() if isinstance(value, dict)
+        for field in value]
+    for section, values in dict(EXPORT_READS, ip_access=dict(BASELINE_DEFAULTS["ip_access"])).items()}
+
+
+def model_baseline_export(params, env, known) -> Expectation:
+    """The accounts as the baseline takes them (the parent, the listed, the discovered); for each, the reads of every
+    field of every section exported (families, else all), and no write. A leave_out path that names no section,
+    setting or field of the exported sections fails before any request, naming leave_out. With dest, the file is
+    written (a change), in check mode too not."""
+    def listed_in(value) -> list:
+        # a text is a comma-separated list, as AnsibleModule takes it
+        return [item.strip() for item in value.split(",")] if isinstance(value, str) else list(value or [])
+    families = listed_in(params["families"]) or list(BASELINE_SECTIONS)
+    if any(family not in BASELINE_SECTIONS for family in families):
+        raise Refused("families must be sections of the baseline", words=("families",))
+    known_paths = {path for family in families for path in EXPORT_PATHS[family]}
+    if any(path not in known_paths for path in listed_in(params["leave_out"])):
+        raise Refused("leave_out names no section, setting or field", words=("leave_out",))
+    listed = []
+    for item in params["accounts"] or []:
+        item = {"on_behalf_of": item} if isinstance(item, str) else dict(item)
+        item["on_behalf_of"] = item.pop("name", item.get("on_behalf_of"))
+        listed.append(item)
+    calls, discovered = [], []
+    if params["discover_subusers"]:
+        calls += listing_calls(host_for(params["region"], params, env), DISCOVERY_PAGE_SIZE, "all", len(known))
+        regions = {s.name: s.region for s in known}
+        names = {item["on_behalf_of"] for item in listed}
+        for item in listed:
+            item.setdefault("region", regions.get(item["on_behalf_of"]))
+        discovered = [{"on_behalf_of": s.name, "region": s.region} for s in known
+                      if s.name not in names and not any(fnmatch.fnmatchcase(s.name, p) for p in params["exclude"] or [])
+                      and (params["include_disabled"] or not s.disabled)]
+    entries = ([{"on_behalf_of": None}] if params["include_parent"] else []) + listed + discovered
+    desired = {section: EXPORT_READS[section] if section in families else None for section in BASELINE_SECTIONS}
+    for entry in entries:
+        one = dict(params, region=entry.get("region") or params["region"], on_behalf_of=entry["on_behalf_of"])
+        account_calls, changed, _flagged = baseline_account(one, env, desired)
+        assert not changed, "the export's reads of a fresh account would write: %s" % changed
+        calls += account_calls
+    accounts = [entry["on_behalf_of"] or "parent" for entry in entries]
+    return Expectation(calls, accounts=accounts, writes_file=bool(params["dest"]),
+                       returned=comparable_result({"accounts": accounts}))
+
+
+MODELS["sendgrid_baseline_export"] = model_baseline_export
+MODULE_SAMPLES.update({
+    ("sendgrid_baseline_export", "accounts"): [["marketing", {"name": "eu-newsletter", "region": "eu"}]],
+    ("sendgrid_baseline_export", "families"): [["enforced_tls", "tracking"]],
+    ("sendgrid_baseline_export", "leave_out"): [["mail_settings.footer.html_content", "tracking.google_analytics"]],
+})
+INVALID_SAMPLES["leave_out"] = [["mail_settings.footer.html", "tracking"]]

@@ -14,6 +14,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._api_keys import 
     CONTROL_SCOPES, FAMILY, audit, check_names, check_patterns, read_keys, why,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridClient, SendGridError
+from ansible_collections.mailops.sendgrid.plugins.module_utils._family import ANY
 
 SECRET = "SG.never-shown.secret"
 
@@ -307,3 +308,16 @@ def test_enforce_cuts_keys_sharing_an_allowed_name_which_allows_none_of_them_and
     # the other would be left without a scope: flagged, saying so, and shown with its id
     assert [(item["api_key_id"], item["name_shared"], item["not_cut"][:28]) for item in outcome["flagged"]] == [
         ("k2", True, "the cut would leave it no sc")]
+
+
+# ----------------------------------------------------------------------------- the export
+
+def test_the_export_is_the_audit_today_s_keys_pass_naming_a_shared_name_s_keys_by_id():
+    exported = FAMILY.export(FakeAccount(KEYS))
+    # two keys named admin hold control scopes: a shared name would allow both, so each is named by its id
+    assert exported["allowed_control_keys"] == ["k1", "k3"]
+    assert exported["allowed_scopes"] == ["2fa_required", "mail.send"]
+    assert audit(read_keys(FakeAccount(KEYS)), exported["allowed_scopes"], exported["allowed_control_keys"]) == []
+    one = FAMILY.export(FakeAccount({"k1": ("ci", ["mail.send", "api_keys.read"])}))
+    assert one["allowed_control_keys"] == ["ci"] and one["allowed_scopes"] == ["mail.send"]
+    assert FAMILY.export(FakeAccount({}))["allowed_scopes"] is ANY

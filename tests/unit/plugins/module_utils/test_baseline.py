@@ -427,6 +427,9 @@ def fixture_nothing_sent():
     (dict(accounts=[{"name": "billing", "min_tls_version": "1.2"}]), "accounts[0] has the unknown key min_tls_version"),
     (dict(enforced_tls={"min_tls_version": "1.0"}), "value of enforced_tls.min_tls_version must be one of: 1.1, 1.2, 1.3"),
     (dict(concurrency=0), "concurrency must be from 1 to 32, got 0."),
+    (dict(parent={"tracking": {"open": {"enabled": "maybe"}}}),
+     "value of parent.tracking.open.enabled must be true or false, got: maybe."),
+    (dict(parent={"name": "parent"}), "parent has the unknown key name; it may hold enforced_tls, tracking"),
 ])
 def test_the_module_refuses_bad_input_naming_it_before_any_request(capsys, nothing_sent, args, message):
     result = run_module(sendgrid_baseline, capsys, **dict({"api_key": KEY}, **args))
@@ -469,3 +472,34 @@ def test_the_module_refuses_an_allow_list_guard_s_entry_before_any_request(capsy
     result = run_module(sendgrid_baseline, capsys, api_key=KEY, ip_access=ip_access)
     assert result["failed"] is True
     assert result["msg"].startswith(message), result["msg"]
+
+
+def test_the_parent_s_overrides_are_the_parent_s_alone(capsys, monkeypatch):
+    """parent (baseline_parent): what the export writes when the parent differs from what most accounts have."""
+    warned = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda module, warning: warned.append(warning))
+    url = "https://api.sendgrid.com/v3/user/settings/enforced_tls"
+    with responses.RequestsMock() as mocked:
+        mocked.get(url, json={"require_tls": True, "require_valid_cert": False, "version": 1.2})
+        mocked.patch(url, json={"require_tls": False, "require_valid_cert": False, "version": 1.2})
+        result = run_module(sendgrid_baseline, capsys, api_key=KEY, accounts=["billing"],
+                            enforced_tls={"require_tls": True, "min_tls_version": "1.2"},
+                            parent={"enforced_tls": {"require_tls": False}})
+        patched = [(call.request.headers.get("on-behalf-of"), json.loads(call.request.body)) for call in mocked.calls
+                   if call.request.method == "PATCH"]
+    assert patched == [(None, {"require_tls": False})]
+    statuses = {account["name"]: (account["settings"]["enforced_tls"]["status"], account["overrides"])
+                for account in result["accounts"]}
+    assert statuses == {"parent": ("changed", ["enforced_tls"]), "billing": ("compliant", [])}
+    assert warned == []
+
+
+def test_the_parent_s_overrides_without_the_parent_are_warned_about(capsys, monkeypatch):
+    warned = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda module, warning: warned.append(warning))
+    url = "https://api.sendgrid.com/v3/user/settings/enforced_tls"
+    with responses.RequestsMock() as mocked:
+        mocked.get(url, json={"require_tls": True, "require_valid_cert": False, "version": 1.2})
+        run_module(sendgrid_baseline, capsys, api_key=KEY, accounts=["billing"], include_parent=False,
+                   enforced_tls={"require_tls": True}, parent={"enforced_tls": {"require_tls": False}})
+    assert warned == ["parent gives the parent's overrides, but include_parent is false: they are not used."]

@@ -16,7 +16,7 @@ from ansible_collections.mailops.sendgrid.plugins.module_utils._event_webhooks i
     EVENTS, FAMILY, audit, check_events, check_hosts, check_url, desired_state, masked, read_webhooks, update_body,
     url_passwords,
 )
-from ansible_collections.mailops.sendgrid.plugins.module_utils._family import CHANGED, COMPLIANT, FAILED, FLAGGED, WOULD_CHANGE
+from ansible_collections.mailops.sendgrid.plugins.module_utils._family import ANY, CHANGED, COMPLIANT, FAILED, FLAGGED, WOULD_CHANGE
 
 POLICY = dict(require_https=True, require_signed=True, allowed_hosts=None, enforce=False)
 
@@ -215,3 +215,17 @@ def test_check_events_names_the_bad_item_never_python_s_none(events, words):
     assert words in str(raised.value) and "None" not in str(raised.value)
     assert check_events(None, "events") is None and check_events(["open", "bounce", "open"], "events") == [
         "bounce", "open"]
+
+
+# ----------------------------------------------------------------------------- the export
+
+def test_the_export_is_the_audit_today_s_webhooks_pass_and_any_audit_fits_an_account_without_any():
+    exported = FAMILY.export(FakeAccount(PLAIN, FAR))
+    assert {key: exported[key] for key in ("require_https", "require_signed", "allowed_hosts")} == {
+        "require_https": False, "require_signed": False, "allowed_hosts": ["elsewhere.net", "hooks.example.com"]}
+    assert audit(read_webhooks(FakeAccount(PLAIN, FAR)), exported["require_https"],
+                 exported["require_signed"], exported["allowed_hosts"]) == []
+    exported = FAMILY.export(FakeAccount(GOOD))
+    assert (exported["require_https"], exported["require_signed"], exported["allowed_hosts"]) == (
+        True, True, ["hooks.example.com"])
+    assert set(FAMILY.export(FakeAccount()).values()) == {ANY}

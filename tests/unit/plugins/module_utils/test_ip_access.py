@@ -302,3 +302,15 @@ def test_a_delete_that_fails_after_the_post_says_what_was_added():
                                   "failure: 203.0.113.0/24; nothing was removed.")
     assert failure.value.written == {"added": ["203.0.113.0/24"]} and failure.value.status == 403
     assert [method for method, _path, _body in account.sent] == ["GET", "POST", "DELETE"]
+
+
+# ----------------------------------------------------------------------------- the export
+
+def test_the_export_is_the_list_exactly_or_switched_off_when_empty_and_each_passes_the_checks():
+    guards = {"allow_lockout": False, "allow_any_address": False, "client_addresses": None}
+    exported = _ip_access.FAMILY.export(FakeAccount(["203.0.113.0/24", "127.0.0.1"]))
+    assert exported == {"entries": ["127.0.0.1/32", "203.0.113.0/24"], "state": "present", "purge": True}
+    check_options(dict(guards, **exported))
+    empty = _ip_access.FAMILY.export(FakeAccount())
+    assert empty == {"entries": [], "state": "disabled", "purge": False}
+    check_options(dict(guards, **empty))

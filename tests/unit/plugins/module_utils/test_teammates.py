@@ -173,3 +173,16 @@ def test_a_failed_re_invite_says_the_old_invite_was_deleted_and_counts_it_as_wri
 def test_a_member_s_scopes_are_scopes_as_sendgrid_names_them_checked_before_any_request(scopes):
     with pytest.raises(SendGridError, match="must hold scopes such as mail.send: lower-case letters"):
         check_members({"a@example.com": scopes}, "members")
+
+
+# ----------------------------------------------------------------------------- the export
+
+def test_the_export_lists_every_teammate_but_the_owner_and_every_invite_exactly():
+    account = FakeAccount(pending=[{"email": "new@example.com", "scopes": ["stats.read"], "is_admin": False,
+                                    "token": "t-1", "expiration_date": 1}])
+    exported = FAMILY.export(account)
+    assert exported["members"] == {"ops@example.com": "admin", "Dev@Example.com": ["mail.send", "stats.read"],
+                                   "new@example.com": ["stats.read"]}
+    assert exported["purge"] is True and [method for method, *_rest in account.sent] == ["GET"] * 3
+    # applied to the account it describes, it changes nothing (and the owner is never touched)
+    assert plan(read_team(account), check_members(exported["members"], "members"), exported["purge"]) == []
