@@ -32,8 +32,9 @@ def header(summary: dict, source: str, exported_at: str) -> list:
     """The comment lines at the top of the file: when and from where, how many accounts and overrides, what is left
     out and why, and how to use it."""
     subusers = summary["subusers"]
-    accounts = "%s (%s%s)" % (_plural(summary["accounts"], "account"), "the parent and " if
-                              summary["accounts"] > subusers else "", _plural(subusers, "subuser"))
+    parts = ["the parent"] if summary["accounts"] > subusers else []
+    parts += [_plural(subusers, "subuser")] if subusers else []
+    accounts = "%s (%s)" % (_plural(summary["accounts"], "account"), " and ".join(parts))
     if summary.get("discovered") is not None:
         accounts += "; discovery found %s" % _plural(summary["discovered"], "subuser")
     overridden = summary["overridden_accounts"]
@@ -51,6 +52,9 @@ def header(summary: dict, source: str, exported_at: str) -> list:
             ": " + ", ".join(overridden[:10]) + (" and %d more" % (len(overridden) - 10) if len(overridden) > 10 else "")
             if overridden else ""),
     ]
+    if summary.get("ties"):
+        lines.append("Ties (as many accounts one way as the other; the policy took the parent's value, else the first in "
+                     "sort order): %s." % ", ".join(summary["ties"]))
     left_out = ["%s (leave_out: left to each account)" % path for path in summary["left_out"]] + summary["notes"]
     if left_out:
         lines.append("Left out:")
@@ -63,20 +67,38 @@ def header(summary: dict, source: str, exported_at: str) -> list:
     return ["# " + line for line in wrapped]
 
 
+class Unsafe(str):
+    """Text read from SendGrid that Jinja would take for a template ({{ }}, {% %}, {# #}): written with the tag !unsafe,
+    so that the role taking the file with -e @file sends it as it is instead of running it on the controller (a footer
+    holding "{{ lookup('env', 'SENDGRID_API_KEY') }}" would otherwise put the key in every mail)."""
+
+
+class Dumper(yaml.SafeDumper):
+    """YAML as a person reads it, with text Jinja would take for a template tagged !unsafe."""
+
+
+Dumper.add_representer(Unsafe, lambda dumper, text: dumper.represent_scalar("!unsafe", str(text), style="'"))
+
+
 def ordered(value, first: str | None = None):
     """Every mapping with its keys sorted (``first`` before the others): a file a person reads, and a diff between two
-    exports that shows only what changed."""
+    exports that shows only what changed; every text (keys too) that holds a Jinja delimiter made Unsafe."""
     if isinstance(value, dict):
         keys = sorted(value, key=lambda key: (key != first, key))
-        return {key: ordered(value[key]) for key in keys}
+        return {safe(key): ordered(value[key]) for key in keys}
     if isinstance(value, list):
         return [ordered(item, first="name") for item in value]
-    return value
+    return safe(value)
+
+
+def safe(value):
+    return Unsafe(value) if isinstance(value, str) and "{" in value else value
 
 
 def render(policy: dict, summary: dict, source: str, exported_at: str) -> str:
     """The file's text: the header, then the variables, sorted (a subuser's name first), in block style."""
-    body = yaml.safe_dump(ordered(policy), default_flow_style=False, sort_keys=False, width=WIDTH, allow_unicode=True)
+    body = yaml.dump(ordered(policy), Dumper=Dumper, default_flow_style=False, sort_keys=False, width=WIDTH,
+                     allow_unicode=True)
     return "---\n" + "\n".join(header(summary, source, exported_at)) + "\n\n" + body
 
 
@@ -115,10 +137,11 @@ class ActionModule(ActionBase):
         except (OSError, UnicodeError) as exc:
             raise AnsibleActionFail("Could not read %s, to compare the export with it: %s" % (path, to_native(exc)))
         changed = without_time(before) != without_time(content)
+        if not os.path.isdir(os.path.dirname(path)):
+            # in check mode too: a plan must fail where the run would
+            raise AnsibleActionFail("Could not write the export to %s: the directory %s does not exist."
+                                    % (path, os.path.dirname(path)))
         if changed and not self._task.check_mode:
-            if not os.path.isdir(os.path.dirname(path)):
-                raise AnsibleActionFail("Could not write the export to %s: the directory %s does not exist."
-                                        % (path, os.path.dirname(path)))
             try:
                 write_whole(path, content)
             except (OSError, UnicodeError) as exc:

@@ -83,6 +83,13 @@ def check_left_out(leave_out: list, families: list) -> list:
         raise SendGridError("%s names %s, which %s no section, setting or field of the exported families; give any of "
                             "%s." % (option_name("leave_out"), ", ".join(unknown), "is" if len(unknown) == 1 else "are",
                                      ", ".join(known)))
+    # a section whose fields only mean something together (the entries a purge keeps) is left out whole or not at all
+    partial = [path for path in leave_out if "." in path and not BY_NAME[path.split(".")[0]].export_in_parts]
+    if partial:
+        raise SendGridError("%s names %s: %s is left out whole or not at all, since its fields only mean something "
+                            "together (a purge without the entries it keeps would empty the list). Give %s." % (
+                                option_name("leave_out"), ", ".join(partial), partial[0].split(".")[0],
+                                partial[0].split(".")[0]))
     return [tuple(path.split(".")) for path in leave_out]
 
 
@@ -90,15 +97,24 @@ def _same(value) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def common(accounts: list) -> dict:
-    """{path: the value most accounts have}, over the accounts' fields ([{path: value}]); a path every account has
-    as ANY, or one some account has no value for (null), is left out."""
+def common(accounts: list, ties: list | None = None, parent_first: bool = True) -> dict:
+    """{path: the value most accounts have}, over the accounts' fields ([{path: value}], the parent's first when
+    ``parent_first``); a path every account has as ANY, or one some account has no value for (null), is left out.
+
+    A tie goes to the parent's value when it is among the tied, else to the first tied value in sort order, so that
+    the policy does not depend on the order the accounts were read in; ``ties`` (a list) gets each tied path."""
     policy = {}
     for path in dict.fromkeys(path for found in accounts for path in found):
         values = [found[path] for found in accounts if found.get(path, ANY) is not ANY]
         if not values or any(value is None for value in values):
             continue
-        best = Counter(_same(value) for value in values).most_common(1)[0][0]
+        counts = Counter(_same(value) for value in values)
+        most = max(counts.values())
+        tied = sorted(text for text, count in counts.items() if count == most)
+        first = _same(accounts[0][path]) if parent_first and accounts[0].get(path, ANY) is not ANY else None
+        best = first if first in tied else tied[0]
+        if len(tied) > 1 and ties is not None:
+            ties.append(path)
         policy[path] = next(value for value in values if _same(value) == best)
     return policy
 
@@ -121,9 +137,10 @@ def nested(flat: dict) -> dict:
 
 # ----------------------------------------------------------------------------- the export
 
-def export(families: list, sections: list, left_out: list) -> tuple:
+def export(families: list, sections: list, left_out: list, ties: list | None = None, parent_first: bool = True) -> tuple:
     """(the policy's sections, each account's overrides) from each account's exported sections ([{family: section}]);
-    the left-out paths neither in the policy nor in any override."""
+    the left-out paths neither in the policy nor in any override, a section left out whole not in the policy at all
+    (so that the role leaves it alone, rather than apply its defaults). ``ties``: see common()."""
     per_account = []
     for exported in sections:
         found = {}
@@ -131,8 +148,9 @@ def export(families: list, sections: list, left_out: list) -> tuple:
             found.update(fields(section_spec(family)["options"], exported[family.name], (family.name,)))
         per_account.append({path: value for path, value in found.items()
                             if not any(path[:len(out)] == out for out in left_out)})
-    policy = common(per_account)
-    sections_policy = dict({family.name: {} for family in families}, **nested(policy))
+    policy = common(per_account, ties, parent_first)
+    sections_policy = dict({family.name: {} for family in families if (family.name,) not in left_out},
+                           **nested(policy))
     return sections_policy, [nested(differences(found, policy)) for found in per_account]
 
 
@@ -183,14 +201,21 @@ def run_module() -> None:
     check_concurrency(module, **outcome)
     families = [family for family in POLICY if params["families"] is None or family.name in params["families"]]
     try:
+        if not families:
+            raise SendGridError("%s names no section: give at least one, or leave it out (null) to export every one."
+                                % option_name("families"))
         left_out = check_left_out(params["leave_out"], families)
         listed = [dict(item, given=True) for item in parse_accounts(params["accounts"], {})]
     except SendGridError as exc:
         module.fail_json(msg=str(exc), **outcome)
     pool, listed, accounts, discovered, excluded = discover_and_plan(module, listed, None, **outcome)
 
-    def read(account_client, _item: dict) -> dict:
-        return dict(sections={family.name: family.export(account_client) for family in families})
+    def read(account_client, item: dict) -> dict:
+        sections, warnings = {}, []
+        for family in families:
+            sections[family.name] = family.export(account_client)
+            warnings += ["%s: %s" % (item["name"], warning) for warning in family.export_warnings(sections[family.name])]
+        return dict(sections=sections, warnings=warnings)
 
     results = for_each_account(pool.client, accounts, read, params["concurrency"])
     names = [account["name"] for account in accounts]
@@ -200,18 +225,24 @@ def run_module() -> None:
         module.fail_json(msg="Reading %d of %s failed, so nothing was exported: %s" % (
             len(failed), plural(len(accounts), "account"), first_few(failed, " | ", "in failures")),
             failures=failed, **outcome)
-    policy, overrides = export(families, [result["sections"] for result in results], left_out)
+    ties = []
+    policy, overrides = export(families, [result["sections"] for result in results], left_out, ties,
+                               parent_first=bool(accounts) and accounts[0]["on_behalf_of"] is None)
     for problem in refusals(policy, accounts, overrides):
-        module.warn("The baseline would refuse a value the export read, %s. Change it on the account, or leave the "
-                    "field out (%s)." % (problem, option_name("leave_out")))
-    notes = [family.export_note for family in families if family.export_note]
+        module.warn("The baseline would refuse a value the export read, %s Change it on the account, or leave the "
+                    "field out (%s)." % (problem.rstrip(".") + ".", option_name("leave_out")))
+    for result in results:
+        for warning in result.get("warnings", []):
+            module.warn(warning)
+    exported = [family for family in families if (family.name,) not in left_out]
+    notes = [family.export_note for family in exported if family.export_note]
     summary = dict(
         source=base_url_for(params["region"], params["api_url"], params["eu_api_url"]), accounts=len(accounts),
         subusers=sum(1 for account in accounts if account["on_behalf_of"] is not None),
-        discovered=discovered, excluded=excluded, families=[family.name for family in families],
+        discovered=discovered, excluded=excluded, families=[family.name for family in exported],
         overridden_accounts=[account["name"] for account, override in zip(accounts, overrides) if override],
         overrides=sum(len(fields_of(override)) for override in overrides),
-        left_out=[".".join(path) for path in left_out], notes=notes)
+        left_out=[".".join(path) for path in left_out], notes=notes, ties=[".".join(path) for path in ties])
     module.exit_json(changed=False, accounts=names, summary=summary,
                      policy=role_variables(params, families, policy, accounts, overrides, listed))
 

@@ -162,8 +162,12 @@ class Family:
     export(account)                      the section that describes the account as it is (applied, it changes and
                                          flags nothing): every option read back, ANY where any value fits (an audit
                                          of nothing); a policy family must implement it (sendgrid_baseline_export)
+    export_warnings(section)             what an exported section allows that a reviewer must know (an allow list
+                                         open to every address, which the export must allow to be in sync)
     export_note                          what its export leaves out and why (a secret SendGrid never shows), or
                                          None: a comment at the top of the exported file
+    export_in_parts                      whether the export may leave out one of its fields (False: its fields
+                                         only mean something together, such as the entries a purge keeps)
 
     An outcome may carry ``warnings``, whole sentences naming the account, which the baseline gives and takes out of
     the result.
@@ -180,6 +184,7 @@ class Family:
     flags = None            # an audit: what it flags, in words ("API key"), for messages and reports
     in_policy = True        # a section of the baseline's policy
     export_note = None      # what the export leaves out, and why
+    export_in_parts = True  # whether leave_out may name one of its fields
 
     def __init__(self, name: str, title: str, summary: str, options: list, module_options: list | None = None):
         self.name = name
@@ -230,6 +235,9 @@ class Family:
 
     def export(self, account) -> dict:
         raise NotImplementedError
+
+    def export_warnings(self, section: dict) -> list:
+        return []
 
     @classmethod
     def apply_together(cls, account, batch: list, check_mode: bool) -> dict:

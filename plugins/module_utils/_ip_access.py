@@ -309,6 +309,7 @@ class IpAccessFamily(Family):
     kind = "collection"
     runs_last = True   # the only change that may end this machine's access: after every other family
     module = "sendgrid_ip_access"
+    export_in_parts = False   # a purge without the entries it keeps would empty the list
 
     def __init__(self):
         super().__init__(
@@ -341,10 +342,19 @@ class IpAccessFamily(Family):
 
     def export(self, account) -> dict:
         """The list exactly (purge), or switched off when it is empty (purge is for state present only)."""
-        entries = canonical(rule["network"] for rule in read_rules(account))
-        if not entries:
+        networks = [rule["network"] for rule in read_rules(account)]
+        if not networks:
             return dict(entries=[], state="disabled", purge=False)
-        return dict(entries=entries, state="present", purge=True)
+        # a list open to every address is what the account has: allowed, so that the plan is in sync, and warned about
+        return dict(entries=canonical(networks), state="present", purge=True,
+                    allow_any_address=any(network.prefixlen == 0 for network in networks))
+
+    def export_warnings(self, section: dict) -> list:
+        if not section.get("allow_any_address"):
+            return []
+        return ["its allow list lets every address in (%s): the export sets allow_any_address so that the plan is in "
+                "sync. Remove the entry to make the list mean something." % ", ".join(
+                    entry for entry in section["entries"] if entry.endswith("/0"))]
 
     def write_scopes(self, key: str, outcome: dict) -> list:
         changes = outcome.get("changes") or {}

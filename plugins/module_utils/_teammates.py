@@ -345,6 +345,7 @@ class TeammatesFamily(Family):
     kind = "collection"
     flags = "teammate"
     module = "sendgrid_teammate"
+    export_in_parts = False   # a purge without the members it keeps would remove everyone
     export_note = ("teammates: the owner is never listed (it cannot be changed); pending invites are listed as members "
                    "with the access they were sent")
 

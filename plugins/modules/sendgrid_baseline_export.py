@@ -29,7 +29,12 @@ description:
   - Nothing secret is read or written. The file says at its top what it leaves out and why (API key secrets, which
     SendGrid shows once; the webhooks' OAuth client secrets, which it never shows).
   - A value SendGrid holds that the baseline would refuse (an address its checks do not take) is exported with a
-    warning naming the account and the field.
+    warning naming the account and the field. An allow list open to every address (V(0.0.0.0/0)) is exported with
+    C(allow_any_address), so that the plan is in sync, and a warning naming the account.
+  - Text that Jinja would take for a template (with C({{), C({%) or C({#), in a footer or a key's name) is written
+    with the tag C(!unsafe), so that the role taking the file sends it as it is and never runs it on the controller.
+  - On a tie (as many accounts one way as the other), the policy takes the parent's value, else the first in sort
+    order, so that it does not depend on the order the accounts were read in; the file's top names each tied field.
   - 'Requests: what each section of M(mailops.sendgrid.sendgrid_baseline) reads for an account, with every field
     given (the settings with C(enabled) alone from their family''s summary), and no write.'
   - 'The API key needs the read scopes of each family exported: C(user.settings.enforced_tls.read),
@@ -82,7 +87,7 @@ options:
   families:
     description:
       - The sections to export. V(null), the default, exports every one; the others are left out of the file, so the
-        role leaves them alone.
+        role leaves them alone. An empty list fails before any request.
     type: list
     elements: str
     choices: [enforced_tls, tracking, mail_settings, event_webhooks, ip_access, api_keys, teammates]
@@ -92,6 +97,8 @@ options:
         V(mail_settings.footer.html_content) (a footer holding each account's name) or V(tracking.google_analytics),
         for fields that differ on every account, which would otherwise give each account an override. The role then
         leaves them alone.
+      - C(ip_access) and C(teammates) are left out whole or not at all; their fields only mean something together
+        (a purge without the entries it keeps would empty the list).
       - A path that names no section, setting or field of the exported families fails before any request, listing
         those it may name.
     type: list
@@ -217,6 +224,10 @@ summary:
       elements: str
     notes:
       description: What the export leaves out by design, and why (secrets SendGrid does not show).
+      type: list
+      elements: str
+    ties:
+      description: The fields on which as many accounts had one value as another (see the description).
       type: list
       elements: str
 """

@@ -1972,7 +1972,9 @@ EXPORT_PATHS = {
     section: [section] + ["%s.%s" % (section, name) for name in values] + [
         "%s.%s.%s" % (section, name, field) for name, value in values.items() if isinstance(value, dict)
         for field in value]
-    for section, values in dict(EXPORT_READS, ip_access=dict(BASELINE_DEFAULTS["ip_access"])).items()}
+    for section, values in EXPORT_READS.items()}
+# documented: the allow list and the teammates are left out whole or not at all (their fields mean something together)
+EXPORT_PATHS.update(ip_access=["ip_access"], teammates=["teammates"])
 
 
 def model_baseline_export(params, env, known) -> Expectation:
@@ -1983,8 +1985,8 @@ def model_baseline_export(params, env, known) -> Expectation:
     def listed_in(value) -> list:
         # a text is a comma-separated list, as AnsibleModule takes it
         return [item.strip() for item in value.split(",")] if isinstance(value, str) else list(value or [])
-    families = listed_in(params["families"]) or list(BASELINE_SECTIONS)
-    if any(family not in BASELINE_SECTIONS for family in families):
+    families = list(BASELINE_SECTIONS) if params["families"] is None else listed_in(params["families"])
+    if not families or any(family not in BASELINE_SECTIONS for family in families):
         raise Refused("families must be sections of the baseline", words=("families",))
     known_paths = {path for family in families for path in EXPORT_PATHS[family]}
     if any(path not in known_paths for path in listed_in(params["leave_out"])):

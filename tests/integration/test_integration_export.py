@@ -39,6 +39,19 @@ EU = {"eu-acct-53", "eu-acct-54"}
 DRIFTED = ("acct-17", "tracking_settings/open", "tracking.open")
 
 
+def injected(name: str) -> str:
+    """Jinja that, run, would leave a file behind and put the key in the text."""
+    return "<p>{{ lookup('ansible.builtin.pipe', 'touch INJECTED-" + name + "') }}{{ lookup('ansible.builtin.env', " \
+           "'SENDGRID_API_KEY') }}<% %></p>"
+
+
+class FileLoader(yaml.SafeLoader):
+    """The exported file as -e @file reads it: !unsafe text is text (that Ansible never templates)."""
+
+
+FileLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
 def account_state(index: int, name: str) -> dict:
     """One hand-configured account: most share each setting, some differ, the footer names the account."""
     state = {
@@ -72,6 +85,15 @@ def account_state(index: int, name: str) -> dict:
     if index == 25:
         state["user/webhooks/event/settings"].append({"url": "http://legacy.example.net/events",
                                                       "friendly_name": "legacy", "enabled": True})
+    if index == 14:
+        # text anyone with a subuser's settings may write, which Jinja would run on the controller: it must be sent
+        # back as it is, never run (the file tags it !unsafe)
+        state["tracking_settings/subscription"] = {"enabled": True, "html_content": injected("subscription"),
+                                                   "plain_content": "Unsubscribe: <% %>"}
+        state.setdefault("api_keys", []).append({"name": injected("key"), "scopes": ["api_keys.read"]})
+    if index == 40:
+        # an allow list open to every address: exported as it is (allow_any_address), and warned about
+        state["access_settings/whitelist"] = ["127.0.0.1", "0.0.0.0/0"]
     return state
 
 
@@ -165,6 +187,7 @@ def fixture_runs(module_start_server, tmp_path_factory):
     servers[0].set_state(account, {"enabled": not state[account][setting]["enabled"]}, setting=setting)  # by hand
     runs["drifted plan"] = run("drifted plan", plan)
     runs["report"] = json.loads((checkout / "reports" / "baseline_report.json").read_text(encoding="utf-8"))
+    runs["checkout"] = checkout
     return runs
 
 
@@ -185,10 +208,10 @@ def test_the_export_writes_a_commented_sorted_file_that_e_at_file_takes(runs):
     assert any(line.startswith("# Exported at ") and re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", line)
                for line in header), header
     assert "Accounts: 55 accounts (the parent and 54 subusers); discovery found 54 subusers." in said, said
-    policy = yaml.safe_load(text)
+    policy = yaml.load(text, Loader=FileLoader)  # noqa: S506 (a SafeLoader)
     result = run.result("Read every account and write the policy")
     assert result["policy"] == policy and result["summary"]["accounts"] == 55
-    assert not result.get("warnings"), "the baseline would refuse part of the export: %s" % result["warnings"]
+    assert not [warning for warning in result.get("warnings", []) if "would refuse" in warning], result["warnings"]
     # the header's counts are the file's
     overridden = [entry["name"] for entry in policy["baseline_subusers"]]
     overridden += ["parent"] if policy["baseline_parent"] else []
@@ -225,6 +248,14 @@ def test_the_export_writes_a_commented_sorted_file_that_e_at_file_takes(runs):
     assert "eu-acct-53" not in by_name or "region" not in by_name["eu-acct-53"], "discovery gives the region"
     # the excerpt the guide shows holds variables a real file has
     assert set(yaml.safe_load(block(EXCERPT_BLOCK).text)) <= set(policy)
+    # text Jinja would run is written tagged !unsafe, and taken back as it is
+    assert "html_content: !unsafe '<p>{{ lookup(''ansible.builtin.pipe'', ''touch INJECTED-subscription'') }}" in text
+    assert by_name["acct-14"]["tracking"]["subscription"]["html_content"] == injected("subscription")
+    assert injected("key") in by_name["acct-14"]["api_keys"]["allowed_control_keys"]
+    # an allow list open to every address is what it is, allowed so that the plan is in sync, and said
+    assert by_name["acct-40"]["ip_access"]["allow_any_address"] is True
+    assert any(warning.startswith("acct-40: its allow list lets every address in (0.0.0.0/0)")
+               for warning in result["warnings"]), result["warnings"]
     # reading wrote nothing to SendGrid
     assert [call for call in run.sent if call.method in WRITES] == []
 
@@ -236,6 +267,12 @@ def test_the_baseline_with_the_exported_file_changes_nothing_on_any_account(runs
     assert result["summary"]["accounts"] == 55 and result["summary"]["compliant"] == 55, result["summary"]
     assert result["drift"] == []
     assert [call for call in run.sent if call.method in WRITES] == []
+
+
+def test_nothing_read_from_sendgrid_ran_on_the_controller(runs):
+    assert not list(runs["checkout"].rglob("INJECTED-*")), "Jinja read from SendGrid ran on the controller"
+    for name in ("apply", "plan", "drifted plan"):
+        assert "INJECTED" not in runs[name].completed.stderr, runs[name].explain()
 
 
 def test_the_plan_is_in_sync_until_one_account_changes_then_names_exactly_it(runs):

@@ -82,9 +82,37 @@ def test_a_failed_module_is_returned_as_it_is_and_nothing_is_written(tmp_path):
     assert result["failed"] and "content" not in result and not (tmp_path / "policy.yml").exists()
 
 
-def test_a_directory_that_does_not_exist_fails_naming_it(tmp_path):
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check mode"])
+def test_a_directory_that_does_not_exist_fails_naming_it_in_check_mode_too(tmp_path, check_mode):
     with pytest.raises(AnsibleActionFail, match="the directory %s does not exist" % (tmp_path / "nope")):
-        run({"dest": str(tmp_path / "nope" / "policy.yml")})
+        run({"dest": str(tmp_path / "nope" / "policy.yml")}, check_mode=check_mode)
+
+
+def test_text_jinja_would_run_is_tagged_unsafe_keys_too_and_read_back_as_it_is():
+    """A footer (or a key's name) anyone with a subuser's settings may write must never run on the controller when
+    the role takes the file: Ansible does not template !unsafe text."""
+    hostile = "<p>{{ lookup('ansible.builtin.env', 'SENDGRID_API_KEY') }}</p>"
+    policy = {"baseline_mail_settings": {"footer": {"html_content": hostile, "plain_content": "{% raw %}"}},
+              "baseline_teammates": {"members": {"{{x}}@example.com": "admin", "ops@example.com": "admin"}},
+              "baseline_api_keys": {"allowed_control_keys": ["{# ci #}", "ci"]}}
+    text = plugin.render(policy, SUMMARY, "https://api.sendgrid.com", "2026-12-07T10:00:00Z")
+    assert "html_content: !unsafe '<p>{{ lookup(''ansible.builtin.env'', ''SENDGRID_API_KEY'') }}</p>'" in text
+    assert "plain_content: !unsafe '{% raw %}'" in text and "  - !unsafe '{# ci #}'\n  - ci\n" in text
+    assert "!unsafe '{{x}}@example.com': admin" in text and "    ops@example.com: admin" in text
+    loader = type("Loader", (yaml.SafeLoader,), {})
+    loader.add_constructor("!unsafe", lambda load, node: load.construct_scalar(node))
+    assert yaml.load(text, Loader=loader) == policy  # noqa: S506 (a SafeLoader)
+    from ansible.parsing.yaml.loader import AnsibleLoader  # pylint: disable=import-outside-toplevel
+    assert yaml.load(text, Loader=AnsibleLoader) == policy  # noqa: S506 (Ansible's, as -e @file reads it)
+
+
+def test_the_header_counts_a_lone_parent_and_names_the_ties():
+    summary = dict(SUMMARY, accounts=1, subusers=0, discovered=None, overridden_accounts=[], overrides=0,
+                   ties=["tracking.open.enabled"], left_out=[], notes=[])
+    said = " ".join(line[1:].strip() for line in plugin.header(summary, "https://api.sendgrid.com", "T"))
+    assert "Accounts: 1 account (the parent)." in said and "0 accounts differ, with 0 overridden fields" in said
+    assert "Ties (as many accounts one way as the other; the policy took the parent's value, else the first in sort " \
+           "order): tracking.open.enabled." in said
 
 
 def test_the_time_of_export_alone_is_no_change():

@@ -9,14 +9,20 @@ account's differences as its override."""
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
+import responses
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils import _export
 from ansible_collections.mailops.sendgrid.plugins.module_utils._baseline import desired_for
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridError
 from ansible_collections.mailops.sendgrid.plugins.module_utils._families import BY_NAME, POLICY
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import ANY, COMPLIANT, Family
+from ansible_collections.mailops.sendgrid.plugins.modules import sendgrid_baseline_export
+from ansible_collections.mailops.sendgrid.tests.unit.plugins.modules.utils import run_module
+
+KEY = "SG.export-unit-SECRET"
 
 SETTINGS = [BY_NAME[name] for name in ("enforced_tls", "tracking", "mail_settings")]
 
@@ -103,10 +109,18 @@ def test_each_field_takes_the_value_most_accounts_have_and_each_account_keeps_on
             assert {outcome["status"] for outcome in outcomes.values()} == {COMPLIANT}
 
 
-def test_a_tie_goes_to_the_first_account_the_parent():
+def test_a_tie_goes_to_the_parent_s_value_else_the_first_in_sort_order_whatever_the_order_read_and_is_named():
     two = [exported(Account(tracking_settings__open={"enabled": False})), exported(Account())]
-    policy, overrides = _export.export(SETTINGS, two, [])
+    ties = []
+    policy, overrides = _export.export(SETTINGS, two, [], ties)
     assert policy["tracking"]["open"] == {"enabled": False} and overrides[1] == {"tracking": {"open": {"enabled": True}}}
+    assert ties == [("tracking", "open", "enabled")]
+    # subusers alone (the parent not exported): the same policy whichever was read first
+    strict = exported(Account(user__settings__enforced_tls={"require_tls": True, "version": 1.2}))
+    loose = exported(Account())
+    one_way = _export.export(SETTINGS, [strict, loose], [], parent_first=False)[0]
+    assert one_way == _export.export(SETTINGS, [loose, strict], [], parent_first=False)[0]
+    assert one_way["enforced_tls"] == {"require_tls": False, "require_valid_cert": False, "min_tls_version": "1.1"}
 
 
 def test_a_field_some_account_has_no_value_for_is_left_to_the_accounts_that_have_one():
@@ -139,7 +153,7 @@ def test_what_is_left_out_is_in_neither_the_policy_nor_any_override():
     left_out = _export.check_left_out(["mail_settings.footer.html_content", "tracking"], SETTINGS)
     policy, overrides = _export.export(SETTINGS, [exported(account) for account in accounts], left_out)
     assert policy["mail_settings"]["footer"] == {"enabled": True, "plain_content": ""}
-    assert policy["tracking"] == {} and overrides == [{}, {}, {}]
+    assert "tracking" not in policy and overrides == [{}, {}, {}]
     without = _export.export(SETTINGS, [exported(account) for account in accounts], [])[1]
     assert [override["mail_settings"]["footer"]["html_content"] for override in without[1:]] == [
         "<p>marketing</p>", "<p>billing</p>"]
@@ -179,3 +193,36 @@ def test_a_value_the_baseline_would_refuse_is_named_with_its_account():
     problems = _export.refusals({"enforced_tls": {"min_tls_version": "1.2"}}, accounts,
                                 [{}, {"enforced_tls": {"min_tls_version": "1.0"}}])
     assert len(problems) == 1 and problems[0].startswith("relay: value of enforced_tls.min_tls_version")
+
+
+@pytest.mark.parametrize("path", ["ip_access.entries", "teammates.members"])
+def test_a_section_whose_fields_mean_something_together_is_left_out_whole_or_not_at_all(path):
+    families = [BY_NAME["ip_access"], BY_NAME["teammates"]]
+    with pytest.raises(SendGridError, match=r"leave_out names %s: %s is left out whole or not at all" % (
+            path, path.split(".")[0])):
+        _export.check_left_out([path], families)
+    assert _export.check_left_out([path.split(".")[0]], families) == [(path.split(".")[0],)]
+
+
+def test_a_section_left_out_whole_is_not_in_the_file_so_the_role_leaves_it_alone():
+    audit = BY_NAME["event_webhooks"]
+    section = dict(require_https=False, require_signed=True, allowed_hosts=["hooks.example.com"], enforce=ANY)
+    tls = dict(require_tls=True, require_valid_cert=True, min_tls_version="1.2")
+    policy, overrides = _export.export([audit, BY_NAME["enforced_tls"]], [{"event_webhooks": section, "enforced_tls": tls}],
+                                       [("event_webhooks",)])
+    assert "event_webhooks" not in policy and overrides == [{}]
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(families=[]), "families names no section: give at least one, or leave it out (null) to export every one."),
+    (dict(leave_out=["tracking.clicks"]), "leave_out names tracking.clicks, which is no section"),
+    (dict(leave_out=["ip_access.entries"]), "leave_out names ip_access.entries: ip_access is left out whole"),
+    (dict(families=["tracking", "nope"]), "value of families[1] must be one of"),
+    (dict(concurrency=0), "concurrency must be from 1 to 32, got 0."),
+])
+def test_the_module_refuses_bad_input_naming_it_before_any_request(capsys, args, message):
+    with responses.RequestsMock() as mocked:
+        result = run_module(sendgrid_baseline_export, capsys, **dict({"api_key": KEY}, **args))
+        assert len(mocked.calls) == 0
+    assert result["failed"] is True and message in result["msg"], result["msg"]
+    assert KEY not in json.dumps(result)

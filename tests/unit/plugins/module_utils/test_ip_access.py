@@ -309,8 +309,17 @@ def test_a_delete_that_fails_after_the_post_says_what_was_added():
 def test_the_export_is_the_list_exactly_or_switched_off_when_empty_and_each_passes_the_checks():
     guards = {"allow_lockout": False, "allow_any_address": False, "client_addresses": None}
     exported = _ip_access.FAMILY.export(FakeAccount(["203.0.113.0/24", "127.0.0.1"]))
-    assert exported == {"entries": ["127.0.0.1/32", "203.0.113.0/24"], "state": "present", "purge": True}
+    assert exported == {"entries": ["127.0.0.1/32", "203.0.113.0/24"], "state": "present", "purge": True,
+                        "allow_any_address": False}
     check_options(dict(guards, **exported))
+    assert _ip_access.FAMILY.export_warnings(exported) == []
+    # open to every address: what the account has, allowed so that the plan is in sync, and said
+    open_list = _ip_access.FAMILY.export(FakeAccount(["127.0.0.1", "0.0.0.0/0"]))
+    assert open_list["allow_any_address"] is True
+    check_options(dict(guards, **open_list))
+    assert _ip_access.FAMILY.export_warnings(open_list) == [
+        "its allow list lets every address in (0.0.0.0/0): the export sets allow_any_address so that the plan is in "
+        "sync. Remove the entry to make the list mean something."]
     empty = _ip_access.FAMILY.export(FakeAccount())
     assert empty == {"entries": [], "state": "disabled", "purge": False}
     check_options(dict(guards, **empty))
