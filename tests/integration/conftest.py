@@ -51,6 +51,14 @@ COLLECTIONS_ROOT = _load("mailops_sendgrid_tests_conftest", REPO_ROOT / "tests" 
 # The other collections the plays use (community.general's nsupdate), which scripts/setup.sh unpacks there from the
 # package pinned in requirements-collections.txt.
 TEST_COLLECTIONS = REPO_ROOT / ".collections"
+# Every process the tests start (ansible-playbook, each module run) keeps the code compiled from modules' zip payloads
+# in a cache of this checkout's (harness/sitecustomize.py says why and how); workers and sessions share it.
+MODULE_CODE_CACHE = REPO_ROOT / "tests" / "output" / "module-code-cache"
+MODULE_CODE_CACHE.mkdir(mode=0o700, parents=True, exist_ok=True)
+MODULE_CODE_CACHE.chmod(0o700)
+os.environ["MAILOPS_TEST_MODULE_CODE_CACHE"] = str(MODULE_CODE_CACHE)
+os.environ["PYTHONPATH"] = os.pathsep.join([str(INTEGRATION_DIR / "harness")] + [
+    path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path])
 # The same module object as tests/server uses, when both run in one session.
 sg = _load("sendgrid_api_server", REPO_ROOT / "tools" / "sendgrid_api_server.py")
 
