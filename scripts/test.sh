@@ -39,7 +39,7 @@ stage_pytest() {
     # (conftest.run_cases) runs them once, and the option matrix's runs are made once, without the other worker
     # waiting for them. Three workers on two cores: many tests wait (a rate limit's reset, a slow server, DNS), and a
     # third worker computes meanwhile (measured: 40 s less than two).
-    pytest "${dirs[@]}" -q -n 4 --dist loadfile 2>&1 | tee "$TMP/pytest.log" || status=$?
+    pytest "${dirs[@]}" -q -n 3 --dist loadfile 2>&1 | tee "$TMP/pytest.log" || status=$?
     PYTEST_CLOSING_LINE="$(grep -v '^[[:space:]]*$' "$TMP/pytest.log" | tail -n 1)"
     return "$status"
 }
