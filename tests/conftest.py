@@ -38,25 +38,7 @@ def _collections_root() -> str:
 COLLECTIONS_ROOT = _collections_root()
 
 
-# The integration test files that take longest, longest first (seconds on one worker, measured with --durations):
-# under pytest-xdist --dist loadfile (scripts/test.sh) each file is one work unit, and the workers take them in this
-# order, so that no long file starts last and leaves the other workers idle at the end.
-LONGEST_FIRST = [
-    "test_option_matrix.py",          # ~200: its runs go on in a thread pool of its own
-    "test_doc_examples.py",           # ~160
-    "test_doc_examples_second_half.py",
-    "test_integration_real_use.py",   # ~60
-    "test_integration_settings.py", "test_pipeline.py", "test_integration_ip_access.py",   # ~35 each
-    "test_integration_access.py", "test_integration_identity.py", "test_integration_trust.py",
-    "test_integration_resilience.py", "test_integration_progress.py", "test_integration_role.py",
-    "test_integration_export.py", "test_integration_enforced_tls.py", "test_integration_parents.py",
-    "test_integration_webhooks.py", "test_integration_baseline.py",
-]
-
-
 def pytest_collection_modifyitems(items):
-    """The longest files first (LONGEST_FIRST), the others after them in their own order."""
-    def rank(item):
-        name = os.path.basename(str(item.path))
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-    items.sort(key=rank)
+    """The option matrix first: under pytest-xdist --dist loadfile (scripts/test.sh) it is one work unit, the
+    longest, whose runs go on in a thread pool of their own; started last, it would leave a worker idle at the end."""
+    items.sort(key=lambda item: os.path.basename(str(item.path)) != "test_option_matrix.py")
