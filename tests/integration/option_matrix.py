@@ -860,17 +860,17 @@ def model_subuser_info(params, env, known) -> Expectation:
                        total=len(in_region))
 
 
-def model_enforced_tls_accounts(params, env, known) -> Expectation:
-    """The parent, the listed accounts in order, then the discovered ones not listed, not excluded, enabled unless
-    disabled ones are included; each on its region's host with the policy and its own overrides."""
-    calls = []
+def model_entries(params, env, known, parent: dict | None = None) -> tuple:
+    """(the discovery's calls, the accounts as the many-account modules take them): the parent (with its overrides
+    ``parent``), the listed accounts in order, then the discovered ones not listed, not excluded, enabled unless
+    disabled ones are included; a listed account takes its discovered region unless it gives one."""
     listed = []
     for item in params["accounts"] or []:
         item = {"on_behalf_of": item} if isinstance(item, str) else dict(item)
         if "name" in item:
             item["on_behalf_of"] = item.pop("name")
         listed.append(item)
-    discovered = []
+    calls, discovered = [], []
     if params["discover_subusers"]:
         calls += listing_calls(host_for(params["region"], params, env), DISCOVERY_PAGE_SIZE, "all", len(known))
         regions = {s.name: s.region for s in known}
@@ -881,7 +881,13 @@ def model_enforced_tls_accounts(params, env, known) -> Expectation:
                       if s.name not in names
                       and not any(fnmatch.fnmatchcase(s.name, p) for p in params["exclude"] or [])
                       and (params["include_disabled"] or not s.disabled)]
-    entries = ([{"on_behalf_of": None}] if params["include_parent"] else []) + listed + discovered
+    entries = ([dict(parent or {}, on_behalf_of=None)] if params["include_parent"] else []) + listed + discovered
+    return calls, entries
+
+
+def model_enforced_tls_accounts(params, env, known) -> Expectation:
+    """The accounts of model_entries(); each on its region's host with the policy and its own overrides."""
+    calls, entries = model_entries(params, env, known)
     accounts = []
     for entry in entries:
         region = entry.get("region") or params["region"]
@@ -1840,25 +1846,8 @@ def model_baseline(params, env, known) -> Expectation:
     TLS, each family's summary and sections, the allow list with its guard, the key list and each key, the team and
     its invites), on its region's host. Returns the summary and the drift: a setting changed when something is
     written for it, the keys flagged as sendgrid_api_key_info flags them, the teammates beyond the audit's patterns."""
-    listed = []
-    for item in params["accounts"] or []:
-        item = {"on_behalf_of": item} if isinstance(item, str) else dict(item)
-        if "name" in item:
-            item["on_behalf_of"] = item.pop("name")
-        listed.append(item)
-    calls, discovered = [], []
-    if params["discover_subusers"]:
-        calls += listing_calls(host_for(params["region"], params, env), DISCOVERY_PAGE_SIZE, "all", len(known))
-        regions = {s.name: s.region for s in known}
-        names = {item["on_behalf_of"] for item in listed}
-        for item in listed:
-            item.setdefault("region", regions.get(item["on_behalf_of"]))
-        discovered = [{"on_behalf_of": s.name, "region": s.region} for s in known
-                      if s.name not in names and not any(fnmatch.fnmatchcase(s.name, p) for p in params["exclude"] or [])
-                      and (params["include_disabled"] or not s.disabled)]
     # the parent's overrides (parent), as a listed account's are given
-    entries = ([dict(params.get("parent") or {}, on_behalf_of=None)] if params["include_parent"] else []) + listed + \
-        discovered
+    calls, entries = model_entries(params, env, known, params.get("parent"))
     summary = dict(accounts=len(entries), compliant=0, changed=0, would_change=0, failed=0, flagged=0)
     drift, accounts = [], []
     for entry in entries:
@@ -1991,22 +1980,7 @@ def model_baseline_export(params, env, known) -> Expectation:
     known_paths = {path for family in families for path in EXPORT_PATHS[family]}
     if any(path not in known_paths for path in listed_in(params["leave_out"])):
         raise Refused("leave_out names no section, setting or field", words=("leave_out",))
-    listed = []
-    for item in params["accounts"] or []:
-        item = {"on_behalf_of": item} if isinstance(item, str) else dict(item)
-        item["on_behalf_of"] = item.pop("name", item.get("on_behalf_of"))
-        listed.append(item)
-    calls, discovered = [], []
-    if params["discover_subusers"]:
-        calls += listing_calls(host_for(params["region"], params, env), DISCOVERY_PAGE_SIZE, "all", len(known))
-        regions = {s.name: s.region for s in known}
-        names = {item["on_behalf_of"] for item in listed}
-        for item in listed:
-            item.setdefault("region", regions.get(item["on_behalf_of"]))
-        discovered = [{"on_behalf_of": s.name, "region": s.region} for s in known
-                      if s.name not in names and not any(fnmatch.fnmatchcase(s.name, p) for p in params["exclude"] or [])
-                      and (params["include_disabled"] or not s.disabled)]
-    entries = ([{"on_behalf_of": None}] if params["include_parent"] else []) + listed + discovered
+    calls, entries = model_entries(params, env, known)
     desired = {section: EXPORT_READS[section] if section in families else None for section in BASELINE_SECTIONS}
     for entry in entries:
         one = dict(params, region=entry.get("region") or params["region"], on_behalf_of=entry["on_behalf_of"])
