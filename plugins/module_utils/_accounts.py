@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    ClientPool, SendGridError, as_text, base_url_for, check_account_name, client_from_module, option_name, region_advice,
-    shape_problems,
+    ClientPool, SendGridError, as_text, base_url_for, check_account_name, client_from_module, connection_argument_spec,
+    option_name, option_names_argument_spec, region_advice, shape_problems,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._subusers import list_subusers
 
@@ -33,6 +33,19 @@ def account_argument_spec(policy_spec: dict) -> dict:
         on_behalf_of=dict(type="str", required=True, aliases=["name"]),
         region=dict(type="str", choices=REGIONS),
         **policy_spec
+    )
+
+
+def many_accounts_argument_spec() -> dict:
+    """The options of every module that handles many accounts in one run (the baseline, its export, Enforced TLS of
+    many accounts): the connection (no on_behalf_of: each account is one), which accounts, how many at a time."""
+    return dict(
+        connection_argument_spec(on_behalf_of=False),
+        **option_names_argument_spec(),
+        include_parent=dict(type="bool", default=True),
+        accounts=dict(type="list", elements="raw", default=[]),
+        concurrency=dict(type="int", default=8),
+        **discovery_argument_spec()
     )
 
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from ansible.module_utils.common.validation import check_type_bool, check_type_dict, check_type_int, check_type_list
 from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
-    check_concurrency, discover_and_plan, discovery_argument_spec, for_each_account, parse_accounts,
+    check_concurrency, discover_and_plan, for_each_account, many_accounts_argument_spec, parse_accounts,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, as_text, check_text, connection_argument_spec, first_few, option_name, option_names_argument_spec,
-    plural, sendgrid_module,
+    SendGridError, as_text, check_text, first_few, option_name, plural, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._families import A_FLAGGED, POLICY, family_of
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import (
@@ -55,15 +54,11 @@ def section_spec(family) -> dict:
 
 def argument_spec() -> dict:
     return dict(
-        connection_argument_spec(on_behalf_of=False),
-        **option_names_argument_spec(),
-        include_parent=dict(type="bool", default=True),
+        many_accounts_argument_spec(),
         # raw sections, conformed by check_policy() as the accounts' overrides are (naming parent.<section>)
         parent=dict(type="dict"),
-        accounts=dict(type="list", elements="raw", default=[]),
-        concurrency=dict(type="int", default=8),
         progress_interval=dict(type="float", default=10),
-        **dict(discovery_argument_spec(), **policy_argument_spec())
+        **policy_argument_spec()
     )
 
 

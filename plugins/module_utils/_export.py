@@ -21,12 +21,11 @@ import json
 from collections import Counter
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
-    check_concurrency, discover_and_plan, discovery_argument_spec, for_each_account, parse_accounts,
+    check_concurrency, discover_and_plan, for_each_account, many_accounts_argument_spec, parse_accounts,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._baseline import check, desired_for, section_spec
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, base_url_for, connection_argument_spec, first_few, option_name, option_names_argument_spec, plural,
-    sendgrid_module,
+    SendGridError, base_url_for, first_few, option_name, plural, sendgrid_module,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._families import BY_NAME, POLICY
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import ANY
@@ -36,16 +35,11 @@ ROLE_PREFIX = "baseline_"
 
 def argument_spec() -> dict:
     return dict(
-        connection_argument_spec(on_behalf_of=False),
-        **option_names_argument_spec(),
-        include_parent=dict(type="bool", default=True),
-        accounts=dict(type="list", elements="raw", default=[]),
-        concurrency=dict(type="int", default=8),
+        many_accounts_argument_spec(),
         families=dict(type="list", elements="str", choices=[family.name for family in POLICY]),
         leave_out=dict(type="list", elements="str", default=[]),
         # written on the controller by the action plugin of the same name (the module returns the policy)
         dest=dict(type="path"),
-        **discovery_argument_spec()
     )
 
 

@@ -235,12 +235,10 @@ summary:
 """
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._accounts import (
-    check_concurrency, discovery_argument_spec, parse_accounts,
+    check_concurrency, many_accounts_argument_spec, parse_accounts,
 )
 from ansible_collections.mailops.sendgrid.plugins.module_utils._baseline import run_accounts
-from ansible_collections.mailops.sendgrid.plugins.module_utils._client import (
-    SendGridError, connection_argument_spec, first_few, option_names_argument_spec, plural, sendgrid_module,
-)
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import SendGridError, first_few, plural, sendgrid_module
 from ansible_collections.mailops.sendgrid.plugins.module_utils._enforced_tls import ENFORCED_TLS, FAMILY
 from ansible_collections.mailops.sendgrid.plugins.module_utils._family import CHANGED, FAILED, WOULD_CHANGE
 
@@ -249,15 +247,7 @@ def main():
     """A front on the baseline's many-account engine with Enforced TLS alone: this module's own options, checks,
     messages and result shape (which the role enforced_tls and its users rely on)."""
     module = sendgrid_module(
-        argument_spec=dict(
-            connection_argument_spec(on_behalf_of=False),
-            **option_names_argument_spec(),
-            include_parent=dict(type="bool", default=True),
-            accounts=dict(type="list", elements="raw", default=[]),
-            concurrency=dict(type="int", default=8),
-            **discovery_argument_spec(),
-            **FAMILY.argument_spec()
-        ),
+        argument_spec=dict(many_accounts_argument_spec(), **FAMILY.argument_spec()),
         supports_check_mode=True,
     )
     params = module.params
