@@ -18,37 +18,34 @@ import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.action import ActionBase
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import plural
 from ansible_collections.mailops.sendgrid.plugins.plugin_utils._controller import write_whole
 
 EXPORTED_AT = "# Exported at "
 WIDTH = 110
 
 
-def _plural(count: int, noun: str) -> str:
-    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
-
-
-def header(summary: dict, source: str, exported_at: str) -> list:
+def header(summary: dict, exported_at: str) -> list:
     """The comment lines at the top of the file: when and from where, how many accounts and overrides, what is left
     out and why, and how to use it."""
     subusers = summary["subusers"]
     parts = ["the parent"] if summary["accounts"] > subusers else []
-    parts += [_plural(subusers, "subuser")] if subusers else []
-    accounts = "%s (%s)" % (_plural(summary["accounts"], "account"), " and ".join(parts))
+    parts += [plural(subusers, "subuser")] if subusers else []
+    accounts = "%s (%s)" % (plural(summary["accounts"], "account"), " and ".join(parts))
     if summary.get("discovered") is not None:
-        accounts += "; discovery found %s" % _plural(summary["discovered"], "subuser")
+        accounts += "; discovery found %s" % plural(summary["discovered"], "subuser")
     overridden = summary["overridden_accounts"]
     lines = [
         "Security baseline policy for the role mailops.sendgrid.baseline, exported from the estate as it was.",
         "Use: ansible-playbook mailops.sendgrid.baseline -e @<this file> (add --check --diff for a plan).",
         "%s%s by mailops.sendgrid.sendgrid_baseline_export, from the parent account at %s." % (
-            EXPORTED_AT[2:], exported_at, source),
+            EXPORTED_AT[2:], exported_at, summary["source"]),
         "Accounts: %s." % accounts,
         "Sections: %s." % ", ".join(summary["families"]),
         "Each field holds the value most accounts have; %s %s, with %s in baseline_parent and baseline_subusers "
         "(each only its differences)%s." % (
-            _plural(len(overridden), "account"), "differs" if len(overridden) == 1 else "differ",
-            _plural(summary["overrides"], "overridden field"),
+            plural(len(overridden), "account"), "differs" if len(overridden) == 1 else "differ",
+            plural(summary["overrides"], "overridden field"),
             ": " + ", ".join(overridden[:10]) + (" and %d more" % (len(overridden) - 10) if len(overridden) > 10 else "")
             if overridden else ""),
     ]
@@ -95,11 +92,11 @@ def safe(value):
     return Unsafe(value) if isinstance(value, str) and "{" in value else value
 
 
-def render(policy: dict, summary: dict, source: str, exported_at: str) -> str:
+def render(policy: dict, summary: dict, exported_at: str) -> str:
     """The file's text: the header, then the variables, sorted (a subuser's name first), in block style."""
     body = yaml.dump(ordered(policy), Dumper=Dumper, default_flow_style=False, sort_keys=False, width=WIDTH,
                      allow_unicode=True)
-    return "---\n" + "\n".join(header(summary, source, exported_at)) + "\n\n" + body
+    return "---\n" + "\n".join(header(summary, exported_at)) + "\n\n" + body
 
 
 def without_time(text: str | None) -> str | None:
@@ -124,7 +121,7 @@ class ActionModule(ActionBase):
             return result
         dest = self._task.args.get("dest")
         exported_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        content = render(result["policy"], result["summary"], result["summary"]["source"], exported_at)
+        content = render(result["policy"], result["summary"], exported_at)
         result.update(content=content, dest=None, changed=False)
         if not dest:
             return result

@@ -95,7 +95,7 @@ def test_text_jinja_would_run_is_tagged_unsafe_keys_too_and_read_back_as_it_is()
     policy = {"baseline_mail_settings": {"footer": {"html_content": hostile, "plain_content": "{% raw %}"}},
               "baseline_teammates": {"members": {"{{x}}@example.com": "admin", "ops@example.com": "admin"}},
               "baseline_api_keys": {"allowed_control_keys": ["{# ci #}", "ci"]}}
-    text = plugin.render(policy, SUMMARY, "https://api.sendgrid.com", "2026-12-07T10:00:00Z")
+    text = plugin.render(policy, SUMMARY, "2026-12-07T10:00:00Z")
     assert "html_content: !unsafe '<p>{{ lookup(''ansible.builtin.env'', ''SENDGRID_API_KEY'') }}</p>'" in text
     assert "plain_content: !unsafe '{% raw %}'" in text and "  - !unsafe '{# ci #}'\n  - ci\n" in text
     assert "!unsafe '{{x}}@example.com': admin" in text and "    ops@example.com: admin" in text
@@ -109,13 +109,13 @@ def test_text_jinja_would_run_is_tagged_unsafe_keys_too_and_read_back_as_it_is()
 def test_the_header_counts_a_lone_parent_and_names_the_ties():
     summary = dict(SUMMARY, accounts=1, subusers=0, discovered=None, overridden_accounts=[], overrides=0,
                    ties=["tracking.open.enabled"], left_out=[], notes=[])
-    said = " ".join(line[1:].strip() for line in plugin.header(summary, "https://api.sendgrid.com", "T"))
+    said = " ".join(line[1:].strip() for line in plugin.header(summary, "T"))
     assert "Accounts: 1 account (the parent)." in said and "0 accounts differ, with 0 overridden fields" in said
     assert "Ties (as many accounts one way as the other; the policy took the parent's value, else the first in sort " \
            "order): tracking.open.enabled." in said
 
 
 def test_the_time_of_export_alone_is_no_change():
-    text = plugin.render(POLICY, SUMMARY, "https://api.sendgrid.com", "2026-12-07T10:00:00Z")
-    later = plugin.render(POLICY, SUMMARY, "https://api.sendgrid.com", "2026-12-08T10:00:00Z")
+    text = plugin.render(POLICY, SUMMARY, "2026-12-07T10:00:00Z")
+    later = plugin.render(POLICY, SUMMARY, "2026-12-08T10:00:00Z")
     assert text != later and plugin.without_time(text) == plugin.without_time(later)
