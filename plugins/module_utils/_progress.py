@@ -4,12 +4,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """The progress of a many-account run, written to a small JSON file that the action plugin of sendgrid_baseline reads
-while the module runs asynchronously (on the managed host, which may be a remote one: the file is read through the
-connection).
+while the module runs: asynchronously on a managed host, which may be a remote one (the file is read through the
+connection), or as any module on the controller itself (the file is read from its disk).
 
-The action plugin names the file in the module's environment (PROGRESS_FILE_VARIABLE): a name in the async job
-directory that async_wrapper gives the module (ANSIBLE_ASYNC_DIR), next to the job file. Without both, or with an
-interval of 0, nothing is written. The file is replaced whole (a temporary file renamed), so a reader never sees half
+The action plugin names the file in the module's environment (PROGRESS_FILE_VARIABLE) and its directory: the async
+job directory that async_wrapper gives the module (ANSIBLE_ASYNC_DIR), next to the job file, or a private directory
+the plugin made on the controller (PROGRESS_DIR_VARIABLE). Without a name and a directory, or with an interval of 0,
+nothing is written. The file is replaced whole (a temporary file renamed), so a reader never sees half
 of it, and at most every ``interval`` seconds, whatever the number of accounts. It holds names, counts and times only:
 never a key, a setting's value or a message.
 
@@ -28,6 +29,8 @@ import time
 # job directory (ANSIBLE_ASYNC_DIR, set by Ansible for an async run).
 PROGRESS_FILE_VARIABLE = "MAILOPS_SENDGRID_PROGRESS_FILE"
 ASYNC_DIR_VARIABLE = "ANSIBLE_ASYNC_DIR"
+# Set by the action plugin instead when the module runs on the controller, without async: the file's directory.
+PROGRESS_DIR_VARIABLE = "MAILOPS_SENDGRID_PROGRESS_DIR"
 MAX_INTERVAL = 3600
 # An account's outcome in the progress (and in the -v line the action plugin prints for it).
 FAILED, CHANGED, WOULD_CHANGE, OK = "failed", "changed", "would change", "ok"
@@ -53,9 +56,10 @@ def account_status(outcome: dict) -> str:
 
 
 def progress_path(environment) -> str | None:
-    """Where the action plugin asked for the progress: its file name in the async job directory; None when either is
-    not given, or the name is not a plain file name."""
-    name, directory = environment.get(PROGRESS_FILE_VARIABLE), environment.get(ASYNC_DIR_VARIABLE)
+    """Where the action plugin asked for the progress: its file name in the directory it named, else in the async job
+    directory; None when either is not given, or the name is not a plain file name."""
+    name = environment.get(PROGRESS_FILE_VARIABLE)
+    directory = environment.get(PROGRESS_DIR_VARIABLE) or environment.get(ASYNC_DIR_VARIABLE)
     if not name or not directory or os.path.basename(name) != name or name in (".", ".."):
         return None
     return os.path.join(os.path.expanduser(directory), name)

@@ -186,10 +186,12 @@ options:
         also says when the run waits for SendGrid''s rate limit and until when. With C(-v), one line per account done,
         with its outcome (ok, changed, would change, failed). The lines name accounts and count them; they hold no
         key and no setting.'
-      - To show it, the task runs the module asynchronously on its host (a remote one too) and reads the module's
-        progress file in the async directory through the connection while it polls; the task's result is the
-        module's own, as without progress. With V(0), with the task keyword C(async), or on a connection that cannot
-        run a module asynchronously, the module runs as any other, and shows nothing until it ends.
+      - To show it, the module writes a progress file while it runs. On the controller (the local connection, without
+        become) the module runs as any other and the file is read from a private temporary directory; on another
+        host the task runs the module asynchronously and reads the file in the async directory through the
+        connection while it polls. The task's result is the module's own, as without progress. With V(0), with the
+        task keyword C(async), or on a connection that cannot run a module asynchronously, the module runs as any
+        other, and shows nothing until it ends.
     type: float
     default: 10
     version_added: 1.2.0

@@ -13,6 +13,7 @@ import json
 import time
 
 import pytest
+from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.mailops.sendgrid.plugins.action import sendgrid_baseline as plugin
 from ansible_collections.mailops.sendgrid.plugins.action.sendgrid_baseline import (
@@ -273,3 +274,92 @@ def test_the_job_file_is_parsed_as_a_module_s_output_is(monkeypatch):
     result = action._follow({"ansible_job_id": "j1", "results_file": "/a/j1"}, {"inventory_hostname": "h"}, 10)
     assert own(result) == {"changed": True, "msg": "1 account: 1 changed"}
     assert any("_ansible_verbose_always" in message for message in warned)
+
+
+# ----------------------------------------------------------------------------- the module on the controller
+
+class Here(plugin.ActionModule):
+    """The plugin's controller path with the module given as a function of its environment (the task's, as Ansible
+    would pass it): it runs in the plugin's thread, as the module's process would."""
+
+    def __init__(self, module, transport="local", become=False, no_log=False):  # pylint: disable=super-init-not-called
+        self.module, self.environments = module, []
+        self._task = type("Task", (), {"no_log": no_log, "environment": [{"LANG": "C"}]})()
+        self._play_context = type("PlayContext", (), {"become": become, "remote_addr": None})()
+        self._connection = type("Connection", (), {"transport": transport})()
+
+    def _execute_module(self, module_name=None, module_args=None, tmp=None, task_vars=None, persist_files=False,
+                        delete_remote_tmp=None, wrap_async=False, ignore_unknown_opts=False):
+        assert not wrap_async
+        environment = {}
+        for item in self._task.environment:
+            environment.update(item)
+        self.environments.append(environment)
+        return self.module(environment)
+
+
+def progress_of(environment: dict) -> Progress:
+    """The module's own progress writer, where the plugin asked for it (interval 1: every write goes to the file)."""
+    return Progress(plugin.os.path.join(environment[plugin.PROGRESS_DIR_VARIABLE],
+                                        environment[plugin.PROGRESS_FILE_VARIABLE]), 1)
+
+
+@pytest.mark.parametrize("transport, become, here", [("local", False, True), ("local", True, False),
+                                                      ("ssh", False, False), ("remote_stand_in", False, False)])
+def test_only_the_local_connection_without_become_runs_the_module_here(transport, become, here):
+    assert Here(None, transport, become)._runs_here() is here
+
+
+def test_on_the_controller_the_module_runs_as_any_other_its_progress_read_from_a_private_directory(monkeypatch):
+    shown = []
+    monkeypatch.setattr(plugin.display, "display", shown.append)
+    monkeypatch.setattr(plugin.display, "verbosity", 1)
+    seen = {}
+
+    def module(environment):
+        directory = environment[plugin.PROGRESS_DIR_VARIABLE]
+        seen["directory"], seen["mode"] = directory, plugin.os.stat(directory).st_mode & 0o777
+        progress = progress_of(environment)
+        progress.start(2)
+        progress.account_done("parent", {"settings": {"enforced_tls": {"status": "ok"}}})
+        time.sleep(0.3)   # the plugin's first reads come sooner
+        progress.account_done("billing", {"settings": {"enforced_tls": {"status": "changed"}}})
+        progress.finish()
+        return {"changed": True, "msg": "done"}
+    action = Here(module)
+    assert action._run_here({"inventory_hostname": "h"}, 10) == {"changed": True, "msg": "done"}
+    assert shown == ["[h] sendgrid_baseline: parent: ok", "[h] sendgrid_baseline: billing: changed"]
+    assert seen["mode"] == 0o700 and not plugin.os.path.exists(seen["directory"]), "private, and removed after"
+    assert action.environments[0]["LANG"] == "C" and action._task.environment == [{"LANG": "C"}], \
+        "the task's environment is kept, and given back as it was"
+
+
+def test_on_the_controller_an_interrupted_run_stops_the_module_and_removes_the_directory(monkeypatch):
+    stopped = plugin.threading.Event()
+    killed, seen = [], {}
+
+    def module(environment):
+        seen["directory"] = environment[plugin.PROGRESS_DIR_VARIABLE]
+        progress_of(environment).start(5)
+        stopped.wait(10)   # until SIGTERM, as the module's process would
+        return {"failed": True, "msg": "stopped"}
+
+    def kill(pid, signum):
+        killed.append((pid, signum))
+        stopped.set()
+
+    def interrupt(line):
+        raise KeyboardInterrupt()
+    monkeypatch.setattr(plugin.os, "kill", kill)
+    monkeypatch.setattr(plugin.display, "display", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        Here(module)._run_here({"inventory_hostname": "h"}, 0.001)
+    assert killed == [(plugin.os.getpid(), plugin.signal.SIGTERM)], "the pid the module wrote, stopped"
+    assert not plugin.os.path.exists(seen["directory"])
+
+
+def test_on_the_controller_a_module_that_could_not_run_fails_the_task_as_it_would_without_progress():
+    def module(environment):
+        raise AnsibleConnectionFailure("the interpreter is missing")   # what _execute_module may raise
+    with pytest.raises(AnsibleConnectionFailure, match="interpreter"):
+        Here(module)._run_here({"inventory_hostname": "h"}, 10)

@@ -16,7 +16,7 @@ import responses
 
 from ansible_collections.mailops.sendgrid.plugins.module_utils._client import Operation, SendGridClient
 from ansible_collections.mailops.sendgrid.plugins.module_utils._progress import (
-    ASYNC_DIR_VARIABLE, PROGRESS_FILE_VARIABLE, Progress, account_status, check_interval, progress_path,
+    ASYNC_DIR_VARIABLE, PROGRESS_DIR_VARIABLE, PROGRESS_FILE_VARIABLE, Progress, account_status, check_interval, progress_path,
 )
 from ansible_collections.mailops.sendgrid.plugins.modules import sendgrid_baseline
 from ansible_collections.mailops.sendgrid.tests.unit.plugins.modules.utils import run_module
@@ -140,7 +140,12 @@ def test_an_account_s_status_is_its_worst_outcome(outcome, status):
     assert account_status(outcome) == status
 
 
-def test_the_path_is_the_named_file_in_the_async_directory_and_nothing_else():
+def test_the_path_is_the_named_file_in_the_directory_the_plugin_made_or_the_async_one_and_nothing_else():
+    assert progress_path({PROGRESS_FILE_VARIABLE: "p.json", PROGRESS_DIR_VARIABLE: "/tmp/mine"}) == "/tmp/mine/p.json"
+    assert progress_path({PROGRESS_FILE_VARIABLE: "p.json", PROGRESS_DIR_VARIABLE: "/tmp/mine",
+                          ASYNC_DIR_VARIABLE: "/var/async"}) == "/tmp/mine/p.json"
+    assert progress_path({PROGRESS_DIR_VARIABLE: "/tmp/mine"}) is None
+    assert progress_path({PROGRESS_FILE_VARIABLE: "../p.json", PROGRESS_DIR_VARIABLE: "/tmp/mine"}) is None
     assert progress_path({PROGRESS_FILE_VARIABLE: "p.json", ASYNC_DIR_VARIABLE: "/var/async"}) == "/var/async/p.json"
     assert progress_path({PROGRESS_FILE_VARIABLE: "p.json", ASYNC_DIR_VARIABLE: "~/.ansible_async"}) == \
         os.path.expanduser("~/.ansible_async/p.json")

@@ -141,7 +141,6 @@ def test_missing_api_key_fails_naming_the_option(capsys, monkeypatch):
 def test_missing_requests_fails_with_missing_required_lib(capsys, monkeypatch):
     from ansible_collections.mailops.sendgrid.plugins.module_utils import _client
     monkeypatch.setattr(_client, "HAS_REQUESTS", False)
-    monkeypatch.setattr(_client, "REQUESTS_IMPORT_ERROR", "ImportError: No module named 'requests'")
     result = run(sendgrid_enforced_tls, capsys, require_tls=True)
     assert result["failed"] is True
     assert "Failed to import the required Python library (requests)" in result["msg"]
