@@ -18,7 +18,11 @@ It starts tools/sendgrid_api_server.py with a latency added to every API answer 
    discovered subusers (default 1000 accounts), with the server limiting the key to 600 requests a minute per
    endpoint and failing 5 % of the requests (503 or a dropped connection), drifted and then in sync: the accounts
    converged on the server, the 429s the client caused, the faults it survived, and the wall time against the
-   rate-limit floor (the busiest endpoint's requests / 600 a minute).
+   rate-limit floor (the busiest endpoint's requests / 600 a minute);
+7. the scale: the same role and policy over 1,000, 3,000 and 10,000 discovered accounts with its report
+   (baseline_report.json, .md and .xml), against a server with no latency and no rate limit, drifted and then in
+   sync: the SendGrid work's seconds (the server's first request to its last), the seconds after it (the module's
+   result, the role's tasks after it, the report), their share, the controller's peak memory and the report's sizes.
 
 Every playbook runs the same way: ``ansible-playbook -i localhost, --forks F PLAYBOOK -e @vars.json``, local
 connection, the venv's Python as interpreter, against the same server. Times for N accounts are medians of up
@@ -91,6 +95,11 @@ SOAK_FAULTS = ({"kind": "error", "status": 503}, {"kind": "drop"})
 SOAK_FEED_SECONDS = 0.2
 SOAK_FEED_AHEAD = 10
 SOAK_FLOOR_TARGET = 1.1
+# The scale: no rate limit that binds (the server's budget per window), and what the controller may add to the work.
+SCALE_RATE_LIMIT = 10 ** 9
+SCALE_SHARE_TARGET = 0.10
+SCALE_RSS_TARGET_MB = 200
+SCALE_SAMPLE_S = 0.1
 
 
 def parse_args(argv=None):
@@ -119,16 +128,25 @@ def parse_args(argv=None):
     parser.add_argument("--soak-only", action="store_true",
                         help="run the soak only (rate limit and faults; several minutes at 1000 accounts)")
     parser.add_argument("--skip-soak", action="store_true", help="leave the soak out")
+    parser.add_argument("--scale-sizes", default="1000,3000,10000", metavar="N,N,...",
+                        help="accounts of the scale scenario: the parent and N - 1 discovered subusers (default "
+                             "1000,3000,10000)")
+    parser.add_argument("--scale-only", action="store_true",
+                        help="run the scale scenario only (no latency, no rate limit; about 10 minutes)")
+    parser.add_argument("--skip-scale", action="store_true", help="leave the scale scenario out")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: sizes 1,10, a baseline of 10 accounts, a soak of 20, one run each")
+                        help="smoke run: sizes 1,10, a baseline of 10 accounts, a soak of 20, a scale of 50, one run "
+                             "each")
     parser.add_argument("--render", action="store_true",
                         help="measure nothing: write latest.md again from the latest.json in --output, and print it")
     args = parser.parse_args(argv)
     args.sizes = sorted({int(n) for n in args.sizes.split(",") if n.strip()})
+    args.scale_sizes = sorted({int(n) for n in args.scale_sizes.split(",") if n.strip()})
     if args.quick:
         args.sizes = [n for n in args.sizes if n <= 10] or [1]
         args.baseline_accounts = min(args.baseline_accounts, 10)
         args.soak_accounts = min(args.soak_accounts, 20)
+        args.scale_sizes = [50]
         args.repeat = 1
     if not args.sizes or min(args.sizes) < 1 or args.repeat < 1:
         parser.error("--sizes needs numbers >= 1 and --repeat a number >= 1")
@@ -136,13 +154,17 @@ def parse_args(argv=None):
         parser.error("--baseline-accounts needs a number >= 1 (the parent alone)")
     if args.soak_accounts < 1 or not 0 <= args.soak_faults < 1:
         parser.error("--soak-accounts needs a number >= 1 and --soak-faults a share from 0 to below 1")
-    if sum((args.baseline_only, args.soak_only)) > 1 or (args.baseline_only and args.skip_baseline) \
-            or (args.soak_only and args.skip_soak):
-        parser.error("--baseline-only and --soak-only exclude each other, and each its own --skip- option")
-    # what runs: the Enforced TLS scenarios, the full baseline, the soak
-    args.run_tls = not (args.baseline_only or args.soak_only)
-    args.run_baseline = not (args.skip_baseline or args.soak_only)
-    args.run_soak = not (args.skip_soak or args.baseline_only)
+    if not args.scale_sizes or min(args.scale_sizes) < 1:
+        parser.error("--scale-sizes needs numbers >= 1")
+    if sum((args.baseline_only, args.soak_only, args.scale_only)) > 1 or (args.baseline_only and args.skip_baseline) \
+            or (args.soak_only and args.skip_soak) or (args.scale_only and args.skip_scale):
+        parser.error("--baseline-only, --soak-only and --scale-only exclude each other, and each its own --skip- option")
+    # what runs: the Enforced TLS scenarios, the full baseline, the soak, the scale
+    only = args.baseline_only or args.soak_only or args.scale_only
+    args.run_tls = not only
+    args.run_baseline = not (args.skip_baseline or only and not args.baseline_only)
+    args.run_soak = not (args.skip_soak or only and not args.soak_only)
+    args.run_scale = not (args.skip_scale or only and not args.scale_only)
     return args
 
 
@@ -222,6 +244,15 @@ class Server:
         self.control("DELETE", "faults")
         self.control("DELETE", "requests")
 
+    def prepare_scale(self, drifted: bool) -> None:
+        """Start state of a scale run: drifted (the server's start state) or as the last run left it; no rate limit
+        that binds, no faults, an empty request log."""
+        if drifted:
+            self.control("POST", "reset")
+        self.control("PUT", "config", {"rate_limit": SCALE_RATE_LIMIT})
+        self.control("DELETE", "faults")
+        self.control("DELETE", "requests")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -266,6 +297,58 @@ class FaultFeeder(threading.Thread):
 
 # ----------------------------------------------------------------------------- running playbooks
 
+class PeakMemory(threading.Thread):
+    """The peak resident memory (VmHWM) of a process tree while it runs, sampled every SCALE_SAMPLE_S seconds: of the
+    controller (ansible-playbook and the workers it forks, whose command line is its own) and of the module's
+    process (every other process of the tree: the module's Python, its shell). A worker that ends between two samples
+    is missed; the module task's worker lives as long as the module and is sampled throughout."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = {"controller": 0, "module": 0}
+        self._stop_event = threading.Event()
+
+    @staticmethod
+    def _parents() -> dict:
+        parents = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open("/proc/%s/stat" % entry, encoding="utf-8") as stat:
+                        parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    pass
+        return parents
+
+    def sample(self) -> None:
+        parents = self._parents()
+        tree, added = {self.pid}, True
+        while added:
+            grown = {pid for pid, parent in parents.items() if parent in tree} - tree
+            added = bool(grown)
+            tree |= grown
+        for pid in tree:
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as cmdline:
+                    kind = "controller" if b"ansible-playbook" in cmdline.read() else "module"
+                with open("/proc/%d/status" % pid, encoding="utf-8") as status:
+                    peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+            except (OSError, StopIteration, ValueError):
+                continue
+            self.peak[kind] = max(self.peak[kind], peak_kb)
+
+    def run(self) -> None:
+        while not self._stop_event.wait(SCALE_SAMPLE_S):
+            self.sample()
+
+    def stop(self) -> dict:
+        """{controller: MB, module: MB}."""
+        self._stop_event.set()
+        self.join()
+        return {kind: round(kb / 1024.0, 1) for kind, kb in self.peak.items()}
+
+
 class Runner:
     """Runs the benchmark playbooks, all the same way, and checks each run against the server."""
 
@@ -289,12 +372,20 @@ class Runner:
         return ([self.ansible_playbook, "-i", "localhost,", "--forks", str(self.args.forks), str(PLAYBOOKS / playbook),
                  "-e", "@" + str(self.workdir / "vars.json")] + (["--check"] if check else []))
 
-    def execute(self, playbook: str, check: bool = False):
-        """Run one playbook with the vars.json in place: (completed process, wall seconds, CPU seconds)."""
+    def execute(self, playbook: str, check: bool = False, memory: dict | None = None):
+        """Run one playbook with the vars.json in place: (completed process, wall seconds, CPU seconds). ``memory``, a
+        dict, receives the peak memory of the controller and of the module (PeakMemory)."""
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        proc = subprocess.run(self.command(playbook, check), env=self.env, cwd=self.workdir, capture_output=True,
-                              text=True, check=False)
+        with subprocess.Popen(self.command(playbook, check), env=self.env, cwd=self.workdir, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) as process:
+            sampler = PeakMemory(process.pid) if memory is not None else None
+            if sampler:
+                sampler.start()
+            stdout, stderr = process.communicate()
+            if sampler:
+                memory.update(sampler.stop())
+        proc = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.runs += 1
@@ -381,6 +472,40 @@ class Runner:
         )
         if proc.returncode != 0 or recap is None:
             sample["error"] = "soak run failed (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
+        return sample
+
+    def run_scale(self, server: Server, drifted: bool, report_dir: Path) -> dict:
+        """One scale run on its own server: the baseline of SOAK_SETTINGS on the parent and every subuser discovered,
+        with the report; where the time went (before the first request, the SendGrid work, after the last), the peak
+        memory, the report's sizes."""
+        accounts = ["parent"] + server.accounts
+        shutil.rmtree(report_dir, ignore_errors=True)
+        extra = {"api_url": server.url, "api_key": API_KEY, "accounts": [], "discover": True,
+                 "policy": "soak_policy", "concurrency": self.args.concurrency, "report_dir": str(report_dir)}
+        (self.workdir / "vars.json").write_text(json.dumps(extra), encoding="utf-8")
+        server.prepare_scale(drifted)
+        memory = {}
+        started = time.time()
+        proc, wall, cpu = self.execute("baseline_role.yml", memory=memory)
+        log = server.control("GET", "requests")
+        recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
+        first, last = (min(e["time"] for e in log), max(e["time"] for e in log)) if log else (started, started)
+        work, after = last - first, started + wall - last
+        files = {path.suffix.lstrip("."): path.stat().st_size for path in sorted(report_dir.glob("baseline_report.*"))}
+        report = json.loads((report_dir / "baseline_report.json").read_text(encoding="utf-8")) if "json" in files else {}
+        not_converged = server.not_converged(accounts, SOAK_SETTINGS)
+        sample = dict(
+            state="drifted" if drifted else "in sync", accounts=len(accounts), wall_s=round(wall, 2), cpu_s=round(cpu, 2),
+            rc=proc.returncode, changed_tasks=int(recap.group(2)) if recap else None, requests=len(log),
+            by_method=dict(collections.Counter(entry["method"] for entry in log)),
+            before_s=round(first - started, 2), work_s=round(work, 2), after_s=round(after, 2),
+            share=round(after / work, 3) if work > 0 else None,
+            peak_controller_mb=memory.get("controller"), peak_module_mb=memory.get("module"),
+            report_bytes=files, report_accounts=len(report.get("accounts") or []),
+            converged=len(accounts) - len(not_converged),
+        )
+        if proc.returncode != 0 or recap is None:
+            sample["error"] = "scale run failed (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
         return sample
 
     def run(self, variant: str, accounts: list, drifted: bool, check: bool = False, fail_hard: bool = True) -> dict:
@@ -644,6 +769,35 @@ class Benchmark:
                     "\n" + sample["error"] if "error" in sample else ""))
         return sample
 
+    def scale(self) -> list:
+        """Scenario 7: the scale, per size a drifted run and then one in sync, each on a server of its own size."""
+        rows = []
+        for size in self.args.scale_sizes:
+            workdir = self.runner.workdir / ("scale-%d" % size)
+            workdir.mkdir()
+            server = Server(workdir, 0.0, size - 1)
+            try:
+                for state, drifted in (("drifted", True), ("in sync", False)):
+                    sample = self.runner.run_scale(server, drifted, workdir / "report")
+                    sample["met"] = dict(
+                        ran="error" not in sample and sample["converged"] == sample["accounts"]
+                        and sample["report_accounts"] == sample["accounts"] and (drifted or sample["changed_tasks"] == 0),
+                        share=sample["share"] is not None and sample["share"] <= SCALE_SHARE_TARGET,
+                        memory=(sample["peak_controller_mb"] or 0) <= SCALE_RSS_TARGET_MB)
+                    rows.append(sample)
+                    self.say("scale %d accounts %s: %.1f s (%.1f before, %.1f SendGrid work, %.1f after: %.1f %%), "
+                             "%d requests, controller peak %.0f MB (module %.0f MB), report %s%s%s"
+                             % (sample["accounts"], state, sample["wall_s"], sample["before_s"], sample["work_s"],
+                                sample["after_s"], 100 * (sample["share"] or 0), sample["requests"],
+                                sample["peak_controller_mb"] or 0, sample["peak_module_mb"] or 0,
+                                ", ".join("%s %.1f MB" % (kind, size_ / 1e6) for kind, size_ in sample["report_bytes"].items()),
+                                "" if all(sample["met"].values()) else "  (MISSED: %s)"
+                                % ", ".join(k for k, v in sample["met"].items() if not v),
+                                "\n" + sample["error"] if "error" in sample else ""))
+            finally:
+                server.stop()
+        return rows
+
     def empty_play(self) -> dict:
         samples = [self.runner.run("empty", [], drifted=True) for dummy in range(self.args.repeat)]
         summary = summarize(samples)
@@ -756,6 +910,8 @@ def markdown(result: dict) -> str:
         out += baseline_markdown(result)
     if result.get("soak"):
         out += soak_markdown(result)
+    if result.get("scale"):
+        out += scale_markdown(result)
     return "\n".join(out) + "\n"
 
 
@@ -876,6 +1032,34 @@ def soak_markdown(result: dict) -> list:
     return out
 
 
+def scale_markdown(result: dict) -> list:
+    cfg = result["config"]
+    out = ["", "### The scale: up to %d accounts, no latency, no rate limit, with the report" % max(cfg["scale_sizes"]),
+           "",
+           "The role `mailops.sendgrid.baseline` (playbooks/baseline_role.yml with playbooks/vars/soak_policy.yml: Enforced "
+           "TLS and open tracking, discover_subusers, concurrency %d, `baseline_report_dir` set: baseline_report.json, "
+           ".md and .xml) on the parent and every subuser of a server with no latency and no rate limit that binds, "
+           "first drifted, then in sync. The SendGrid work is the server's first request to its last; after is the "
+           "rest of the run (the module's result, the role's tasks after it, the report); the share is after / work "
+           "(target at most %d %%). Peak memory is the highest resident set (VmHWM) of ansible-playbook and its workers "
+           "(target at most %d MB), and of the module's process, sampled every %g s."
+           % (cfg["concurrency"], 100 * SCALE_SHARE_TARGET, SCALE_RSS_TARGET_MB, SCALE_SAMPLE_S), ""]
+    rows = []
+    for row in result["scale"]:
+        rows.append([
+            row["accounts"], row["state"], "%d (%s)" % (row["requests"], methods_text(row["by_method"])),
+            "%.1f" % row["wall_s"], "%.1f" % row["before_s"], "%.1f" % row["work_s"], "%.1f" % row["after_s"],
+            "%.1f %%%s" % (100 * (row["share"] or 0), "" if row["met"]["share"] else " (above %d %%)" % (100 * SCALE_SHARE_TARGET)),
+            "%.0f%s" % (row["peak_controller_mb"] or 0, "" if row["met"]["memory"] else " (above %d)" % SCALE_RSS_TARGET_MB),
+            "%.0f" % (row["peak_module_mb"] or 0),
+            " / ".join("%.2f" % (row["report_bytes"].get(kind, 0) / 1e6) for kind in ("json", "md", "xml")),
+            "%d of %d" % (row["converged"], row["accounts"]), row["changed_tasks"], "%.1f" % row["cpu_s"]])
+    out.append(table(["accounts", "state", "requests", "wall s", "before s", "SendGrid work s", "after s",
+                      "after / work", "controller peak MB", "module peak MB", "report MB (json / md / xml)",
+                      "converged", "changed tasks", "CPU s"], rows))
+    return out
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.render:
@@ -892,7 +1076,7 @@ def main(argv=None) -> int:
         bench = Benchmark(args, runner)
         bench.say("server %s, %g ms latency, %d subusers; sizes %s, repeat %d (median), forks %d"
                   % (server.url, args.latency, len(server.accounts), args.sizes, args.repeat, args.forks))
-        via, one, many, baseline, soak = dict(via=None, playbook=None), [], [], [], []
+        via, one, many, baseline, soak, scale = dict(via=None, playbook=None), [], [], [], [], []
         if args.run_tls:
             via = bench.choose_many_playbook()
             runner.run("uri", server.accounts[:1], drifted=True)  # warm-up of the baseline, not measured
@@ -904,6 +1088,8 @@ def main(argv=None) -> int:
             baseline = bench.baseline(empty["wall_median_s"])
         if args.run_soak:
             soak = bench.soak()
+        if args.run_scale:
+            scale = bench.scale()
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -914,9 +1100,11 @@ def main(argv=None) -> int:
                     forks=args.forks, concurrency=args.concurrency, statistic="median",
                     baseline_accounts=args.baseline_accounts if args.run_baseline else None,
                     soak_accounts=args.soak_accounts if args.run_soak else None, soak_faults=args.soak_faults,
-                    soak_rate_limit=SOAK_RATE_LIMIT, soak_rate_window_s=SOAK_RATE_WINDOW_S),
+                    soak_rate_limit=SOAK_RATE_LIMIT, soak_rate_window_s=SOAK_RATE_WINDOW_S,
+                    scale_sizes=args.scale_sizes if args.run_scale else None),
         many_accounts_via=via["via"], many_accounts_playbook=via["playbook"], empty_play=empty,
         one_account=one, many_accounts=many, growth=growth(many), targets=targets(many), baseline=baseline, soak=soak,
+        scale=scale,
         total_seconds=round(time.monotonic() - started, 1), playbook_runs=runner.runs,
     )
     args.output.mkdir(parents=True, exist_ok=True)
@@ -928,6 +1116,7 @@ def main(argv=None) -> int:
     missed = [t for t in result["targets"] if not (t["ratio_met"] and t["requests_met"])]
     missed += [row for row in baseline if not (row["requests_met"] and row["bound_met"])]
     missed += [row for row in soak if not all(row["met"].values())]
+    missed += [row for row in scale if not all(row["met"].values())]
     return 1 if missed else 0
 
 

@@ -42,6 +42,16 @@ options:
       - The report, written as indented JSON in the order given, with a final newline.
     type: dict
     required: true
+  result_variable:
+    description:
+      - The name of the variable that holds a module's registered result, which O(layout) adds to O(report): with
+        V(baseline), the result of M(mailops.sendgrid.sendgrid_baseline) (C(discovered), C(excluded), C(summary),
+        C(drift), C(written), C(failed), C(msg), C(accounts), in this order after the keys of O(report)).
+      - The variable is read as it is, not templated: a result passed in O(report) as C({{ result }}) is copied value
+        by value by Ansible's templating, which takes seconds and a hundred megabytes at thousands of accounts.
+      - Requires O(layout). V(null) adds nothing.
+    type: str
+    version_added: 1.2.0
   markdown:
     description:
       - The report for people, written as given. Render a template with P(ansible.builtin.template#lookup).
@@ -83,6 +93,17 @@ EXAMPLES = r"""
     enforced_tls:
       require_tls: true
   register: baseline
+
+- name: Write the baseline's report, verdict first, as the role does, in JSON, Markdown and JUnit XML
+  mailops.sendgrid.sendgrid_report:
+    path: reports
+    name: baseline_report
+    layout: baseline
+    result_variable: baseline   # read as registered, however many accounts
+    report:
+      generated_at: "{{ now(utc=true, fmt='%Y-%m-%dT%H:%M:%SZ') }}"
+      dry_run: "{{ ansible_check_mode }}"
+      policy: "{{ baseline.policy }}"
 
 - name: Write what it found, also in check mode
   mailops.sendgrid.sendgrid_report:

@@ -25,6 +25,19 @@ IN_SYNC, CHANGED, DRIFT, FAILED, INCOMPLETE = "in_sync", "changed", "drift", "fa
 STATUS_TEXT = {"compliant": "compliant", "changed": "changed", "would_change": "would change", "failed": "FAILED",
                "flagged": "flagged"}
 SHOWN = 5  # accounts named in one-line messages; the rest are in the report
+# What the report takes from the module's result, in this order after what the role gives (when, for which host,
+# whether a dry run, the policy), each with its value when the result lacks it: a role that stopped before the module
+# ran holds only failed and msg.
+RESULT_KEYS = (("discovered", None), ("excluded", None), ("summary", {}), ("drift", []), ("written", []),
+               ("failed", False), ("msg", None), ("accounts", []))
+
+
+def with_result(report: dict, result: dict) -> dict:
+    """The report: what ``report`` gives, then the module's ``result`` (RESULT_KEYS), as they are, not copied."""
+    merged = dict(report)
+    for key, missing in RESULT_KEYS:
+        merged[key] = result.get(key, missing)
+    return merged
 
 
 def outcome(report: dict) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import xml.etree.ElementTree as ET
 from unittest.mock import MagicMock
@@ -18,26 +19,37 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible.errors import AnsibleActionFail
+from ansible.template import trust_as_template
 from ansible_collections.mailops.sendgrid.plugins.action.sendgrid_report import ARGUMENT_SPEC, ActionModule
 
 REPORT = {"generated_at": "2026-12-01T10:00:00Z", "dry_run": True, "summary": {"accounts": 2, "changed": 1},
           "accounts": [{"name": "parent", "changed": False}, {"name": "marketing", "changed": True}]}
 MARKDOWN = "# Report\n\n| account | changed |\n| --- | --- |\n| marketing | yes |\n"
 # A valid value per option, and values its type refuses (a str or path option converts whatever it gets to text).
-VALID = {"path": "reports", "name": "enforced_tls_report", "report": REPORT, "markdown": MARKDOWN, "layout": "baseline"}
+VALID = {"path": "reports", "name": "enforced_tls_report", "report": REPORT, "markdown": MARKDOWN, "layout": "baseline",
+         "result_variable": "baseline"}
 WRONG_TYPE = {"dict": ["not a dict", 5]}
-# Every option at once, as far as they go together (layout renders the Markdown that markdown would give).
-FULL = {name: value for name, value in VALID.items() if name != "layout"}
+# Every option at once, as far as they go together (layout renders the Markdown that markdown would give, and
+# result_variable needs layout).
+FULL = {name: value for name, value in VALID.items() if name not in ("layout", "result_variable")}
+# A baseline's registered result, as the task's variables hold it (result_variable: baseline).
+RESULT = {"changed": True, "check_mode": False, "policy": {"enforced_tls": {"require_tls": True}}, "discovered": 1,
+          "excluded": {"disabled": [], "exclude": []}, "summary": {"accounts": 2, "changed": 1},
+          "drift": [{"account": "marketing", "settings": ["enforced_tls"], "flagged": {}}],
+          "written": [{"account": "marketing", "settings": ["enforced_tls"]}], "failed": False,
+          "accounts": [{"name": "parent", "changed": False, "failed": False, "settings": {}},
+                       {"name": "marketing", "changed": True, "failed": False, "settings": {}}]}
 REQUIRED = sorted(name for name, spec in ARGUMENT_SPEC.items() if spec.get("required"))
 OPTIONAL = sorted(name for name, spec in ARGUMENT_SPEC.items() if not spec.get("required"))
 
 
-def run(args: dict, check_mode: bool = False) -> dict:
+def run(args: dict, check_mode: bool = False, task_vars: dict | None = None, templar=None) -> dict:
+    """The plugin's run, with no templar unless given: a variable read by result_variable is never templated."""
     task = MagicMock(args=args, async_val=0, check_mode=check_mode, action="mailops.sendgrid.sendgrid_report")
     connection = MagicMock()
     connection._shell.tmpdir = None
-    plugin = ActionModule(task, connection, MagicMock(), loader=None, templar=None, shared_loader_obj=None)
-    return plugin.run(task_vars={})
+    plugin = ActionModule(task, connection, MagicMock(), loader=None, templar=templar, shared_loader_obj=None)
+    return plugin.run(task_vars={"baseline": RESULT} if task_vars is None else task_vars)
 
 
 @pytest.fixture(name="workdir")
@@ -65,7 +77,7 @@ def test_the_required_options_alone_write_the_json_report_only(workdir):
     assert stat.S_IMODE(json_file.stat().st_mode) == 0o644
 
 
-@pytest.mark.parametrize("option", OPTIONAL)
+@pytest.mark.parametrize("option", [name for name in OPTIONAL if name != "result_variable"])
 def test_each_optional_option_alone(workdir, option):
     args = dict({name: VALID[name] for name in REQUIRED}, **{option: VALID[option]})
     result = run(args)
@@ -92,6 +104,74 @@ def test_each_optional_option_null_is_left_out(workdir, option):
     result = run(dict({name: VALID[name] for name in REQUIRED}, **{option: None}))
 
     assert result["files"] == [str(workdir / "reports" / "enforced_tls_report.json")]
+
+
+def test_result_variable_alone_fails_saying_it_needs_a_layout_and_writes_nothing(workdir):
+    with pytest.raises(AnsibleActionFail, match=r"result_variable needs layout \(one of: baseline\)"):
+        run(dict({name: VALID[name] for name in REQUIRED}, result_variable="baseline"))
+    assert os.listdir(workdir) == []
+
+
+def test_result_variable_adds_the_result_as_registered_after_the_report_s_keys(workdir):
+    given = {"inventory_host": None, "generated_at": "2026-12-01T10:00:00Z", "dry_run": False,
+             "policy": RESULT["policy"]}
+    run(dict({name: VALID[name] for name in REQUIRED}, report=given, layout="baseline", result_variable="baseline"))
+    written = json.loads((workdir / "reports" / "enforced_tls_report.json").read_text(encoding="utf-8"))
+    assert list(written) == ["outcome", "complete", "inventory_host", "generated_at", "dry_run", "policy", "discovered",
+                             "excluded", "summary", "drift", "written", "failed", "msg", "accounts"]
+    assert written["outcome"] == "changed" and written["accounts"] == RESULT["accounts"]
+    assert written["drift"] == RESULT["drift"] and written["msg"] is None, "a key the result lacks has its value"
+    assert "changed" not in written and "check_mode" not in written, "only what the report takes"
+
+
+def test_a_result_of_a_role_that_stopped_before_the_module_is_an_incomplete_report(workdir):
+    stopped = {"failed": True, "msg": "The role stopped before the baseline was applied; see the failed task above."}
+    run(dict({name: VALID[name] for name in REQUIRED}, report={"dry_run": True}, layout="baseline",
+             result_variable="baseline"), task_vars={"baseline": stopped})
+    written = json.loads((workdir / "reports" / "enforced_tls_report.json").read_text(encoding="utf-8"))
+    assert written == {"outcome": "incomplete", "complete": False, "dry_run": True, "discovered": None,
+                       "excluded": None, "summary": {}, "drift": [], "written": [], "failed": True,
+                       "msg": stopped["msg"], "accounts": []}
+
+
+@pytest.mark.parametrize("task_vars, message", [
+    ({}, "result_variable: there is no variable baseline; register the module's result under that name"),
+    ({"baseline": "{{ plan }}"}, "result_variable: baseline holds str, not a module's result"),
+    ({"baseline": ["parent"]}, "result_variable: baseline holds list, not a module's result"),
+])
+def test_a_result_variable_that_is_missing_or_no_result_fails_naming_it_and_writes_nothing(workdir, task_vars, message):
+    templar = MagicMock()
+    templar.template.side_effect = lambda value: value   # a template that renders to what it was
+    with pytest.raises(AnsibleActionFail, match=re.escape(message)):
+        run(dict({name: VALID[name] for name in REQUIRED}, layout="baseline", result_variable="baseline"),
+            task_vars=task_vars, templar=templar)
+    assert os.listdir(workdir) == []
+
+
+def test_a_variable_that_is_a_template_is_rendered_once_into_the_result(workdir):
+    templar = MagicMock()
+    templar.template.side_effect = lambda value: RESULT if value == "{{ plan }}" else value
+    run(dict({name: VALID[name] for name in REQUIRED}, layout="baseline", result_variable="baseline"),
+        task_vars={"baseline": "{{ plan }}"}, templar=templar)
+    written = json.loads((workdir / "reports" / "enforced_tls_report.json").read_text(encoding="utf-8"))
+    assert written["accounts"] == RESULT["accounts"]
+    templar.template.assert_called_once_with("{{ plan }}")
+
+
+def test_tagged_and_subclassed_values_are_written_as_the_json_types_they_stand_for(workdir):
+    class Text(str):
+        pass
+
+    class Mapping_(dict):
+        pass
+    tagged = trust_as_template("{{ not rendered }}")
+    report = Mapping_({Text("name"): Text("marketing"), "tagged": tagged, "count": type("Count", (int,), {})(3),
+                       "items": (Text("a"), 1.5, None, True)})
+    run(dict({name: VALID[name] for name in REQUIRED}, report=report))
+    text = (workdir / "reports" / "enforced_tls_report.json").read_text(encoding="utf-8")
+    assert json.loads(text) == {"name": "marketing", "tagged": "{{ not rendered }}", "count": 3,
+                                "items": ["a", 1.5, None, True]}
+    assert text == json.dumps(json.loads(text), indent=2) + "\n"
 
 
 def test_markdown_and_layout_together_fail_naming_both_and_write_nothing(workdir):
