@@ -271,13 +271,7 @@ class ActionModule(ActionBase):
                     display.display(line)
         except BaseException:
             # Interrupted (Ctrl-C, the task's timeout): stop the module, which would otherwise run on without its worker
-            pid = (poller.snapshot or {}).get("pid")
-            if isinstance(pid, int) and pid > 1:
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except OSError:
-                    pass
-            runner.join(STOP_WAIT)
+            self._stop_module(runner, path, poller.snapshot)
             raise
         finally:
             self._restore_signals(handlers)
@@ -286,6 +280,23 @@ class ActionModule(ActionBase):
         if "error" in outcome:
             raise outcome["error"]
         return outcome["result"]
+
+    @staticmethod
+    def _stop_module(runner: threading.Thread, path: str, snapshot: dict | None) -> None:
+        """Stop the module started on the controller with SIGTERM, by the pid its progress file gives. The module
+        writes the file before its first request; interrupted before that, wait for it (the module may be starting,
+        or the thread about to start it), or for the module to end, at most STOP_WAIT seconds."""
+        deadline = time.monotonic() + STOP_WAIT
+        while snapshot is None and runner.is_alive() and time.monotonic() < deadline:
+            runner.join(FIRST_POLL / 2)
+            snapshot = read_progress(path)
+        pid = (snapshot or {}).get("pid")
+        if isinstance(pid, int) and pid > 1:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        runner.join(max(0.0, deadline - time.monotonic()))
 
     def _can_poll(self) -> bool:
         """Whether the connection runs async_wrapper (a connection with an async of its own, or that always pipelines,

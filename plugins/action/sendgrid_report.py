@@ -42,7 +42,16 @@ LAYOUTS = {
 }
 WITH_RESULT = {'baseline': _baseline_report.with_result}
 DIRECTORY_MODE = 0o755
+EXCERPT = 80
 
+
+def kind(value) -> str:
+    """What a value is, in YAML's words (Ansible's tagged types are named as what they stand for)."""
+    for base, name in ((bool, "a boolean"), (str, "text"), (int, "a number"), (float, "a number"),
+                       (list, "a list"), (tuple, "a list")):
+        if isinstance(value, base):
+            return name
+    return "null" if value is None else type(value).__name__
 
 
 def as_json_type(value):
@@ -90,7 +99,10 @@ class ActionModule(ControllerAction):
             if args['layout'] not in WITH_RESULT:
                 raise AnsibleActionFail("result_variable needs layout (one of: %s), which says what the report takes from "
                                         "the result" % ", ".join(WITH_RESULT))
-            report = WITH_RESULT[args['layout']](report, self.result_of(args['result_variable'], task_vars))
+            try:
+                report = WITH_RESULT[args['layout']](report, self.result_of(args['result_variable'], task_vars))
+            except ValueError as exc:
+                raise AnsibleActionFail("result_variable: %s holds %s" % (args['result_variable'], exc)) from exc
         directory = os.path.abspath(args['path'])
         files = report_files(directory, args['name'], report, args['markdown'], args['layout'])
         try:
@@ -104,13 +116,12 @@ class ActionModule(ControllerAction):
     def result_of(self, name: str, task_vars: dict) -> Mapping:
         """The variable's value as registered, not templated; a value that is a template (a variable defined as
         "{{ other }}") is rendered once."""
-        if name not in task_vars:
-            raise AnsibleActionFail("result_variable: there is no variable %s; register the module's result under that "
-                                    "name" % name)
+        if not name or name not in task_vars:
+            raise AnsibleActionFail("result_variable: there is no variable %r; register the module's result under that "
+                                    "name" % name[:EXCERPT])
         value = task_vars[name]
         if not isinstance(value, Mapping):
             value = self._templar.template(value)
         if not isinstance(value, Mapping):
-            raise AnsibleActionFail("result_variable: %s holds %s, not a module's result (a dict)"
-                                    % (name, type(value).__name__))
+            raise AnsibleActionFail("result_variable: %s holds %s, not a module's result (a dict)" % (name, kind(value)))
         return value

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import signal
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -224,5 +226,14 @@ def for_each_account(client_for, accounts: list, work, concurrency: int, progres
 
     if progress:
         progress.start(len(accounts))
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
-        return list(executor.map(one, accounts))
+    # Ctrl-C (SIGINT, which Ansible passes on to the module's process group) ends the process at once, as SIGTERM
+    # does: Python's KeyboardInterrupt would stop the main thread only, and the worker threads would go on sending
+    # requests until every account was done.
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGINT, signal.SIG_DFL) if main else None
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts)))) as executor:
+            return list(executor.map(one, accounts))
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, before)

@@ -33,7 +33,15 @@ RESULT_KEYS = (("discovered", None), ("excluded", None), ("summary", {}), ("drif
 
 
 def with_result(report: dict, result: dict) -> dict:
-    """The report: what ``report`` gives, then the module's ``result`` (RESULT_KEYS), as they are, not copied."""
+    """The report: what ``report`` gives, then the module's ``result`` (RESULT_KEYS), as they are, not copied.
+
+    ValueError for a result there is nothing to report on: a skipped task's, or one that is neither a failure (the
+    role stopped before the module ran: an incomplete report) nor holds a summary and accounts. A green report from no
+    run would pass a pipeline that ran nothing."""
+    if result.get("skipped"):
+        raise ValueError("a skipped task's result: there is no run to report on")
+    if not result.get("failed") and not ("summary" in result and "accounts" in result):
+        raise ValueError("no result of sendgrid_baseline: it has neither summary and accounts nor failed")
     merged = dict(report)
     for key, missing in RESULT_KEYS:
         merged[key] = result.get(key, missing)

@@ -304,8 +304,8 @@ def progress_of(environment: dict) -> Progress:
                                         environment[plugin.PROGRESS_FILE_VARIABLE]), 1)
 
 
-@pytest.mark.parametrize("transport, become, here", [("local", False, True), ("local", True, False),
-                                                      ("ssh", False, False), ("remote_stand_in", False, False)])
+@pytest.mark.parametrize("transport, become, here", [
+    ("local", False, True), ("local", True, False), ("ssh", False, False), ("remote_stand_in", False, False)])
 def test_only_the_local_connection_without_become_runs_the_module_here(transport, become, here):
     assert Here(None, transport, become)._runs_here() is here
 
@@ -356,6 +356,33 @@ def test_on_the_controller_an_interrupted_run_stops_the_module_and_removes_the_d
         Here(module)._run_here({"inventory_hostname": "h"}, 0.001)
     assert killed == [(plugin.os.getpid(), plugin.signal.SIGTERM)], "the pid the module wrote, stopped"
     assert not plugin.os.path.exists(seen["directory"])
+
+
+def test_on_the_controller_a_run_interrupted_before_the_module_wrote_its_pid_still_stops_it(monkeypatch):
+    started, stopped = plugin.threading.Event(), plugin.threading.Event()
+    killed = []
+
+    def module(environment):
+        started.wait(10)   # the module starts only after the interruption: its pid is not known yet
+        progress_of(environment).discovering()
+        stopped.wait(10)
+        return {"failed": True, "msg": "stopped"}
+
+    def kill(pid, signum):
+        killed.append((pid, signum))
+        stopped.set()
+
+    def interrupt(*args):
+        started.set()
+        raise KeyboardInterrupt()
+    monkeypatch.setattr(plugin.os, "kill", kill)
+    monkeypatch.setattr(Here, "_catch_signals", staticmethod(lambda: {}))
+    action = Here(module)
+    monkeypatch.setattr(plugin.Poller, "lines", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        action._run_here({"inventory_hostname": "h"}, 10)
+    assert killed == [(plugin.os.getpid(), plugin.signal.SIGTERM)], "stopped once its pid was written"
+    assert stopped.is_set()
 
 
 def test_on_the_controller_a_module_that_could_not_run_fails_the_task_as_it_would_without_progress():

@@ -135,9 +135,15 @@ def test_a_result_of_a_role_that_stopped_before_the_module_is_an_incomplete_repo
 
 
 @pytest.mark.parametrize("task_vars, message", [
-    ({}, "result_variable: there is no variable baseline; register the module's result under that name"),
-    ({"baseline": "{{ plan }}"}, "result_variable: baseline holds str, not a module's result"),
-    ({"baseline": ["parent"]}, "result_variable: baseline holds list, not a module's result"),
+    ({}, "result_variable: there is no variable 'baseline'; register the module's result under that name"),
+    ({"baseline": "{{ plan }}"}, "result_variable: baseline holds text, not a module's result (a dict)"),
+    ({"baseline": trust_as_template("{{ plan }}")}, "result_variable: baseline holds text, not a module's result"),
+    ({"baseline": ["parent"]}, "result_variable: baseline holds a list, not a module's result"),
+    ({"baseline": None}, "result_variable: baseline holds null, not a module's result"),
+    ({"baseline": {"changed": False, "skipped": True, "skip_reason": "Conditional result was False"}},
+     "result_variable: baseline holds a skipped task's result: there is no run to report on"),
+    ({"baseline": {"summary": {"accounts": 1}}},
+     "result_variable: baseline holds no result of sendgrid_baseline: it has neither summary and accounts nor failed"),
 ])
 def test_a_result_variable_that_is_missing_or_no_result_fails_naming_it_and_writes_nothing(workdir, task_vars, message):
     templar = MagicMock()
@@ -145,6 +151,12 @@ def test_a_result_variable_that_is_missing_or_no_result_fails_naming_it_and_writ
     with pytest.raises(AnsibleActionFail, match=re.escape(message)):
         run(dict({name: VALID[name] for name in REQUIRED}, layout="baseline", result_variable="baseline"),
             task_vars=task_vars, templar=templar)
+    assert os.listdir(workdir) == []
+
+
+def test_an_empty_variable_name_fails_saying_so(workdir):
+    with pytest.raises(AnsibleActionFail, match=re.escape("there is no variable ''")):
+        run(dict({name: VALID[name] for name in REQUIRED}, layout="baseline", result_variable=""))
     assert os.listdir(workdir) == []
 
 
