@@ -48,7 +48,7 @@ options:
         V(baseline), the result of M(mailops.sendgrid.sendgrid_baseline) (C(discovered), C(excluded), C(summary),
         C(drift), C(written), C(failed), C(msg), C(accounts), in this order after the keys of O(report)); a skipped
         task''s result, or a result that is neither a failure nor has C(summary) and C(accounts), is refused.'
-      - The variable is read as it is, not templated: a result passed in O(report) as C({{ result }}) is copied value
+      - The variable is read as it is, not templated. A result passed in O(report) as C({{ result }}) is copied value
         by value by Ansible's templating, which takes seconds and a hundred megabytes at thousands of accounts.
       - Requires O(layout). V(null) adds nothing.
     type: str
