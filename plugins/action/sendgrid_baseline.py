@@ -215,7 +215,12 @@ class ActionModule(ActionBase):
             return result
         interval = interval_of(self._task.args.get("progress_interval"))
         if interval and interval > 0 and self._runs_here():
-            result.update(self._run_here(task_vars, interval))
+            try:
+                result.update(self._run_here(task_vars, interval))
+            except Interrupted as stopped:
+                # the worker's own handler, now that the module is stopped
+                os.kill(os.getpid(), stopped.signum)
+                raise
             return result
         if interval and interval > 0 and self._can_poll():
             started = self._start(task_vars)
@@ -274,9 +279,10 @@ class ActionModule(ActionBase):
             self._stop_module(runner, path, poller.snapshot)
             raise
         finally:
-            self._restore_signals(handlers)
-            self._task.environment = environment
+            # before the worker's own handlers are back: the next signal ends the worker at once
             shutil.rmtree(directory, ignore_errors=True)
+            self._task.environment = environment
+            self._restore_signals(handlers)
         if "error" in outcome:
             raise outcome["error"]
         return outcome["result"]

@@ -176,6 +176,7 @@ def test_ctrl_c_stops_the_module(module_start_server, tmp_path, where):
     while os.path.exists("/proc/%d" % module_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not os.path.exists("/proc/%d" % module_pid), "the module still runs after Ctrl-C"
+    assert not list(temp.glob("mailops-sendgrid-progress-*")), "the progress file (or its directory) is left behind"
     sent = len(server.requests())
     time.sleep(1)
     assert len(server.requests()) == sent and sent < 2 + 10 + 1, "requests went on after Ctrl-C"
