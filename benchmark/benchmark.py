@@ -100,6 +100,8 @@ SCALE_RATE_LIMIT = 10 ** 9
 SCALE_SHARE_TARGET = 0.10
 SCALE_RSS_TARGET_MB = 200
 SCALE_SAMPLE_S = 0.1
+# The play recap's line for localhost: ok, changed, unreachable, failed.
+RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
 def parse_args(argv=None):
@@ -402,7 +404,7 @@ class Runner:
         proc, wall, cpu = self.execute(playbook)
         sent = collections.Counter(request_key(entry) for entry in self.server.control("GET", "requests"))
         floor = baseline_floor(variant, accounts, drifted)
-        recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
+        recap = RECAP.search(proc.stdout)
         sample = dict(
             variant=variant, accounts=len(accounts), state="drifted" if drifted else "in sync",
             wall_s=round(wall, 3), cpu_s=round(cpu, 3), rc=proc.returncode,
@@ -439,7 +441,7 @@ class Runner:
         (self.args.output / ("soak-%s.requests.json" % ("drifted" if drifted else "in-sync"))).write_text(
             json.dumps([{k: entry[k] for k in ("seq", "time", "connection", "method", "path", "account", "status", "fault")}
                         for entry in log]) + "\n", encoding="utf-8")
-        recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
+        recap = RECAP.search(proc.stdout)
         # the server counts a request against its endpoint's budget unless the connection was dropped on arrival
         counted = collections.Counter(entry["path"].split("?", 1)[0] for entry in log if entry["fault"] != "drop")
         busiest, busiest_requests = counted.most_common(1)[0] if counted else ("", 0)
@@ -488,7 +490,7 @@ class Runner:
         started = time.time()
         proc, wall, cpu = self.execute("baseline_role.yml", memory=memory)
         log = server.control("GET", "requests")
-        recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
+        recap = RECAP.search(proc.stdout)
         first, last = (min(e["time"] for e in log), max(e["time"] for e in log)) if log else (started, started)
         work, after = last - first, started + wall - last
         files = {path.suffix.lstrip("."): path.stat().st_size for path in sorted(report_dir.glob("baseline_report.*"))}
@@ -531,7 +533,7 @@ class Runner:
                          for a in accounts[:n]))
         wanted = DRIFTED if (check and drifted) else POLICY
         state_ok = all(state.get(a) == wanted for a in accounts[:n])
-        recap = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout)
+        recap = RECAP.search(proc.stdout)
         changed = int(recap.group(2)) if recap else None
         sample = dict(
             variant=variant, accounts=n, state="drifted" if drifted else "in sync", check_mode=check,

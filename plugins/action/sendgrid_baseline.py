@@ -123,22 +123,23 @@ def read_state(text: str) -> tuple:
     """(job, progress, job_text) from a poll's output: the job file's JSON (None while it is being written), the
     progress file's (None before the module wrote it), and the job file's text."""
     job_text, dummy, progress_text = text.partition(SEPARATOR)
-
-    def loaded(part):
-        try:
-            value = json.loads(part)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
-    return loaded(job_text.strip()), loaded(progress_text.strip()), job_text
+    return json_object(job_text.strip()), json_object(progress_text.strip()), job_text
 
 
 def read_progress(path: str) -> dict | None:
     """The progress file's snapshot; None before the module wrote it (it is replaced whole, never seen half written)."""
     try:
         with open(path, encoding="utf-8") as stream:
-            value = json.load(stream)
-    except (OSError, ValueError):
+            return json_object(stream.read())
+    except OSError:
+        return None
+
+
+def json_object(text: str) -> dict | None:
+    """The JSON object the text holds; None for anything else (nothing yet, a file being written)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
         return None
     return value if isinstance(value, dict) else None
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections import namedtuple
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.json import AnsibleJSONEncoder
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.mailops.sendgrid.plugins.module_utils._client import shape
 from ansible_collections.mailops.sendgrid.plugins.plugin_utils import _baseline_report
 from ansible_collections.mailops.sendgrid.plugins.plugin_utils._controller import ControllerAction, write_whole
 
@@ -37,21 +39,13 @@ ARGUMENT_SPEC = dict(
 )
 # What each layout renders from the report: its verdict first in the JSON, and {extension: text}; and how a module's
 # result (result_variable) adds to the report.
+Layout = namedtuple('Layout', 'complete renderers with_result')
 LAYOUTS = {
-    'baseline': (_baseline_report.with_verdict, {'md': _baseline_report.markdown, 'xml': _baseline_report.junit}),
+    'baseline': Layout(_baseline_report.with_verdict, {'md': _baseline_report.markdown, 'xml': _baseline_report.junit},
+                       _baseline_report.with_result),
 }
-WITH_RESULT = {'baseline': _baseline_report.with_result}
 DIRECTORY_MODE = 0o755
 EXCERPT = 80
-
-
-def kind(value) -> str:
-    """What a value is, in YAML's words (Ansible's tagged types are named as what they stand for)."""
-    for base, name in ((bool, "a boolean"), (str, "text"), (int, "a number"), (float, "a number"),
-                       (list, "a list"), (tuple, "a list")):
-        if isinstance(value, base):
-            return name
-    return "null" if value is None else type(value).__name__
 
 
 def as_json_type(value):
@@ -73,9 +67,8 @@ def report_files(directory: str, name: str, report: dict, markdown, layout=None)
     if layout is not None and layout not in LAYOUTS:
         raise AnsibleActionFail("value of layout must be one of: %s, got: %s" % (", ".join(LAYOUTS), layout))
     if layout is not None:
-        complete, renderers = LAYOUTS[layout]
-        report = complete(report)
-        rendered = {extension: render(report) for extension, render in renderers.items()}
+        report = LAYOUTS[layout].complete(report)
+        rendered = {extension: render(report) for extension, render in LAYOUTS[layout].renderers.items()}
     files = {os.path.join(directory, name + '.json'):
              json.dumps(report, indent=2, separators=(',', ': '), default=as_json_type) + '\n'}
     if markdown is not None:
@@ -96,11 +89,11 @@ class ActionModule(ControllerAction):
             raise AnsibleActionFail('path must name a directory; got an empty string')
         report = args['report']
         if args['result_variable'] is not None:
-            if args['layout'] not in WITH_RESULT:
+            if args['layout'] not in LAYOUTS:
                 raise AnsibleActionFail("result_variable needs layout (one of: %s), which says what the report takes from "
-                                        "the result" % ", ".join(WITH_RESULT))
+                                        "the result" % ", ".join(LAYOUTS))
             try:
-                report = WITH_RESULT[args['layout']](report, self.result_of(args['result_variable'], task_vars))
+                report = LAYOUTS[args['layout']].with_result(report, self.result_of(args['result_variable'], task_vars))
             except ValueError as exc:
                 raise AnsibleActionFail("result_variable: %s holds %s" % (args['result_variable'], exc)) from exc
         directory = os.path.abspath(args['path'])
@@ -123,5 +116,5 @@ class ActionModule(ControllerAction):
         if not isinstance(value, Mapping):
             value = self._templar.template(value)
         if not isinstance(value, Mapping):
-            raise AnsibleActionFail("result_variable: %s holds %s, not a module's result (a dict)" % (name, kind(value)))
+            raise AnsibleActionFail("result_variable: %s holds %s, not a module's result (a dict)" % (name, shape(value)))
         return value

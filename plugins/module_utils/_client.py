@@ -170,7 +170,7 @@ def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = 
         kind = option.get("type", "str")
         shown = "(hidden: no_log)" if option.get("no_log") else as_text(value)
         if kind in TEXT_TYPES and not _is_text(value):
-            problems.append((top, "value of %s must be text, got %s: %s" % (where, _shape(value), shown)))
+            problems.append((top, "value of %s must be text, got %s: %s" % (where, shape(value), shown)))
         elif kind in SCALARS and not _converts(kind, value):
             problems.append((top, "value of %s must be %s, got: %s" % (where, SCALARS[kind][1], shown)))
         elif option.get("choices") and kind in TEXT_TYPES and str(value) not in [str(c) for c in option["choices"]]:
@@ -185,7 +185,7 @@ def shape_problems(spec: dict, params: dict, path: str = "", root: str | None = 
                 item_where = "%s[%d]" % (path + given, index)
                 if elements in TEXT_TYPES and not _is_text(item):
                     problems.append((top, "value of %s must be text, got %s: %s"
-                                     % (option_name(item_where), _shape(item), as_text(item))))
+                                     % (option_name(item_where), shape(item), as_text(item))))
                 elif elements == "dict" and option.get("options") and isinstance(item, dict):
                     problems += shape_problems(option["options"], item, item_where + ".", top)
         elif kind == "list" and isinstance(value, str) and not value.replace(",", "").strip():
@@ -215,7 +215,7 @@ def _choice_problems(option: dict, value, path: str) -> list:
     for index, item in enumerate(items):
         where = option_name("%s[%d]" % (path, index))
         if not _is_text(item):
-            problems.append("value of %s must be text, got %s: %s" % (where, _shape(item), as_text(item)))
+            problems.append("value of %s must be text, got %s: %s" % (where, shape(item), as_text(item)))
         elif not str(item).strip():
             problems.append("%s is empty: each item must be one of: %s" % (where, allowed))
         elif str(item) not in [str(choice) for choice in option["choices"]]:
@@ -260,7 +260,7 @@ def check_text(value) -> str:
     """A text option's value as text; TypeError for a list, dict or boolean, which AnsibleModule would turn into their
     Python text. A number becomes its text (min_tls_version: 1.2 is "1.2")."""
     if not _is_text(value):
-        raise TypeError("%s is not text" % _shape(value))
+        raise TypeError("%s is not text" % shape(value))
     return value if isinstance(value, str) else str(value)
 
 
@@ -268,10 +268,14 @@ def _is_text(value) -> bool:
     return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
-def _shape(value) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a dictionary" if isinstance(value, dict) else "a list"
+def shape(value) -> str:
+    """What a value is, in YAML's words, for messages ("got a list"); Ansible's tagged types are named as what they
+    stand for."""
+    for base, name in ((bool, "a boolean"), (dict, "a dictionary"), (list, "a list"), (tuple, "a list"), (str, "text"),
+                       (int, "a number"), (float, "a number")):
+        if isinstance(value, base):
+            return name
+    return "null" if value is None else type(value).__name__
 
 
 def strip_split_lists(spec: dict, given, params: dict) -> None:

@@ -438,10 +438,16 @@ def test_the_module_refuses_bad_input_naming_it_before_any_request(capsys, nothi
     assert KEY not in json.dumps(result)
 
 
-def test_the_module_warns_the_policy_s_warning_once_and_each_account_s_own_prefixed_with_its_name(capsys, monkeypatch):
+@pytest.fixture(name="warned")
+def fixture_warned(monkeypatch):
+    """The module's warnings, in order: in-process, Ansible's controller display takes them, so they are recorded where
+    the module gives them."""
     warned = []
-    # in-process, Ansible's controller display takes the warnings: record them where the module gives them
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda module, warning: warned.append(warning))
+    return warned
+
+
+def test_the_module_warns_the_policy_s_warning_once_and_each_account_s_own_prefixed_with_its_name(capsys, warned):
     url = "https://api.sendgrid.com" + ALLOW_LIST
     with responses.RequestsMock() as mocked:
         mocked.get(url, json={"result": [{"id": 1, "ip": "127.0.0.1/32"}, {"id": 2, "ip": "10.0.0.0/8"},
@@ -474,10 +480,8 @@ def test_the_module_refuses_an_allow_list_guard_s_entry_before_any_request(capsy
     assert result["msg"].startswith(message), result["msg"]
 
 
-def test_the_parent_s_overrides_are_the_parent_s_alone(capsys, monkeypatch):
+def test_the_parent_s_overrides_are_the_parent_s_alone(capsys, warned):
     """parent (baseline_parent): what the export writes when the parent differs from what most accounts have."""
-    warned = []
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda module, warning: warned.append(warning))
     url = "https://api.sendgrid.com/v3/user/settings/enforced_tls"
     with responses.RequestsMock() as mocked:
         mocked.get(url, json={"require_tls": True, "require_valid_cert": False, "version": 1.2})
@@ -494,9 +498,7 @@ def test_the_parent_s_overrides_are_the_parent_s_alone(capsys, monkeypatch):
     assert warned == []
 
 
-def test_the_parent_s_overrides_without_the_parent_are_warned_about(capsys, monkeypatch):
-    warned = []
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda module, warning: warned.append(warning))
+def test_the_parent_s_overrides_without_the_parent_are_warned_about(capsys, warned):
     url = "https://api.sendgrid.com/v3/user/settings/enforced_tls"
     with responses.RequestsMock() as mocked:
         mocked.get(url, json={"require_tls": True, "require_valid_cert": False, "version": 1.2})
