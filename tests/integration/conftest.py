@@ -31,6 +31,7 @@ INTEGRATION_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INTEGRATION_DIR.parents[1]
 PLAYBOOKS = INTEGRATION_DIR / "playbooks"
 CALLBACK_PLUGINS = INTEGRATION_DIR / "callback_plugins"
+ANSIBLE_CFG = INTEGRATION_DIR / "ansible.cfg"   # every run's configuration: Ansible's defaults but one (it says why)
 TLS_PATH = "/v3/user/settings/enforced_tls"
 SUBUSERS_PATH = "/v3/subusers"
 
@@ -206,6 +207,7 @@ def playbook_env(extra: dict | None = None) -> dict:
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
         "ANSIBLE_HOST_KEY_CHECKING": "0",
+        "ANSIBLE_CONFIG": str(ANSIBLE_CFG),
         "PYTHONWARNINGS": "ignore",
     })
     env.update(extra or {})

@@ -573,11 +573,6 @@ class Case:
     def given(self) -> dict:
         return dict(self.values)
 
-    @property
-    def batch(self) -> str:
-        """One ansible-playbook run per source: its accepted and its rejected cases (each on its own host)."""
-        return "%s:cases" % self.source
-
 
 def required_values(source: Source, given: dict) -> tuple:
     """The (option, value) pairs REQUIRED gives a case of a module that does not give them itself."""

@@ -8,11 +8,12 @@ policy: here each option is given alone, at its defaults, as null and as a strin
 
 Each case runs against its own fresh servers (SENDGRID_API_URL and SENDGRID_EU_API_URL point there through the
 play's environment; the API key comes from SENDGRID_API_KEY) and is judged on what the servers received, against
-option_matrix's model of the documentation. The cases of one source, accepted and rejected, share one ansible-playbook
-run per ansible-core (a module's start-up is most of a case's cost: cases are kept few, runs fewer): one play per
-case, each on its own inventory host (with a do-nothing "sentinel" host beside it, because ansible-playbook stops every
-later play once all hosts of a play have failed). The runs happen once per session, all of them at the start, two or
-three at a time; under pytest-xdist the first worker runs them and the other reads the results from a shared file.
+option_matrix's model of the documentation. The cases of every source, accepted and rejected, share a few
+ansible-playbook runs per ansible-core (a module's start-up is most of a case's cost and ansible-playbook's about two
+cases': cases are kept few, runs fewer): one play per case, each on its own inventory host (with a do-nothing
+"sentinel" host beside it, because ansible-playbook stops every later play once all hosts of a play have failed). The
+runs happen once per session, all of them at the start, three at a time; under pytest-xdist the first worker runs them
+and the other reads the results from a shared file.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ ALL_SECRETS = SECRETS + (OPTION_KEY,) + om.SECRET_SAMPLES
 OPTION_KEY_TEMPLATE = "{{ lookup('ansible.builtin.env', 'IT_OPTION_KEY') }}"
 SENTINEL = "sentinel"
 BATCH_TIMEOUT = 900
+# The most cases one ansible-playbook run holds (about 0.8 s each): few enough that three runs at a time end together.
+RUN_SIZE = 45
 
 SOURCES = {source.label: source for source in om.load_sources(
     REPO_ROOT, playbook_env({"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS_ROOT}))}
@@ -253,7 +256,7 @@ def play_output(stdout: str, case_id: str) -> str:
     return stdout[start:end if end > 0 else len(stdout)][-6000:]
 
 
-def run_batch(core, source, cases, tls_files, workdir: Path) -> dict:
+def run_batch(core, cases, tls_files, workdir: Path) -> dict:
     """One ansible-playbook run: a play per case, each on its own host and servers."""
     workdir.mkdir(parents=True, exist_ok=True)
     plays, started, resolved = [], {}, {}
@@ -261,11 +264,11 @@ def run_batch(core, source, cases, tls_files, workdir: Path) -> dict:
     result = {"cases": {}, "rc": None, "error": None}
     try:
         for case in cases:
-            context = Context(source, case.given)
+            context = Context(SOURCES[case.source], case.given)
             servers = started[case.id] = context.servers(tls_files)
             resolved[case.id] = {name: resolve(value, servers, tls_files, workdir, context)
                                  for name, value in case.given.items()}
-            plays.append(play_for(source, case.id, hosts[case.id], resolved[case.id], servers))
+            plays.append(play_for(SOURCES[case.source], case.id, hosts[case.id], resolved[case.id], servers))
         playbook = workdir / "playbook.yml"
         playbook.write_text(json.dumps(plays, indent=1), encoding="utf-8")
         inventory = write_inventory(workdir / "inventory.json", hosts.values())
@@ -288,7 +291,7 @@ def run_batch(core, source, cases, tls_files, workdir: Path) -> dict:
             entry = result["cases"].setdefault(case.id, {"tasks": [], "output": "", "hosts_failed": [], "host": None})
             entry["given"] = resolved.get(case.id, {})
             entry["servers"] = servers.record() if servers else {}
-            entry["reports"] = reports(entry["given"]) if source.kind == "role" else {}
+            entry["reports"] = reports(entry["given"]) if SOURCES[case.source].kind == "role" else {}
             if servers:
                 servers.stop()
     return result
@@ -326,10 +329,27 @@ def batch_key(core, name: str) -> str:
     return "%s|%s" % (core.label, name)
 
 
+def runs_of(cases: list) -> list:
+    """The cases of one core in runs of at most RUN_SIZE: each source's cases together where they fit (first fit, the
+    largest first), so that a run's plays are alike and the runs few."""
+    by_source = {}
+    for case in cases:
+        by_source.setdefault(case.source, []).append(case)
+    chunks = [group[start:start + RUN_SIZE] for group in by_source.values() for start in range(0, len(group), RUN_SIZE)]
+    runs = []
+    for chunk in sorted(chunks, key=len, reverse=True):
+        run = next((run for run in runs if len(run) + len(chunk) <= RUN_SIZE), None)
+        if run is None:
+            runs.append(list(chunk))
+        else:
+            run.extend(chunk)
+    return runs
+
+
 def wanted_jobs(items) -> dict:
-    """The runs the selected tests need: {key: (core, what)}; a batch holds only the selected cases; nothing for
+    """The runs the selected tests need: {key: (core, what)}; the case runs hold only the selected cases; nothing for
     skipped or broken cores."""
-    jobs = {}
+    jobs, cases = {}, {}
     for item in items:
         if Path(str(item.path)) != Path(__file__):
             continue
@@ -338,13 +358,15 @@ def wanted_jobs(items) -> dict:
         if core is None or core.missing or core.broken:
             continue
         if "case" in params:
-            case = params["case"]
-            jobs.setdefault(batch_key(core, case.batch), (core, ("batch", case.batch, [])))[1][2].append(case.id)
+            cases.setdefault(core.label, (core, {}))[1][params["case"].id] = params["case"]
         if "role_variable" in params or "role_label" in params:
             label = params.get("role_label") or params["role_variable"][0]
             for typed in (False, True):
                 jobs[batch_key(core, "%s:extra-vars:%s" % (label, "typed" if typed else "strings"))] = (
                     core, ("extra", label, typed))
+    for core, selected in cases.values():
+        for number, run in enumerate(runs_of(list(selected.values())), 1):
+            jobs[batch_key(core, "cases %d" % number)] = (core, ("batch", [case.id for case in run]))
     return jobs
 
 
@@ -364,19 +386,21 @@ def run_jobs(jobs: dict, directory: Path) -> dict:
         workdir = directory / re.sub(r"[^\w.-]+", "_", key)
         started_at = time.monotonic()
         if what[0] == "batch":
-            label = what[1].split(":")[0]
-            cases = [case for case in CASES if case.id in what[2]]
-            result = run_batch(core, SOURCES[label], cases, tls_files, workdir)
+            wanted = set(what[1])
+            result = run_batch(core, [case for case in CASES if case.id in wanted], tls_files, workdir)
         else:
             result = run_extra_vars(core, SOURCES[what[1]], what[2], tls_files, workdir)
         result["wall"] = round(time.monotonic() - started_at, 1)
         return key, result
 
     # the biggest runs first; one more run than cores, since some cases wait (retries) rather than compute
-    order = sorted(jobs, key=lambda key: -len(jobs[key][1][2]) if jobs[key][1][0] == "batch" else 0)
+    order = sorted(jobs, key=lambda key: -len(jobs[key][1][1]) if jobs[key][1][0] == "batch" else 0)
     started_at = time.monotonic()
     with ThreadPoolExecutor(max_workers=(os.cpu_count() or 2) + 1) as pool:
         results = dict(pool.map(one, order))
+    # the run of each case's play: core|case id -> the run's key
+    results["_runs"] = {batch_key(jobs[key][0], case_id): key for key in jobs if jobs[key][1][0] == "batch"
+                        for case_id in jobs[key][1][1]}
     results["_timing"] = {"wall": round(time.monotonic() - started_at, 1),
                           "per_core": {core.label: round(sum(r["wall"] for k, r in results.items()
                                                              if k.startswith(core.label + "|")), 1) for core in CORES}}
@@ -407,7 +431,7 @@ def fixture_matrix(request, tmp_path_factory):
 def case_result(matrix, core, case) -> dict:
     if core.broken:
         pytest.fail(core.broken)
-    batch = matrix[batch_key(core, case.batch)]
+    batch = matrix[matrix["_runs"][batch_key(core, case.id)]]
     assert batch["error"] is None, batch["error"]
     return dict(batch["cases"][case.id], rc=batch["rc"])
 
