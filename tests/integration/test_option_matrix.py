@@ -35,14 +35,14 @@ from filelock import FileLock
 
 import option_matrix as om
 from conftest import (
-    COLLECTIONS_ROOT, CRASH_MARKERS, DEFAULT_SETTINGS, KEY, REPO_ROOT, SECRETS, playbook_env, run_playbook, sg,
+    COLLECTIONS_ROOT, CRASH_MARKERS, DEFAULT_SETTINGS, KEY, REPO_ROOT, SECRETS, SENTINEL, SENTINEL_LEAVES, batch_tasks,
+    playbook_env, run_playbook, sg,
 )
 
 # A key that only the servers of an api_key case know: the case passes only if the option beats SENDGRID_API_KEY.
 OPTION_KEY = "SG.integration-SECRET-5e8a1c3f7b.option-key-Rt4"
 ALL_SECRETS = SECRETS + (OPTION_KEY,) + om.SECRET_SAMPLES
 OPTION_KEY_TEMPLATE = "{{ lookup('ansible.builtin.env', 'IT_OPTION_KEY') }}"
-SENTINEL = "sentinel"
 BATCH_TIMEOUT = 900
 # The most cases one ansible-playbook run holds (about 0.8 s each): few enough that three runs at a time end together.
 RUN_SIZE = 45
@@ -222,10 +222,9 @@ def play_for(source, case_id: str, host: str, given: dict, servers) -> dict:
             task["vars"] = given
     else:
         task = {"name": case_id, source.fqcn: given}
-    task["when"] = "inventory_hostname != %r" % SENTINEL
     return {"name": case_id, "hosts": [host, SENTINEL], "gather_facts": False,
             "environment": {"SENDGRID_API_URL": servers.url("G"), "SENDGRID_EU_API_URL": servers.url("E")},
-            "tasks": [task]}
+            "tasks": [SENTINEL_LEAVES, task]}
 
 
 def write_inventory(path: Path, hosts) -> str:
@@ -278,7 +277,7 @@ def run_batch(core, cases, tls_files, workdir: Path) -> dict:
         result.update(rc=run.rc, seconds=round(time.monotonic() - started_at, 1), stderr=run.stderr[-3000:])
         for case in cases:
             result["cases"][case.id] = {
-                "tasks": [task for task in run.tasks if task["host"] == hosts[case.id]],
+                "tasks": batch_tasks(run, hosts[case.id]),
                 "output": play_output(run.stdout, case.id),
                 "hosts_failed": sorted({t["host"] for t in run.tasks if t["status"] in ("failed", "unreachable")}),
                 "host": hosts[case.id]}
@@ -315,7 +314,7 @@ def run_extra_vars(core, role, typed: bool, tls_files, workdir: Path) -> dict:
                 args += ["-e", "%s=%s" % (name, om.extra_var_text(value))]
         run = run_playbook(str(playbook), extra_vars=given if typed else None, env=case_env(core),
                            args=tuple(args), timeout=BATCH_TIMEOUT, secrets=ALL_SECRETS)
-        result.update(rc=run.rc, tasks=[t for t in run.tasks if t["host"] == "extra"], output=run.stdout[-8000:],
+        result.update(rc=run.rc, tasks=batch_tasks(run, "extra"), output=run.stdout[-8000:],
                       command=" ".join(run.command))
     except Exception as exc:  # pylint: disable=broad-exception-caught
         result["error"] = "%s: %s" % (type(exc).__name__, exc)
