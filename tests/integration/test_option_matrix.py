@@ -275,11 +275,12 @@ def run_batch(core, cases, tls_files, workdir: Path) -> dict:
         run = run_playbook(str(playbook), env=case_env(core), args=("-i", inventory), timeout=BATCH_TIMEOUT,
                            secrets=ALL_SECRETS)
         result.update(rc=run.rc, seconds=round(time.monotonic() - started_at, 1), stderr=run.stderr[-3000:])
+        hosts_failed = sorted({t["host"] for t in run.tasks if t["status"] in ("failed", "unreachable")})
         for case in cases:
             result["cases"][case.id] = {
                 "tasks": batch_tasks(run, hosts[case.id]),
                 "output": play_output(run.stdout, case.id),
-                "hosts_failed": sorted({t["host"] for t in run.tasks if t["status"] in ("failed", "unreachable")}),
+                "hosts_failed": hosts_failed,
                 "host": hosts[case.id]}
     except Exception as exc:  # pylint: disable=broad-exception-caught
         # a secret in the output, a timeout: every case of the batch fails with it
@@ -365,7 +366,7 @@ def wanted_jobs(items) -> dict:
                     core, ("extra", label, typed))
     for core, selected in cases.values():
         for number, run in enumerate(runs_of(list(selected.values())), 1):
-            jobs[batch_key(core, "cases %d" % number)] = (core, ("batch", [case.id for case in run]))
+            jobs[batch_key(core, "cases %d" % number)] = (core, ("batch", run))
     return jobs
 
 
@@ -385,8 +386,7 @@ def run_jobs(jobs: dict, directory: Path) -> dict:
         workdir = directory / re.sub(r"[^\w.-]+", "_", key)
         started_at = time.monotonic()
         if what[0] == "batch":
-            wanted = set(what[1])
-            result = run_batch(core, [case for case in CASES if case.id in wanted], tls_files, workdir)
+            result = run_batch(core, what[1], tls_files, workdir)
         else:
             result = run_extra_vars(core, SOURCES[what[1]], what[2], tls_files, workdir)
         result["wall"] = round(time.monotonic() - started_at, 1)
@@ -398,8 +398,8 @@ def run_jobs(jobs: dict, directory: Path) -> dict:
     with ThreadPoolExecutor(max_workers=(os.cpu_count() or 2) + 1) as pool:
         results = dict(pool.map(one, order))
     # the run of each case's play: core|case id -> the run's key
-    results["_runs"] = {batch_key(jobs[key][0], case_id): key for key in jobs if jobs[key][1][0] == "batch"
-                        for case_id in jobs[key][1][1]}
+    results["_runs"] = {batch_key(jobs[key][0], case.id): key for key in jobs if jobs[key][1][0] == "batch"
+                        for case in jobs[key][1][1]}
     results["_timing"] = {"wall": round(time.monotonic() - started_at, 1),
                           "per_core": {core.label: round(sum(r["wall"] for k, r in results.items()
                                                              if k.startswith(core.label + "|")), 1) for core in CORES}}
